@@ -1,0 +1,55 @@
+# The two commands of the README: `make repro` and `make test`.
+# Both create .venv (reused when it is up to date with the lock file).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+STAMP  := $(VENV)/.installed
+UV_VERSION := 0.13.9
+
+# Stage commands (`pozytywka ...`) and dvc come from the virtualenv.
+export PATH := $(BIN):$(PATH)
+export PYTHONHASHSEED := 0
+
+.PHONY: help setup repro test test-fast bench lint format lock report clean
+
+help:
+	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
+	@echo "make test    set up .venv and run the test suite"
+	@echo "make bench   performance benchmark (reports/bench/)"
+	@echo "make lint    ruff + workflow lint"
+	@echo "make report  PR report against BASE (default origin/main) -> reports/pr_report.md"
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+repro: setup
+	$(BIN)/dvc repro
+	$(BIN)/pozytywka summary
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not e2e and not spark"
+
+lint: setup
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: setup
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+# Re-resolve the pinned dependencies (needs the package registry).
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

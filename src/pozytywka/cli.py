@@ -1,0 +1,77 @@
+"""The ``pozytywka`` console script.
+
+Each DVC stage is a subcommand (``pozytywka train`` is what dvc.yaml runs), and
+so are the things that are not stages (``summary``, ``report``, ``bench``).
+Errors a user can cause print one line and exit 2; bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from .errors import PozytywkaError
+
+# subcommand -> (module under pozytywka.stages, one-line help)
+STAGES = {
+    "generate": ("generate", "write the synthetic Pozytywka dump to data/raw/synthetic/"),
+    "ingest": ("ingest", "validate and clean the dump at data.source into data/interim/"),
+    "features": ("features", "weekly track features and next-week target"),
+    "baseline": ("baseline", "fit the last-week-popularity baseline"),
+    "train": ("train", "train the CatBoost model with early stopping on a validation week"),
+    "evaluate": ("evaluate", "time-based backtest of baseline vs CatBoost"),
+    "playlists": ("playlists", "build next week's popular playlists"),
+    "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
+}
+
+
+def _run_stage(module: str, params_path: str) -> None:
+    from .config import load_params
+
+    params = load_params(params_path)
+    importlib.import_module(f"pozytywka.stages.{module}").run(params)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pozytywka", description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default="params.yaml", help="params file (default: %(default)s)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in STAGES.items():
+        p = sub.add_parser(name, help=help_text)
+        p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
+    # Non-stage commands register themselves with their own arguments.
+    for module in ("summary", "report", "bench"):
+        try:
+            mod = importlib.import_module(f"pozytywka.commands.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"pozytywka.commands.{module}":
+                raise
+            continue
+        mod.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        result = args.func(args)
+    except PozytywkaError as exc:
+        print(f"pozytywka {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"pozytywka {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

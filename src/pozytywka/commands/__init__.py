@@ -1,0 +1,1 @@
+"""Console-script commands that are not DVC stages (summary, report, bench)."""

@@ -1,0 +1,229 @@
+"""The one params loader: ``params.yaml`` into typed, validated dataclasses.
+
+Each stage reads only its own sections (and dvc.yaml declares exactly those),
+so a bad value in one section stops only the stages that use it. A bad value
+raises :class:`ParamError` with one line naming the param and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from .errors import ParamError
+from .paths import PARAMS
+
+
+def _range(lo: float | None = None, hi: float | None = None, choices: tuple | None = None):
+    """Field metadata: allowed range or choices, checked by :func:`_build`."""
+    return {"lo": lo, "hi": hi, "choices": choices}
+
+
+def _f(default: Any, **allowed: Any) -> Any:
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=_range(**allowed))
+    return field(default=default, metadata=_range(**allowed))
+
+
+@dataclass(frozen=True)
+class SyntheticParams:
+    """Scale, seed and dirt of the synthetic Pozytywka service (the `generate` stage)."""
+
+    seed: int = _f(42, lo=0)
+    users: int = _f(3000, lo=10)
+    artists: int = _f(400, lo=5)
+    tracks_per_artist: float = _f(8.0, lo=1)
+    genres: int = _f(24, lo=3)
+    weeks: int = _f(30, lo=6, hi=520)
+    start_date: str = _f("2024-01-01")
+    sessions_per_user_week: float = _f(1.5, lo=0.1)
+    events_per_session: float = _f(10.0, lo=1)
+    dirt: str = _f("standard", choices=("none", "standard", "heavy"))
+
+
+@dataclass(frozen=True)
+class DataParams:
+    source: str = _f("data/raw/synthetic")
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+
+
+@dataclass(frozen=True)
+class FeaturesParams:
+    history_weeks: int = _f(4, lo=1, hi=52)
+    min_plays: int = _f(1, lo=0)
+
+
+@dataclass(frozen=True)
+class SplitParams:
+    """Time split: the last labelled weeks before each predicted week validate."""
+
+    valid_weeks: int = _f(1, lo=1, hi=12)
+    min_train_weeks: int = _f(4, lo=1, hi=260)
+
+
+@dataclass(frozen=True)
+class BaselineParams:
+    window_weeks: int = _f(1, lo=1, hi=12)
+
+
+@dataclass(frozen=True)
+class CatBoostParams:
+    loss_function: str = _f("RMSE", choices=("RMSE", "Poisson", "Tweedie:variance_power=1.5",
+                                             "YetiRank", "YetiRank:permutations=1",
+                                             "QueryRMSE", "PairLogit"))
+    iterations: int = _f(400, lo=1, hi=20000)
+    depth: int = _f(6, lo=1, hi=16)
+    learning_rate: float = _f(0.08, lo=1e-4, hi=1.0)
+    l2_leaf_reg: float = _f(3.0, lo=0)
+    early_stopping_rounds: int = _f(50, lo=1)
+    thread_count: int = _f(2, lo=1, hi=64)
+    random_seed: int = _f(42, lo=0)
+
+
+@dataclass(frozen=True)
+class PlaylistParams:
+    n_genres: int = _f(5, lo=1, hi=100)
+    min_size: int = _f(10, lo=10, hi=20)
+    max_size: int = _f(20, lo=10, hi=20)
+    max_per_artist: int = _f(2, lo=1, hi=20)
+    model: str = _f("catboost", choices=("catboost", "baseline"))
+
+    def __post_init__(self) -> None:
+        if self.min_size > self.max_size:
+            raise ParamError(
+                f"playlists.min_size ({self.min_size}) must not exceed "
+                f"playlists.max_size ({self.max_size})"
+            )
+
+
+@dataclass(frozen=True)
+class EvaluateParams:
+    k: int = _f(10, lo=1, hi=100)
+    eval_weeks: int = _f(6, lo=1, hi=104)
+    n_genres: int = _f(10, lo=1, hi=1000)
+
+
+@dataclass(frozen=True)
+class ABParams:
+    salt: str = _f("pozytywka-ab-v1")
+    split: float = _f(0.5, lo=0.01, hi=0.99)
+    alpha: float = _f(0.05, lo=1e-6, hi=0.5)
+    power: float = _f(0.8, lo=0.05, hi=0.999)
+    seed: int = _f(7, lo=0)
+
+
+@dataclass(frozen=True)
+class Params:
+    data: DataParams = field(default_factory=DataParams)
+    features: FeaturesParams = field(default_factory=FeaturesParams)
+    split: SplitParams = field(default_factory=SplitParams)
+    baseline: BaselineParams = field(default_factory=BaselineParams)
+    catboost: CatBoostParams = field(default_factory=CatBoostParams)
+    playlists: PlaylistParams = field(default_factory=PlaylistParams)
+    evaluate: EvaluateParams = field(default_factory=EvaluateParams)
+    ab: ABParams = field(default_factory=ABParams)
+
+
+def _describe(meta: dict, kind: type) -> str:
+    if meta.get("choices"):
+        return "one of " + ", ".join(repr(c) for c in meta["choices"])
+    lo, hi = meta.get("lo"), meta.get("hi")
+    name = {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        kind, kind.__name__
+    )
+    if lo is not None and hi is not None:
+        return f"{name} in {lo}..{hi}"
+    if lo is not None:
+        return f"{name} >= {lo}"
+    if hi is not None:
+        return f"{name} <= {hi}"
+    return name
+
+
+def _coerce(value: Any, kind: Any, meta: dict, where: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            raise ParamError(f"{where} must be a list, got {value!r}")
+        (inner,) = typing.get_args(kind)[:1]
+        return [_coerce(v, inner, {}, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is types.UnionType:
+        kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    ok = (
+        (kind is bool and isinstance(value, bool))
+        or (kind is int and isinstance(value, int) and not isinstance(value, bool))
+        or (kind is float and isinstance(value, (int, float)) and not isinstance(value, bool))
+        or (kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool))
+    )
+    if not ok:
+        raise ParamError(f"{where} must be {_describe(meta, kind)}, got {value!r}")
+    value = kind(value)
+    if meta.get("choices") and value not in meta["choices"]:
+        raise ParamError(f"{where} must be {_describe(meta, kind)}, got {value!r}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ParamError(f"{where} must be {_describe(meta, kind)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamError(f"{where} must be a mapping of keys, got {raw!r}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ParamError(
+            f"{where}.{unknown[0]} is not a known param (known: {', '.join(sorted(fields))})"
+        )
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in raw:
+            continue
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, raw[name], f"{where}.{name}")
+        else:
+            kwargs[name] = _coerce(raw[name], kind, dict(f.metadata), f"{where}.{name}")
+    return cls(**kwargs)
+
+
+def params_from_dict(raw: dict) -> Params:
+    """Validate a params mapping (as read from YAML) into :class:`Params`."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamError("params.yaml must be a mapping of sections")
+    hints = get_type_hints(Params)
+    unknown = sorted(set(raw) - set(hints))
+    if unknown:
+        raise ParamError(f"params.yaml: unknown section {unknown[0]!r} "
+                         f"(known: {', '.join(sorted(hints))})")
+    sections = {name: _build(hints[name], raw.get(name), name) for name in hints if name in raw}
+    return Params(**sections)
+
+
+def load_params(path: str | os.PathLike[str] = PARAMS) -> Params:
+    """Read and validate params.yaml; a missing file means all defaults."""
+    path = Path(path)
+    if not path.exists():
+        raise ParamError(f"{path} not found: run from the project root (where dvc.yaml is)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    return params_from_dict(raw)
+
+
+def as_dict(params: Any) -> dict:
+    """Params back to plain data (for logging and model metadata)."""
+    return dataclasses.asdict(params)
