@@ -75,9 +75,18 @@ class BaselineParams:
 
 @dataclass(frozen=True)
 class CatBoostParams:
-    loss_function: str = _f("RMSE", choices=("RMSE", "Poisson", "Tweedie:variance_power=1.5",
-                                             "YetiRank", "YetiRank:permutations=1",
-                                             "QueryRMSE", "PairLogit"))
+    loss_function: str = _f(
+        "RMSE",
+        choices=(
+            "RMSE",
+            "Poisson",
+            "Tweedie:variance_power=1.5",
+            "YetiRank",
+            "YetiRank:permutations=1",
+            "QueryRMSE",
+            "PairLogit",
+        ),
+    )
     iterations: int = _f(400, lo=1, hi=20000)
     depth: int = _f(6, lo=1, hi=16)
     learning_rate: float = _f(0.08, lo=1e-4, hi=1.0)
@@ -206,8 +215,9 @@ def params_from_dict(raw: dict) -> Params:
     hints = get_type_hints(Params)
     unknown = sorted(set(raw) - set(hints))
     if unknown:
-        raise ParamError(f"params.yaml: unknown section {unknown[0]!r} "
-                         f"(known: {', '.join(sorted(hints))})")
+        raise ParamError(
+            f"params.yaml: unknown section {unknown[0]!r} (known: {', '.join(sorted(hints))})"
+        )
     sections = {name: _build(hints[name], raw.get(name), name) for name in hints if name in raw}
     return Params(**sections)
 

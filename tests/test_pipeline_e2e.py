@@ -1,0 +1,204 @@
+"""The real pipeline: `dvc repro` in a temporary git repo at a tiny synthetic scale.
+
+The repo is copied as a fresh clone would see it (files git tracks or would
+track), so the test exercises dvc.yaml, params.yaml and the stage commands
+exactly as a user runs them. One module-scoped run serves all the checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+# Small enough for a couple of minutes on 2 cores, large enough to train and evaluate.
+TINY = {
+    "data": {"synthetic": {"users": 400, "artists": 60, "weeks": 14, "genres": 10}},
+    "catboost": {"iterations": 60},
+    "evaluate": {"eval_weeks": 2, "n_genres": 5},
+    "playlists": {"n_genres": 3},
+}
+
+
+def _deep_update(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            _deep_update(base.setdefault(key, {}), value)
+        else:
+            base[key] = value
+    return base
+
+
+def _run(args: list[str], cwd: Path) -> str:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def _stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+def _copy_like_a_clone(dest: Path) -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for raw in filter(None, listed):
+        rel = raw.decode()
+        src = ROOT / rel
+        if not src.is_file() or rel.startswith(("data/", "models/", "node_modules/")):
+            continue
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, target)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory) -> tuple[Path, str]:
+    repo = tmp_path_factory.mktemp("e2e")
+    _copy_like_a_clone(repo)
+    # Outputs committed in the real repo are regenerated here from scratch.
+    for committed in ("dvc.lock", "metrics", "reports"):
+        path = repo / committed
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
+    _run(["git", "init", "-q"], repo)
+    _run(["git", "add", "-A"], repo)
+    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], repo)
+    output = _run(["dvc", "repro"], repo)
+    return repo, output
+
+
+def test_every_stage_runs_and_writes_the_files_other_tools_read(pipeline):
+    repo, output = pipeline
+    assert _stages_run(output) == {
+        "generate",
+        "ingest",
+        "features",
+        "baseline",
+        "train",
+        "evaluate",
+        "playlists",
+        "ab_test",
+    }
+    offline = json.loads((repo / "metrics/offline.json").read_text())
+    assert offline["k"] == 10 and offline["weeks_evaluated"] == 2
+    for model in ("baseline", "catboost"):
+        assert set(offline[model]) >= {
+            "ndcg_at_k",
+            "precision_at_k",
+            "recall_at_k",
+            "capture_ratio",
+        }
+        assert all(0.0 <= offline[model][key] <= 1.0 for key in ("ndcg_at_k", "capture_ratio"))
+    ab = json.loads((repo / "metrics/ab.json").read_text())
+    assert set(ab) >= {
+        "arms",
+        "metric",
+        "lift",
+        "ci_low",
+        "ci_high",
+        "p_value",
+        "srm_p_value",
+        "mde",
+    }
+    assert ab["metric"] == "play_through_rate"
+    assert ab["ci_low"] <= ab["lift"] <= ab["ci_high"]
+    for arm in ("A", "B"):
+        assert ab["arms"][arm]["users"] > 0
+    quality = json.loads((repo / "metrics/data_quality.json").read_text())
+    sessions = quality["sessions"]
+    assert sessions["rows_read"] == sessions["rows_kept"] + sessions["rows_dropped"] > 0
+
+
+def test_published_playlists_follow_the_rules(pipeline):
+    repo, _ = pipeline
+    published = json.loads((repo / "reports/playlists/playlists.json").read_text())
+    assert published["model"] == "catboost"
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", published["week_start"])
+    assert 1 <= len(published["playlists"]) <= 3
+    for playlist in published["playlists"]:
+        ids = [t["track_id"] for t in playlist["tracks"]]
+        assert 10 <= len(ids) <= 20 and len(set(ids)) == len(ids)
+        per_artist: dict[str, int] = {}
+        for track in playlist["tracks"]:
+            per_artist[track["artist"]] = per_artist.get(track["artist"], 0) + 1
+        assert max(per_artist.values()) <= 2
+    assert (repo / "reports/playlists/playlists.md").read_text().strip()
+
+
+def test_second_repro_does_nothing(pipeline):
+    repo, _ = pipeline
+    output = _run(["dvc", "repro"], repo)
+    assert _stages_run(output) == set()
+    assert "up to date" in _run(["dvc", "status"], repo)
+
+
+def test_retraining_on_the_same_data_is_byte_identical(pipeline):
+    repo, _ = pipeline
+    watched = [
+        "models/catboost.cbm",
+        "metrics/train.json",
+        "metrics/offline.json",
+        "reports/train/feature_importance.png",
+        "reports/evaluate/offline_by_week.png",
+        "reports/playlists/playlists.json",
+        "metrics/ab.json",
+    ]
+    before = {path: (repo / path).read_bytes() for path in watched}
+    _run(["dvc", "repro", "--force", "--downstream", "train"], repo)
+    changed = [path for path in watched if (repo / path).read_bytes() != before[path]]
+    assert changed == []
+
+
+def test_a_playlist_param_reruns_only_the_stages_after_it(pipeline):
+    repo, _ = pipeline
+    params_path = repo / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["playlists"]["max_size"] = 15
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        output = _run(["dvc", "repro"], repo)
+        assert _stages_run(output) == {"playlists", "ab_test"}
+        published = json.loads((repo / "reports/playlists/playlists.json").read_text())
+        assert all(len(p["tracks"]) <= 15 for p in published["playlists"])
+    finally:
+        params_path.write_text(original)
+        _run(["dvc", "repro"], repo)
+
+
+def test_experiments_and_metric_diffs_work_as_dvc_users_expect(pipeline):
+    repo, _ = pipeline
+    _run(["git", "add", "-A"], repo)
+    _run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline run"], repo
+    )
+    _run(["dvc", "exp", "run", "-S", "catboost.depth=4", "-n", "shallow"], repo)
+    shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
+    assert "shallow" in shown and "catboost.depth" in shown
+    # `exp run` leaves the experiment's results in the workspace: diff it with HEAD.
+    params_diff = _run(["dvc", "params", "diff", "HEAD", "--md"], repo)
+    assert re.search(r"catboost\.depth\s*\|\s*6\s*\|\s*4", params_diff), params_diff
+    metrics_diff = _run(["dvc", "metrics", "diff", "HEAD", "--md"], repo)
+    assert "metrics/train.json" in metrics_diff, metrics_diff
