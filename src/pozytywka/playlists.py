@@ -1,0 +1,362 @@
+"""Next week's popular playlists from a model's track scores (DESIGN §4 "Playlist").
+
+The rules, in the order they are applied:
+
+1. **Genres.** A genre's score is the sum of its tracks' predicted popularity
+   (a track counts in every genre of its artist). Genres are ranked by that
+   score, ties by genre name. Only scored tracks that exist in ``tracks`` count.
+2. **Tracks.** Within a genre, candidates are taken by score (ties by
+   ``track_id``, so the result never depends on row order) and a candidate is
+   passed over when it would repeat a track already in the playlist (the same
+   ``track_id``, or the same song: case-folded, trimmed name by the same
+   artist) or when its artist already has ``max_per_artist`` tracks in it. At
+   most ``max_size`` tracks are kept: the best ones when more are available.
+3. **Skipping.** A genre that cannot reach ``min_size`` is skipped, recorded
+   with the reason, and the next genre in the ranking takes its place, so the
+   output has ``n_genres`` playlists whenever enough genres can be filled. A
+   track may appear in playlists of different genres (it belongs to both).
+4. **Order.** Neighbouring songs should match. The playlist starts with its
+   top-scored track and is ordered as a short open path through the tracks in
+   standardised audio-feature space: a greedy nearest-neighbour chain, then
+   improved by 2-opt moves (reversing a stretch whenever that shortens the
+   path) with the first track fixed. Features are standardised over all scored
+   candidates (so one scale holds across genres); a missing feature counts as
+   the average. ``key`` is left out: it is a pitch class on a circle, not a
+   quantity, and 11 is next to 0.
+
+Scores in the output are rounded to 6 digits so reruns diff cleanly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import PlaylistParams
+
+#: Audio features used to order a playlist (those present in ``tracks`` are used).
+ORDER_FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
+
+SCORE_DIGITS = 6
+
+
+def _round(value: float) -> float:
+    return float(round(float(value), SCORE_DIGITS))
+
+
+def _song_key(name: Any, artist_id: Any) -> tuple[str, str] | None:
+    """The same song under another id: case-folded, whitespace-collapsed name + artist."""
+    if name is None or pd.isna(name):
+        return None
+    text = " ".join(str(name).split()).casefold()
+    if not text:
+        return None
+    return text, str(artist_id)
+
+
+def _candidates(scores: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
+    """Scored tracks with their name, artist and audio features, best first."""
+    missing = {"track_id", "score"} - set(scores.columns)
+    if missing:
+        raise ValueError(f"scores lack columns {sorted(missing)}")
+    s = scores[["track_id", "score"]].copy()
+    s["track_id"] = s["track_id"].astype(str)
+    s["score"] = pd.to_numeric(s["score"], errors="coerce").astype("float64")
+    s = s[np.isfinite(s["score"].to_numpy())]
+    # One score per track: if a frame repeats a track, keep its best score.
+    s = s.sort_values(["track_id", "score"], ascending=[True, False], kind="mergesort")
+    s = s.drop_duplicates("track_id", keep="first")
+
+    cols = ["track_id", "name", "artist_id"]
+    if "artist" in tracks.columns:
+        cols.append("artist")
+    feats = [c for c in ORDER_FEATURES if c in tracks.columns]
+    t = tracks[cols + feats].copy()
+    t["track_id"] = t["track_id"].astype(str)
+    t = t.drop_duplicates("track_id", keep="first")
+    if "artist" not in t.columns:
+        t["artist"] = t["artist_id"]
+    t["artist_id"] = t["artist_id"].astype(object).where(t["artist_id"].notna(), None)
+    # A track without an artist is its own artist for the cap (nothing to cap it with).
+    no_artist = t["artist_id"].isna()
+    t.loc[no_artist, "artist_id"] = "track:" + t.loc[no_artist, "track_id"]
+    t["artist_id"] = t["artist_id"].astype(str)
+
+    c = s.merge(t, on="track_id", how="inner")
+    c = c.sort_values(["score", "track_id"], ascending=[False, True], kind="mergesort")
+    c = c.reset_index(drop=True)
+    # Standardise the ordering features over all candidates; missing -> 0 (the mean).
+    if feats:
+        x = c[feats].apply(pd.to_numeric, errors="coerce").astype("float64").to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nanmean(x, axis=0) if len(x) else np.zeros(len(feats))
+            std = np.nanstd(x, axis=0) if len(x) else np.ones(len(feats))
+        mean = np.where(np.isfinite(mean), mean, 0.0)
+        std = np.where(np.isfinite(std) & (std > 0), std, 1.0)
+        z = (x - mean) / std
+        z[~np.isfinite(z)] = 0.0
+        c[[f"_z_{f}" for f in feats]] = z
+    return c
+
+
+def order_by_similarity(features: np.ndarray) -> list[int]:
+    """An open path through the rows of ``features`` starting at row 0.
+
+    Greedy nearest neighbour (ties go to the lower row index, i.e. the better
+    ranked track), then 2-opt with the start fixed until no reversal shortens
+    the path. Rows are points in standardised feature space; the path is the
+    order the playlist is played in, so its length is the sum of the jumps
+    between neighbouring songs.
+    """
+    n = len(features)
+    if n <= 2:
+        return list(range(n))
+    diff = features[:, None, :] - features[None, :, :]
+    dist = np.sqrt((diff**2).sum(axis=2))
+    path = [0]
+    left = np.ones(n, dtype=bool)
+    left[0] = False
+    while left.any():
+        d = np.where(left, dist[path[-1]], np.inf)
+        nxt = int(np.argmin(d))
+        path.append(nxt)
+        left[nxt] = False
+    # 2-opt on an open path with a fixed start: reverse path[i..j].
+    improved = True
+    while improved:
+        improved = False
+        for i in range(1, n - 1):
+            for j in range(i + 1, n):
+                a, b = path[i - 1], path[i]
+                old = dist[a, b]
+                new = dist[a, path[j]]
+                if j + 1 < n:
+                    c, d = path[j], path[j + 1]
+                    old += dist[c, d]
+                    new += dist[b, d]
+                if new < old - 1e-12:
+                    path[i : j + 1] = path[i : j + 1][::-1]
+                    improved = True
+    return path
+
+
+def _pick(group: pd.DataFrame, params: PlaylistParams) -> pd.DataFrame:
+    """The best tracks of one genre under the duplicate and per-artist rules."""
+    chosen: list[int] = []
+    seen_ids: set[str] = set()
+    seen_songs: set[tuple[str, str]] = set()
+    per_artist: dict[str, int] = {}
+    for pos, row in enumerate(group.itertuples(index=False)):
+        if len(chosen) >= params.max_size:
+            break
+        if row.track_id in seen_ids:
+            continue
+        key = _song_key(row.name, row.artist_id)
+        if key is not None and key in seen_songs:
+            continue
+        if per_artist.get(row.artist_id, 0) >= params.max_per_artist:
+            continue
+        chosen.append(pos)
+        seen_ids.add(row.track_id)
+        if key is not None:
+            seen_songs.add(key)
+        per_artist[row.artist_id] = per_artist.get(row.artist_id, 0) + 1
+    return group.iloc[chosen]
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
+
+
+def build_playlist_set(
+    scores: pd.DataFrame,
+    tracks: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    params: PlaylistParams,
+) -> tuple[list[dict], list[dict]]:
+    """Playlists and the genres skipped on the way (see the module docstring).
+
+    ``scores``: ``track_id``, ``score`` (predicted next-week popularity).
+    ``tracks``: the interim tracks table (``track_id``, ``name``, ``artist_id``,
+    audio features), optionally with ``artist`` (the artist's display name;
+    ``artist_id`` is shown otherwise). ``track_genres``: ``track_id``, ``genre``.
+
+    Returns ``(playlists, skipped)``: each playlist is ``{"genre",
+    "predicted_popularity", "tracks": [{"track_id", "name", "artist",
+    "score"}]}`` in genre-rank order; each skipped entry is ``{"genre",
+    "predicted_popularity", "eligible_tracks", "reason"}``.
+    """
+    cand = _candidates(scores, tracks)
+    tg = track_genres[["track_id", "genre"]].dropna().astype({"track_id": str, "genre": str})
+    tg = tg.drop_duplicates()
+    pairs = cand.merge(tg, on="track_id", how="inner")
+    if pairs.empty:
+        return [], []
+    genre_score = pairs.groupby("genre", sort=True)["score"].sum()
+    ranking = (
+        genre_score.rename("genre_score")
+        .reset_index()
+        .sort_values(["genre_score", "genre"], ascending=[False, True], kind="mergesort")
+    )
+    # Candidates within a genre keep the global order: score desc, track_id asc.
+    pairs = pairs.sort_values(["genre", "score", "track_id"], ascending=[True, False, True],
+                              kind="mergesort")
+    by_genre = dict(tuple(pairs.groupby("genre", sort=False)))
+    zcols = [c for c in cand.columns if c.startswith("_z_")]
+
+    playlists: list[dict] = []
+    skipped: list[dict] = []
+    for genre, g_score in ranking.itertuples(index=False):
+        if len(playlists) >= params.n_genres:
+            break
+        picked = _pick(by_genre[genre], params)
+        if len(picked) < params.min_size:
+            skipped.append(
+                {
+                    "genre": genre,
+                    "predicted_popularity": _round(g_score),
+                    "eligible_tracks": int(len(picked)),
+                    "reason": f"only {len(picked)} eligible tracks "
+                    f"(min_size {params.min_size})",
+                }
+            )
+            continue
+        feats = picked[zcols].to_numpy(dtype="float64") if zcols else np.zeros((len(picked), 1))
+        order = order_by_similarity(feats)
+        picked = picked.iloc[order]
+        playlists.append(
+            {
+                "genre": genre,
+                "predicted_popularity": _round(g_score),
+                "tracks": [
+                    {
+                        "track_id": r.track_id,
+                        "name": _text(r.name),
+                        "artist": _text(r.artist),
+                        "score": _round(r.score),
+                    }
+                    for r in picked.itertuples(index=False)
+                ],
+            }
+        )
+    return playlists, skipped
+
+
+def build_playlists(
+    scores: pd.DataFrame,
+    tracks: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    params: PlaylistParams,
+) -> list[dict]:
+    """The playlists only (see :func:`build_playlist_set` for the skipped genres)."""
+    return build_playlist_set(scores, tracks, track_genres, params)[0]
+
+
+def playlist_document(
+    week_start: pd.Timestamp, model: str, playlists: list[dict], skipped: list[dict]
+) -> dict:
+    """The JSON document of DESIGN §6 (plus ``skipped``)."""
+    return {
+        "week_start": pd.Timestamp(week_start).strftime("%Y-%m-%d"),
+        "model": model,
+        "playlists": playlists,
+        "skipped": skipped,
+    }
+
+
+def served_track_lists(document: dict) -> list[list[str]]:
+    """The track-id lists a user of this document's arm is served, in genre order."""
+    return [[t["track_id"] for t in p["tracks"]] for p in document.get("playlists", [])]
+
+
+def _md_cell(value: Any) -> str:
+    return "" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def playlists_markdown(document: dict) -> str:
+    """The published playlists for people: one table per genre, then the skipped genres."""
+    lines = [
+        f"# Pozytywka popular playlists, week of {document['week_start']}",
+        "",
+        f"Model: **{document['model']}**. Genres ranked by predicted popularity "
+        "(the sum of their tracks' predicted weekly listeners); tracks in play order.",
+        "",
+    ]
+    if not document["playlists"]:
+        lines += ["No genre had enough eligible tracks for a playlist.", ""]
+    for rank, p in enumerate(document["playlists"], start=1):
+        lines += [
+            f"## {rank}. {p['genre']} ({len(p['tracks'])} tracks, "
+            f"predicted popularity {p['predicted_popularity']:g})",
+            "",
+            "| # | track | artist | score | track_id |",
+            "|---:|---|---|---:|---|",
+        ]
+        for i, t in enumerate(p["tracks"], start=1):
+            lines.append(
+                f"| {i} | {_md_cell(t['name'])} | {_md_cell(t['artist'])} | "
+                f"{t['score']:.3f} | `{t['track_id']}` |"
+            )
+        lines.append("")
+    skipped = document.get("skipped", [])
+    if skipped:
+        lines += ["## Skipped genres", "", "| genre | predicted popularity | reason |",
+                  "|---|---:|---|"]
+        for s in skipped:
+            lines.append(
+                f"| {_md_cell(s['genre'])} | {s['predicted_popularity']:g} | "
+                f"{_md_cell(s['reason'])} |"
+            )
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _jaccard(a: set, b: set) -> float:
+    return 1.0 if not a and not b else len(a & b) / len(a | b)
+
+
+def playlist_metrics(documents: dict[str, dict], published: str) -> dict:
+    """Small metrics: size of the published set and how much the two models agree."""
+    pub = documents[published]
+    out: dict[str, Any] = {
+        "model": published,
+        "n_playlists": len(pub["playlists"]),
+        "n_tracks": sum(len(p["tracks"]) for p in pub["playlists"]),
+        "n_skipped": len(pub.get("skipped", [])),
+    }
+    if {"baseline", "catboost"} <= set(documents):
+        base, cat = documents["baseline"], documents["catboost"]
+
+        def pairs(doc: dict) -> set:
+            return {(p["genre"], t["track_id"]) for p in doc["playlists"] for t in p["tracks"]}
+
+        def genres(doc: dict) -> set:
+            return {p["genre"] for p in doc["playlists"]}
+
+        out["genre_jaccard_baseline_catboost"] = _round(_jaccard(genres(base), genres(cat)))
+        out["track_jaccard_baseline_catboost"] = _round(_jaccard(pairs(base), pairs(cat)))
+    return out
+
+
+__all__ = [
+    "ORDER_FEATURES",
+    "build_playlist_set",
+    "build_playlists",
+    "order_by_similarity",
+    "playlist_document",
+    "playlist_metrics",
+    "playlists_markdown",
+    "served_track_lists",
+]
