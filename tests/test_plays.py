@@ -9,7 +9,9 @@ from pozytywka.plays import full_plays, weekly_popularity
 
 def sessions_frame(rows: list[tuple]) -> pd.DataFrame:
     """Interim sessions from (session, timestamp, user, track, event) tuples."""
-    df = pd.DataFrame(rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type"])
+    df = pd.DataFrame(
+        rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type"]
+    )
     df["timestamp"] = pd.to_datetime(df["timestamp"]).astype("datetime64[us]")
     df["row_number"] = range(len(df))
     return df

@@ -211,8 +211,9 @@ def build_playlist_set(
         .sort_values(["genre_score", "genre"], ascending=[False, True], kind="mergesort")
     )
     # Candidates within a genre keep the global order: score desc, track_id asc.
-    pairs = pairs.sort_values(["genre", "score", "track_id"], ascending=[True, False, True],
-                              kind="mergesort")
+    pairs = pairs.sort_values(
+        ["genre", "score", "track_id"], ascending=[True, False, True], kind="mergesort"
+    )
     by_genre = dict(tuple(pairs.groupby("genre", sort=False)))
     zcols = [c for c in cand.columns if c.startswith("_z_")]
 
@@ -228,8 +229,7 @@ def build_playlist_set(
                     "genre": genre,
                     "predicted_popularity": _round(g_score),
                     "eligible_tracks": int(len(picked)),
-                    "reason": f"only {len(picked)} eligible tracks "
-                    f"(min_size {params.min_size})",
+                    "reason": f"only {len(picked)} eligible tracks (min_size {params.min_size})",
                 }
             )
             continue
@@ -312,8 +312,12 @@ def playlists_markdown(document: dict) -> str:
         lines.append("")
     skipped = document.get("skipped", [])
     if skipped:
-        lines += ["## Skipped genres", "", "| genre | predicted popularity | reason |",
-                  "|---|---:|---|"]
+        lines += [
+            "## Skipped genres",
+            "",
+            "| genre | predicted popularity | reason |",
+            "|---|---:|---|",
+        ]
         for s in skipped:
             lines.append(
                 f"| {_md_cell(s['genre'])} | {s['predicted_popularity']:g} | "

@@ -26,6 +26,8 @@ the week; a play belongs to the week of its own timestamp (a play on Sunday
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import pandas as pd
 
@@ -147,37 +149,48 @@ def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def weekly_popularity(sessions: pd.DataFrame) -> pd.DataFrame:
+def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     """Weekly popularity per (week_start, track_id) over the complete weeks only.
 
-    ``sessions`` is the interim table. A week is complete by
-    :func:`pozytywka.weeks.complete_weeks` over the time span of *all* events
-    (ads included: they show the log was running). Rows sorted by week, track;
-    counts are int64 and ``week_start`` is ``datetime64[us]``.
+    ``sessions`` is the interim table, as a DataFrame or the path of its Parquet
+    file (DuckDB then scans the file itself: no pandas copy of the events). A
+    week is complete by :func:`pozytywka.weeks.complete_weeks` over the time span
+    of *all* events (ads included: they show the log was running). Rows sorted by
+    week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
     """
-    ts = sessions["timestamp"].dropna()
-    if ts.empty:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
-            {"week_start": "datetime64[us]", "track_id": "string"}
-        )
-    weeks = complete_weeks(ts.min(), ts.max())
     con = _duckdb()
-    con.register("sessions", sessions)
+    if isinstance(sessions, pd.DataFrame):
+        con.register("sessions", sessions)
+    else:
+        path = os.fspath(sessions).replace("'", "''")
+        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
+    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
+    if first is None:
+        con.close()
+        return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
+            {"week_start": "datetime64[us]", "track_id": "str"}
+        )
+    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
     out = con.sql(weekly_popularity_sql("sessions")).df()
     con.close()
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
-    out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
+    out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     for col in WEEKLY_COLUMNS[2:]:
         out[col] = out[col].astype("int64")
     out["track_id"] = out["track_id"].astype(str)
-    return out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)[
-        WEEKLY_COLUMNS
-    ]
+    out = out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)
+    return out[WEEKLY_COLUMNS]
 
 
-def complete_week_starts(sessions: pd.DataFrame) -> list[pd.Timestamp]:
-    """The complete weeks of a sessions table (empty list for an empty log)."""
-    ts = sessions["timestamp"].dropna()
-    if ts.empty:
-        return []
-    return complete_weeks(ts.min(), ts.max())
+def complete_week_starts(sessions: pd.DataFrame | str | os.PathLike[str]) -> list[pd.Timestamp]:
+    """The complete weeks of a sessions table or Parquet file (empty list for no events)."""
+    if isinstance(sessions, pd.DataFrame):
+        ts = sessions["timestamp"].dropna()
+        return complete_weeks(ts.min(), ts.max()) if len(ts) else []
+    path = os.fspath(sessions).replace("'", "''")
+    con = _duckdb()
+    first, last = con.sql(
+        f'SELECT MIN("timestamp"), MAX("timestamp") FROM read_parquet(\'{path}\')'
+    ).fetchall()[0]
+    con.close()
+    return complete_weeks(pd.Timestamp(first), pd.Timestamp(last)) if first is not None else []

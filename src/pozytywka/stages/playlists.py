@@ -77,12 +77,15 @@ def run(params: Params) -> None:
 
     published = documents[params.playlists.model]
     if not published["playlists"]:
-        raise PozytywkaError(
-            "no genre could fill playlists.min_size "
-            f"({params.playlists.min_size}) tracks; lower it or check the data"
+        # Not an error: the report says so, and later stages still run (a tiny or
+        # sparse dump may simply have too few artists per genre this week).
+        log.warning(
+            "no genre could fill playlists.min_size (%d) tracks: nothing to publish",
+            params.playlists.min_size,
         )
     write_json(paths.PLAYLISTS_JSON, published)
     write_text(paths.PLAYLISTS_MD, playlists_markdown(published))
     write_json(paths.PLAYLIST_METRICS, playlist_metrics(documents, params.playlists.model))
-    log.info("published %s playlists for the week of %s", params.playlists.model,
-             published["week_start"])
+    log.info(
+        "published %s playlists for the week of %s", params.playlists.model, published["week_start"]
+    )

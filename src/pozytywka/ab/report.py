@@ -1,0 +1,144 @@
+"""The A/B report for people: the arms plot, the sequential plot and ``summary.md``."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..plotting import MODEL_COLOURS, new_figure
+
+LABELS = {
+    "play_through_rate": "play-through rate",
+    "likes_per_user": "likes per user",
+    "skips_per_user": "skips per user",
+    "full_plays_per_user": "full plays per user",
+}
+
+
+def arms_figure(intervals: pd.DataFrame, confidence: float):
+    """One panel per metric: each arm's mean with its confidence interval."""
+    metrics = list(dict.fromkeys(intervals["metric"]))
+    fig, axes = new_figure(width=3.2 * len(metrics), height=3.6, ncols=len(metrics))
+    axes = list(axes) if len(metrics) > 1 else [axes]
+    for ax, metric in zip(axes, metrics, strict=True):
+        rows = intervals[intervals["metric"] == metric].reset_index(drop=True)
+        for i, r in rows.iterrows():
+            if r["mean"] is None or pd.isna(r["mean"]):
+                continue
+            lo = r["ci_low"] if pd.notna(r["ci_low"]) else r["mean"]
+            hi = r["ci_high"] if pd.notna(r["ci_high"]) else r["mean"]
+            ax.errorbar(
+                [i],
+                [r["mean"]],
+                yerr=[[r["mean"] - lo], [hi - r["mean"]]],
+                fmt="o",
+                capsize=6,
+                markersize=7,
+                color=MODEL_COLOURS[r["arm"]],
+            )
+        ax.set_xticks(range(len(rows)))
+        ax.set_xticklabels(
+            [
+                f"{a}\n{'baseline' if a == 'A' else 'CatBoost'}\n(n={n})"
+                for a, n in zip(rows["arm"], rows["users"], strict=True)
+            ]
+        )
+        ax.set_xlim(-0.6, len(rows) - 0.4)
+        ax.set_title(LABELS.get(metric, metric))
+    fig.suptitle(f"A/B arms: means with {confidence:.0%} intervals")
+    fig.tight_layout()
+    return fig
+
+
+def sequential_figure(seq: pd.DataFrame, confidence: float):
+    """The primary metric's lift and interval after each day of the week."""
+    fig, ax = new_figure(width=7.0, height=3.8)
+    ok = seq.dropna(subset=["lift", "ci_low", "ci_high"])
+    if len(ok):
+        ax.fill_between(
+            ok["day"],
+            ok["ci_low"],
+            ok["ci_high"],
+            alpha=0.25,
+            color=MODEL_COLOURS["B"],
+            label=f"{confidence:.0%} interval",
+        )
+        ax.plot(ok["day"], ok["lift"], "o-", color=MODEL_COLOURS["B"], label="lift B/A - 1")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xlabel("day of the week (cumulative data)")
+    ax.set_ylabel("play-through rate lift")
+    ax.set_xticks(range(1, 8))
+    ax.set_title(
+        "Lift as the days accrue (fixed-horizon intervals: valid on the last day only)", fontsize=9
+    )
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.2%}"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def summary_markdown(metrics: dict, context: dict) -> str:
+    """A few lines a product manager can read: the decision, why, and the numbers.
+
+    ``context``: ``week_start`` (the A/B week), ``mode`` notes and the offline
+    expectation if known.
+    """
+    a, b = metrics["arms"]["A"], metrics["arms"]["B"]
+    mode = metrics["mode"]
+    lines = [
+        f"# A/B test: baseline (A) vs CatBoost (B) playlists, week of {context['week_start']}",
+        "",
+        f"**Decision: {metrics['decision']}.** {metrics['reason'][0].upper()}"
+        f"{metrics['reason'][1:]}.",
+        "",
+    ]
+    if mode == "replay":
+        lines += [
+            "*Replay on a real dump: an estimate, not an experiment.* Users never saw these "
+            "playlists; each arm is scored by how many of the served tracks its users actually "
+            "played through, skipped and liked in the held-out week.",
+            "",
+        ]
+    else:
+        lines += [
+            "Simulation: the synthetic service's behaviour model played the week with each "
+            "user served their arm's playlists (seeded; users keep their usual listening). "
+            "Outcomes count the playlist plays.",
+            "",
+        ]
+    lines += [
+        "| | A (baseline) | B (CatBoost) | B vs A |",
+        "|---|---:|---:|---:|",
+        f"| users | {a['users']} | {b['users']} | SRM p = {_num(metrics['srm_p_value'], 3)} |",
+        f"| users with plays | {metrics['users_with_plays']['A']} | "
+        f"{metrics['users_with_plays']['B']} | |",
+        f"| play-through rate | {_num(a['play_through_rate'])} | "
+        f"{_num(b['play_through_rate'])} | {_pct(metrics['lift'])} "
+        f"[{_pct(metrics['ci_low'])}, {_pct(metrics['ci_high'])}], "
+        f"p = {_num(metrics['p_value'], 3)} |",
+    ]
+    for m, s in metrics["secondary"].items():
+        lines.append(
+            f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_pct(s['lift'])} "
+            f"[{_pct(s['ci_low'])}, {_pct(s['ci_high'])}], p = {_num(s['p_value'], 3)} |"
+        )
+    lines += [
+        "",
+        f"Minimum detectable effect (relative, alpha {metrics['alpha']}, power "
+        f"{metrics['power']}): {_pct(metrics['mde']).lstrip('+')}.",
+    ]
+    if context.get("note"):
+        lines += ["", context["note"]]
+    lines += [
+        "",
+        "Plots: `arms.png` (each arm with its interval), `sequential.png` "
+        "(the lift as the week's days accrue).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,74 @@
+"""Synthetic mode: ask the generator's behaviour model what each user does next week.
+
+The world is rebuilt from ``data.synthetic`` (deterministic from the params,
+so it is the world the dump came from) and its ``simulate_week`` plays the
+week the playlists are published for, with every user served the playlists
+of their arm. Users keep their usual (organic) listening; the experiment
+measures what they do with the served playlists (events with
+``source == "playlist"``), the part of their week the arms differ in.
+Counting organic events too would add the same noise to both arms and only
+widen the interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..paths import RAW_SYNTHETIC
+
+SimulateWeek = Callable[..., pd.DataFrame]
+
+
+def is_synthetic_source(source: str | Path, synthetic_dir: str | Path = RAW_SYNTHETIC) -> bool:
+    """True when ``data.source`` is the synthetic dump (so the behaviour model applies)."""
+    return Path(source).resolve() == Path(synthetic_dir).resolve()
+
+
+def served_mapping(
+    assignment: pd.DataFrame, served_by_arm: Mapping[str, Sequence[Sequence[str]]]
+) -> dict[str, list[list[str]]]:
+    """``user_id`` -> the track-id lists of that user's arm (what ``simulate_week`` takes)."""
+    lists = {arm: [list(p) for p in served_by_arm[arm]] for arm in ("A", "B")}
+    return {u: lists[a] for u, a in zip(assignment["user_id"], assignment["arm"], strict=True)}
+
+
+def counted_events(
+    events: pd.DataFrame,
+    assignment: pd.DataFrame,
+    served_by_arm: Mapping[str, Sequence[Sequence[str]]],
+) -> np.ndarray:
+    """Which simulated events the experiment measures: the playlist ones.
+
+    If the simulator does not tag a ``source``, fall back to events on the
+    tracks served to the user's arm (what replay counts).
+    """
+    if "source" in events.columns:
+        return events["source"].eq("playlist").to_numpy(dtype=bool)
+    from .replay import on_served_tracks
+
+    return on_served_tracks(events, assignment, served_by_arm)
+
+
+def simulate_ab_week(
+    world: Any,
+    week: int,
+    assignment: pd.DataFrame,
+    served_by_arm: Mapping[str, Sequence[Sequence[str]]],
+    seed: int,
+    simulate_week: SimulateWeek | None = None,
+) -> pd.DataFrame:
+    """The simulated week's events with every assigned user served their arm's playlists.
+
+    ``simulate_week`` defaults to ``pozytywka.synthetic.simulate_week`` (tests
+    pass a small fake with the same signature).
+    """
+    if simulate_week is None:
+        from ..synthetic import simulate_week
+    served = served_mapping(assignment, served_by_arm)
+    events = simulate_week(world, week=week, served=served, seed=seed)
+    return events.reset_index(drop=True)

@@ -1,0 +1,117 @@
+"""Time-based backtest: each evaluated week predicted by models that never saw it.
+
+Feature week ``w`` predicts popularity in week ``w+1``. At the end of week ``w``
+the targets of feature weeks ``< w`` are known, so CatBoost for ``w`` is trained
+on feature weeks ``< w - valid_weeks`` and early-stopped on the ``valid_weeks``
+feature weeks just before ``w``; the evaluated weeks are the last
+``evaluate.eval_weeks`` labelled feature weeks. The baseline needs no training.
+The same split function serves the ``train`` stage (``w`` = the prediction week).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from .config import Params
+from .errors import PozytywkaError
+from .features import check_enough_weeks, labelled_weeks, model_feature_columns
+from .models.baseline import fit_baseline, predict_baseline
+from .models.catboost_model import predict_catboost, train_catboost
+from .weeks import WEEK
+
+PREDICTION_COLUMNS = [
+    "week_start",
+    "target_week",
+    "track_id",
+    "baseline_score",
+    "catboost_score",
+    "actual",
+]
+
+
+@dataclass(frozen=True)
+class Split:
+    """Feature weeks used to train and to early-stop a model that predicts ``week``."""
+
+    week: pd.Timestamp
+    train_weeks: list[pd.Timestamp]
+    valid_weeks: list[pd.Timestamp]
+
+
+def split_before(
+    features: pd.DataFrame, week: pd.Timestamp, valid_weeks: int, min_train_weeks: int
+) -> Split:
+    """The labelled weeks strictly before ``week``: the last ``valid_weeks`` validate."""
+    earlier = [w for w in labelled_weeks(features) if w < pd.Timestamp(week)]
+    train, valid = earlier[:-valid_weeks], earlier[-valid_weeks:]
+    if len(train) < min_train_weeks or len(valid) < valid_weeks:
+        raise PozytywkaError(
+            f"only {len(earlier)} labelled weeks before {pd.Timestamp(week).date()}: "
+            f"need split.min_train_weeks ({min_train_weeks}) + split.valid_weeks ({valid_weeks})"
+        )
+    return Split(pd.Timestamp(week), train, valid)
+
+
+def rows_of(features: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
+    return features[features["week_start"].isin(pd.DatetimeIndex(weeks))]
+
+
+def evaluation_weeks(features: pd.DataFrame, eval_weeks: int) -> list[pd.Timestamp]:
+    """The last ``eval_weeks`` labelled feature weeks."""
+    return labelled_weeks(features)[-eval_weeks:]
+
+
+def run_backtest(
+    features: pd.DataFrame, params: Params, progress: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Predictions of both models for every evaluated week, and a per-week fit log.
+
+    Returns (predictions with :data:`PREDICTION_COLUMNS`, fit log with
+    ``week_start``, ``last_train_week``, ``last_valid_week``, ``best_iteration``,
+    ``n_train_rows``) so a reader (and a test) can check that no model saw its week.
+    """
+    n_weeks = features["week_start"].nunique()
+    check_enough_weeks(
+        n_weeks, params.split.min_train_weeks, params.split.valid_weeks, params.evaluate.eval_weeks
+    )
+    columns = model_feature_columns(params.features.history_weeks)
+    baseline = fit_baseline(params.baseline)
+    predictions, log = [], []
+    weeks = evaluation_weeks(features, params.evaluate.eval_weeks)
+    for week in tqdm(weeks, desc="backtest", unit="week", disable=not progress):
+        split = split_before(features, week, params.split.valid_weeks, params.split.min_train_weeks)
+        train = rows_of(features, split.train_weeks)
+        model = train_catboost(
+            train, rows_of(features, split.valid_weeks), params.catboost, columns
+        )
+        target = features[features["week_start"] == week]
+        predictions.append(
+            pd.DataFrame(
+                {
+                    "week_start": target["week_start"].to_numpy(),
+                    "target_week": (target["week_start"] + WEEK).to_numpy(),
+                    "track_id": target["track_id"].to_numpy(),
+                    "baseline_score": predict_baseline(baseline, target),
+                    "catboost_score": predict_catboost(model, target),
+                    "actual": target["target"].to_numpy(dtype=float),
+                }
+            )
+        )
+        log.append(
+            {
+                "week_start": split.week,
+                "last_train_week": max(split.train_weeks),
+                "last_valid_week": max(split.valid_weeks),
+                "best_iteration": int(model.get_best_iteration() or 0),
+                "n_train_rows": len(train),
+            }
+        )
+    out = pd.concat(predictions, ignore_index=True)[PREDICTION_COLUMNS]
+    out["week_start"] = out["week_start"].astype("datetime64[us]")
+    out["target_week"] = out["target_week"].astype("datetime64[us]")
+    out["catboost_score"] = out["catboost_score"].astype(np.float64)
+    return out.sort_values(["week_start", "track_id"]).reset_index(drop=True), pd.DataFrame(log)

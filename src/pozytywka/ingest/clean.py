@@ -1,0 +1,494 @@
+"""Normalise, repair or drop: the cleaning rules of each dump table, as DuckDB SQL.
+
+Every rule is vectorised SQL over the raw text columns that :mod:`.read` loaded,
+so the same code cleans a ten-row test dump and ten million session events.
+Each ``clean_<table>`` builds the temp table ``rows_<table>``: one row per input
+row (malformed lines included) with
+
+- ``row_number``: the line number in the file;
+- ``drop_reason``: null for kept rows, else the first rule (in the order of
+  :data:`DROP_REASONS`) the row failed, so each dropped row counts once;
+- the contract's output columns, already typed;
+- ``rep_<rule>``: how many values of the row that rule repaired (an id ``-1``
+  turned into null, an event type re-spelled, a user id recovered ...);
+- ``flag_<name>``: kept-but-noteworthy rows (an unknown event type, a session
+  event whose track is not in ``tracks``).
+
+:mod:`.quality` turns these columns into the row account; the rules live here.
+
+Normalisation shared by all tables (SQL macros ``pz_*``):
+
+- ids are trimmed text (``123`` and ``"123"`` are the same id, ``123.0`` too);
+  ``""``, ``"null"``/``"none"``/``"nan"``/``"n/a"`` and the sentinel ``-1`` are missing;
+- text is trimmed, ``""`` is missing; enums are lower-cased and trimmed;
+- lists may be JSON lists, null (an empty list), a JSON list written as a string
+  (also with Python quotes) or a comma-separated string; items are lower-cased,
+  trimmed, de-duplicated (first occurrence wins, order kept), empty items removed;
+- timestamps: any ISO 8601 variant DuckDB parses ('T' or space, with or without
+  fractional seconds, date only); no offset means UTC, an offset is converted,
+  and the result is naive UTC.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from .read import RawStats, read_table
+from .schemas import AUDIO_FEATURES, INPUTS, KNOWN_EVENTS, PLAUSIBLE, TRACK_EVENTS
+
+#: Spellings seen across dump editions, mapped to the canonical event type
+#: (after lower-casing and trimming). The sic ``advertisment`` of the original
+#: format is canonicalised to ``advertisement``.
+EVENT_SPELLINGS: dict[str, tuple[str, ...]] = {
+    "advertisement": ("advertisment", "advertisement", "advert", "ad", "ads", "advertising"),
+    "play": ("played", "plays"),
+    "skip": ("skipped", "skips"),
+    "like": ("liked", "likes"),
+}
+
+#: Drop reasons per table, in the order they are tested (first failing wins).
+DROP_REASONS: dict[str, tuple[str, ...]] = {
+    "artists": ("malformed_json", "artist_id_missing", "duplicate_id"),
+    "tracks": ("malformed_json", "track_id_missing", "duplicate_id", "duplicate_song"),
+    "users": ("malformed_json", "user_id_missing", "duplicate_id"),
+    "sessions": (
+        "malformed_json",
+        "session_id_missing",
+        "timestamp_missing",
+        "timestamp_invalid",
+        "event_type_missing",
+        "track_id_missing",
+        "user_id_missing",
+        "duplicate_event",
+    ),
+    "track_storage": ("malformed_json", "track_id_missing", "duplicate_id"),
+}
+
+_NULL_TOKENS = ("null", "none", "nan", "n/a")
+_TRUE = ("1", "1.0", "true", "t", "yes", "y")
+_FALSE = ("0", "0.0", "false", "f", "no", "n")
+
+
+def _sql_list(values: tuple[str, ...] | list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def _event_sql(x: str) -> str:
+    """CASE expression mapping a raw event type ``x`` to its canonical name.
+
+    Exact canonical names pass first (the common case on big dumps), then the
+    lower-cased, trimmed value is matched against the canonical names and
+    :data:`EVENT_SPELLINGS`; a blank or null token is null; anything else keeps
+    its lower-cased name with runs of spaces and hyphens as ``_``. Each branch
+    only runs on the rows the earlier ones did not match.
+    """
+    e = f"lower(trim({x}))"
+    whens = " ".join(
+        f"WHEN {e} IN ({_sql_list(spellings)}) THEN '{canonical}'"
+        for canonical, spellings in EVENT_SPELLINGS.items()
+    )
+    return (
+        f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} IN ({_sql_list(KNOWN_EVENTS)}) THEN {x} "
+        f"WHEN {e} IN ({_sql_list(KNOWN_EVENTS)}) THEN {e} {whens} "
+        f"WHEN pz_blank({x}) OR pz_token({x}) THEN NULL "
+        f"ELSE regexp_replace({e}, '[\\s-]+', '_', 'g') END"
+    )
+
+
+MACROS = rf"""
+CREATE OR REPLACE TEMP MACRO pz_blank(x) AS CASE
+    WHEN x IS NULL THEN false WHEN x = '' THEN true
+    WHEN ascii(x) IN (9, 10, 13, 32) THEN trim(x) = '' ELSE false END;
+CREATE OR REPLACE TEMP MACRO pz_token(x) AS CASE
+    WHEN x IS NULL OR length(x) > 6 THEN false
+    ELSE lower(trim(x)) IN ({_sql_list(_NULL_TOKENS)}) END;
+CREATE OR REPLACE TEMP MACRO pz_sentinel(x) AS CASE
+    WHEN x IS NULL OR length(x) > 6 THEN false ELSE trim(x) = '-1' END;
+CREATE OR REPLACE TEMP MACRO pz_id(x) AS CASE
+    WHEN x IS NULL THEN NULL
+    WHEN length(x) > 4 AND NOT contains(x, '.') AND x = trim(x) THEN x
+    WHEN pz_blank(x) OR pz_token(x) OR pz_sentinel(x) THEN NULL
+    WHEN contains(x, '.') AND regexp_full_match(trim(x), '-?[0-9]+\.0+')
+        THEN regexp_replace(trim(x), '\.0+$', '')
+    ELSE trim(x) END;
+CREATE OR REPLACE TEMP MACRO pz_text(x) AS CASE WHEN x IS NULL OR trim(x) = '' THEN NULL
+    ELSE trim(x) END;
+CREATE OR REPLACE TEMP MACRO pz_enum(x) AS CASE
+    WHEN x IS NULL OR pz_blank(x) OR pz_token(x) THEN NULL ELSE lower(trim(x)) END;
+CREATE OR REPLACE TEMP MACRO pz_event(x) AS {_event_sql('x')};
+CREATE OR REPLACE TEMP MACRO pz_num(x) AS try_cast(trim(x) AS DOUBLE);
+CREATE OR REPLACE TEMP MACRO pz_in(v, lo, hi) AS CASE WHEN v BETWEEN lo AND hi THEN v END;
+CREATE OR REPLACE TEMP MACRO pz_has_tz(x) AS
+    regexp_matches(x, ':[0-9]{{2}}(\.[0-9]+)?\s*([zZ]|UTC|utc|[+-][0-9]{{2}}(:?[0-9]{{2}})?)\s*$');
+CREATE OR REPLACE TEMP MACRO pz_ts(x) AS CASE
+    WHEN pz_has_tz(x) THEN try_cast(trim(x) AS TIMESTAMPTZ)::TIMESTAMP
+    ELSE try_cast(trim(x) AS TIMESTAMP) END;
+CREATE OR REPLACE TEMP MACRO pz_bool(x) AS CASE
+    WHEN lower(trim(x)) IN ({_sql_list(_TRUE)}) THEN true
+    WHEN lower(trim(x)) IN ({_sql_list(_FALSE)}) THEN false END;
+CREATE OR REPLACE TEMP MACRO pz_list_raw(x) AS CASE
+    WHEN x IS NULL OR pz_blank(x) OR pz_token(x) THEN []::VARCHAR[]
+    WHEN ltrim(x) LIKE '[%' THEN coalesce(
+        try(from_json(x, '["VARCHAR"]')),
+        try(from_json(replace(x, '''', '"'), '["VARCHAR"]')),
+        [x])
+    ELSE string_split(x, ',') END;
+CREATE OR REPLACE TEMP MACRO pz_dedup(l) AS
+    list_filter(l, lambda g, i: g IS NOT NULL AND g <> '' AND list_position(l, g) = i);
+CREATE OR REPLACE TEMP MACRO pz_genres(x) AS
+    pz_dedup(list_transform(pz_list_raw(x), lambda g: lower(trim(g))));
+"""
+
+
+def install_macros(con: duckdb.DuckDBPyConnection) -> None:
+    """Define the ``pz_*`` normalisation macros on a connection (UTC session time zone)."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(MACROS)
+
+
+# ------------------------------------------------------------------ SQL fragments
+
+
+def _q(name: str) -> str:
+    return f'"{name}"'
+
+
+def _id_repairs(columns: tuple[str, ...]) -> str:
+    """rep_ columns counting ids repaired to null, summed over ``columns``."""
+
+    def total(macro: str) -> str:
+        return " + ".join(f"{macro}({_q(c)})::INT" for c in columns)
+
+    return (
+        f"{total('pz_sentinel')} AS rep_sentinel_id_as_null, "
+        f"{total('pz_token')} AS rep_null_token_as_null"
+    )
+
+
+def _blank_repairs(columns: tuple[str, ...]) -> str:
+    return " + ".join(f"pz_blank({_q(c)})::INT" for c in columns) + " AS rep_empty_string_as_null"
+
+
+def _first_reason(checks: list[tuple[str, str]]) -> str:
+    """CASE expression giving the first failing check's reason (null when all pass)."""
+    return "CASE " + " ".join(f"WHEN {cond} THEN '{reason}'" for reason, cond in checks) + " END"
+
+
+def _duplicate_id(table: str, id_column: str) -> str:
+    """``rows_<table>``: ``s1_<table>`` with repeated ids dropped (the first line wins)."""
+    return f"""
+        CREATE OR REPLACE TEMP TABLE rows_{table} AS
+        SELECT * EXCLUDE (reason0),
+               coalesce(reason0, CASE WHEN row_number() OVER (
+                   PARTITION BY reason0 IS NULL, {id_column} ORDER BY row_number) > 1
+                   THEN 'duplicate_id' END) AS drop_reason
+        FROM s1_{table};
+        DROP TABLE s1_{table};
+    """
+
+
+def _is_missing(raw: str) -> str:
+    """SQL: the raw text value carries no value (null, blank or a null token)."""
+    return f"({raw} IS NULL OR pz_blank({raw}) OR pz_token({raw}))"
+
+
+# ------------------------------------------------------------------ tables
+
+
+def clean_artists(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
+    """``rows_artists``: ids normalised, genres a clean list, duplicate ids dropped."""
+    stats = read_table(
+        con,
+        INPUTS["artists"],
+        path,
+        columns=f"""
+            pz_id(id) AS artist_id, pz_text(name) AS name, pz_genres(genres) AS genres,
+            {_id_repairs(("id",))}, {_blank_repairs(("id", "name", "genres"))},
+            {_is_missing("genres")}::INT AS rep_genres_null_as_empty,
+            (NOT {_is_missing("genres")} AND NOT ltrim(genres) LIKE '[%')::INT
+                AS rep_genres_string_as_list,
+            (pz_genres(genres) <> pz_list_raw(genres))::INT AS rep_genres_normalised
+        """,
+        reason=_first_reason(
+            [("malformed_json", "NOT ok"), ("artist_id_missing", "artist_id IS NULL")]
+        ),
+        keep_line="reason0 IS NOT NULL",
+        required={"id": "artist_id IS NOT NULL", "genres": "len(genres) > 0"},
+    )
+    con.execute(_duplicate_id("artists", "artist_id"))
+    return stats
+
+
+def _numeric(column: str) -> str:
+    lo, hi = PLAUSIBLE[column]
+    value = f"pz_num({_q(column)})"
+    if column == "key":
+        value = f"CASE WHEN {value} = floor({value}) THEN {value} END"
+    return f"pz_in({value}, {lo}, {hi})"
+
+
+def clean_tracks(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
+    """``rows_tracks`` and ``track_map`` (duplicate song id -> canonical id).
+
+    Release dates of any precision become the first day of their period plus a
+    precision; a year outside 1900..2100 or an impossible date is null. Numeric
+    values outside :data:`~.schemas.PLAUSIBLE` are null. The same song (same
+    case-folded, whitespace-collapsed name and same artist) under several ids is
+    resolved to the smallest id (string order): its row is kept, the others are
+    dropped as ``duplicate_song`` and their sessions are rewritten.
+    """
+    numeric = ("popularity", "duration_ms", *AUDIO_FEATURES)
+    day = "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    precision = f"""CASE WHEN regexp_full_match(pz_text(release_date), '[0-9]{{4}}') THEN 'year'
+        WHEN regexp_full_match(pz_text(release_date), '[0-9]{{4}}-[0-9]{{1,2}}') THEN 'month'
+        WHEN regexp_full_match(pz_text(release_date), '{day}([T ].*)?') THEN 'day' END"""
+    parsed = f"""CASE {precision}
+        WHEN 'year' THEN try_strptime(pz_text(release_date), '%Y')
+        WHEN 'month' THEN try_strptime(pz_text(release_date), '%Y-%m')
+        WHEN 'day' THEN try_strptime(regexp_extract(pz_text(release_date), '^{day}'), '%Y-%m-%d')
+        END"""
+    release = f"CASE WHEN year({parsed}) BETWEEN 1900 AND 2100 THEN {parsed} END"
+    implausible = ", ".join(
+        f"(NOT {_is_missing(_q(c))} AND {_numeric(c)} IS NULL)::INT AS rep_{c}_implausible"
+        for c in numeric
+    )
+    stats = read_table(
+        con,
+        INPUTS["tracks"],
+        path,
+        columns=f"""
+            pz_id(id) AS track_id, pz_text(name) AS name, pz_id(id_artist) AS artist_id,
+            {", ".join(f"{_numeric(c)} AS {_q(c)}" for c in numeric)},
+            CASE WHEN pz_bool(explicit) THEN 1 WHEN NOT pz_bool(explicit) THEN 0 END::TINYINT
+                AS explicit,
+            {release} AS release_date,
+            CASE WHEN {release} IS NOT NULL THEN {precision} END AS release_precision,
+            {_id_repairs(("id", "id_artist"))},
+            {_blank_repairs(("id", "name", "id_artist", "release_date", "explicit"))},
+            (NOT {_is_missing("release_date")} AND {release} IS NULL)::INT
+                AS rep_release_date_invalid,
+            (NOT {_is_missing("explicit")} AND pz_bool(explicit) IS NULL)::INT
+                AS rep_explicit_invalid,
+            {implausible}
+        """,
+        reason=_first_reason(
+            [("malformed_json", "NOT ok"), ("track_id_missing", "track_id IS NULL")]
+        ),
+        keep_line="reason0 IS NOT NULL",
+        required={"id": "track_id IS NOT NULL", "id_artist": "artist_id IS NOT NULL"},
+    )
+    con.execute(_duplicate_id("tracks", "track_id").replace("rows_tracks", "t_tracks"))
+    con.execute(r"""
+        CREATE OR REPLACE TEMP TABLE track_map AS
+        SELECT dup_id, canonical_id FROM (
+            SELECT track_id AS dup_id,
+                   min(track_id) OVER (
+                       PARTITION BY artist_id, lower(regexp_replace(name, '\s+', ' ', 'g'))
+                   ) AS canonical_id
+            FROM t_tracks
+            WHERE drop_reason IS NULL AND name IS NOT NULL AND artist_id IS NOT NULL
+        ) WHERE dup_id <> canonical_id;
+        CREATE OR REPLACE TEMP TABLE rows_tracks AS
+        SELECT t.* EXCLUDE (drop_reason),
+               coalesce(t.drop_reason, CASE WHEN m.dup_id IS NOT NULL THEN 'duplicate_song' END)
+                   AS drop_reason
+        FROM t_tracks t LEFT JOIN track_map m ON t.track_id = m.dup_id AND t.drop_reason IS NULL;
+        DROP TABLE t_tracks;
+    """)
+    return stats
+
+
+def clean_users(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
+    """``rows_users``: a missing or invalid ``premium_user`` counts as not premium."""
+    stats = read_table(
+        con,
+        INPUTS["users"],
+        path,
+        columns=f"""
+            pz_id(user_id) AS user_id, pz_text(name) AS name, pz_text(city) AS city,
+            pz_text(street) AS street, pz_genres(favourite_genres) AS favourite_genres,
+            coalesce(pz_bool(premium_user), false) AS premium_user,
+            {_id_repairs(("user_id",))},
+            {_blank_repairs(("user_id", "name", "city", "street", "favourite_genres"))},
+            {_is_missing("favourite_genres")}::INT AS rep_favourite_genres_null_as_empty,
+            (pz_bool(premium_user) IS NULL)::INT AS rep_premium_user_defaulted_false
+        """,
+        reason=_first_reason(
+            [("malformed_json", "NOT ok"), ("user_id_missing", "user_id IS NULL")]
+        ),
+        keep_line="reason0 IS NOT NULL",
+        required={"user_id": "user_id IS NOT NULL"},
+    )
+    con.execute(_duplicate_id("users", "user_id"))
+    return stats
+
+
+def clean_track_storage(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
+    """``rows_track_storage``: storage class case-folded, negative costs null.
+
+    Storage rows keep their own track id even for a duplicate song: each id is a
+    stored file with its own cost.
+    """
+    stats = read_table(
+        con,
+        INPUTS["track_storage"],
+        path,
+        columns=f"""
+            pz_id(track_id) AS track_id, pz_enum(storage_class) AS storage_class,
+            CASE WHEN pz_num(daily_cost) >= 0 THEN pz_num(daily_cost) END AS daily_cost,
+            {_id_repairs(("track_id",))},
+            {_blank_repairs(("track_id", "storage_class", "daily_cost"))},
+            (trim(storage_class) <> lower(trim(storage_class))
+                AND NOT pz_token(storage_class))::INT AS rep_storage_class_normalised,
+            (NOT {_is_missing("daily_cost")} AND NOT coalesce(pz_num(daily_cost) >= 0, false))::INT
+                AS rep_daily_cost_implausible
+        """,
+        reason=_first_reason(
+            [("malformed_json", "NOT ok"), ("track_id_missing", "track_id IS NULL")]
+        ),
+        keep_line="reason0 IS NOT NULL",
+        required={"track_id": "track_id IS NOT NULL", "storage_class": "storage_class IS NOT NULL"},
+    )
+    con.execute(_duplicate_id("track_storage", "track_id"))
+    return stats
+
+
+def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
+    """``rows_sessions``: typed events, user ids repaired, duplicates dropped.
+
+    Needs ``track_map`` (from :func:`clean_tracks`). Rules, in order:
+
+    - a null user id is recovered when every other row of the same session that
+      has a user agrees on one (``user_id_from_session``); a session with two
+      different users is left alone and its null-user rows are dropped;
+    - play/skip/like without a track are dropped; ads and other events may have none;
+    - exact duplicate events (same session, timestamp, user, track and type after
+      normalisation and user repair) keep their first line only;
+    - track ids of duplicate songs are rewritten to the canonical id.
+
+    Built for ten million rows: one pass reads and normalises, duplicate events
+    are found by hashing first (only colliding rows are compared exactly), and
+    the line text is kept only for rows that may be dropped.
+    """
+    track_events = _sql_list(TRACK_EVENTS)
+    stats = read_table(
+        con,
+        INPUTS["sessions"],
+        path,
+        columns=f"""
+            pz_id(session_id) AS session_id, pz_ts("timestamp") AS "timestamp",
+            pz_id(user_id) AS user_id0, pz_id(track_id) AS track_id0,
+            pz_event(event_type) AS event_type,
+            {_is_missing('"timestamp"')} AS ts_missing,
+            {_id_repairs(("session_id", "user_id", "track_id"))},
+            {_blank_repairs(("session_id", "timestamp", "user_id", "track_id", "event_type"))},
+            CASE WHEN event_type IS NULL OR event_type IN ({_sql_list(KNOWN_EVENTS)}) THEN 0
+                ELSE (pz_event(event_type) IS DISTINCT FROM event_type)::INT END
+                AS rep_event_type_normalised,
+            coalesce(pz_has_tz("timestamp"), false)::INT AS rep_timestamp_to_utc
+        """,
+        reason=_first_reason(
+            [
+                ("malformed_json", "NOT ok"),
+                ("session_id_missing", "session_id IS NULL"),
+                ("timestamp_missing", "ts_missing"),
+                ("timestamp_invalid", '"timestamp" IS NULL'),
+                ("event_type_missing", "event_type IS NULL"),
+                ("track_id_missing", f"event_type IN ({track_events}) AND track_id0 IS NULL"),
+            ]
+        ),
+        keep_line="reason0 IS NOT NULL OR user_id0 IS NULL",
+        required={
+            "session_id": "session_id IS NOT NULL",
+            "timestamp": '"timestamp" IS NOT NULL',
+            "user_id": "user_id0 IS NOT NULL",
+            "track_id": "track_id0 IS NOT NULL",
+            "event_type": "event_type IS NOT NULL",
+        },
+    )
+    con.execute("""
+        CREATE OR REPLACE TEMP TABLE session_users AS
+        SELECT session_id, min(user_id0) AS user_id FROM s1_sessions
+        WHERE user_id0 IS NOT NULL AND session_id IN (
+            SELECT session_id FROM s1_sessions WHERE user_id0 IS NULL AND reason0 IS NULL)
+        GROUP BY session_id HAVING min(user_id0) = max(user_id0);
+
+        CREATE OR REPLACE TEMP TABLE keyed_sessions AS
+        SELECT s.row_number, s.session_id, s."timestamp",
+               coalesce(s.user_id0, u.user_id) AS user_id, s.track_id0, s.event_type,
+               hash(s.session_id, s."timestamp", coalesce(s.user_id0, u.user_id), s.track_id0,
+                    s.event_type) AS h
+        FROM s1_sessions s LEFT JOIN session_users u
+            ON s.session_id = u.session_id AND s.user_id0 IS NULL
+        WHERE s.reason0 IS NULL AND coalesce(s.user_id0, u.user_id) IS NOT NULL;
+
+        CREATE OR REPLACE TEMP TABLE duplicate_events AS
+        SELECT row_number FROM (
+            SELECT row_number, row_number() OVER (
+                PARTITION BY session_id, "timestamp", user_id, track_id0, event_type
+                ORDER BY row_number) AS n
+            FROM keyed_sessions
+            WHERE h IN (SELECT h FROM keyed_sessions GROUP BY h HAVING count(*) > 1)
+        ) WHERE n > 1;
+        DROP TABLE keyed_sessions;
+    """)
+    reps = [
+        c
+        for (c,) in con.execute(
+            "SELECT column_name FROM (DESCRIBE s1_sessions) WHERE column_name LIKE 'rep_%'"
+        ).fetchall()
+    ]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE rows_sessions AS
+        SELECT s.row_number, s.session_id, s."timestamp",
+               coalesce(s.user_id0, u.user_id) AS user_id,
+               coalesce(m.canonical_id, s.track_id0) AS track_id,
+               s.event_type,
+               {", ".join(f"s.{c}" for c in reps)},
+               (s.user_id0 IS NULL AND u.user_id IS NOT NULL)::INT AS rep_user_id_from_session,
+               (m.canonical_id IS NOT NULL)::INT AS rep_track_id_canonicalised,
+               coalesce(s.reason0, CASE
+                   WHEN coalesce(s.user_id0, u.user_id) IS NULL THEN 'user_id_missing'
+                   WHEN d.row_number IS NOT NULL THEN 'duplicate_event' END) AS drop_reason,
+               s.line
+        FROM s1_sessions s
+        LEFT JOIN session_users u ON s.session_id = u.session_id AND s.user_id0 IS NULL
+        LEFT JOIN duplicate_events d ON s.row_number = d.row_number
+        LEFT JOIN track_map m ON s.track_id0 = m.dup_id;
+        DROP TABLE s1_sessions; DROP TABLE session_users; DROP TABLE duplicate_events;
+    """)
+    return stats
+
+
+#: The cleaners in the order they must run (sessions need the track map).
+CLEANERS = {
+    "artists": clean_artists,
+    "tracks": clean_tracks,
+    "users": clean_users,
+    "track_storage": clean_track_storage,
+    "sessions": clean_sessions,
+}
+
+#: Kept rows worth a look, per table: flag name -> SQL condition on ``rows_<table>``.
+FLAGS: dict[str, dict[str, str]] = {
+    "artists": {},
+    "tracks": {
+        "unknown_artist_id": "artist_id IS NOT NULL AND artist_id NOT IN "
+        "(SELECT artist_id FROM rows_artists WHERE drop_reason IS NULL)",
+    },
+    "users": {},
+    "track_storage": {
+        "unknown_track_id": "track_id NOT IN "
+        "(SELECT track_id FROM rows_tracks WHERE drop_reason IS NULL "
+        "UNION ALL SELECT dup_id FROM track_map)",
+    },
+    "sessions": {
+        "unknown_event_type": f"event_type NOT IN ({_sql_list(KNOWN_EVENTS)})",
+        "unknown_track_id": "track_id IS NOT NULL AND track_id NOT IN "
+        "(SELECT track_id FROM rows_tracks WHERE drop_reason IS NULL)",
+        "unknown_user_id": "user_id NOT IN "
+        "(SELECT user_id FROM rows_users WHERE drop_reason IS NULL)",
+    },
+}

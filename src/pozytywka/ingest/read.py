@@ -1,0 +1,186 @@
+"""Find a dump's files and read them, line by line, into DuckDB.
+
+Each file is read by DuckDB's CSV reader as one text column per physical line
+(no delimiter, no quoting), which is the one reader that survives every real
+dump: it strips a UTF-8 BOM, accepts CRLF, decompresses ``.gz`` by extension and
+runs in parallel. Each line is then parsed with ``json_extract_string`` inside
+``try()``: a line that is not a JSON object becomes one ``malformed_json`` row
+instead of an error, so every non-blank line is accounted for. All values are
+read as text (ints, strings and the ``-1`` sentinel alike) and typed later by the
+cleaning rules, so mixed-type columns never break the reader. Blank lines are
+not rows and are not counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ..errors import PozytywkaError
+from ..paths import DUMP_FILES
+from .schemas import InputSpec
+
+log = logging.getLogger(__name__)
+
+SUFFIXES: tuple[str, ...] = (".jsonl", ".jsonl.gz")
+#: Above this share of malformed lines a file is "mostly garbage": not a dump file.
+MAX_MALFORMED_SHARE = 0.5
+#: Malformed lines keep at most this many characters for the dropped-rows sample.
+BAD_LINE_CHARS = 300
+
+
+def locate_dump(source: str | Path) -> dict[str, Path]:
+    """The five dump files under ``source``: ``{table: path}``, plain or ``.gz`` each.
+
+    A folder that does not exist, holds no JSON-lines file at all, misses one of
+    the five files, or holds a file both plain and gzipped is rejected with one
+    line naming the folder or file.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise PozytywkaError(f"data.source {str(source)!r} does not exist")
+    if not source.is_dir():
+        raise PozytywkaError(
+            f"data.source {str(source)!r} is not a folder (a dump is a folder of .jsonl files)"
+        )
+    if not any(p.name.endswith(SUFFIXES) for p in source.iterdir()):
+        raise PozytywkaError(
+            f"{source} is not a Pozytywka dump: it holds no .jsonl or .jsonl.gz files "
+            f"(expected {', '.join(f + '.jsonl' for f in DUMP_FILES)})"
+        )
+    found: dict[str, Path] = {}
+    for table in DUMP_FILES:
+        candidates = [
+            source / f"{table}{s}" for s in SUFFIXES if (source / f"{table}{s}").is_file()
+        ]
+        if not candidates:
+            raise PozytywkaError(
+                f"{source / (table + '.jsonl')}: required file is missing "
+                f"(neither {table}.jsonl nor {table}.jsonl.gz in {source})"
+            )
+        if len(candidates) > 1:
+            raise PozytywkaError(
+                f"{candidates[0]} and {candidates[1].name} both exist: keep only one of them"
+            )
+        if candidates[0].stat().st_size == 0:
+            raise PozytywkaError(f"{candidates[0]}: required file is empty")
+        found[table] = candidates[0]
+    return found
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _lines_sql(path: Path) -> str:
+    """A DuckDB table expression yielding (line, ordinality) for each physical line."""
+    return (
+        f"read_csv({_sql_str(str(path))}, columns={{'line': 'VARCHAR'}}, header=false, "
+        r"delim='\0', quote='', escape='', auto_detect=false, strict_mode=false, "
+        "null_padding=true, max_line_size=16777216) WITH ORDINALITY"
+    )
+
+
+@dataclass(frozen=True)
+class RawStats:
+    """What reading one file found, before any cleaning."""
+
+    file: str
+    lines: int
+    malformed: int
+
+
+def parsed_sql(path: Path, keys: tuple[str, ...]) -> str:
+    """A query over the non-blank lines of ``path``: one row per line, values as text.
+
+    Columns: ``row_number`` (1-based line number in the file, blank lines
+    included, so a person can find the line), ``ok`` (the line is a JSON
+    object), ``line`` (its text) and one VARCHAR column per key (null when the
+    key is missing or null; lists arrive as JSON text).
+    """
+    paths = "[" + ", ".join(_sql_str(f"$.{key}") for key in keys) + "]"
+    cols = ", ".join(f'j[{i + 1}] AS "{key}"' for i, key in enumerate(keys))
+    return f"""
+        SELECT row_number, j IS NOT NULL AS ok, line, {cols}
+        FROM (
+            SELECT ordinality::BIGINT AS row_number, line,
+                   CASE WHEN ltrim(line) LIKE '{{%'
+                        THEN try(json_extract_string(line, {paths})) END AS j
+            FROM {_lines_sql(path)}
+        )
+        WHERE line IS NOT NULL AND (j IS NOT NULL OR trim(line) <> '')
+    """
+
+
+def read_table(
+    con: duckdb.DuckDBPyConnection,
+    spec: InputSpec,
+    path: Path,
+    columns: str,
+    reason: str,
+    keep_line: str,
+    required: dict[str, str],
+) -> RawStats:
+    """Read and normalise one file in a single pass into the temp table ``s1_<table>``.
+
+    ``columns`` is the SQL select list turning the raw text columns into
+    normalised ones; ``reason`` a CASE over those giving the row's own drop
+    reason (``reason0``, null if none); ``keep_line`` a condition under which the
+    line's text is kept for the dropped-rows sample (the text of ten million
+    good lines is not worth keeping). ``required`` maps each required key to a
+    condition on the normalised columns meaning "this row has a usable value".
+
+    Raises :class:`PozytywkaError` when the file cannot be read, has no data
+    lines, is mostly not JSON, or has no usable value for a required key.
+    """
+    sql = f"""
+        CREATE OR REPLACE TEMP TABLE s1_{spec.table} AS
+        SELECT * EXCLUDE (line),
+               CASE WHEN {keep_line} THEN left(line, {BAD_LINE_CHARS}) END AS line
+        FROM (
+            SELECT *, {reason} AS reason0
+            FROM (SELECT row_number, ok, line, {columns} FROM ({parsed_sql(path, spec.keys)}))
+        )
+    """
+    try:
+        con.execute(sql)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise PozytywkaError(f"{path}: cannot be read as JSON lines ({first})") from None
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE ok AND ({required[key]}))" for key in spec.required
+    )
+    lines, good, *present = con.execute(
+        f"SELECT count(*), count(*) FILTER (WHERE ok), {counts} FROM s1_{spec.table}"
+    ).fetchone()
+    if lines == 0:
+        raise PozytywkaError(f"{path}: required file has no data lines")
+    malformed = lines - good
+    if malformed > MAX_MALFORMED_SHARE * lines:
+        raise PozytywkaError(
+            f"{path}: {malformed} of {lines} lines are not JSON objects "
+            "(is this a Pozytywka JSON-lines dump?)"
+        )
+    for key, n in zip(spec.required, present, strict=True):
+        if n == 0:
+            raise PozytywkaError(
+                f"{path}: required key {key!r} is missing or has no usable value in every row"
+                f"{_keys_hint(con, path)}"
+            )
+    if malformed:
+        log.warning("%s: %d of %d lines are not JSON objects (dropped)", path, malformed, lines)
+    return RawStats(file=path.name, lines=lines, malformed=malformed)
+
+
+def _keys_hint(con: duckdb.DuckDBPyConnection, path: Path) -> str:
+    """The keys of the first object in the file, to show which edition it is."""
+    row = con.execute(
+        f"SELECT json_keys(line) FROM {_lines_sql(path)} "
+        "WHERE ltrim(line) LIKE '{%' AND json_valid(line) LIMIT 1"
+    ).fetchone()
+    if not row or not row[0]:
+        return ""
+    return f" (keys found: {', '.join(row[0])})"

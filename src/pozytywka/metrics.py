@@ -1,0 +1,183 @@
+"""Offline ranking metrics of a model's chosen top-k tracks within a genre (DESIGN §4).
+
+For one (feature week, genre) group, with ``actual`` = the tracks' popularity in
+the next week and ``score`` = a model's prediction, and k' = min(k, tracks):
+
+- **NDCG@k**: ``sklearn.metrics.ndcg_score`` with gains = actual popularity.
+- **relevant** tracks: the actual top-k of the genre *including ties* (every
+  track whose actual popularity is at least that of the k-th best) with actual
+  popularity > 0. With the many ties of small counts this set is often larger
+  than k, and smaller when fewer than k tracks were listened to at all, which is
+  why precision and recall differ.
+- **precision@k** = relevant tracks among the chosen k' / k'; **recall@k** =
+  relevant tracks among the chosen / number of relevant tracks.
+- **capture ratio** = actual popularity of the chosen k' / that of the best
+  possible k' (the oracle that knew next week).
+
+Ties in a model's scores (common for the baseline: small integer counts) are
+broken *in expectation*: the tracks tied at the cut-off share the remaining
+slots equally. This is the convention ``ndcg_score`` uses (``ignore_ties=False``)
+and it keeps every metric independent of track ids and row order.
+
+A group with fewer than 2 tracks or no listened track next week has no defined
+ranking quality and is left out. Groups are averaged per week, weeks averaged
+for the headline numbers; the 95 % confidence interval is Student's t across
+weeks (weeks are the independent replications; genres of a week are not).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import ndcg_score
+
+METRIC_NAMES = ("ndcg_at_k", "precision_at_k", "recall_at_k", "capture_ratio")
+
+
+def selection_weights(score: np.ndarray, k: int) -> np.ndarray:
+    """Probability that each track is among the top-k by ``score`` (ties shared)."""
+    score = np.asarray(score, dtype=float)
+    n = len(score)
+    k = min(k, n)
+    if k == 0:
+        return np.zeros(n)
+    kth = np.sort(score)[::-1][k - 1]
+    above = score > kth
+    tied = score == kth
+    weights = above.astype(float)
+    weights[tied] = (k - above.sum()) / tied.sum()
+    return weights
+
+
+def group_metrics(actual: np.ndarray, score: np.ndarray, k: int) -> dict[str, float] | None:
+    """The four metrics of one genre's ranking, or None when they are undefined."""
+    actual = np.asarray(actual, dtype=float)
+    score = np.asarray(score, dtype=float)
+    n = len(actual)
+    if n < 2 or not (actual > 0).any():
+        return None
+    k_eff = min(k, n)
+    chosen = selection_weights(score, k_eff)
+    kth_actual = np.sort(actual)[::-1][k_eff - 1]
+    relevant = (actual >= kth_actual) & (actual > 0)
+    hits = float(chosen[relevant].sum())
+    oracle = float(np.sort(actual)[::-1][:k_eff].sum())
+    return {
+        "ndcg_at_k": float(ndcg_score(actual[None, :], score[None, :], k=k)),
+        "precision_at_k": hits / k_eff,
+        "recall_at_k": hits / float(relevant.sum()),
+        "capture_ratio": float((chosen * actual).sum()) / oracle,
+    }
+
+
+def top_genres(features_week: pd.DataFrame, track_genres: pd.DataFrame, n_genres: int) -> list[str]:
+    """The ``n_genres`` most popular genres of a feature week (known at prediction time).
+
+    Genre popularity = sum of its tracks' popularity in that week (DESIGN §4);
+    ties broken by name so the choice is deterministic.
+    """
+    pairs = track_genres.merge(
+        features_week[["track_id", "popularity"]].astype({"track_id": str}),
+        on="track_id",
+    )
+    pop = pairs.groupby("genre", sort=True)["popularity"].sum().reset_index()
+    pop = pop.sort_values(["popularity", "genre"], ascending=[False, True], kind="stable")
+    return list(pop["genre"].head(n_genres))
+
+
+def genre_week_metrics(
+    predictions: pd.DataFrame,
+    features: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    models: list[str],
+    k: int,
+    n_genres: int,
+) -> pd.DataFrame:
+    """One row per evaluated (week_start, genre): ``{model}_{metric}`` columns.
+
+    ``predictions`` has ``week_start``, ``track_id``, ``actual`` and a
+    ``{model}_score`` column per model; ``features`` gives the feature week's
+    popularity that picks the genres (the same genres for every model).
+    """
+    tg = track_genres.astype({"track_id": str, "genre": str})
+    rows = []
+    for week, preds in predictions.groupby("week_start", sort=True):
+        fweek = features[features["week_start"] == week]
+        genres = top_genres(fweek, tg, n_genres)
+        pairs = preds.astype({"track_id": str}).merge(tg[tg["genre"].isin(genres)], on="track_id")
+        for genre, group in pairs.groupby("genre", sort=True):
+            group = group.sort_values("track_id")
+            row: dict = {"week_start": week, "genre": genre, "n_tracks": len(group)}
+            for model in models:
+                values = group_metrics(group["actual"], group[f"{model}_score"], k)
+                if values is None:
+                    break
+                row.update({f"{model}_{m}": v for m, v in values.items()})
+            else:
+                rows.append(row)
+    columns = ["week_start", "genre", "n_tracks"] + [
+        f"{model}_{m}" for model in models for m in METRIC_NAMES
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def weekly_metrics(by_genre: pd.DataFrame) -> pd.DataFrame:
+    """Average over the evaluated genres of each week (one row per week)."""
+    value_columns = [c for c in by_genre.columns if c not in ("week_start", "genre", "n_tracks")]
+    weekly = by_genre.groupby("week_start", sort=True)[value_columns].mean()
+    weekly.insert(0, "n_genres", by_genre.groupby("week_start", sort=True).size())
+    return weekly.reset_index()
+
+
+def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval across weeks.
+
+    With one week (or no spread) the interval collapses to the mean: there is no
+    estimate of the spread, and the metrics file must not hold NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or float(values.std(ddof=1)) == 0.0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, float(low), float(high)
+
+
+def _round(x: float) -> float:
+    return round(float(x), 6)
+
+
+def summarise(
+    weekly: pd.DataFrame, k: int, models: tuple[str, str] = ("baseline", "catboost")
+) -> dict:
+    """``metrics/offline.json`` (DESIGN §6) from the per-week table.
+
+    Besides the required keys: per model and metric ``{metric}_ci_low/high``;
+    ``ndcg_lift`` (relative, CatBoost over baseline), the paired per-week NDCG
+    difference with its CI (``ndcg_diff``, ``ndcg_diff_ci_low/high``), its spread
+    (``ndcg_diff_std``, ``ndcg_diff_min``, ``ndcg_diff_max``) and
+    ``weeks_catboost_better``.
+    """
+    out: dict = {"k": int(k), "weeks_evaluated": len(weekly)}
+    for model in models:
+        section = {}
+        for metric in METRIC_NAMES:
+            mean, low, high = mean_ci(weekly[f"{model}_{metric}"].to_numpy())
+            section[metric] = _round(mean)
+            section[f"{metric}_ci_low"] = _round(low)
+            section[f"{metric}_ci_high"] = _round(high)
+        out[model] = section
+    base, cand = models
+    diff = weekly[f"{cand}_ndcg_at_k"].to_numpy() - weekly[f"{base}_ndcg_at_k"].to_numpy()
+    mean, low, high = mean_ci(diff)
+    base_mean = float(weekly[f"{base}_ndcg_at_k"].mean())
+    out["ndcg_diff"] = _round(mean)
+    out["ndcg_diff_ci_low"] = _round(low)
+    out["ndcg_diff_ci_high"] = _round(high)
+    out["ndcg_diff_std"] = _round(diff.std(ddof=1) if len(diff) > 1 else 0.0)
+    out["ndcg_diff_min"] = _round(diff.min())
+    out["ndcg_diff_max"] = _round(diff.max())
+    out["ndcg_lift"] = _round(mean / base_mean if base_mean > 0 else 0.0)
+    out["weeks_catboost_better"] = int((diff > 0).sum())
+    return out

@@ -1,0 +1,128 @@
+"""Stage ``ab_test``: arm A serves the baseline's playlists, arm B CatBoost's (DESIGN §5).
+
+Users (``data/interim/users.parquet``) are split by a salted hash. With the
+synthetic dump (``data.source`` is ``data/raw/synthetic``) the generator's
+behaviour model simulates the published week with each user served their
+arm's playlists (``reports/playlists/by_model/``); with a real dump the arms
+are replayed against the held-out last complete week (see
+:mod:`pozytywka.ab.replay`). Writes ``metrics/ab.json`` and, under
+``reports/ab/``: ``outcomes.csv``, ``arms.csv``/``arms.png``,
+``sequential.csv``/``sequential.png`` and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from .. import paths
+from ..ab.assign import assign_arms
+from ..ab.outcomes import daily_outcomes, user_outcomes
+from ..ab.replay import on_served_tracks, replay_documents, week_events
+from ..ab.report import arms_figure, sequential_figure, summary_markdown
+from ..ab.simulate import counted_events, is_synthetic_source, simulate_ab_week
+from ..ab.stats import analyse, arm_intervals, sequential_view
+from ..config import Params
+from ..errors import PozytywkaError
+from ..io import read_json, save_figure, write_csv, write_json, write_text
+from ..playlists import served_track_lists
+
+log = logging.getLogger(__name__)
+
+AB_ARMS_CSV = paths.AB_REPORTS / "arms.csv"
+AB_ARMS_PNG = paths.AB_REPORTS / "arms.png"
+AB_SEQUENTIAL_CSV = paths.AB_REPORTS / "sequential.csv"
+AB_SEQUENTIAL_PNG = paths.AB_REPORTS / "sequential.png"
+
+
+def _need(path):
+    if not path.exists():
+        raise PozytywkaError(f"{path} not found: run the earlier stages first (dvc repro)")
+    return path
+
+
+def _simulation(params: Params, assignment: pd.DataFrame):
+    from ..synthetic import build_world
+
+    docs = {
+        arm: read_json(_need(paths.PLAYLISTS_BY_MODEL / f"{model}.json"))
+        for arm, model in (("A", "baseline"), ("B", "catboost"))
+    }
+    served = {arm: served_track_lists(doc) for arm, doc in docs.items()}
+    syn = params.data.synthetic
+    log.info(
+        "rebuilding the synthetic world and simulating week %d for %d users",
+        syn.weeks,
+        len(assignment),
+    )
+    world = build_world(syn)
+    start = pd.Timestamp(world.week_start(syn.weeks))
+    published = pd.Timestamp(docs["B"]["week_start"])
+    if published != start:
+        log.warning(
+            "playlists are for the week of %s but the simulated week starts %s",
+            published.date(),
+            start.date(),
+        )
+    events = simulate_ab_week(world, syn.weeks, assignment, served, params.ab.seed)
+    return events, counted_events(events, assignment, served), start, {}
+
+
+def _replay(params: Params, assignment: pd.DataFrame):
+    backtest = pd.read_parquet(_need(paths.BACKTEST_PREDICTIONS))
+    if backtest.empty:
+        raise PozytywkaError(f"{paths.BACKTEST_PREDICTIONS} is empty: nothing to replay")
+    from .playlists import tracks_with_artist_names
+
+    tracks = tracks_with_artist_names(
+        pd.read_parquet(_need(paths.INTERIM_TRACKS)), pd.read_parquet(_need(paths.INTERIM_ARTISTS))
+    )
+    held_out, docs = replay_documents(
+        backtest, tracks, pd.read_parquet(_need(paths.INTERIM_TRACK_GENRES)), params.playlists
+    )
+    served = {arm: served_track_lists(doc) for arm, doc in docs.items()}
+    log.info(
+        "replaying the held-out week of %s (%s)",
+        held_out.date(),
+        ", ".join(f"{a}: {len(s)} playlists" for a, s in served.items()),
+    )
+    events = week_events(pd.read_parquet(_need(paths.INTERIM_SESSIONS)), held_out)
+    return events, on_served_tracks(events, assignment, served), held_out, {}
+
+
+def run(params: Params) -> None:
+    users = pd.read_parquet(_need(paths.INTERIM_USERS), columns=["user_id"])
+    assignment = assign_arms(users["user_id"], params.ab.salt, params.ab.split)
+    if assignment.empty:
+        raise PozytywkaError(f"{paths.INTERIM_USERS} holds no users to split into arms")
+    synthetic = is_synthetic_source(params.data.source)
+    mode = "simulation" if synthetic else "replay"
+    events, counted, start, context = (_simulation if synthetic else _replay)(params, assignment)
+
+    outcomes = user_outcomes(events, assignment, counted)
+    metrics = analyse(outcomes, params.ab, mode)
+    seq = sequential_view(daily_outcomes(events, assignment, counted, start), params.ab)
+    intervals = arm_intervals(outcomes, params.ab.alpha)
+    confidence = 1 - params.ab.alpha
+
+    write_csv(paths.AB_OUTCOMES, outcomes)
+    write_csv(AB_ARMS_CSV, intervals)
+    write_csv(AB_SEQUENTIAL_CSV, seq)
+    save_figure(AB_ARMS_PNG, arms_figure(intervals, confidence))
+    save_figure(AB_SEQUENTIAL_PNG, sequential_figure(seq, confidence))
+    write_json(paths.AB_METRICS, metrics)
+    context["week_start"] = start.strftime("%Y-%m-%d")
+    write_text(paths.AB_SUMMARY, summary_markdown(metrics, context))
+    log.info(
+        "A/B (%s): PTR A %s vs B %s, lift %s [%s, %s], p %s, MDE %s -> %s",
+        mode,
+        metrics["arms"]["A"]["play_through_rate"],
+        metrics["arms"]["B"]["play_through_rate"],
+        metrics["lift"],
+        metrics["ci_low"],
+        metrics["ci_high"],
+        metrics["p_value"],
+        metrics["mde"],
+        metrics["decision"],
+    )

@@ -1,0 +1,363 @@
+"""The five JSON-lines files of a Pozytywka dump (DESIGN §3), rendered fast and byte-stable.
+
+Small tables (artists, tracks, users, track storage) are rendered row by row
+with ``json.dumps``: a few thousand rows, and the dirt there is per field.
+``sessions.jsonl`` holds millions of rows, so it is rendered column-wise with
+Arrow string kernels: each column becomes an array of ``"key": value``
+fragments (taken from a small vocabulary for ids and event types, built with
+numpy byte arithmetic for timestamps), a missing key is a null fragment, and
+one element-wise join per chunk of :data:`CHUNK_ROWS` rows makes the lines.
+The result is identical bytes for identical inputs (no hash order, no clock;
+gzip members carry mtime 0 and no file name).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import dirt as d
+from .simulate import Events
+from .world import AUDIO_COLUMNS, STREAM_DIRT, World
+
+CHUNK_ROWS = 1_000_000
+_DAY_US = 86_400 * 1_000_000
+MALFORMED_KEEP = 40  # a malformed line is its first characters only
+_AUDIO_DECIMALS = {"loudness": 3, "tempo": 3, "key": None}
+
+
+@dataclass
+class DumpFile:
+    """One file of the dump: its lines (without terminators) and how it is written."""
+
+    name: str
+    chunks: Callable[[], Iterator[pa.Array]]
+    bom: bool = False
+    crlf: bool = False
+    gz: bool = False
+    trailing_blank: bool = False
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.jsonl" + (".gz" if self.gz else "")
+
+
+def _dumps(row: dict[str, Any]) -> str:
+    return json.dumps(row, ensure_ascii=False)
+
+
+def _lines(rows: list[str]) -> Callable[[], Iterator[pa.Array]]:
+    arr = pa.array(rows, type=pa.string())
+    return lambda: iter([arr])
+
+
+def _set_missing(
+    row: dict[str, Any], key: str, rng: np.random.Generator, profile: d.DirtProfile
+) -> None:
+    """Write ``row[key]`` as "no value" in one of the profile's styles (null, "" or no key)."""
+    style = int(d.missing_style(rng, 1, profile)[0])
+    if style == d.MISSING:
+        row.pop(key, None)
+    else:
+        row[key] = None if style == d.NULL else ""
+
+
+def _genres(names: list[str], rng: np.random.Generator, profile: d.DirtProfile) -> list[str]:
+    if profile.genre_case <= 0:
+        return names
+    return [d.vary_genre(rng, g) if rng.random() < profile.genre_case else g for g in names]
+
+
+def _malformed(lines: list[str], rng: np.random.Generator, rate: float) -> list[str]:
+    """Cut a few lines short (at least one when ``rate`` > 0)."""
+    if rate <= 0 or not lines:
+        return lines
+    k = max(1, int(round(rate * len(lines))))
+    for i in rng.choice(len(lines), size=k, replace=False):
+        lines[i] = lines[i][:MALFORMED_KEEP]
+    return lines
+
+
+def _release_strings(world: World, rng: np.random.Generator, profile: d.DirtProfile,
+                     n: int) -> np.ndarray:
+    """Release dates at mixed precision: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
+    dates = np.datetime_as_string(world.release_date, unit="D")
+    old = world.release_date < np.datetime64("2015-01-01")
+    u = rng.random(n)
+    year_p = np.where(old, 2 * profile.release_year, profile.release_year)
+    as_year = u < year_p
+    as_month = (~as_year) & (u < year_p + profile.release_month)
+    return np.where(as_year, np.char.ljust(dates, 4).astype("U4"),
+                    np.where(as_month, dates.astype("U7"), dates))
+
+
+def artist_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
+    lines = []
+    genres = world.genre_names.tolist()
+    for i in range(len(world.artist_ids)):
+        row: dict[str, Any] = {"id": str(world.artist_ids[i]), "name": str(world.artist_names[i])}
+        g = [genres[k] for k in world.artist_genres[i] if k >= 0]
+        row["genres"] = _genres(g, rng, profile)
+        if profile.null_list > 0 and rng.random() < profile.null_list:
+            if rng.random() < 0.5:
+                row["genres"] = None
+            else:
+                del row["genres"]
+        lines.append(_dumps(row))
+    return lines
+
+
+def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
+    """Tracks, then (heavy dirt) the alias rows: the same song under a second id."""
+    n = world.n_tracks
+    release = _release_strings(world, rng, profile, n)
+    audio = {}
+    for col in AUDIO_COLUMNS:
+        dec = _AUDIO_DECIMALS.get(col, 4)
+        vals = world.audio[col]
+        audio[col] = vals.tolist() if dec is None else np.round(vals, dec).tolist()
+    duration = world.duration_ms.tolist()
+    popularity = world.popularity.tolist()
+    explicit = world.explicit.tolist()
+    artist = world.artist_ids[world.track_artist].tolist()
+    names = world.track_names.tolist()
+    ids = world.track_ids.tolist()
+    rows = list(range(n))
+    alias_ids: list[str | None] = [None] * n
+    if profile.duplicate_tracks:
+        rows += world.alias_track.tolist()
+        alias_ids += world.alias_ids.tolist()
+    u = rng.random((len(rows), 5))
+    lines = []
+    for j, i in enumerate(rows):
+        is_alias = alias_ids[j] is not None
+        row: dict[str, Any] = {
+            "id": alias_ids[j] if is_alias else ids[i],
+            "name": names[i],
+            "popularity": max(0, popularity[i] - 15) if is_alias else popularity[i],
+            "duration_ms": duration[i],
+            "explicit": explicit[i],
+            "id_artist": artist[i],
+            "release_date": str(release[i]),
+        }
+        for col in AUDIO_COLUMNS:
+            row[col] = audio[col][i]
+        if u[j, 0] < profile.implausible_tempo:
+            row["tempo"] = 0.0
+        if u[j, 1] < profile.implausible_loudness:
+            row["loudness"] = round(float(rng.uniform(0.3, 4.0)), 3)
+        if u[j, 2] < profile.implausible_duration:
+            row["duration_ms"] = int(rng.integers(3_600_000, 7_200_000))
+        if u[j, 3] < profile.missing_field:
+            key = ("popularity", "release_date", "key", "liveness")[int(u[j, 4] * 4)]
+            _set_missing(row, key, rng, profile)
+        lines.append(_dumps(row))
+    return lines
+
+
+def user_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
+    genres = world.genre_names.tolist()
+    lines = []
+    for i in range(world.n_users):
+        row: dict[str, Any] = {
+            "user_id": str(world.user_ids[i]),
+            "name": str(world.user_names[i]),
+            "city": str(world.user_city[i]),
+            "street": str(world.user_street[i]),
+            "favourite_genres": _genres(
+                [genres[k] for k in world.user_fav[i] if k >= 0], rng, profile
+            ),
+            "premium_user": bool(world.premium[i]),
+        }
+        if profile.null_list > 0 and rng.random() < profile.null_list:
+            if rng.random() < 0.5:
+                row["favourite_genres"] = None
+            else:
+                del row["favourite_genres"]
+        lines.append(_dumps(row))
+    return lines
+
+
+def storage_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
+    rows = list(range(world.n_tracks))
+    ids = world.track_ids.tolist()
+    if profile.duplicate_tracks:
+        rows += world.alias_track.tolist()
+        ids += world.alias_ids.tolist()
+    lines = []
+    for j, i in enumerate(rows):
+        cls = str(world.storage_class[i])
+        if profile.case_variant > 0 and rng.random() < profile.case_variant:
+            cls = d.vary_case(rng, d.STORAGE_CLASS_VARIANTS[cls])
+        row = {"track_id": ids[j], "storage_class": cls, "daily_cost": float(world.daily_cost[i])}
+        lines.append(_dumps(row))
+    return _malformed(lines, rng, profile.malformed_lines)
+
+
+# --- sessions: column-wise ------------------------------------------------------
+
+
+def _keyed(key: str, values: list[str]) -> list[str | None]:
+    """``"key": value`` fragments plus the special values at VALUE+1.. (see ``dirt``)."""
+    k = json.dumps(key)
+    return [f"{k}: {v}" for v in values] + [f"{k}: null", f'{k}: ""', None, f"{k}: -1"]
+
+
+def timestamp_strings(us: np.ndarray, fraction: np.ndarray) -> pa.Array:
+    """ISO timestamps (naive UTC) from microseconds: ``...THH:MM:SS.ffffff`` or ``...THH:MM:SS``."""
+    n = len(us)
+    days, rem = np.divmod(us.astype(np.int64), _DAY_US)
+    uniq, inv = np.unique(days, return_inverse=True)
+    date_bytes = (
+        np.datetime_as_string(uniq.astype("datetime64[D]")).astype("S10").view(np.uint8)
+    ).reshape(-1, 10)
+    mat = np.empty((n, 26), dtype=np.uint8)
+    mat[:, :10] = date_bytes[inv]
+    mat[:, 10] = ord("T")
+    mat[:, 13] = mat[:, 16] = ord(":")
+    mat[:, 19] = ord(".")
+    secs, micro = np.divmod(rem, 1_000_000)
+    fields = ((11, secs // 3600, 2), (14, secs // 60 % 60, 2), (17, secs % 60, 2), (20, micro, 6))
+    for pos, value, width in fields:
+        for k in range(width):
+            mat[:, pos + width - 1 - k] = 48 + (value // 10**k) % 10
+    lengths = np.where(fraction, 26, 19)
+    keep = np.arange(26)[None, :] < lengths[:, None]
+    data = mat[keep]
+    offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+
+
+def _session_chunks(world: World, rows: d.SessionRows) -> Callable[[], Iterator[pa.Array]]:
+    users = world.user_ids.tolist()
+    user_vocab = pa.array(
+        _keyed("user_id", [json.dumps(u) for u in users]) + [f'"user_id": {u}' for u in users],
+        type=pa.string(),
+    )
+    track_ids = world.track_ids.tolist() + world.alias_ids.tolist()
+    track_vocab = pa.array(_keyed("track_id", [json.dumps(t) for t in track_ids]), pa.string())
+    etype_vocab = pa.array(
+        _keyed("event_type", [json.dumps(t) for t in d.EVENT_TYPE_VOCAB]), pa.string()
+    )
+    n_u, n_t, n_e = len(users), len(track_ids), len(d.EVENT_TYPE_VOCAB)
+
+    def styled(values: np.ndarray, style: np.ndarray, n_vocab: int) -> np.ndarray:
+        idx = np.where(style == d.VALUE, values, n_vocab + style.astype(np.int64) - 1)
+        return np.where(style == d.AS_INT, n_vocab + 4 + values, idx)
+
+    def chunks() -> Iterator[pa.Array]:
+        for lo in range(0, len(rows), CHUNK_ROWS):
+            hi = min(lo + CHUNK_ROWS, len(rows))
+            sl = slice(lo, hi)
+            sid = pc.binary_join_element_wise(
+                '"session_id": "', pa.array(rows.session[sl]).cast(pa.string()), '"', ""
+            )
+            ts = pc.binary_join_element_wise(
+                '"timestamp": "', timestamp_strings(rows.ts[sl], rows.fraction[sl]), '"', ""
+            )
+            user = user_vocab.take(pa.array(styled(rows.user[sl], rows.user_style[sl], n_u)))
+            track = track_vocab.take(
+                pa.array(styled(np.maximum(rows.track[sl], 0), rows.track_style[sl], n_t))
+            )
+            etype = etype_vocab.take(
+                pa.array(styled(rows.etype[sl].astype(np.int64), rows.etype_style[sl], n_e))
+            )
+            body = pc.binary_join_element_wise(
+                sid, ts, user, track, etype, ", ", null_handling="skip"
+            )
+            line = pc.binary_join_element_wise("{", body, "}", "")
+            bad = rows.malformed[sl]
+            if bad.any():
+                line = pc.if_else(pa.array(bad), pc.utf8_slice_codeunits(line, 0, MALFORMED_KEEP),
+                                  line)
+            blank = rows.blank_after[sl]
+            if blank.any():
+                count = 1 + blank.astype(np.int64)
+                pos = np.repeat(np.arange(hi - lo), count)
+                extra = np.zeros(len(pos), dtype=bool)
+                extra[np.cumsum(count)[blank] - 1] = True
+                line = pa.concat_arrays([line, pa.array([""])]).take(
+                    pa.array(np.where(extra, hi - lo, pos))
+                )
+            yield line
+
+    return chunks
+
+
+def build_dump(world: World, events: Events, profile: d.DirtProfile) -> dict[str, DumpFile]:
+    """The five files of the dump for the clean ``events``, with ``profile``'s dirt.
+
+    Each table's dirt draws from its own stream (seeded by the params seed),
+    so the files are deterministic and independent of each other's size.
+    """
+    seed = int(world.params.seed)
+
+    def rng(k: int) -> np.random.Generator:
+        return np.random.default_rng([seed, STREAM_DIRT, k])
+
+    rows = d.dirty_sessions(world, events, profile, rng(0))
+    tables = {
+        "artists": _lines(artist_lines(world, profile, rng(1))),
+        "tracks": _lines(track_lines(world, profile, rng(2))),
+        "users": _lines(user_lines(world, profile, rng(3))),
+        "sessions": _session_chunks(world, rows),
+        "track_storage": _lines(storage_lines(world, profile, rng(4))),
+    }
+    heavy_blank = profile.blank_lines > 0
+    return {
+        name: DumpFile(
+            name=name,
+            chunks=chunks,
+            bom=name in profile.bom_files,
+            crlf=name in profile.crlf_files,
+            gz=name in profile.gzip_files,
+            trailing_blank=heavy_blank,
+        )
+        for name, chunks in tables.items()
+    }
+
+
+def _line_bytes(lines: pa.Array, terminator: str) -> memoryview:
+    out = pc.binary_join_element_wise(lines, terminator, "")
+    if out.null_count:
+        raise AssertionError("a rendered dump line is null")
+    offsets = np.frombuffer(out.buffers()[1], dtype=np.int32)[out.offset : out.offset + len(out) + 1]
+    return memoryview(out.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+def write_dump(files: dict[str, DumpFile], directory: str | os.PathLike[str]) -> dict[str, int]:
+    """Write the files into ``directory`` (which must exist); returns lines written per file."""
+    directory = Path(directory)
+    counts = {}
+    for f in files.values():
+        term = "\r\n" if f.crlf else "\n"
+        with open(directory / f.filename, "wb") as raw:
+            stream: io.BufferedIOBase = (
+                gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6)
+                if f.gz
+                else raw
+            )
+            try:
+                if f.bom:
+                    stream.write("\ufeff".encode())
+                n = 0
+                for chunk in f.chunks():
+                    stream.write(_line_bytes(chunk, term))
+                    n += len(chunk)
+                if f.trailing_blank:
+                    stream.write(term.encode())
+            finally:
+                if f.gz:
+                    stream.close()
+        counts[f.name] = n
+    return counts

@@ -1,0 +1,431 @@
+"""How users listen: sessions of plays, skips, likes and ads, one week at a time, vectorised.
+
+One engine, :func:`week_events`, plays a week for every user; the history of
+the dump (:func:`simulate_history`) and the A/B week (:func:`simulate_week`
+with served playlists) both come from it, so the experiment runs on the same
+behaviour the models were trained on.
+
+A week, for every user:
+
+1. Sessions: Poisson(``sessions_per_user_week`` x the user's activity), each
+   starting at a time of day drawn from a daily rhythm, and with
+   ``1 + Poisson(...)`` track slots so that a session holds about
+   ``events_per_session`` events.
+2. Served playlists (A/B only): a user with a served playlist whose genre is
+   one of their favourites (weight 1) or in the family of one (weight
+   :data:`PLAYLIST_NEAR_WEIGHT`) spends :data:`PLAYLIST_SESSION_SHARE` of their
+   sessions on one of them, playing its tracks in playlist order (from the top,
+   or from a random position, like a shuffle-less resume).
+3. Organic slots: a genre (mostly a favourite, weighted by genre size x this
+   week's momentum, sometimes anything), then :data:`CANDIDATES` tracks of the
+   genre drawn in proportion to their appeal this week, of which the user picks
+   the best fit to their taste (a softmax over audio distance).
+4. Reaction, the same for organic and playlist tracks: the chance to skip rises
+   with the audio distance to the user's taste and for genres outside their
+   favourites, and falls with the track's appeal *this week*; a full play is
+   liked with a chance that moves the other way. Non-premium users hear ads
+   between tracks.
+
+Timestamps: an ad, then the play; a skip happens during the track (between
+its play and the next play); a like during a full play. Consecutive events
+of a session are at least one second apart, so dropping fractional seconds
+(the "standard" dirt) never reorders them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .sampling import GroupedSampler, draw_rows
+from .world import MICROS_PER_WEEK, STREAM_HISTORY, World, genre_weights
+
+logger = logging.getLogger(__name__)
+
+#: Event type codes in :class:`Events` and their spelling in the dump (sic: "advertisment").
+EVENT_TYPES = ("play", "skip", "like", "advertisment")
+PLAY, SKIP, LIKE, AD = 0, 1, 2, 3
+#: Where a track slot came from.
+SOURCES = ("organic", "playlist")
+ORGANIC, PLAYLIST = 0, 1
+
+# --- choosing what to play ----------------------------------------------------
+P_FAV_GENRE = 0.85  # a session's genre is one of the user's favourites
+P_GENRE_SWITCH = 0.25  # a slot leaves the session's genre for a fresh draw
+CANDIDATES = 4  # tracks offered per organic slot (drawn by appeal), the user picks one
+TASTE_BETA = 1.5  # softmax sharpness of that pick over the standardised audio distance
+
+# --- reacting to it (logits) --------------------------------------------------
+SKIP_INTERCEPT = 0.35
+SKIP_DIST = 0.7  # per sd of audio distance to the user's taste
+SKIP_OFF_GENRE = 0.9  # the track is in none of the user's favourite genres
+SKIP_APPEAL = 1.2  # per sd of this week's log appeal (higher appeal: fewer skips)
+LIKE_INTERCEPT = -3.2
+LIKE_DIST = 0.5
+LIKE_APPEAL = 0.8
+AD_RATE = 0.3  # chance of an ad before a track (not the first) for non-premium users
+
+# --- served playlists (the A/B week) -------------------------------------------
+PLAYLIST_SESSION_SHARE = 0.4  # share of a user's sessions spent on a matching served playlist
+PLAYLIST_NEAR_WEIGHT = 0.35  # pick weight of a playlist whose genre is only near the user's
+PLAYLIST_FROM_TOP = 0.6  # a playlist session starts at the first track; else anywhere
+
+#: Average events per track slot at the default constants (play + skip/like + ads),
+#: used to turn ``events_per_session`` into slots per session.
+EVENTS_PER_SLOT = 1.61
+
+# Relative chance of a session starting in each hour of the day (UTC).
+HOUR_WEIGHTS = np.array(
+    [3, 2, 1, 1, 1, 1, 2, 4, 6, 6, 5, 5, 6, 6, 5, 5, 6, 8, 9, 10, 10, 9, 7, 5], dtype=float
+)
+
+_SECOND = 1_000_000
+_DAY = 86_400 * _SECOND
+
+
+@dataclass
+class Events:
+    """Events as numeric columns (one row per event), grouped by user, session, then time.
+
+    ``user``/``track`` are world positions (``track`` -1 for ads), ``session``
+    a session number, ``ts`` microseconds since the epoch (naive UTC),
+    ``etype`` an index into :data:`EVENT_TYPES`, ``source`` into :data:`SOURCES`.
+    """
+
+    user: np.ndarray
+    session: np.ndarray
+    ts: np.ndarray
+    track: np.ndarray
+    etype: np.ndarray
+    source: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def concat(cls, parts: Sequence[Events]) -> Events:
+        names = ("user", "session", "ts", "track", "etype", "source")
+        return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
+
+    def take(self, index: np.ndarray) -> Events:
+        return Events(
+            self.user[index],
+            self.session[index],
+            self.ts[index],
+            self.track[index],
+            self.etype[index],
+            self.source[index],
+        )
+
+
+@dataclass(frozen=True)
+class ServedPlan:
+    """Served playlists resolved to world positions, and who would listen to which."""
+
+    tracks: np.ndarray  # all playlists' track positions, concatenated
+    offsets: np.ndarray  # playlist p is tracks[offsets[p]:offsets[p+1]]
+    genre: np.ndarray  # each playlist's genre (the most common genre of its tracks)
+    pairs: GroupedSampler | None  # user -> an eligible playlist, by weight
+    has_pairs: np.ndarray  # (U,) bool: the user has at least one eligible playlist
+
+
+def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | None) -> ServedPlan:
+    """Resolve ``user_id -> playlists (track-id lists)`` into a :class:`ServedPlan`.
+
+    Unknown users and track ids are ignored (logged); identical playlists are
+    stored once. A playlist is eligible for a user when its genre is one of their
+    favourites (weight 1) or shares a family with one (:data:`PLAYLIST_NEAR_WEIGHT`).
+    """
+    unique: dict[tuple[str, ...], int] = {}
+    pair_user: list[int] = []
+    pair_pl: list[int] = []
+    unknown_users = 0
+    for user_id, playlists in (served or {}).items():
+        u = world.user_index([user_id])[0]
+        if u < 0:
+            unknown_users += 1
+            continue
+        for pl in playlists:
+            key = tuple(str(t) for t in pl)
+            pair_user.append(int(u))
+            pair_pl.append(unique.setdefault(key, len(unique)))
+    if unknown_users:
+        logger.warning("served playlists for %d unknown users ignored", unknown_users)
+    lists = []
+    unknown_tracks = 0
+    for key in unique:  # insertion order = index order
+        idx = world.track_index(key)
+        unknown_tracks += int((idx < 0).sum())
+        idx = idx[idx >= 0]
+        _, first = np.unique(idx, return_index=True)
+        lists.append(idx[np.sort(first)])
+    if unknown_tracks:
+        logger.warning("%d served track ids unknown to the world ignored", unknown_tracks)
+    lengths = np.array([len(x) for x in lists], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(lengths)))
+    tracks = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+    genre = np.full(len(lists), -1, dtype=np.int64)
+    for p, idx in enumerate(lists):
+        g = world.track_genres[idx].ravel()
+        g = g[g >= 0]
+        if len(g):
+            genre[p] = int(np.bincount(g, minlength=world.n_genres).argmax())
+    has_pairs = np.zeros(world.n_users, dtype=bool)
+    if not pair_user:
+        return ServedPlan(tracks, offsets, genre, None, has_pairs)
+    pu = np.asarray(pair_user, dtype=np.int64)
+    pp = np.asarray(pair_pl, dtype=np.int64)
+    pg = genre[pp]
+    fav = world.user_fav[pu]
+    in_fav = ((fav == pg[:, None]) & (pg[:, None] >= 0)).any(axis=1)
+    fam = np.where(fav >= 0, world.genre_family[np.maximum(fav, 0)], -1)
+    pfam = np.where(pg >= 0, world.genre_family[np.maximum(pg, 0)], -2)
+    near = (fam == pfam[:, None]).any(axis=1)
+    weight = np.where(in_fav, 1.0, np.where(near, PLAYLIST_NEAR_WEIGHT, 0.0))
+    weight = weight * (lengths[pp] > 0)
+    keep = weight > 0
+    has_pairs[pu[keep]] = True
+    if not keep.any():
+        return ServedPlan(tracks, offsets, genre, None, has_pairs)
+    pairs = GroupedSampler.build(pu[keep], pp[keep], weight[keep], world.n_users)
+    return ServedPlan(tracks, offsets, genre, pairs, has_pairs)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _draw_genres(
+    world: World, rng: np.random.Generator, users: np.ndarray, gw: np.ndarray
+) -> np.ndarray:
+    """A genre per entry of ``users``: a favourite (by weight) or, sometimes, any genre."""
+    fav = world.user_fav[users]
+    fav_w = np.where(fav >= 0, gw[np.maximum(fav, 0)], 0.0)
+    from_fav = draw_rows(rng, fav, fav_w)
+    anywhere = rng.choice(len(gw), size=len(users), p=gw / gw.sum())
+    use_fav = (rng.random(len(users)) < P_FAV_GENRE) & (from_fav >= 0)
+    return np.where(use_fav, from_fav, anywhere)
+
+
+def _taste_distance(world: World, users: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+    """Standardised audio distance between users and tracks (same shapes, broadcast)."""
+    diff = world.taste[users] - world.track_taste[tracks]
+    d = np.sqrt((diff * diff).sum(axis=-1))
+    return (d - world.dist_center) / world.dist_scale
+
+
+def _genre_match(world: World, users: np.ndarray, tracks: np.ndarray) -> np.ndarray:
+    tg = world.track_genres[tracks]
+    fav = world.user_fav[users]
+    return ((tg[:, :, None] == fav[:, None, :]) & (tg[:, :, None] >= 0)).any(axis=(1, 2))
+
+
+def week_events(
+    world: World, week: int, rng: np.random.Generator, plan: ServedPlan | None = None
+) -> Events:
+    """Every user's events in world week ``week``; sessions numbered from 0.
+
+    ``plan`` (served playlists) changes what some sessions play, not how many
+    sessions there are or how users react to a track.
+    """
+    p = world.params
+    n_users = world.n_users
+    week_us = (world.week_start(week).value // 1000) if week >= 0 else 0
+
+    # -- sessions, chronological per user --
+    n_sess = rng.poisson(p.sessions_per_user_week * world.activity)
+    sess_user = np.repeat(np.arange(n_users), n_sess)
+    n_s = len(sess_user)
+    day = rng.integers(0, 7, n_s)
+    hour = rng.choice(24, size=n_s, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    offset = day * _DAY + hour * 3600 * _SECOND + rng.integers(0, 3600 * _SECOND, n_s)
+    order = np.lexsort((offset, sess_user))
+    sess_user, offset = sess_user[order], offset[order]
+    lam = max(p.events_per_session / EVENTS_PER_SLOT - 1.0, 0.0)
+    n_slots = 1 + rng.poisson(lam, n_s)
+
+    # -- playlist sessions --
+    sess_pl = np.full(n_s, -1, dtype=np.int64)
+    sess_pl_start = np.zeros(n_s, dtype=np.int64)
+    pl_draw = rng.random(n_s)
+    if plan is not None and plan.pairs is not None:
+        is_pl = (pl_draw < PLAYLIST_SESSION_SHARE) & plan.has_pairs[sess_user]
+        chosen = plan.pairs.sample(rng, sess_user[is_pl])
+        length = plan.offsets[chosen + 1] - plan.offsets[chosen]
+        anywhere = (rng.random(len(chosen)) * length).astype(np.int64)
+        first = np.where(rng.random(len(chosen)) < PLAYLIST_FROM_TOP, 0, anywhere)
+        sess_pl[is_pl] = chosen
+        sess_pl_start[is_pl] = first
+        n_slots[is_pl] = np.minimum(n_slots[is_pl], length - first)
+
+    # -- slots --
+    slot_sess = np.repeat(np.arange(n_s), n_slots)
+    n = len(slot_sess)
+    sess_first = np.concatenate(([0], np.cumsum(n_slots)[:-1]))
+    slot_pos = np.arange(n) - sess_first[slot_sess]
+    slot_user = sess_user[slot_sess]
+    track = np.full(n, -1, dtype=np.int64)
+    on_pl = sess_pl[slot_sess] >= 0
+    if plan is not None and on_pl.any():
+        s = slot_sess[on_pl]
+        track[on_pl] = plan.tracks[plan.offsets[sess_pl[s]] + sess_pl_start[s] + slot_pos[on_pl]]
+
+    org = ~on_pl
+    gw = genre_weights(world, week)
+    released = np.isfinite(world.log_appeal[:, week])
+    appeal = np.where(released, np.exp(world.log_appeal[:, week].astype(np.float64)), 0.0)
+    tg = world.track_genres
+    pair_track = np.repeat(np.arange(world.n_tracks), 3)[tg.ravel() >= 0]
+    pair_genre = tg.ravel()[tg.ravel() >= 0]
+    sampler = GroupedSampler.build(pair_genre, pair_track, appeal[pair_track], world.n_genres)
+    gw = gw * (sampler.totals > 0)
+    if gw.sum() <= 0:
+        raise ValueError(f"no track is released in week {week}: nothing to play")
+    org_sess = np.unique(slot_sess[org])
+    sess_genre = np.full(n_s, -1, dtype=np.int64)
+    sess_genre[org_sess] = _draw_genres(world, rng, sess_user[org_sess], gw)
+    slot_genre = sess_genre[slot_sess[org]]
+    switch = rng.random(len(slot_genre)) < P_GENRE_SWITCH
+    slot_genre[switch] = _draw_genres(world, rng, slot_user[org][switch], gw)
+    cand = sampler.sample(rng, np.repeat(slot_genre, CANDIDATES)).reshape(-1, CANDIDATES)
+    dist = _taste_distance(world, slot_user[org][:, None], cand)
+    gumbel = -np.log(-np.log(rng.random(cand.shape) * (1 - 1e-12) + 1e-300))
+    pick = np.argmax(-TASTE_BETA * dist + gumbel, axis=1)
+    track[org] = cand[np.arange(len(cand)), pick]
+
+    # -- reactions --
+    dz = _taste_distance(world, slot_user, track)
+    match = _genre_match(world, slot_user, track)
+    az = world.appeal_z[track, week].astype(np.float64)
+    skip_logit = (
+        SKIP_INTERCEPT
+        + SKIP_DIST * dz
+        + SKIP_OFF_GENRE * (~match)
+        - SKIP_APPEAL * az
+        + world.skip_bias[slot_user]
+    )
+    skip = rng.random(n) < _sigmoid(skip_logit)
+    like_logit = LIKE_INTERCEPT - LIKE_DIST * dz + LIKE_APPEAL * az + world.like_bias[slot_user]
+    like = (~skip) & (rng.random(n) < _sigmoid(like_logit))
+    ad = (~world.premium[slot_user]) & (slot_pos > 0) & (rng.random(n) < AD_RATE)
+
+    # -- timing inside the session (microseconds) --
+    dur = world.duration_ms[track] * 1000
+    frac = rng.beta(1.3, 3.0, n)
+    listened = np.where(skip, np.clip((frac * dur).astype(np.int64), 5 * _SECOND, dur - 2 * _SECOND), dur)
+    gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
+    ad_len = np.where(ad, rng.integers(15 * _SECOND, 31 * _SECOND, n), 0)
+    like_at = np.clip(
+        (rng.random(n) * listened).astype(np.int64), 1 * _SECOND, listened - 1 * _SECOND
+    )
+    slot_len = ad_len + listened + gap
+    cs_excl = np.cumsum(slot_len) - slot_len
+    slot_start = cs_excl - cs_excl[sess_first][slot_sess]
+    sess_len = np.add.reduceat(slot_len, sess_first) if n_s else np.zeros(0, dtype=np.int64)
+    latest = MICROS_PER_WEEK - sess_len - _SECOND
+    start = np.where(latest > 0, np.minimum(offset, latest), 0)
+    ad_ts = week_us + start[slot_sess] + slot_start
+    play_ts = ad_ts + ad_len
+
+    # -- events: per slot [ad, play, like, skip], in that (chronological) order --
+    mask = np.column_stack([ad, np.ones(n, dtype=bool), like, skip])
+    ts = np.column_stack([ad_ts, play_ts, play_ts + like_at, play_ts + listened])
+    etype = np.broadcast_to(np.array([AD, PLAY, LIKE, SKIP], dtype=np.int8), (n, 4))
+    trk = np.column_stack([np.full(n, -1), track, track, track])
+    src = np.where(on_pl, PLAYLIST, ORGANIC).astype(np.int8)
+    keep = mask & (ts < week_us + MICROS_PER_WEEK)
+    rows = np.nonzero(keep.ravel())[0]
+    slot_of = rows // 4
+    return Events(
+        user=slot_user[slot_of].astype(np.int32),
+        session=slot_sess[slot_of].astype(np.int64),
+        ts=ts.ravel()[rows].astype(np.int64),
+        track=trk.ravel()[rows].astype(np.int32),
+        etype=etype.ravel()[rows],
+        source=src[slot_of],
+    )
+
+
+def history_rng(world: World, week: int) -> np.random.Generator:
+    """The random stream of history week ``week`` (also what ``simulate_week`` uses)."""
+    return np.random.default_rng([int(world.params.seed), STREAM_HISTORY, int(week)])
+
+
+def history_events(world: World, progress: bool = True) -> Events:
+    """Clean events of weeks ``0 .. n_weeks-1``, grouped by user, then session, then time.
+
+    Session numbers are global (1, 2, ... in week order), so they are unique
+    across the dump.
+    """
+    parts = []
+    first_session = 1
+    for week in tqdm(range(world.n_weeks), desc="simulate weeks", unit="week",
+                     disable=not progress, leave=False):
+        ev = week_events(world, week, history_rng(world, week))
+        ev.session = ev.session + first_session
+        first_session = int(ev.session.max()) + 1 if len(ev) else first_session
+        parts.append(ev)
+    events = Events.concat(parts)
+    order = np.argsort(events.user, kind="stable")  # weeks are chronological within a user
+    return events.take(order)
+
+
+def events_frame(world: World, events: Events, session_ids: np.ndarray) -> pd.DataFrame:
+    """Numeric events to the contract's table (string ids, naive UTC timestamps)."""
+    track_ids = np.where(events.track >= 0, world.track_ids[np.maximum(events.track, 0)], None)
+    return pd.DataFrame(
+        {
+            "user_id": pd.array(world.user_ids[events.user], dtype="str"),
+            "session_id": pd.array(session_ids, dtype="str"),
+            "timestamp": events.ts.astype("datetime64[us]"),
+            "track_id": pd.array(track_ids, dtype="str"),
+            "event_type": pd.array(np.asarray(EVENT_TYPES)[events.etype], dtype="str"),
+            "source": pd.array(np.asarray(SOURCES)[events.source], dtype="str"),
+        }
+    )
+
+
+def simulate_history(world: World, progress: bool = True) -> pd.DataFrame:
+    """Clean session events of weeks ``0 .. weeks-1`` (ads included, as in the dump).
+
+    Columns: ``user_id``, ``session_id``, ``timestamp``, ``track_id`` (null for
+    ads), ``event_type`` (``play``/``skip``/``like``/``advertisment``),
+    ``source`` (always ``organic``). Rows are grouped by user and session.
+    """
+    ev = history_events(world, progress=progress)
+    return events_frame(world, ev, ev.session.astype(str))
+
+
+def simulate_week(
+    world: World,
+    week: int,
+    served: Mapping[str, Sequence[Sequence[str]]] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One week of every user's listening, given the playlists served to each user.
+
+    ``served`` maps ``user_id`` to a list of playlists (track-id lists, in play
+    order); users not in it get none. Users with a served playlist in or near
+    their favourite genres spend about :data:`PLAYLIST_SESSION_SHARE` of their
+    sessions on it; those events have ``source == "playlist"``. Reactions follow
+    the same model as organic listening, with each track's appeal in ``week``.
+
+    Returns ``user_id``, ``session_id`` (``"w{week}-{n}"``), ``timestamp``,
+    ``track_id``, ``event_type`` (``play``/``skip``/``like``; ads are left out),
+    ``source`` (``organic``/``playlist``), grouped by user, session, time.
+    With ``served=None`` and ``seed=world.params.seed`` a dump week is replayed
+    exactly (same events as :func:`simulate_history` for that week).
+    """
+    if not 0 <= week <= world.n_weeks:
+        raise ValueError(f"week must be in 0..{world.n_weeks}, got {week}")
+    plan = plan_served(world, served) if served else None
+    rng = np.random.default_rng([int(seed), STREAM_HISTORY, int(week)])
+    ev = week_events(world, week, rng, plan)
+    ev = ev.take(np.nonzero(ev.etype != AD)[0])
+    session_ids = np.char.add(f"w{week}-", (ev.session + 1).astype(str))
+    return events_frame(world, ev, session_ids)

@@ -1,0 +1,74 @@
+"""The backtest never lets a model see the week it predicts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from interim_fakes import fake_interim
+from pozytywka.backtest import PREDICTION_COLUMNS, run_backtest, split_before
+from pozytywka.config import CatBoostParams, EvaluateParams, FeaturesParams, Params, SplitParams
+from pozytywka.errors import PozytywkaError
+from pozytywka.features import build_features
+from pozytywka.plays import complete_week_starts, weekly_popularity
+
+WEEK = pd.Timedelta(days=7)
+PARAMS = Params(
+    split=SplitParams(valid_weeks=1, min_train_weeks=3),
+    catboost=CatBoostParams(iterations=20, depth=3, early_stopping_rounds=5),
+    evaluate=EvaluateParams(k=3, eval_weeks=2, n_genres=2),
+)
+
+
+@pytest.fixture(scope="module")
+def features() -> pd.DataFrame:
+    data = fake_interim(weeks=9, n_tracks=30, n_users=30, seed=2)
+    s = data["sessions"]
+    return build_features(
+        weekly_popularity(s),
+        data["tracks"],
+        data["track_genres"],
+        complete_week_starts(s),
+        FeaturesParams(),
+    )
+
+
+def test_each_week_trained_only_on_earlier_weeks(features) -> None:
+    preds, log = run_backtest(features, PARAMS, progress=False)
+    weeks = sorted(features["week_start"].unique())
+    labelled = weeks[:-1]
+    assert list(log["week_start"]) == labelled[-2:]
+    for row in log.itertuples():
+        # early stopping on the week just before; training strictly before that
+        assert row.last_valid_week == row.week_start - WEEK
+        assert row.last_train_week < row.last_valid_week
+    assert list(preds.columns) == PREDICTION_COLUMNS
+    assert (preds["target_week"] == preds["week_start"] + WEEK).all()
+    assert set(preds["week_start"]) == set(labelled[-2:])
+    assert preds["actual"].notna().all()
+
+
+def test_predictions_ignore_the_future(features) -> None:
+    """Scrambling the targets of the evaluated week and later changes nothing for it."""
+    first = sorted(features["week_start"].unique())[-3]
+    preds, _ = run_backtest(features, PARAMS, progress=False)
+    future = (features["week_start"] >= first) & ~features["is_prediction_week"]
+    scrambled = features.copy()
+    scrambled.loc[future, "target"] = scrambled.loc[future, "target"].to_numpy()[::-1] * 7
+    again, _ = run_backtest(scrambled, PARAMS, progress=False)
+    mine = preds["week_start"] == first
+    pd.testing.assert_series_equal(
+        preds.loc[mine, "catboost_score"], again.loc[again["week_start"] == first, "catboost_score"]
+    )
+
+
+def test_too_few_weeks_before_a_week(features) -> None:
+    second = sorted(features["week_start"].unique())[2]
+    with pytest.raises(PozytywkaError, match="labelled weeks before"):
+        split_before(features, second, valid_weeks=1, min_train_weeks=3)
+
+
+def test_too_short_dump_stops_the_backtest(features) -> None:
+    params = Params(evaluate=EvaluateParams(eval_weeks=6))  # needs 4 + 1 + 6 + 1 = 12 weeks
+    with pytest.raises(PozytywkaError, match="has 9 complete weeks but 12 are needed"):
+        run_backtest(features, params, progress=False)

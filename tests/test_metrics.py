@@ -1,0 +1,133 @@
+"""Offline metrics against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pozytywka.metrics import (
+    genre_week_metrics,
+    group_metrics,
+    selection_weights,
+    summarise,
+    top_genres,
+    weekly_metrics,
+)
+
+ACTUAL = np.array([5.0, 3.0, 3.0, 0.0, 1.0])  # tracks a b c d e
+
+
+def test_group_metrics_hand_computed() -> None:
+    got = group_metrics(ACTUAL, np.array([1.0, 5.0, 4.0, 3.0, 0.0]), k=2)
+    # chosen: b, c (actual 3, 3); relevant = actual top-2 with ties: a, b, c
+    dcg = 3 + 3 / math.log2(3)
+    idcg = 5 + 3 / math.log2(3)
+    assert got == pytest.approx(
+        {
+            "ndcg_at_k": dcg / idcg,
+            "precision_at_k": 1.0,
+            "recall_at_k": 2 / 3,
+            "capture_ratio": 6 / 8,
+        }
+    )
+
+
+def test_perfect_and_worst_rankings() -> None:
+    best = group_metrics(ACTUAL, ACTUAL, k=2)
+    assert best == pytest.approx(
+        {"ndcg_at_k": 1.0, "precision_at_k": 1.0, "recall_at_k": 2 / 3, "capture_ratio": 1.0}
+    )
+    worst = group_metrics(ACTUAL, -ACTUAL, k=2)  # picks d (0) and e (1)
+    assert worst["precision_at_k"] == 0.0 and worst["recall_at_k"] == 0.0
+    assert worst["capture_ratio"] == pytest.approx(1 / 8)
+
+
+def test_ties_in_scores_share_the_slots() -> None:
+    assert selection_weights(np.array([2.0, 2.0, 2.0, 0.0, 0.0]), 2) == pytest.approx(
+        [2 / 3, 2 / 3, 2 / 3, 0, 0]
+    )
+    got = group_metrics(ACTUAL, np.array([2.0, 2.0, 2.0, 0.0, 0.0]), k=2)
+    assert got["precision_at_k"] == pytest.approx(1.0)
+    assert got["recall_at_k"] == pytest.approx(2 / 3)
+    assert got["capture_ratio"] == pytest.approx((11 * 2 / 3) / 8)
+    # the answer does not depend on which tied track comes first
+    perm = [2, 0, 4, 1, 3]
+    again = group_metrics(ACTUAL[perm], np.array([2.0, 2.0, 2.0, 0.0, 0.0])[perm], k=2)
+    assert again == pytest.approx(got)
+
+
+def test_fewer_listened_tracks_than_k_makes_recall_exceed_precision() -> None:
+    got = group_metrics(np.array([4.0, 0, 0, 0]), np.array([4.0, 3, 2, 1]), k=3)
+    assert got["recall_at_k"] == 1.0 and got["precision_at_k"] == pytest.approx(1 / 3)
+
+
+def test_undefined_groups_are_skipped() -> None:
+    assert group_metrics(np.zeros(4), np.arange(4.0), k=2) is None
+    assert group_metrics(np.array([3.0]), np.array([1.0]), k=2) is None
+
+
+def test_top_genres_use_the_feature_week_popularity() -> None:
+    fw = pd.DataFrame({"track_id": ["a", "b", "c"], "popularity": [5, 1, 3]})
+    tg = pd.DataFrame({"track_id": ["a", "b", "c", "c"], "genre": ["x", "y", "y", "z"]})
+    assert top_genres(fw, tg, 2) == ["x", "y"]  # x 5, y 4, z 3
+    assert top_genres(fw, tg, 5) == ["x", "y", "z"]
+
+
+def test_genre_week_metrics_and_weekly_average() -> None:
+    week = pd.Timestamp("2024-01-01")
+    preds = pd.DataFrame(
+        {
+            "week_start": week,
+            "track_id": list("abcde"),
+            "actual": ACTUAL,
+            "baseline_score": [1.0, 5.0, 4.0, 3.0, 0.0],
+            "catboost_score": ACTUAL,
+        }
+    )
+    feats = pd.DataFrame({"week_start": week, "track_id": list("abcde"), "popularity": [1] * 5})
+    tg = pd.DataFrame({"track_id": list("abcde") + ["a", "b"], "genre": ["g"] * 5 + ["h", "h"]})
+    by_genre = genre_week_metrics(preds, feats, tg, ["baseline", "catboost"], k=2, n_genres=2)
+    assert list(by_genre["genre"]) == ["g", "h"]
+    g = by_genre.iloc[0]
+    assert g["catboost_ndcg_at_k"] == pytest.approx(1.0)
+    assert g["baseline_capture_ratio"] == pytest.approx(6 / 8)
+    # genre h: a (5) and b (3); baseline puts b first -> NDCG@2 = (3 + 5/log2 3)/(5 + 3/log2 3)
+    h = by_genre.iloc[1]
+    assert h["baseline_ndcg_at_k"] == pytest.approx((3 + 5 / math.log2(3)) / (5 + 3 / math.log2(3)))
+    weekly = weekly_metrics(by_genre)
+    assert len(weekly) == 1 and weekly["n_genres"].iloc[0] == 2
+    assert weekly["baseline_ndcg_at_k"].iloc[0] == pytest.approx(
+        (g["baseline_ndcg_at_k"] + h["baseline_ndcg_at_k"]) / 2
+    )
+
+
+def test_summary_keys_means_and_t_interval() -> None:
+    weekly = pd.DataFrame(
+        {
+            "week_start": pd.date_range("2024-01-01", periods=3, freq="7D"),
+            **{
+                f"baseline_{m}": [0.5, 0.6, 0.7]
+                for m in ("ndcg_at_k", "precision_at_k", "recall_at_k", "capture_ratio")
+            },
+            **{
+                f"catboost_{m}": [0.6, 0.8, 0.7]
+                for m in ("ndcg_at_k", "precision_at_k", "recall_at_k", "capture_ratio")
+            },
+        }
+    )
+    s = summarise(weekly, k=10)
+    assert s["k"] == 10 and s["weeks_evaluated"] == 3
+    for model in ("baseline", "catboost"):
+        assert {"ndcg_at_k", "precision_at_k", "recall_at_k", "capture_ratio"} <= set(s[model])
+    half = 4.302653 * 0.1 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(n)
+    assert s["baseline"]["ndcg_at_k"] == 0.6
+    assert s["baseline"]["ndcg_at_k_ci_low"] == pytest.approx(0.6 - half, abs=1e-6)
+    assert s["baseline"]["ndcg_at_k_ci_high"] == pytest.approx(0.6 + half, abs=1e-6)
+    assert s["ndcg_diff"] == 0.1 and s["weeks_catboost_better"] == 2
+    assert s["ndcg_lift"] == pytest.approx(0.1 / 0.6, abs=1e-6)
+    # one week: no spread to estimate, the interval collapses (no NaN in the JSON)
+    one = summarise(weekly.head(1), k=10)
+    assert one["catboost"]["ndcg_at_k_ci_low"] == one["catboost"]["ndcg_at_k"] == 0.6

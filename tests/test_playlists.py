@@ -1,0 +1,225 @@
+"""Playlist rules (DESIGN §4): examples with hand-checked answers and properties for any input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pozytywka.config import PlaylistParams
+from pozytywka.errors import ParamError
+from pozytywka.playlists import (
+    build_playlist_set,
+    build_playlists,
+    order_by_similarity,
+    playlist_document,
+    playlist_metrics,
+    playlists_markdown,
+)
+
+
+def _tracks(rows):
+    """rows: (track_id, name, artist_id, energy)."""
+    t = pd.DataFrame(rows, columns=["track_id", "name", "artist_id", "energy"])
+    t["danceability"] = 0.5
+    return t
+
+
+def _small_world():
+    # Genre "rock": 14 tracks by 7 artists (2 each) -> fills; genre "jazz": 12 tracks by
+    # 3 artists -> at most 6 with max_per_artist=2 -> skipped; genre "pop": 11 tracks.
+    rows, genres, scores = [], [], []
+    for i in range(14):
+        tid = f"r{i:02d}"
+        rows.append((tid, f"rock song {i}", f"ra{i // 2}", i / 14))
+        genres.append((tid, "rock"))
+        scores.append((tid, 10.0 + i))
+    for i in range(12):
+        tid = f"j{i:02d}"
+        rows.append((tid, f"jazz song {i}", f"ja{i % 3}", i / 12))
+        genres.append((tid, "jazz"))
+        scores.append((tid, 100.0))
+    for i in range(11):
+        tid = f"p{i:02d}"
+        rows.append((tid, f"pop song {i}", f"pa{i}", i / 11))
+        genres.append((tid, "pop"))
+        scores.append((tid, 1.0))
+    return (
+        pd.DataFrame(scores, columns=["track_id", "score"]),
+        _tracks(rows),
+        pd.DataFrame(genres, columns=["track_id", "genre"]),
+    )
+
+
+def test_skipped_genre_is_reported_and_the_next_one_takes_its_place():
+    scores, tracks, tg = _small_world()
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=12, max_per_artist=2)
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    # jazz has the highest genre score (1200) but only 6 eligible tracks.
+    assert [s["genre"] for s in skipped] == ["jazz"]
+    assert skipped[0]["eligible_tracks"] == 6
+    assert "min_size 10" in skipped[0]["reason"]
+    assert [p["genre"] for p in playlists] == ["rock", "pop"]
+    rock = playlists[0]
+    # rock: 12 best of 14 (scores 12..23 -> r02..r13), 2 per artist is fine here.
+    assert {t["track_id"] for t in rock["tracks"]} == {f"r{i:02d}" for i in range(2, 14)}
+    assert rock["predicted_popularity"] == pytest.approx(sum(10.0 + i for i in range(14)))
+    # The chain starts at the top-scored track.
+    assert rock["tracks"][0]["track_id"] == "r13"
+    assert len(playlists[1]["tracks"]) == 11
+
+
+def test_artist_cap_and_same_song_under_another_id():
+    rows = [(f"t{i:02d}", f"song {i}", f"a{i % 6}", 0.1 * i) for i in range(12)]
+    # t90 is "Song 0 " by a0 again (a duplicate song under another id), best score.
+    rows.append(("t90", " Song  0", "a0", 0.0))
+    tracks = _tracks(rows)
+    tg = pd.DataFrame({"track_id": tracks["track_id"], "genre": "g"})
+    scores = pd.DataFrame({"track_id": tracks["track_id"], "score": np.arange(13.0)})
+    params = PlaylistParams(n_genres=1, min_size=10, max_size=20, max_per_artist=2)
+    (p,) = build_playlists(scores, tracks, tg, params)
+    ids = [t["track_id"] for t in p["tracks"]]
+    assert "t90" in ids and "t00" not in ids  # the better-scored copy wins
+    assert len(ids) == 12  # 6 artists x 2
+
+
+def test_tie_breaking_by_track_id():
+    rows = [(f"t{i:02d}", f"s{i}", f"a{i}", 0.5) for i in range(25)]
+    tracks = _tracks(rows)
+    tg = pd.DataFrame({"track_id": tracks["track_id"], "genre": "g"})
+    scores = pd.DataFrame({"track_id": tracks["track_id"], "score": 1.0})
+    params = PlaylistParams(n_genres=1, min_size=10, max_size=20, max_per_artist=2)
+    (p,) = build_playlists(scores, tracks, tg, params)
+    assert sorted(t["track_id"] for t in p["tracks"]) == [f"t{i:02d}" for i in range(20)]
+    assert p["tracks"][0]["track_id"] == "t00"
+
+
+def test_order_is_a_short_path():
+    # Points on a line, given shuffled: the path from point 0 must walk the line.
+    xs = np.array([0.0, 5.0, 1.0, 4.0, 2.0, 3.0])[:, None]
+    path = order_by_similarity(xs)
+    assert path[0] == 0
+    assert [float(xs[i, 0]) for i in path] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+
+
+def test_two_opt_beats_greedy():
+    # Greedy from 0 goes to 1 (dist 1) then must jump back; 2-opt must not be longer.
+    pts = np.array([[0.0, 0.0], [1.0, 0.0], [-1.1, 0.0], [2.0, 0.0], [-2.0, 0.0]])
+    path = order_by_similarity(pts)
+
+    def length(p):
+        return sum(np.linalg.norm(pts[a] - pts[b]) for a, b in zip(p, p[1:], strict=False))
+
+    greedy = [0, 1, 3, 2, 4]
+    assert path[0] == 0
+    assert length(path) <= length(greedy) + 1e-9
+
+
+def test_bad_size_params_are_one_line_errors():
+    with pytest.raises(ParamError, match="min_size"):
+        PlaylistParams(min_size=15, max_size=12)
+
+
+def test_document_markdown_and_metrics():
+    scores, tracks, tg = _small_world()
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=12, max_per_artist=2)
+    pl, sk = build_playlist_set(scores, tracks, tg, params)
+    doc = playlist_document(pd.Timestamp("2024-07-29"), "catboost", pl, sk)
+    assert doc["week_start"] == "2024-07-29"
+    assert set(doc["playlists"][0]["tracks"][0]) == {"track_id", "name", "artist", "score"}
+    md = playlists_markdown(doc)
+    assert "## 1. rock" in md and "Skipped genres" in md and "jazz" in md
+    other = playlist_document(pd.Timestamp("2024-07-29"), "baseline", pl[:1], sk)
+    m = playlist_metrics({"catboost": doc, "baseline": other}, "catboost")
+    assert m["n_playlists"] == 2 and m["n_tracks"] == 23 and m["n_skipped"] == 1
+    assert m["genre_jaccard_baseline_catboost"] == 0.5
+    assert m["track_jaccard_baseline_catboost"] == pytest.approx(12 / 23, abs=1e-6)
+
+
+# --- properties: the rules hold for any input ---------------------------------------------
+
+names = st.sampled_from(["a", "b", "A ", "c", "d", None])
+
+
+@st.composite
+def worlds(draw):
+    n = draw(st.integers(0, 70))
+    n_artists = draw(st.integers(1, 12))
+    genres = ["g0", "g1", "g2", "g3"]
+    rows, tg = [], []
+    ids = draw(st.lists(st.integers(0, 200), min_size=n, max_size=n, unique=True))
+    for i in ids:
+        tid = f"t{i:03d}"
+        rows.append(
+            (tid, draw(names), f"a{draw(st.integers(0, n_artists - 1))}", draw(st.floats(0, 1)))
+        )
+        for g in draw(st.lists(st.sampled_from(genres), min_size=0, max_size=3)):
+            tg.append((tid, g))
+    tracks = _tracks(rows) if rows else _tracks([]).astype({"energy": float})
+    tg = pd.DataFrame(tg, columns=["track_id", "genre"])
+    scores = pd.DataFrame(
+        {
+            # Some tracks scored twice (the best score counts), some not at all.
+            "track_id": [r[0] for r in rows] + [r[0] for r in rows[:3]],
+            "score": [float(draw(st.integers(0, 5))) for _ in range(len(rows) + min(3, n))],
+        }
+    )
+    min_size = draw(st.integers(10, 20))
+    params = PlaylistParams(
+        n_genres=draw(st.integers(1, 4)),
+        min_size=min_size,
+        max_size=draw(st.integers(min_size, 20)),
+        max_per_artist=draw(st.integers(1, 4)),
+    )
+    return scores, tracks, tg, params
+
+
+def _norm(name):
+    return None if name is None or pd.isna(name) else " ".join(name.split()).casefold()
+
+
+@given(worlds(), st.randoms(use_true_random=False))
+def test_playlist_rules_hold_for_any_input(world, rnd):
+    scores, tracks, tg, params = world
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    first = tracks.drop_duplicates("track_id").set_index("track_id")
+    best = scores.groupby("track_id")["score"].max()
+    assert len(playlists) <= params.n_genres
+    assert len({p["genre"] for p in playlists} | {s["genre"] for s in skipped}) == len(
+        playlists
+    ) + len(skipped)
+    for p in playlists:
+        ids = [t["track_id"] for t in p["tracks"]]
+        assert params.min_size <= len(ids) <= params.max_size
+        assert len(set(ids)) == len(ids)
+        songs = [(_norm(first.loc[i, "name"]), first.loc[i, "artist_id"]) for i in ids]
+        songs = [s for s in songs if s[0]]
+        assert len(set(songs)) == len(songs)
+        artists = pd.Series([first.loc[i, "artist_id"] for i in ids]).value_counts()
+        assert artists.max() <= params.max_per_artist
+        genre_tracks = set(tg.loc[tg["genre"] == p["genre"], "track_id"])
+        assert set(ids) <= genre_tracks
+        # Best first: any genre track left out that ranks above a chosen one was blocked
+        # by a rule (a duplicate song or a full artist).
+        worst = min((best[i], _neg(i)) for i in ids)
+        for other in genre_tracks - set(ids):
+            if other in best.index and (best[other], _neg(other)) > worst:
+                a = first.loc[other, "artist_id"]
+                song = (_norm(first.loc[other, "name"]), a)
+                assert artists.get(a, 0) >= params.max_per_artist or song in songs
+    for s in skipped:
+        assert s["eligible_tracks"] < params.min_size
+    # Deterministic: row order does not matter.
+    perm = list(range(len(scores)))
+    rnd.shuffle(perm)
+    again = build_playlist_set(
+        scores.iloc[perm], tracks.iloc[::-1], tg.sample(frac=1, random_state=1), params
+    )
+    assert again == (playlists, skipped)
+
+
+def _neg(track_id: str) -> tuple:
+    """Order key where a smaller track_id ranks higher at equal score."""
+    return tuple(-ord(c) for c in track_id)
