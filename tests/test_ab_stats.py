@@ -162,3 +162,19 @@ def test_decision_follows_significance_and_direction():
     assert decide(up, 0.5, 0.05)[0] == "ship B"
     assert decide(down, 0.5, 0.05)[0] == "keep A"
     assert decide(flat, 0.5, 0.05)[0] == "inconclusive"
+
+
+def test_a_rate_that_rises_because_fewer_users_play_is_not_shipped():
+    """Guardrail: B's rate is higher only among the few users it still reaches."""
+    rng = np.random.default_rng(5)
+    out = fake_outcomes(rng, 6000)
+    b = out["arm"] == "B"
+    # In B, only the keenest third of the active users still play at all, at a higher rate.
+    keen = rng.random(len(out)) < 0.33
+    out.loc[b & ~keen, ["plays", "full_plays", "skips", "likes"]] = 0
+    out.loc[b, "full_plays"] = out.loc[b, "plays"]
+    out.loc[b, "skips"] = 0
+    m = analyse(out, AB, "simulation")
+    assert m["lift"] > 0 and m["p_value"] < AB.alpha
+    assert m["secondary"]["full_plays_per_user"]["lift"] < 0
+    assert m["decision"] == "inconclusive" and "fewer listeners" in m["reason"]

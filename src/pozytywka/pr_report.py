@@ -160,9 +160,8 @@ def _ab_section(before: Snapshot, after: Snapshot, alpha: float) -> str:
     for key, label in (("lift", f"relative lift in {metric}"), ("mde", "minimum detectable lift")):
         vb, va = number(b, key), number(a, key)
         change = _d(vb, va)
-        rows.append(
-            [label, fmt_pct(vb), fmt_pct(va), f"{change * 100:+.2f} pp" if change else MISSING]
-        )
+        pp = MISSING if change is None else f"{change * 100:+.2f} pp"
+        rows.append([label, fmt_pct(vb), fmt_pct(va), pp])
     rows.append(["95% CI of the lift", _ci(b), _ci(a), ""])
     for key, label in (("p_value", "p-value"), ("srm_p_value", "sample-ratio mismatch p")):
         rows.append([label, fmt_p(number(b, key)), fmt_p(number(a, key)), ""])

@@ -88,7 +88,7 @@ def _fetch(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
         sql = f"SELECT {columns} FROM ({sql}) ORDER BY {order}"
     else:
         sql = f"SELECT {columns} FROM rows_{table} WHERE drop_reason IS NULL ORDER BY {order}"
-    return _to_pandas(con.execute(sql).to_arrow_table())
+    return _to_pandas(con.sql(sql).to_arrow_table())
 
 
 def ingest_dump(source: str | Path) -> IngestResult:
@@ -120,7 +120,7 @@ def ingest_dump(source: str | Path) -> IngestResult:
         first, last = con.execute(
             "SELECT min(\"timestamp\"), max(\"timestamp\") FROM rows_sessions "
             "WHERE drop_reason IS NULL"
-        ).fetchone()
+        ).fetchall()[0]
     quality["window"] = time_window(first, last)
     quality["derived"] = {"track_genres": len(tables["track_genres"])}
     summary = summary_markdown(str(source), quality, tuple(CLEANERS))

@@ -48,7 +48,7 @@ def account(con: duckdb.DuckDBPyConnection, table: str, raw: RawStats) -> dict[s
     )
     kept, *values = con.execute(
         f"SELECT {aggregates} FROM rows_{table} WHERE drop_reason IS NULL"
-    ).fetchone()
+    ).fetchall()[0]
     rows_dropped = sum(dropped.values())
     if kept + rows_dropped != raw.lines:
         raise AssertionError(

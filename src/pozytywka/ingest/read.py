@@ -155,7 +155,7 @@ def read_table(
     )
     lines, good, *present = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE ok), {counts} FROM s1_{spec.table}"
-    ).fetchone()
+    ).fetchall()[0]
     if lines == 0:
         raise PozytywkaError(f"{path}: required file has no data lines")
     malformed = lines - good
@@ -177,10 +177,11 @@ def read_table(
 
 def _keys_hint(con: duckdb.DuckDBPyConnection, path: Path) -> str:
     """The keys of the first object in the file, to show which edition it is."""
-    row = con.execute(
+    rows = con.execute(
         f"SELECT json_keys(line) FROM {_lines_sql(path)} "
         "WHERE ltrim(line) LIKE '{%' AND json_valid(line) LIMIT 1"
-    ).fetchone()
+    ).fetchall()
+    row = rows[0] if rows else None
     if not row or not row[0]:
         return ""
     return f" (keys found: {', '.join(row[0])})"

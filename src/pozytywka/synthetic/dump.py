@@ -41,7 +41,7 @@ class DumpFile:
     """One file of the dump: its lines (without terminators) and how it is written."""
 
     name: str
-    chunks: Callable[[], Iterator[pa.Array]]
+    chunks: Callable[[str], Iterator[pa.Array]]  # terminator -> chunks of terminated lines
     bom: bool = False
     crlf: bool = False
     gz: bool = False
@@ -56,9 +56,8 @@ def _dumps(row: dict[str, Any]) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
-def _lines(rows: list[str]) -> Callable[[], Iterator[pa.Array]]:
-    arr = pa.array(rows, type=pa.string())
-    return lambda: iter([arr])
+def _lines(rows: list[str]) -> Callable[[str], Iterator[pa.Array]]:
+    return lambda term: iter([pa.array([r + term for r in rows], type=pa.string())])
 
 
 def _set_missing(
@@ -207,22 +206,28 @@ def storage_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator
 # --- sessions: column-wise ------------------------------------------------------
 
 
-def _keyed(key: str, values: list[str]) -> list[str | None]:
-    """``"key": value`` fragments plus the special values at VALUE+1.. (see ``dirt``)."""
+def _keyed(key: str, values: list[str]) -> list[str]:
+    """``, "key": value`` fragments, then the special values VALUE+1.. (see ``dirt``).
+
+    A missing key is an empty fragment, so one join with no separator makes the line.
+    """
     k = json.dumps(key)
-    return [f"{k}: {v}" for v in values] + [f"{k}: null", f'{k}: ""', None, f"{k}: -1"]
+    return [f", {k}: {v}" for v in values] + [f", {k}: null", f', {k}: ""', "", f", {k}: -1"]
 
 
 def timestamp_strings(us: np.ndarray, fraction: np.ndarray) -> pa.Array:
     """ISO timestamps (naive UTC) from microseconds: ``...THH:MM:SS.ffffff`` or ``...THH:MM:SS``."""
     n = len(us)
+    if n == 0:
+        return pa.array([], type=pa.string())
     days, rem = np.divmod(us.astype(np.int64), _DAY_US)
-    uniq, inv = np.unique(days, return_inverse=True)
+    first = days.min()
+    span = np.arange(first, days.max() + 1)
     date_bytes = (
-        np.datetime_as_string(uniq.astype("datetime64[D]")).astype("S10").view(np.uint8)
+        np.datetime_as_string(span.astype("datetime64[D]")).astype("S10").view(np.uint8)
     ).reshape(-1, 10)
     mat = np.empty((n, 26), dtype=np.uint8)
-    mat[:, :10] = date_bytes[inv]
+    mat[:, :10] = date_bytes[days - first]
     mat[:, 10] = ord("T")
     mat[:, 13] = mat[:, 16] = ord(":")
     mat[:, 19] = ord(".")
@@ -238,10 +243,10 @@ def timestamp_strings(us: np.ndarray, fraction: np.ndarray) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
-def _session_chunks(world: World, rows: d.SessionRows) -> Callable[[], Iterator[pa.Array]]:
+def _session_chunks(world: World, rows: d.SessionRows) -> Callable[[str], Iterator[pa.Array]]:
     users = world.user_ids.tolist()
     user_vocab = pa.array(
-        _keyed("user_id", [json.dumps(u) for u in users]) + [f'"user_id": {u}' for u in users],
+        _keyed("user_id", [json.dumps(u) for u in users]) + [f', "user_id": {u}' for u in users],
         type=pa.string(),
     )
     track_ids = world.track_ids.tolist() + world.alias_ids.tolist()
@@ -251,42 +256,46 @@ def _session_chunks(world: World, rows: d.SessionRows) -> Callable[[], Iterator[
     )
     n_u, n_t, n_e = len(users), len(track_ids), len(d.EVENT_TYPE_VOCAB)
 
-    def styled(values: np.ndarray, style: np.ndarray, n_vocab: int) -> np.ndarray:
+    def styled(values: np.ndarray, style: np.ndarray, n_vocab: int) -> pa.Array:
         idx = np.where(style == d.VALUE, values, n_vocab + style.astype(np.int64) - 1)
-        return np.where(style == d.AS_INT, n_vocab + 4 + values, idx)
+        return pa.array(np.where(style == d.AS_INT, n_vocab + 4 + values, idx))
 
-    def chunks() -> Iterator[pa.Array]:
+    def chunks(term: str) -> Iterator[pa.Array]:
         for lo in range(0, len(rows), CHUNK_ROWS):
             hi = min(lo + CHUNK_ROWS, len(rows))
             sl = slice(lo, hi)
-            sid = pc.binary_join_element_wise(
-                '"session_id": "', pa.array(rows.session[sl]).cast(pa.string()), '"', ""
-            )
-            ts = pc.binary_join_element_wise(
-                '"timestamp": "', timestamp_strings(rows.ts[sl], rows.fraction[sl]), '"', ""
-            )
-            user = user_vocab.take(pa.array(styled(rows.user[sl], rows.user_style[sl], n_u)))
+            user = user_vocab.take(styled(rows.user[sl], rows.user_style[sl], n_u))
             track = track_vocab.take(
-                pa.array(styled(np.maximum(rows.track[sl], 0), rows.track_style[sl], n_t))
+                styled(np.maximum(rows.track[sl], 0), rows.track_style[sl], n_t)
             )
             etype = etype_vocab.take(
-                pa.array(styled(rows.etype[sl].astype(np.int64), rows.etype_style[sl], n_e))
+                styled(rows.etype[sl].astype(np.int64), rows.etype_style[sl], n_e)
             )
-            body = pc.binary_join_element_wise(
-                sid, ts, user, track, etype, ", ", null_handling="skip"
+            line = pc.binary_join_element_wise(
+                '{"session_id": "',
+                pa.array(rows.session[sl]).cast(pa.string()),
+                '", "timestamp": "',
+                timestamp_strings(rows.ts[sl], rows.fraction[sl]),
+                '"',
+                user,
+                track,
+                etype,
+                "}" + term,
+                "",
             )
-            line = pc.binary_join_element_wise("{", body, "}", "")
             bad = rows.malformed[sl]
             if bad.any():
-                line = pc.if_else(pa.array(bad), pc.utf8_slice_codeunits(line, 0, MALFORMED_KEEP),
-                                  line)
+                cut = pc.binary_join_element_wise(
+                    pc.utf8_slice_codeunits(line, 0, MALFORMED_KEEP), term, ""
+                )
+                line = pc.if_else(pa.array(bad), cut, line)
             blank = rows.blank_after[sl]
             if blank.any():
                 count = 1 + blank.astype(np.int64)
                 pos = np.repeat(np.arange(hi - lo), count)
                 extra = np.zeros(len(pos), dtype=bool)
                 extra[np.cumsum(count)[blank] - 1] = True
-                line = pa.concat_arrays([line, pa.array([""])]).take(
+                line = pa.concat_arrays([line, pa.array([term])]).take(
                     pa.array(np.where(extra, hi - lo, pos))
                 )
             yield line
@@ -327,8 +336,8 @@ def build_dump(world: World, events: Events, profile: d.DirtProfile) -> dict[str
     }
 
 
-def _line_bytes(lines: pa.Array, terminator: str) -> memoryview:
-    out = pc.binary_join_element_wise(lines, terminator, "")
+def _line_bytes(out: pa.Array) -> memoryview:
+    """The bytes of a string array's values, back to back (no copy)."""
     if out.null_count:
         raise AssertionError("a rendered dump line is null")
     offsets = np.frombuffer(out.buffers()[1], dtype=np.int32)[out.offset : out.offset + len(out) + 1]
@@ -351,8 +360,8 @@ def write_dump(files: dict[str, DumpFile], directory: str | os.PathLike[str]) ->
                 if f.bom:
                     stream.write("\ufeff".encode())
                 n = 0
-                for chunk in f.chunks():
-                    stream.write(_line_bytes(chunk, term))
+                for chunk in f.chunks(term):
+                    stream.write(_line_bytes(chunk))
                     n += len(chunk)
                 if f.trailing_blank:
                     stream.write(term.encode())

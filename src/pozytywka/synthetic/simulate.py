@@ -61,11 +61,11 @@ CANDIDATES = 4  # tracks offered per organic slot (drawn by appeal), the user pi
 TASTE_BETA = 1.5  # softmax sharpness of that pick over the standardised audio distance
 
 # --- reacting to it (logits) --------------------------------------------------
-SKIP_INTERCEPT = 0.35
+SKIP_INTERCEPT = 0.85
 SKIP_DIST = 0.7  # per sd of audio distance to the user's taste
 SKIP_OFF_GENRE = 0.9  # the track is in none of the user's favourite genres
 SKIP_APPEAL = 1.2  # per sd of this week's log appeal (higher appeal: fewer skips)
-LIKE_INTERCEPT = -3.2
+LIKE_INTERCEPT = -3.9
 LIKE_DIST = 0.5
 LIKE_APPEAL = 0.8
 AD_RATE = 0.3  # chance of an ad before a track (not the first) for non-premium users
@@ -77,7 +77,7 @@ PLAYLIST_FROM_TOP = 0.6  # a playlist session starts at the first track; else an
 
 #: Average events per track slot at the default constants (play + skip/like + ads),
 #: used to turn ``events_per_session`` into slots per session.
-EVENTS_PER_SLOT = 1.61
+EVENTS_PER_SLOT = 1.6
 
 # Relative chance of a session starting in each hour of the day (UTC).
 HOUR_WEIGHTS = np.array(
@@ -226,12 +226,17 @@ def _genre_match(world: World, users: np.ndarray, tracks: np.ndarray) -> np.ndar
 
 
 def week_events(
-    world: World, week: int, rng: np.random.Generator, plan: ServedPlan | None = None
+    world: World,
+    week: int,
+    rng: np.random.Generator,
+    plan: ServedPlan | None = None,
+    playlist_share: float = PLAYLIST_SESSION_SHARE,
 ) -> Events:
     """Every user's events in world week ``week``; sessions numbered from 0.
 
-    ``plan`` (served playlists) changes what some sessions play, not how many
-    sessions there are or how users react to a track.
+    ``plan`` (served playlists) changes what some sessions play (a share
+    ``playlist_share`` of the sessions of users with a matching playlist), not
+    how many sessions there are or how users react to a track.
     """
     p = world.params
     n_users = world.n_users
@@ -254,7 +259,7 @@ def week_events(
     sess_pl_start = np.zeros(n_s, dtype=np.int64)
     pl_draw = rng.random(n_s)
     if plan is not None and plan.pairs is not None:
-        is_pl = (pl_draw < PLAYLIST_SESSION_SHARE) & plan.has_pairs[sess_user]
+        is_pl = (pl_draw < playlist_share) & plan.has_pairs[sess_user]
         chosen = plan.pairs.sample(rng, sess_user[is_pl])
         length = plan.offsets[chosen + 1] - plan.offsets[chosen]
         anywhere = (rng.random(len(chosen)) * length).astype(np.int64)
@@ -406,13 +411,16 @@ def simulate_week(
     week: int,
     served: Mapping[str, Sequence[Sequence[str]]] | None = None,
     seed: int = 0,
+    *,
+    playlist_share: float = PLAYLIST_SESSION_SHARE,
 ) -> pd.DataFrame:
     """One week of every user's listening, given the playlists served to each user.
 
     ``served`` maps ``user_id`` to a list of playlists (track-id lists, in play
     order); users not in it get none. Users with a served playlist in or near
-    their favourite genres spend about :data:`PLAYLIST_SESSION_SHARE` of their
-    sessions on it; those events have ``source == "playlist"``. Reactions follow
+    their favourite genres spend a share ``playlist_share`` (default
+    :data:`PLAYLIST_SESSION_SHARE`, 40%) of their sessions on it, playing it in
+    order; those events have ``source == "playlist"``. Reactions follow
     the same model as organic listening, with each track's appeal in ``week``.
 
     Returns ``user_id``, ``session_id`` (``"w{week}-{n}"``), ``timestamp``,
@@ -423,9 +431,11 @@ def simulate_week(
     """
     if not 0 <= week <= world.n_weeks:
         raise ValueError(f"week must be in 0..{world.n_weeks}, got {week}")
+    if not 0.0 <= playlist_share <= 1.0:
+        raise ValueError(f"playlist_share must be in 0..1, got {playlist_share}")
     plan = plan_served(world, served) if served else None
     rng = np.random.default_rng([int(seed), STREAM_HISTORY, int(week)])
-    ev = week_events(world, week, rng, plan)
+    ev = week_events(world, week, rng, plan, playlist_share)
     ev = ev.take(np.nonzero(ev.etype != AD)[0])
     session_ids = np.char.add(f"w{week}-", (ev.session + 1).astype(str))
     return events_frame(world, ev, session_ids)
