@@ -172,8 +172,8 @@ def test_a_rate_that_rises_because_fewer_users_play_is_not_shipped():
     # In B, only the keenest third of the active users still play at all, at a higher rate.
     keen = rng.random(len(out)) < 0.33
     out.loc[b & ~keen, ["plays", "full_plays", "skips", "likes"]] = 0
-    out.loc[b, "full_plays"] = out.loc[b, "plays"]
-    out.loc[b, "skips"] = 0
+    out.loc[b, "full_plays"] = rng.binomial(out.loc[b, "plays"], 0.97)
+    out.loc[b, "skips"] = out.loc[b, "plays"] - out.loc[b, "full_plays"]
     m = analyse(out, AB, "simulation")
     assert m["lift"] > 0 and m["p_value"] < AB.alpha
     assert m["secondary"]["full_plays_per_user"]["lift"] < 0

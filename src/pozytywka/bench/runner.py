@@ -156,11 +156,30 @@ def _stage_cmd(stage: str) -> list[str]:
     return [sys.executable, "-m", "pozytywka.cli", "--params", "params.yaml", stage]
 
 
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONHASHSEED": "0"}
+def bench_env(pycache: Path) -> dict[str, str]:
+    """The environment of every measured process.
+
+    Bytecode caching is switched on, into a folder of the benchmark's own
+    (``PYTHONPYCACHEPREFIX``), even when the caller set ``PYTHONDONTWRITEBYTECODE``:
+    without it every stage recompiles pandas, pandera and the rest from source
+    (about 4 s per process on this machine), a cost no user with a normal
+    install pays. :func:`warm_up` fills the cache before anything is timed.
+    """
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONPYCACHEPREFIX": str(pycache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
 
 
-def profile_stage(stage: str, folder: Path, out: Path) -> Path:
+def warm_up(work: Path, env: dict[str, str]) -> Measurement:
+    """Import every stage once (reported apart) so the bytecode cache is warm."""
+    modules = ", ".join(f"pozytywka.stages.{s}" for s in STAGES)
+    code = f"import {modules}, pozytywka.bench.reference, pozytywka.cli as c; c.build_parser()"
+    return run_measured(
+        [sys.executable, "-c", code], work, work / "warm_up.log", env, what="warm-up imports"
+    )
+
+
+def profile_stage(stage: str, folder: Path, out: Path, env: dict[str, str]) -> Path:
     """Rerun ``stage`` under cProfile and write its 30 costliest functions to ``out``.
 
     Used to answer "which function in which module is slow" when a target is
@@ -174,7 +193,7 @@ def profile_stage(stage: str, folder: Path, out: Path) -> Path:
         [*args, "--params", "params.yaml", stage],
         folder,
         folder / "logs" / f"{stage}.profile.log",
-        _env(),
+        env,
         what=f"profiling {stage}",
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -185,7 +204,9 @@ def profile_stage(stage: str, folder: Path, out: Path) -> Path:
     return out
 
 
-def run_scale(events: int, folder: Path, config: BenchConfig, raw_params: dict) -> dict[str, Any]:
+def run_scale(
+    events: int, folder: Path, config: BenchConfig, raw_params: dict, env: dict[str, str]
+) -> dict[str, Any]:
     """Generate a dump of about ``events`` events in ``folder``; measure every stage on it."""
     folder.mkdir(parents=True, exist_ok=True)
     params = scale_params(raw_params, events, config.catboost_iterations)
@@ -218,13 +239,13 @@ def run_scale(events: int, folder: Path, config: BenchConfig, raw_params: dict) 
                 [sys.executable, "-m", "pozytywka.bench.reference", str(dump), "reference.parquet"],
                 folder,
                 logs / "reference.log",
-                _env(),
+                env,
                 what="the reference query",
             )
             result["reference"] = ref.as_dict()
             log.info("bench %s: reference query %.1f s", events, ref.seconds)
         m: Measurement = run_measured(
-            _stage_cmd(stage), folder, logs / f"{stage}.log", _env(), what=f"stage {stage}"
+            _stage_cmd(stage), folder, logs / f"{stage}.log", env, what=f"stage {stage}"
         )
         stages[stage] = m.as_dict()
         log.info("bench %s: %s %.1f s, peak %.0f MB", events, stage, m.seconds, m.peak_rss_mb)
@@ -239,7 +260,7 @@ def run_scale(events: int, folder: Path, config: BenchConfig, raw_params: dict) 
         result["train_metrics"] = json.loads(train_metrics.read_text(encoding="utf-8"))
     for stage in config.profile:
         out = config.out_dir / f"profile_{stage}_{result['events']}.txt"
-        profile_stage(stage, folder, out)
+        profile_stage(stage, folder, out, env)
         log.info("bench %s: cProfile of %s -> %s", events, stage, out)
     return report.summarise_scale(result)
 
@@ -268,7 +289,7 @@ def _stages_run(output: str) -> list[str]:
     return sorted(set(re.findall(r"Running stage '([^']+)'", output)))
 
 
-def measure_noop_repro(root: Path, work: Path) -> dict[str, Any]:
+def measure_noop_repro(root: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
     """Time ``dvc repro`` (and ``dvc status``) on an up-to-date copy of the project."""
     if not (root / "dvc.yaml").exists():
         raise PozytywkaError(
@@ -283,7 +304,7 @@ def measure_noop_repro(root: Path, work: Path) -> dict[str, Any]:
     (repo / "params.yaml").write_text(
         yaml.safe_dump(deep_update(params, NOOP_TINY), sort_keys=False), encoding="utf-8"
     )
-    env = {**_env(), "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    env = {**env, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost"]
     for cmd in (["git", "init", "-q"], ["git", "add", "-A"], [*git, "commit", "-qm", "bench"]):
         subprocess.run(cmd, cwd=repo, env=env, check=True, capture_output=True)
@@ -335,15 +356,17 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     started = time.time()
     bench: dict[str, Any] = {"machine": machine(), "scales": []}
     try:
+        env = bench_env(work / "pycache")
+        bench["warm_up_imports"] = warm_up(work, env).as_dict()
         for events in sorted(config.scales):
             folder = work / f"events_{events}"
             if folder.exists():
                 shutil.rmtree(folder)
-            bench["scales"].append(run_scale(events, folder, config, raw_params))
+            bench["scales"].append(run_scale(events, folder, config, raw_params, env))
             if not config.keep:
                 shutil.rmtree(folder, ignore_errors=True)
         bench["noop_repro"] = (
-            measure_noop_repro(Path(config.project_root).resolve(), work)
+            measure_noop_repro(Path(config.project_root).resolve(), work, env)
             if config.noop_repro
             else None
         )

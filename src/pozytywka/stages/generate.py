@@ -35,7 +35,11 @@ def generate_dump(params: Params, target: str | os.PathLike[str] = RAW_SYNTHETIC
     world = build_world(sp)
     logger.info(
         "world: %d genres, %d artists, %d tracks, %d users, %d weeks from %s",
-        world.n_genres, len(world.artist_ids), world.n_tracks, world.n_users, sp.weeks,
+        world.n_genres,
+        len(world.artist_ids),
+        world.n_tracks,
+        world.n_users,
+        sp.weeks,
         sp.start_date,
     )
     events = history_events(world)
@@ -48,7 +52,9 @@ def generate_dump(params: Params, target: str | os.PathLike[str] = RAW_SYNTHETIC
         counts = write_dump(files, tmp)
         old = None
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent)
+            )
             os.replace(target, old / "dump")
         os.replace(tmp, target)
         if old is not None:
@@ -58,7 +64,9 @@ def generate_dump(params: Params, target: str | os.PathLike[str] = RAW_SYNTHETIC
         raise
     logger.info(
         "wrote %s (dirt: %s): %s lines in %.1fs",
-        target, sp.dirt, ", ".join(f"{k} {v}" for k, v in counts.items()),
+        target,
+        sp.dirt,
+        ", ".join(f"{k} {v}" for k, v in counts.items()),
         time.perf_counter() - started,
     )
     return counts

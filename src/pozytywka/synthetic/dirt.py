@@ -51,8 +51,11 @@ EVENT_TYPE_VOCAB: tuple[str, ...] = (
     + tuple(v for t in EVENT_TYPES for v in EVENT_TYPE_VARIANTS[t])
     + UNKNOWN_EVENT_TYPES
 )
-STORAGE_CLASS_VARIANTS = {"slow": ("SLOW", "Slow"), "medium": ("MEDIUM", "Medium"),
-                          "fast": ("FAST", "Fast")}
+STORAGE_CLASS_VARIANTS = {
+    "slow": ("SLOW", "Slow"),
+    "medium": ("MEDIUM", "Medium"),
+    "fast": ("FAST", "Fast"),
+}
 
 
 @dataclass(frozen=True)
@@ -206,18 +209,14 @@ def missing_style(rng: np.random.Generator, n: int, profile: DirtProfile) -> np.
     return rng.choice(np.array([NULL, EMPTY, MISSING], dtype=np.int8), size=n, p=p / p.sum())
 
 
-def _styles(
-    rng: np.random.Generator, n: int, rate: float, profile: DirtProfile
-) -> np.ndarray:
+def _styles(rng: np.random.Generator, n: int, rate: float, profile: DirtProfile) -> np.ndarray:
     style = np.zeros(n, dtype=np.int8)
     hit = rng.random(n) < rate
     style[hit] = missing_style(rng, int(hit.sum()), profile)
     return style
 
 
-def variant_codes(
-    rng: np.random.Generator, codes: np.ndarray, rate: float
-) -> np.ndarray:
+def variant_codes(rng: np.random.Generator, codes: np.ndarray, rate: float) -> np.ndarray:
     """Replace a share ``rate`` of canonical event codes by a spelling variant's code."""
     out = codes.astype(np.int16)
     hit = rng.random(len(codes)) < rate
@@ -330,4 +329,3 @@ def vary_genre(rng: np.random.Generator, genre: str) -> str:
     """The genre in Title Case, UPPER case, or padded with spaces."""
     k = int(rng.integers(0, 3))
     return (genre.title(), genre.upper(), f" {genre} ")[k]
-

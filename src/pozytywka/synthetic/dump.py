@@ -33,6 +33,7 @@ from .world import AUDIO_COLUMNS, STREAM_DIRT, World
 CHUNK_ROWS = 1_000_000
 _DAY_US = 86_400 * 1_000_000
 MALFORMED_KEEP = 40  # a malformed line is its first characters only
+_MISSABLE = ("popularity", "release_date", "key", "liveness")  # track fields heavy dirt blanks
 _AUDIO_DECIMALS = {"loudness": 3, "tempo": 3, "key": None}
 
 
@@ -71,6 +72,27 @@ def _set_missing(
         row[key] = None if style == d.NULL else ""
 
 
+def _pick_rows(rng: np.random.Generator, n: int, rate: float, at_least: int = 1) -> np.ndarray:
+    """Exactly ``round(rate * n)`` random rows (at least ``at_least`` when ``rate`` > 0).
+
+    Small tables get each kind of dirt at least once, so a tiny heavy dump still
+    shows every variant.
+    """
+    mask = np.zeros(n, dtype=bool)
+    if rate > 0 and n:
+        k = min(n, max(at_least, int(round(rate * n))))
+        mask[rng.choice(n, size=k, replace=False)] = True
+    return mask
+
+
+def _drop_list(row: dict[str, Any], key: str, k: int) -> None:
+    """A null list: every other one written as ``null``, the rest as a missing key."""
+    if k % 2 == 0:
+        row[key] = None
+    else:
+        del row[key]
+
+
 def _genres(names: list[str], rng: np.random.Generator, profile: d.DirtProfile) -> list[str]:
     if profile.genre_case <= 0:
         return names
@@ -87,8 +109,9 @@ def _malformed(lines: list[str], rng: np.random.Generator, rate: float) -> list[
     return lines
 
 
-def _release_strings(world: World, rng: np.random.Generator, profile: d.DirtProfile,
-                     n: int) -> np.ndarray:
+def _release_strings(
+    world: World, rng: np.random.Generator, profile: d.DirtProfile, n: int
+) -> np.ndarray:
     """Release dates at mixed precision: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
     dates = np.datetime_as_string(world.release_date, unit="D")
     old = world.release_date < np.datetime64("2015-01-01")
@@ -96,22 +119,23 @@ def _release_strings(world: World, rng: np.random.Generator, profile: d.DirtProf
     year_p = np.where(old, 2 * profile.release_year, profile.release_year)
     as_year = u < year_p
     as_month = (~as_year) & (u < year_p + profile.release_month)
-    return np.where(as_year, np.char.ljust(dates, 4).astype("U4"),
-                    np.where(as_month, dates.astype("U7"), dates))
+    return np.where(
+        as_year, np.char.ljust(dates, 4).astype("U4"), np.where(as_month, dates.astype("U7"), dates)
+    )
 
 
 def artist_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
     lines = []
     genres = world.genre_names.tolist()
+    null_list = _pick_rows(rng, len(world.artist_ids), profile.null_list, at_least=2)
+    k = 0
     for i in range(len(world.artist_ids)):
         row: dict[str, Any] = {"id": str(world.artist_ids[i]), "name": str(world.artist_names[i])}
         g = [genres[k] for k in world.artist_genres[i] if k >= 0]
         row["genres"] = _genres(g, rng, profile)
-        if profile.null_list > 0 and rng.random() < profile.null_list:
-            if rng.random() < 0.5:
-                row["genres"] = None
-            else:
-                del row["genres"]
+        if null_list[i]:
+            _drop_list(row, "genres", k)
+            k += 1
         lines.append(_dumps(row))
     return lines
 
@@ -136,7 +160,11 @@ def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) 
     if profile.duplicate_tracks:
         rows += world.alias_track.tolist()
         alias_ids += world.alias_ids.tolist()
-    u = rng.random((len(rows), 5))
+    tempo0 = _pick_rows(rng, len(rows), profile.implausible_tempo)
+    loud = _pick_rows(rng, len(rows), profile.implausible_loudness)
+    long = _pick_rows(rng, len(rows), profile.implausible_duration)
+    missing = _pick_rows(rng, len(rows), profile.missing_field, at_least=len(_MISSABLE))
+    n_missing = 0
     lines = []
     for j, i in enumerate(rows):
         is_alias = alias_ids[j] is not None
@@ -151,21 +179,23 @@ def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) 
         }
         for col in AUDIO_COLUMNS:
             row[col] = audio[col][i]
-        if u[j, 0] < profile.implausible_tempo:
+        if tempo0[j]:
             row["tempo"] = 0.0
-        if u[j, 1] < profile.implausible_loudness:
+        if loud[j]:
             row["loudness"] = round(float(rng.uniform(0.3, 4.0)), 3)
-        if u[j, 2] < profile.implausible_duration:
+        if long[j]:
             row["duration_ms"] = int(rng.integers(3_600_000, 7_200_000))
-        if u[j, 3] < profile.missing_field:
-            key = ("popularity", "release_date", "key", "liveness")[int(u[j, 4] * 4)]
-            _set_missing(row, key, rng, profile)
+        if missing[j]:  # each of the four fields in turn
+            _set_missing(row, _MISSABLE[n_missing % len(_MISSABLE)], rng, profile)
+            n_missing += 1
         lines.append(_dumps(row))
     return lines
 
 
 def user_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
     genres = world.genre_names.tolist()
+    null_list = _pick_rows(rng, world.n_users, profile.null_list, at_least=2)
+    k = 0
     lines = []
     for i in range(world.n_users):
         row: dict[str, Any] = {
@@ -178,11 +208,9 @@ def user_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -
             ),
             "premium_user": bool(world.premium[i]),
         }
-        if profile.null_list > 0 and rng.random() < profile.null_list:
-            if rng.random() < 0.5:
-                row["favourite_genres"] = None
-            else:
-                del row["favourite_genres"]
+        if null_list[i]:
+            _drop_list(row, "favourite_genres", k)
+            k += 1
         lines.append(_dumps(row))
     return lines
 
@@ -340,7 +368,9 @@ def _line_bytes(out: pa.Array) -> memoryview:
     """The bytes of a string array's values, back to back (no copy)."""
     if out.null_count:
         raise AssertionError("a rendered dump line is null")
-    offsets = np.frombuffer(out.buffers()[1], dtype=np.int32)[out.offset : out.offset + len(out) + 1]
+    offsets = np.frombuffer(out.buffers()[1], dtype=np.int32)[
+        out.offset : out.offset + len(out) + 1
+    ]
     return memoryview(out.buffers()[2])[offsets[0] : offsets[-1]]
 
 

@@ -322,7 +322,9 @@ def week_events(
     # -- timing inside the session (microseconds) --
     dur = world.duration_ms[track] * 1000
     frac = rng.beta(1.3, 3.0, n)
-    listened = np.where(skip, np.clip((frac * dur).astype(np.int64), 5 * _SECOND, dur - 2 * _SECOND), dur)
+    listened = np.where(
+        skip, np.clip((frac * dur).astype(np.int64), 5 * _SECOND, dur - 2 * _SECOND), dur
+    )
     gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
     ad_len = np.where(ad, rng.integers(15 * _SECOND, 31 * _SECOND, n), 0)
     like_at = np.clip(
@@ -369,8 +371,9 @@ def history_events(world: World, progress: bool = True) -> Events:
     """
     parts = []
     first_session = 1
-    for week in tqdm(range(world.n_weeks), desc="simulate weeks", unit="week",
-                     disable=not progress, leave=False):
+    for week in tqdm(
+        range(world.n_weeks), desc="simulate weeks", unit="week", disable=not progress, leave=False
+    ):
         ev = week_events(world, week, history_rng(world, week))
         ev.session = ev.session + first_session
         first_session = int(ev.session.max()) + 1 if len(ev) else first_session

@@ -85,10 +85,10 @@ CATALOG_YEARS = 15  # the rest: released up to this many years before
 ALIAS_SHARE = 0.02  # tracks that also exist under a second id (written by the heavy dirt only)
 
 # --- the hype curve -----------------------------------------------------------
-HYPE_PEAK_MEDIAN = 4.0  # extra appeal at the peak, as a multiple of the catalogue level
+HYPE_PEAK_MEDIAN = 6.0  # extra appeal at the peak, as a multiple of the catalogue level
 HYPE_PEAK_SIGMA = 0.8
-HYPE_PEAK_WEEK_MAX = 3.0  # weeks from release to the peak: uniform 0..this
-HYPE_DECAY_MEDIAN_WEEKS = 3.5  # e-folding time of the decay after the peak
+HYPE_PEAK_WEEK_MAX = 2.0  # weeks from release to the peak: uniform 0..this
+HYPE_DECAY_MEDIAN_WEEKS = 2.5  # e-folding time of the decay after the peak
 HYPE_DECAY_SIGMA = 0.5
 
 # --- dynamics -----------------------------------------------------------------
@@ -304,7 +304,12 @@ def _track_names(rng: np.random.Generator, n: int) -> np.ndarray:
     pattern = rng.integers(0, 5, size=n)
     names = np.select(
         [pattern == 0, pattern == 1, pattern == 2, pattern == 3],
-        [en1, np.char.add(np.char.add(en1, " "), en2), pl1, np.char.add(np.char.add(pl1, " "), pl2)],
+        [
+            en1,
+            np.char.add(np.char.add(en1, " "), en2),
+            pl1,
+            np.char.add(np.char.add(pl1, " "), pl2),
+        ],
         default=np.char.add(np.char.add(en1, " "), np.char.lower(en2)),
     )
     suffix = np.where(rng.random(n) < 0.1, _pick(rng, vocab.TRACK_SUFFIXES, n), "")
@@ -442,8 +447,10 @@ def build_world(params: SyntheticParams) -> World:
     explicit = (rng.random(n_tr) < explicit_p).astype(np.int64)
     track_names = _track_names(rng, n_tr)
 
-    # release: Fridays inside the window, a recent batch before it, an old catalogue
+    # release: Fridays inside the window, a recent batch before it, an old catalogue (so
+    # every genre with an artist has something to play from week 0)
     kind = rng.random(n_tr)
+    kind[np.cumsum(per_artist) - per_artist] = 1.0  # every artist has an old catalogue track
     in_window = kind < IN_WINDOW_SHARE
     recent = (~in_window) & (kind < IN_WINDOW_SHARE + RECENT_CATALOG_SHARE)
     days = np.where(
@@ -482,11 +489,7 @@ def build_world(params: SyntheticParams) -> World:
     )
     with np.errstate(divide="ignore"):
         log_appeal = (
-            static[:, None]
-            + np.log(hype)
-            + noise
-            + artist_momentum[track_artist]
-            + np.log(avail)
+            static[:, None] + np.log(hype) + noise + artist_momentum[track_artist] + np.log(avail)
         )
     available = np.isfinite(log_appeal)
     cnt = np.maximum(available.sum(axis=0), 1)
@@ -507,7 +510,9 @@ def build_world(params: SyntheticParams) -> World:
     fav_audio = np.where(
         (user_fav >= 0)[:, :, None], g["genre_audio"][np.maximum(user_fav, 0)], np.nan
     )
-    user_taste = np.nanmean(fav_audio, axis=1) + rng.normal(0, USER_TASTE_SD, (n_us, len(TASTE_DIMS)))
+    user_taste = np.nanmean(fav_audio, axis=1) + rng.normal(
+        0, USER_TASTE_SD, (n_us, len(TASTE_DIMS))
+    )
     user_taste = np.clip(user_taste, 0.0, 1.0)
     premium = rng.random(n_us) < PREMIUM_SHARE
     activity = rng.lognormal(-(ACTIVITY_SIGMA**2) / 2, ACTIVITY_SIGMA, n_us)
@@ -587,4 +592,3 @@ def genre_weights(world: World, week: int) -> np.ndarray:
     tg = world.track_genres[released]
     has_track[tg[tg >= 0]] = True
     return world.genre_size * np.exp(world.genre_momentum[:, week]) * has_track
-
