@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import pytest
-from _ingest_dumps import base_dump, write_dump
 
+from _ingest_dumps import base_dump, write_dump
 from pozytywka.ingest import ingest_dump
 from pozytywka.ingest.schemas import SCHEMAS
 
@@ -44,7 +44,11 @@ def test_clean_dump_keeps_everything_with_contract_types(tmp_path, dump):
     assert result.tables["tracks"]["explicit"].dtype == "Int8"
     genres = result.tables["track_genres"]
     assert genres.values.tolist() == [
-        ["t1", "dance pop"], ["t1", "pop"], ["t2", "dance pop"], ["t2", "pop"], ["t3", "rock"]
+        ["t1", "dance pop"],
+        ["t1", "pop"],
+        ["t2", "dance pop"],
+        ["t2", "pop"],
+        ["t3", "rock"],
     ]
     assert result.samples == {}
 
@@ -58,7 +62,7 @@ def test_gz_and_plain_files_give_identical_tables(tmp_path, dump):
 
 
 def test_bom_crlf_blank_and_malformed_lines_are_counted_not_fatal(tmp_path, dump):
-    dump["sessions"][3:3] = ["", "{not json", "   ", '["a list"]', '"a string"', "{\"trunc"]
+    dump["sessions"][3:3] = ["", "{not json", "   ", '["a list"]', '"a string"', '{"trunc']
     dump["users"].insert(1, "")
     result = run(tmp_path, dump, bom=("sessions", "users"), crlf=("sessions", "users"))
     balanced(result)
@@ -95,8 +99,15 @@ def test_enum_spellings_and_cases_are_canonical(tmp_path, dump):
 
 
 def test_unknown_event_types_are_kept_lower_cased_and_flagged(tmp_path, dump):
-    dump["sessions"].append({"session_id": 12, "timestamp": "2024-01-15T09:05:00", "user_id": 2,
-                             "track_id": None, "event_type": "Buy-Premium"})
+    dump["sessions"].append(
+        {
+            "session_id": 12,
+            "timestamp": "2024-01-15T09:05:00",
+            "user_id": 2,
+            "track_id": None,
+            "event_type": "Buy-Premium",
+        }
+    )
     result = run(tmp_path, dump)
     assert "buy_premium" in result.tables["sessions"]["event_type"].tolist()
     assert result.quality["sessions"]["flagged"]["unknown_event_type"] == 1
@@ -107,8 +118,13 @@ def test_missing_key_empty_string_and_null_mean_the_same(tmp_path, dump):
     # three play rows without a track, each spelled differently: all dropped alike
     variants = [{"track_id": None}, {"track_id": ""}, {}]
     for i, variant in enumerate(variants):
-        row = {"session_id": 20, "timestamp": f"2024-01-02T10:0{i}:00", "user_id": 1,
-               "event_type": "play", **variant}
+        row = {
+            "session_id": 20,
+            "timestamp": f"2024-01-02T10:0{i}:00",
+            "user_id": 1,
+            "event_type": "play",
+            **variant,
+        }
         dump["sessions"].append(row)
     # optional text: missing, "" and null all become null
     dump["users"][0]["city"] = ""
@@ -163,7 +179,8 @@ def test_list_written_as_text_is_parsed(tmp_path, dump):
     dump["artists"][1]["genres"] = "Rock, Indie Rock"
     result = run(tmp_path, dump)
     assert [list(g) for g in result.tables["artists"]["genres"]] == [
-        ["dance pop", "pop"], ["rock", "indie rock"]
+        ["dance pop", "pop"],
+        ["rock", "indie rock"],
     ]
 
 
@@ -202,8 +219,9 @@ def test_release_date_precisions(tmp_path, dump):
     dump["tracks"][0]["release_date"] = "2020-05-17"
     dump["tracks"][1]["release_date"] = 1999  # a year as a number
     dump["tracks"][2]["release_date"] = "2021-03"
-    dump["tracks"].append({"id": "t4", "name": "Four", "id_artist": "a2",
-                           "release_date": "2021-02-30"})
+    dump["tracks"].append(
+        {"id": "t4", "name": "Four", "id_artist": "a2", "release_date": "2021-02-30"}
+    )
     dump["tracks"].append({"id": "t5", "name": "Five", "id_artist": "a2", "release_date": ""})
     result = run(tmp_path, dump)
     t = result.tables["tracks"].set_index("track_id")
@@ -219,8 +237,9 @@ def test_release_date_precisions(tmp_path, dump):
 
 
 def test_implausible_audio_values_are_nulled_and_counted(tmp_path, dump):
-    dump["tracks"][0].update(tempo=0, loudness=3.5, duration_ms=3_600_000, key=13,
-                             danceability=1.7, energy="loud")
+    dump["tracks"][0].update(
+        tempo=0, loudness=3.5, duration_ms=3_600_000, key=13, danceability=1.7, energy="loud"
+    )
     result = run(tmp_path, dump)
     t1 = result.tables["tracks"].set_index("track_id").loc["t1"]
     for column in ("tempo", "loudness", "duration_ms", "key", "danceability", "energy"):
@@ -244,16 +263,38 @@ def test_missing_and_extra_audio_columns(tmp_path, dump):
 
 def test_null_user_is_repaired_from_its_session_or_dropped(tmp_path, dump):
     dump["sessions"][1]["user_id"] = None  # session 10 has user 1 elsewhere: repaired
-    dump["sessions"].append({"session_id": 30, "timestamp": "2024-01-05T10:00:00",
-                             "user_id": None, "track_id": "t1", "event_type": "play"})
+    dump["sessions"].append(
+        {
+            "session_id": 30,
+            "timestamp": "2024-01-05T10:00:00",
+            "user_id": None,
+            "track_id": "t1",
+            "event_type": "play",
+        }
+    )
     # a session with two users: ambiguous, not repaired
     dump["sessions"] += [
-        {"session_id": 31, "timestamp": "2024-01-05T11:00:00", "user_id": 1,
-         "track_id": "t1", "event_type": "play"},
-        {"session_id": 31, "timestamp": "2024-01-05T11:01:00", "user_id": 2,
-         "track_id": "t2", "event_type": "play"},
-        {"session_id": 31, "timestamp": "2024-01-05T11:02:00", "user_id": "",
-         "track_id": "t3", "event_type": "play"},
+        {
+            "session_id": 31,
+            "timestamp": "2024-01-05T11:00:00",
+            "user_id": 1,
+            "track_id": "t1",
+            "event_type": "play",
+        },
+        {
+            "session_id": 31,
+            "timestamp": "2024-01-05T11:01:00",
+            "user_id": 2,
+            "track_id": "t2",
+            "event_type": "play",
+        },
+        {
+            "session_id": 31,
+            "timestamp": "2024-01-05T11:02:00",
+            "user_id": "",
+            "track_id": "t3",
+            "event_type": "play",
+        },
     ]
     result = run(tmp_path, dump)
     balanced(result)
@@ -304,7 +345,10 @@ def test_duplicate_and_missing_ids_in_small_tables(tmp_path, dump):
     result = run(tmp_path, dump)
     balanced(result)
     assert result.quality["artists"]["dropped"] == {
-        "malformed_json": 0, "artist_id_missing": 1, "duplicate_id": 1}
+        "malformed_json": 0,
+        "artist_id_missing": 1,
+        "duplicate_id": 1,
+    }
     assert result.tables["artists"].set_index("artist_id").loc["a1", "name"] == "Alpha"
     assert result.quality["users"]["dropped"]["duplicate_id"] == 1
     assert result.quality["users"]["dropped"]["user_id_missing"] == 1
@@ -332,8 +376,13 @@ def test_time_window_and_complete_weeks(tmp_path, dump):
 
 def test_dropped_sample_is_capped_per_reason(tmp_path, dump):
     dump["sessions"] += [
-        {"session_id": 40, "timestamp": f"2024-01-03T10:{i:02d}:00", "user_id": 1,
-         "track_id": None, "event_type": "play"}
+        {
+            "session_id": 40,
+            "timestamp": f"2024-01-03T10:{i:02d}:00",
+            "user_id": 1,
+            "track_id": None,
+            "event_type": "play",
+        }
         for i in range(30)
     ]
     result = run(tmp_path, dump)

@@ -7,23 +7,47 @@ import copy
 import tempfile
 from pathlib import Path
 
-from _ingest_dumps import TABLES, base_dump, write_dump
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _ingest_dumps import TABLES, base_dump, write_dump
 from pozytywka.ingest import ingest_dump
 
 MISSING = object()  # the key is left out of the row
 
 ids = st.sampled_from(["1", "2", 1, 2, 3.0, " 2 ", -1, "-1", "", None, "null", MISSING])
 tracks = st.sampled_from(["t1", "t2", "t3", "t0", "T1", " t2", -1, "", None, "None", MISSING])
-events = st.sampled_from(["play", "PLAY", " Skip", "like", "LIKE", "advertisment",
-                          "ADVERTISEMENT", "Advertisement", "Buy Premium", "", None, MISSING])
-timestamps = st.sampled_from([
-    "2024-01-02T10:00:00", "2024-01-02 10:00:00.123", "2024-01-09T23:59:59.999999",
-    "2024-01-16T08:00:00Z", "2024-01-16T10:00:00+02:00", "2024-01-03",
-    "not a date", "2024-13-45T99:00:00", "", None, MISSING,
-])
+events = st.sampled_from(
+    [
+        "play",
+        "PLAY",
+        " Skip",
+        "like",
+        "LIKE",
+        "advertisment",
+        "ADVERTISEMENT",
+        "Advertisement",
+        "Buy Premium",
+        "",
+        None,
+        MISSING,
+    ]
+)
+timestamps = st.sampled_from(
+    [
+        "2024-01-02T10:00:00",
+        "2024-01-02 10:00:00.123",
+        "2024-01-09T23:59:59.999999",
+        "2024-01-16T08:00:00Z",
+        "2024-01-16T10:00:00+02:00",
+        "2024-01-03",
+        "not a date",
+        "2024-13-45T99:00:00",
+        "",
+        None,
+        MISSING,
+    ]
+)
 garbage = st.sampled_from(["{oops", "[1, 2]", '"text"', "null", "42", '{"session_id": '])
 blank = st.sampled_from(["", "   ", "\t"])
 
@@ -33,16 +57,21 @@ def _row(**values):
 
 
 session_rows = st.builds(
-    _row, session_id=st.sampled_from([10, "10", 11, 12, 99, -1, None, "", MISSING]),
-    timestamp=timestamps, user_id=ids, track_id=tracks, event_type=events,
+    _row,
+    session_id=st.sampled_from([10, "10", 11, 12, 99, -1, None, "", MISSING]),
+    timestamp=timestamps,
+    user_id=ids,
+    track_id=tracks,
+    event_type=events,
 )
 track_rows = st.builds(
     _row,
     id=st.sampled_from(["t0", "t1", "t4", "t5", 7, -1, "", None]),
     name=st.sampled_from(["One", " one ", "Other", "", None, MISSING]),
     id_artist=st.sampled_from(["a1", "a2", "a9", -1, None, MISSING]),
-    release_date=st.sampled_from(["1999", "1999-07", "1999-07-04", 2001, "07/04/1999",
-                                  "0000", "", None, MISSING]),
+    release_date=st.sampled_from(
+        ["1999", "1999-07", "1999-07-04", 2001, "07/04/1999", "0000", "", None, MISSING]
+    ),
     tempo=st.sampled_from([0, 120.5, 999, -3, "fast", None, MISSING]),
     loudness=st.sampled_from([-5.0, 2.0, -80, None, MISSING]),
     duration_ms=st.sampled_from([200000, 3_600_000, 0, "", MISSING]),
@@ -53,8 +82,9 @@ artist_rows = st.builds(
     _row,
     id=st.sampled_from(["a1", "a3", "a4", -1, "", None]),
     name=st.sampled_from(["X", "", None, MISSING]),
-    genres=st.sampled_from([["Pop", " pop "], [], None, "Rock, Jazz", '["a"]', "['b']",
-                            [None, ""], MISSING]),
+    genres=st.sampled_from(
+        [["Pop", " pop "], [], None, "Rock, Jazz", '["a"]', "['b']", [None, ""], MISSING]
+    ),
 )
 user_rows = st.builds(
     _row,
@@ -116,9 +146,12 @@ def test_any_recoverable_dump_is_ingested_and_fully_accounted_for(case):
         assert all(v >= 0 for v in q["repaired"].values())
     sessions = result.tables["sessions"]
     assert sessions["user_id"].notna().all()
-    assert not sessions.duplicated(
-        ["session_id", "timestamp", "user_id", "track_id", "event_type"]
-    ).any() or result.quality["sessions"]["repaired"]["track_id_canonicalised"] > 0
+    assert (
+        not sessions.duplicated(
+            ["session_id", "timestamp", "user_id", "track_id", "event_type"]
+        ).any()
+        or result.quality["sessions"]["repaired"]["track_id_canonicalised"] > 0
+    )
     unknown = sessions["track_id"].notna() & ~sessions["track_id"].isin(
         result.tables["tracks"]["track_id"]
     )

@@ -7,8 +7,8 @@ import gzip
 import json
 
 import pytest
-from _ingest_dumps import base_dump, write_dump
 
+from _ingest_dumps import base_dump, write_dump
 from pozytywka.cli import main
 from pozytywka.errors import PozytywkaError
 from pozytywka.ingest import ingest_dump
@@ -102,8 +102,15 @@ def test_broken_gzip_is_a_user_error(tmp_path, dump):
 def project(tmp_path, monkeypatch, dump):
     """A tmp project root holding params.yaml and a dirty dump in data/raw/my-dump."""
     dump["sessions"].append("{broken line")
-    dump["sessions"].append({"session_id": 12, "timestamp": "2024-01-15T09:30:00",
-                             "user_id": None, "track_id": None, "event_type": "PLAY"})
+    dump["sessions"].append(
+        {
+            "session_id": 12,
+            "timestamp": "2024-01-15T09:30:00",
+            "user_id": None,
+            "track_id": None,
+            "event_type": "PLAY",
+        }
+    )
     write_dump(tmp_path / "data/raw/my-dump", dump, gz=("sessions",))
     (tmp_path / "params.yaml").write_text("data:\n  source: data/raw/my-dump\n")
     monkeypatch.chdir(tmp_path)
@@ -120,8 +127,14 @@ def test_cli_writes_tables_metrics_and_reports(project, capsys):
     assert main(["ingest"]) == 0
 
     interim = sorted(p.name for p in (project / "data/interim").iterdir())
-    assert interim == ["artists.parquet", "sessions.parquet", "track_genres.parquet",
-                       "track_storage.parquet", "tracks.parquet", "users.parquet"]
+    assert interim == [
+        "artists.parquet",
+        "sessions.parquet",
+        "track_genres.parquet",
+        "track_storage.parquet",
+        "tracks.parquet",
+        "users.parquet",
+    ]
     reports = sorted(p.name for p in (project / "reports/data_quality").iterdir())
     assert reports == ["sessions_dropped_sample.csv", "summary.md"]
     quality = json.loads((project / "metrics/data_quality.json").read_text())
@@ -131,17 +144,24 @@ def test_cli_writes_tables_metrics_and_reports(project, capsys):
     assert sessions["dropped"]["malformed_json"] == 1
     assert sessions["dropped"]["track_id_missing"] == 1
     assert quality["window"]["complete_weeks"] == 1
-    assert "| sessions | `sessions.jsonl.gz` | 8 | 6 | 2 |" in (
-        project / "reports/data_quality/summary.md"
-    ).read_text()
+    assert (
+        "| sessions | `sessions.jsonl.gz` | 8 | 6 | 2 |"
+        in (project / "reports/data_quality/summary.md").read_text()
+    )
 
 
 def test_rerun_gives_byte_identical_outputs(project):
-    outputs = ["data/interim/sessions.parquet", "data/interim/tracks.parquet",
-               "data/interim/artists.parquet", "data/interim/track_genres.parquet",
-               "data/interim/users.parquet", "data/interim/track_storage.parquet",
-               "metrics/data_quality.json", "reports/data_quality/summary.md",
-               "reports/data_quality/sessions_dropped_sample.csv"]
+    outputs = [
+        "data/interim/sessions.parquet",
+        "data/interim/tracks.parquet",
+        "data/interim/artists.parquet",
+        "data/interim/track_genres.parquet",
+        "data/interim/users.parquet",
+        "data/interim/track_storage.parquet",
+        "metrics/data_quality.json",
+        "reports/data_quality/summary.md",
+        "reports/data_quality/sessions_dropped_sample.csv",
+    ]
     assert main(["ingest"]) == 0
     first = {p: (project / p).read_bytes() for p in outputs}
     for p in outputs:

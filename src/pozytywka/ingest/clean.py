@@ -117,7 +117,7 @@ CREATE OR REPLACE TEMP MACRO pz_text(x) AS CASE WHEN x IS NULL OR trim(x) = '' T
     ELSE trim(x) END;
 CREATE OR REPLACE TEMP MACRO pz_enum(x) AS CASE
     WHEN x IS NULL OR pz_blank(x) OR pz_token(x) THEN NULL ELSE lower(trim(x)) END;
-CREATE OR REPLACE TEMP MACRO pz_event(x) AS {_event_sql('x')};
+CREATE OR REPLACE TEMP MACRO pz_event(x) AS {_event_sql("x")};
 CREATE OR REPLACE TEMP MACRO pz_num(x) AS try_cast(trim(x) AS DOUBLE);
 CREATE OR REPLACE TEMP MACRO pz_in(v, lo, hi) AS CASE WHEN v BETWEEN lo AND hi THEN v END;
 CREATE OR REPLACE TEMP MACRO pz_has_tz(x) AS

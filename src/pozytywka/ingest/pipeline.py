@@ -110,16 +110,24 @@ def ingest_dump(source: str | Path) -> IngestResult:
             quality[table] = account(con, table, raw)
             if quality[table]["rows_dropped"]:
                 samples[table] = dropped_sample(con, table, list(SCHEMAS[table].columns))
-            log.info("clean %s: kept %d of %d (%.1fs)", table, quality[table]["rows_kept"],
-                     quality[table]["rows_read"], time.perf_counter() - started)
+            log.info(
+                "clean %s: kept %d of %d (%.1fs)",
+                table,
+                quality[table]["rows_kept"],
+                quality[table]["rows_read"],
+                time.perf_counter() - started,
+            )
         for table in INTERIM_TABLES:
             started = time.perf_counter()
             tables[table] = validate(table, _fetch(con, table))
-            log.info("validated %s: %d rows (%.1fs)", table, len(tables[table]),
-                     time.perf_counter() - started)
+            log.info(
+                "validated %s: %d rows (%.1fs)",
+                table,
+                len(tables[table]),
+                time.perf_counter() - started,
+            )
         first, last = con.execute(
-            "SELECT min(\"timestamp\"), max(\"timestamp\") FROM rows_sessions "
-            "WHERE drop_reason IS NULL"
+            'SELECT min("timestamp"), max("timestamp") FROM rows_sessions WHERE drop_reason IS NULL'
         ).fetchall()[0]
     quality["window"] = time_window(first, last)
     quality["derived"] = {"track_genres": len(tables["track_genres"])}

@@ -35,8 +35,7 @@ def account(con: duckdb.DuckDBPyConnection, table: str, raw: RawStats) -> dict[s
     flags = FLAGS[table]
     dropped = dict.fromkeys(DROP_REASONS[table], 0)
     for reason, n in con.execute(
-        f"SELECT drop_reason, count(*) FROM rows_{table} "
-        "WHERE drop_reason IS NOT NULL GROUP BY 1"
+        f"SELECT drop_reason, count(*) FROM rows_{table} WHERE drop_reason IS NOT NULL GROUP BY 1"
     ).fetchall():
         if reason not in dropped:
             raise AssertionError(f"{table}: drop reason {reason!r} not declared in DROP_REASONS")
@@ -65,9 +64,7 @@ def account(con: duckdb.DuckDBPyConnection, table: str, raw: RawStats) -> dict[s
     }
 
 
-def dropped_sample(
-    con: duckdb.DuckDBPyConnection, table: str, columns: list[str]
-) -> pd.DataFrame:
+def dropped_sample(con: duckdb.DuckDBPyConnection, table: str, columns: list[str]) -> pd.DataFrame:
     """Up to :data:`SAMPLE_PER_REASON` dropped rows per reason, first lines first.
 
     Columns: ``reason``, ``row_number`` (the line in the file), ``line`` (the
@@ -92,8 +89,13 @@ def time_window(first: pd.Timestamp | None, last: pd.Timestamp | None) -> dict[s
     to say; ingest only reports it.
     """
     if first is None or last is None or pd.isna(first) or pd.isna(last):
-        return {"first_event": None, "last_event": None, "complete_weeks": 0,
-                "first_complete_week": None, "last_complete_week": None}
+        return {
+            "first_event": None,
+            "last_event": None,
+            "complete_weeks": 0,
+            "first_complete_week": None,
+            "last_complete_week": None,
+        }
     weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
     return {
         "first_event": pd.Timestamp(first).isoformat(),

@@ -111,7 +111,7 @@ def parsed_sql(path: Path, keys: tuple[str, ...]) -> str:
                         THEN try(json_extract_string(line, {paths})) END AS j
             FROM {_lines_sql(path)}
         )
-        WHERE line IS NOT NULL AND (j IS NOT NULL OR trim(line) <> '')
+        WHERE line IS NOT NULL AND (j IS NOT NULL OR NOT regexp_full_match(line, '\\s*'))
     """
 
 
@@ -150,9 +150,7 @@ def read_table(
     except duckdb.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PozytywkaError(f"{path}: cannot be read as JSON lines ({first})") from None
-    counts = ", ".join(
-        f"count(*) FILTER (WHERE ok AND ({required[key]}))" for key in spec.required
-    )
+    counts = ", ".join(f"count(*) FILTER (WHERE ok AND ({required[key]}))" for key in spec.required)
     lines, good, *present = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE ok), {counts} FROM s1_{spec.table}"
     ).fetchall()[0]
