@@ -407,3 +407,18 @@ def test_schemas_reject_what_the_contract_forbids(tmp_path, dump):
     bad.loc[0, "event_type"] = "PLAY"
     with pytest.raises(pandera.errors.SchemaErrors):
         SCHEMAS["sessions"].validate(bad, lazy=True)
+
+
+def test_native_and_line_readers_agree_on_a_clean_dump(tmp_path, dump, monkeypatch):
+    """Clean files take DuckDB's fast JSON reader; the exact reader must give the same."""
+    from pozytywka.ingest import read
+
+    dump["tracks"][0].update(duration_ms=200000.0, key=5.0, explicit=True, popularity="50")
+    dump["sessions"][0]["user_id"] = 1.0
+    dump["artists"][0]["genres"] = '["Pop"]'
+    fast = run(tmp_path / "a", dump, gz=("users",))
+    monkeypatch.setattr(read, "needs_line_reader", lambda *args: True)
+    exact = run(tmp_path / "b", dump, gz=("users",))
+    for table, frame in fast.tables.items():
+        pd.testing.assert_frame_equal(frame, exact.tables[table])
+    assert fast.quality == exact.quality

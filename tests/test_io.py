@@ -33,3 +33,9 @@ def test_parquet_bytes_are_identical_for_identical_frames(tmp_path):
     write_parquet(tmp_path / "one.parquet", frame)
     write_parquet(tmp_path / "two.parquet", frame.copy())
     assert (tmp_path / "one.parquet").read_bytes() == (tmp_path / "two.parquet").read_bytes()
+
+
+def test_outputs_get_the_usual_file_mode_not_a_private_temp_mode(tmp_path):
+    target = tmp_path / "m.json"
+    write_json(target, {"a": 1})
+    assert target.stat().st_mode & 0o044 == 0o044  # group and others can read it

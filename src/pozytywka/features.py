@@ -59,9 +59,6 @@ FEATURE_COLUMNS = [
     "skip_rate",
     "like_rate",
     "full_play_rate",
-    "skip_rate_0",
-    "like_rate_0",
-    "listeners_lag_1",
     "weeks_since_release",
     "weeks_since_first_play",
     "artist_pop_0",
@@ -213,12 +210,6 @@ def build_features(
     for name, num in (("skip_rate", skips_h), ("like_rate", likes_h), ("full_play_rate", full_h)):
         prior = num.sum(axis=0) / tot_plays
         feats[name] = (num + RATE_PRIOR_PLAYS * prior) / (plays_h + RATE_PRIOR_PLAYS)
-    # this week's rates alone: skips and likes follow the track's current appeal
-    week_plays = np.maximum(plays.sum(axis=0), 1.0)
-    for name, num in (("skip_rate_0", skips), ("like_rate_0", likes)):
-        prior = num.sum(axis=0) / week_plays
-        feats[name] = (num + RATE_PRIOR_PLAYS * prior) / (plays + RATE_PRIOR_PLAYS)
-    feats["listeners_lag_1"] = _shift(listeners, 1)
 
     # weeks since the track's first play in the log (first complete week with a play)
     played = plays > 0

@@ -108,8 +108,9 @@ def summary_markdown(metrics: dict, context: dict) -> str:
     else:
         lines += [
             "Simulation: the synthetic service's behaviour model played the week with each "
-            "user served their arm's playlists (seeded; users keep their usual listening). "
-            "Outcomes count the playlist plays.",
+            "user offered their arm's playlists on the weekly shelf (seeded; users keep their "
+            "usual listening and open the shelf in extra playlist sessions). Outcomes count "
+            "the playlist plays.",
             "",
         ]
     lines += [
@@ -133,6 +134,19 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         f"Minimum detectable effect (relative, alpha {metrics['alpha']}, power "
         f"{metrics['power']}): {_pct(metrics['mde']).lstrip('+')}.",
     ]
+    cuped = metrics.get("cuped")
+    if cuped:
+        lines += [
+            "",
+            f"CUPED (pre-experiment covariates: {', '.join(cuped['covariates'])}; variance "
+            f"reduced by {_pct(cuped['variance_reduction']).lstrip('+')}): play-through rate "
+            f"lift {_pct(cuped['lift'])} [{_pct(cuped['ci_low'])}, {_pct(cuped['ci_high'])}], "
+            f"p = {_num(cuped['p_value'], 3)}, MDE {_pct(cuped['mde']).lstrip('+')}. "
+            "The plain Welch comparison above is the primary one and makes the decision "
+            "(it assumes nothing about the covariates and is what DESIGN §6 names); CUPED is "
+            "the same comparison with what was predictable before the week removed, a more "
+            "precise read that should agree with it.",
+        ]
     if context.get("note"):
         lines += ["", context["note"]]
     lines += [

@@ -21,6 +21,13 @@ quantile for ``1 - alpha`` (95% at the default alpha). The MDE is the
 relative effect a two-sided Welch test at ``alpha`` detects with probability
 ``power`` for the users available, by the normal approximation:
 ``(z_{1-alpha/2} + z_power) * sqrt(sA^2/nA + sB^2/nB) / mean_A``.
+
+When the outcomes carry pre-experiment covariates (``pre_plays``,
+``pre_full_plays``, ``fav_on_shelf``: see :mod:`pozytywka.ab.cuped`), the
+primary metric is also compared after CUPED (``cuped`` in the output). The
+plain Welch comparison stays the primary, decision-making one (the DESIGN §6
+keys): it assumes nothing about the covariates, and the CUPED one is reported
+beside it as a more precise read of the same effect.
 A quantity that cannot be computed (an empty arm, a zero base) is ``None``,
 which the JSON writes as ``null``: never NaN.
 """
@@ -35,6 +42,7 @@ import pandas as pd
 from scipy import stats
 
 from ..config import ABParams
+from .cuped import PRE_COLUMNS, covariate_matrix, cuped_adjust
 
 PRIMARY = "play_through_rate"
 SECONDARY = ("likes_per_user", "skips_per_user", "full_plays_per_user")
@@ -211,6 +219,38 @@ def decide(
     )
 
 
+def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
+    """The primary metric after CUPED (see :mod:`pozytywka.ab.cuped`), or None without covariates.
+
+    Same users as the plain comparison (those with plays); ``theta`` is fitted on
+    both arms pooled; then the same Welch test, delta-method interval and MDE run
+    on the adjusted per-user rates. ``variance_reduction`` is
+    ``1 - var(adjusted) / var(plain)`` over those users.
+    """
+    if not set(PRE_COLUMNS) & set(outcomes.columns):
+        return None
+    rows = outcomes[outcomes["plays"] > 0]
+    x, names = covariate_matrix(rows)
+    if not names:
+        return None
+    y = (rows["full_plays"] / rows["plays"]).to_numpy(dtype="float64")
+    adjusted, theta = cuped_adjust(y, x)
+    arm = rows["arm"].to_numpy()
+    c = compare(adjusted[arm == "A"], adjusted[arm == "B"], PRIMARY, ab.alpha, ab.power)
+    reduction = 1 - adjusted.var(ddof=1) / y.var(ddof=1) if len(y) >= 2 and y.var() > 0 else None
+    return {
+        "covariates": names,
+        "theta": [_r(t) for t in theta],
+        "variance_reduction": _r(reduction),
+        "users_with_pre_period": int((rows.get("pre_plays", pd.Series(dtype=int)) > 0).sum()),
+        **{
+            k: v
+            for k, v in c.as_dict().items()
+            if k in ("mean_a", "mean_b", "diff", "lift", "ci_low", "ci_high", "p_value", "mde")
+        },
+    }
+
+
 def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
     """Everything ``metrics/ab.json`` holds, from the per-user outcomes."""
     sizes = outcomes["arm"].value_counts()
@@ -221,6 +261,7 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
     primary = comparisons[PRIMARY]
     srm = srm_p_value(n_a, n_b, ab.split)
     decision, why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"])
+    cuped = cuped_comparison(outcomes, ab)
 
     def arm(which: str, n: int) -> dict:
         key = "mean_a" if which == "A" else "mean_b"
@@ -255,6 +296,7 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
             }
             for m in SECONDARY
         },
+        **({"cuped": cuped} if cuped is not None else {}),
     }
 
 

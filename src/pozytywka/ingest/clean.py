@@ -1,9 +1,10 @@
 """Normalise, repair or drop: the cleaning rules of each dump table, as DuckDB SQL.
 
-Every rule is vectorised SQL over the raw text columns that :mod:`.read` loaded,
-so the same code cleans a ten-row test dump and ten million session events.
-Each ``clean_<table>`` builds the temp table ``rows_<table>``: one row per input
-row (malformed lines included) with
+Every rule is vectorised SQL over the raw text columns :mod:`.read` extracts, so
+the same code cleans a ten-row test dump and ten million session events. Each
+``clean_<table>(con, path)`` reads its file (one pass: parse and normalise) and
+builds the temp table ``rows_<table>``: one row per input row (malformed lines
+included) with
 
 - ``row_number``: the line number in the file;
 - ``drop_reason``: null for kept rows, else the first rule (in the order of
@@ -11,10 +12,12 @@ row (malformed lines included) with
 - the contract's output columns, already typed;
 - ``rep_<rule>``: how many values of the row that rule repaired (an id ``-1``
   turned into null, an event type re-spelled, a user id recovered ...);
-- ``flag_<name>``: kept-but-noteworthy rows (an unknown event type, a session
-  event whose track is not in ``tracks``).
+- ``line``: the text of the line, kept only for rows that may be dropped (for
+  the sample a person inspects).
 
-:mod:`.quality` turns these columns into the row account; the rules live here.
+Kept-but-noteworthy rows (an unknown event type, a session event whose track is
+not in ``tracks``) are counted by the conditions in :data:`FLAGS`.
+:mod:`.quality` turns all this into the row account; the rules live here.
 
 Normalisation shared by all tables (SQL macros ``pz_*``):
 
@@ -91,25 +94,29 @@ def _event_sql(x: str) -> str:
     )
     return (
         f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} IN ({_sql_list(KNOWN_EVENTS)}) THEN {x} "
+        f"WHEN {x} = 'advertisment' THEN 'advertisement' "
         f"WHEN {e} IN ({_sql_list(KNOWN_EVENTS)}) THEN {e} {whens} "
         f"WHEN pz_blank({x}) OR pz_token({x}) THEN NULL "
         f"ELSE regexp_replace({e}, '[\\s-]+', '_', 'g') END"
     )
 
 
+# The guards on ``ascii(x)`` (the first character's code) keep the common case
+# cheap on ten million rows: only values starting with a space, tab, '-', 'n' or
+# 'N' can be blank, a null token or the -1 sentinel, so only those are trimmed
+# and lower-cased.
 MACROS = rf"""
 CREATE OR REPLACE TEMP MACRO pz_blank(x) AS CASE
     WHEN x IS NULL THEN false WHEN x = '' THEN true
     WHEN ascii(x) IN (9, 10, 13, 32) THEN trim(x) = '' ELSE false END;
 CREATE OR REPLACE TEMP MACRO pz_token(x) AS CASE
-    WHEN x IS NULL OR length(x) > 6 THEN false
+    WHEN x IS NULL OR length(x) > 8 OR ascii(x) NOT IN (9, 32, 78, 110) THEN false
     ELSE lower(trim(x)) IN ({_sql_list(_NULL_TOKENS)}) END;
 CREATE OR REPLACE TEMP MACRO pz_sentinel(x) AS CASE
-    WHEN x IS NULL OR length(x) > 6 THEN false ELSE trim(x) = '-1' END;
+    WHEN x IS NULL OR length(x) > 8 OR ascii(x) NOT IN (9, 32, 45) THEN false
+    ELSE trim(x) = '-1' END;
 CREATE OR REPLACE TEMP MACRO pz_id(x) AS CASE
-    WHEN x IS NULL THEN NULL
-    WHEN length(x) > 4 AND NOT contains(x, '.') AND x = trim(x) THEN x
-    WHEN pz_blank(x) OR pz_token(x) OR pz_sentinel(x) THEN NULL
+    WHEN x IS NULL OR pz_blank(x) OR pz_token(x) OR pz_sentinel(x) THEN NULL
     WHEN contains(x, '.') AND regexp_full_match(trim(x), '-?[0-9]+\.0+')
         THEN regexp_replace(trim(x), '\.0+$', '')
     ELSE trim(x) END;
@@ -120,11 +127,15 @@ CREATE OR REPLACE TEMP MACRO pz_enum(x) AS CASE
 CREATE OR REPLACE TEMP MACRO pz_event(x) AS {_event_sql("x")};
 CREATE OR REPLACE TEMP MACRO pz_num(x) AS try_cast(trim(x) AS DOUBLE);
 CREATE OR REPLACE TEMP MACRO pz_in(v, lo, hi) AS CASE WHEN v BETWEEN lo AND hi THEN v END;
-CREATE OR REPLACE TEMP MACRO pz_has_tz(x) AS
-    regexp_matches(x, ':[0-9]{{2}}(\.[0-9]+)?\s*([zZ]|UTC|utc|[+-][0-9]{{2}}(:?[0-9]{{2}})?)\s*$');
+CREATE OR REPLACE TEMP MACRO pz_has_tz(x) AS CASE
+    WHEN x IS NULL THEN false
+    WHEN NOT (right(x, 1) NOT BETWEEN '0' AND '9' OR contains(right(x, 6), '+')
+              OR contains(right(x, 6), '-')) THEN false
+    ELSE regexp_matches(x,
+        ':[0-9]{{2}}(\.[0-9]+)?\s*([zZ]|UTC|utc|[+-][0-9]{{2}}(:?[0-9]{{2}})?)\s*$') END;
 CREATE OR REPLACE TEMP MACRO pz_ts(x) AS CASE
     WHEN pz_has_tz(x) THEN try_cast(trim(x) AS TIMESTAMPTZ)::TIMESTAMP
-    ELSE try_cast(trim(x) AS TIMESTAMP) END;
+    ELSE try_cast(x AS TIMESTAMP) END;
 CREATE OR REPLACE TEMP MACRO pz_bool(x) AS CASE
     WHEN lower(trim(x)) IN ({_sql_list(_TRUE)}) THEN true
     WHEN lower(trim(x)) IN ({_sql_list(_FALSE)}) THEN false END;
@@ -385,6 +396,7 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
             {_id_repairs(("session_id", "user_id", "track_id"))},
             {_blank_repairs(("session_id", "timestamp", "user_id", "track_id", "event_type"))},
             CASE WHEN event_type IS NULL OR event_type IN ({_sql_list(KNOWN_EVENTS)}) THEN 0
+                WHEN event_type = 'advertisment' THEN 1
                 ELSE (pz_event(event_type) IS DISTINCT FROM event_type)::INT END
                 AS rep_event_type_normalised,
             coalesce(pz_has_tz("timestamp"), false)::INT AS rep_timestamp_to_utc

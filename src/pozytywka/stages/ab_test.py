@@ -5,7 +5,12 @@ synthetic dump (``data.source`` is ``data/raw/synthetic``) the generator's
 behaviour model simulates the published week with each user served their
 arm's playlists (``reports/playlists/by_model/``); with a real dump the arms
 are replayed against the held-out last complete week (see
-:mod:`pozytywka.ab.replay`). Writes ``metrics/ab.json`` and, under
+:mod:`pozytywka.ab.replay`). Each user's pre-experiment covariates (their
+play-through rate over the complete weeks before the A/B week, from
+``data/interim/sessions.parquet``, and whether a favourite genre is on the
+shelf) feed a CUPED comparison reported beside the plain one
+(:mod:`pozytywka.ab.cuped`); ``outcomes.csv`` carries them after the required
+columns. Writes ``metrics/ab.json`` and, under
 ``reports/ab/``: ``outcomes.csv``, ``arms.csv``/``arms.png``,
 ``sequential.csv``/``sequential.png`` and ``summary.md``.
 """
@@ -18,6 +23,7 @@ import pandas as pd
 
 from .. import paths
 from ..ab.assign import assign_arms
+from ..ab.cuped import favourite_on_shelf, pre_period_counts, with_covariates
 from ..ab.outcomes import daily_outcomes, user_outcomes
 from ..ab.replay import on_served_tracks, replay_documents, week_events
 from ..ab.report import arms_figure, sequential_figure, summary_markdown
@@ -40,6 +46,34 @@ def _need(path):
     if not path.exists():
         raise PozytywkaError(f"{path} not found: run the earlier stages first (dvc repro)")
     return path
+
+
+def _shelf_genres(docs) -> list[str]:
+    """The genres of both arms' playlists: the shelf, whichever arm a user is in."""
+    return sorted({str(p["genre"]) for doc in docs for p in doc.get("playlists", [])})
+
+
+def _with_pre_period(
+    outcomes: pd.DataFrame, users: pd.DataFrame, start: pd.Timestamp, shelf_genres: list[str]
+) -> pd.DataFrame:
+    """Append the CUPED covariates (:mod:`pozytywka.ab.cuped`), known before the A/B week."""
+    sessions = pd.read_parquet(
+        _need(paths.INTERIM_SESSIONS),
+        columns=["session_id", "user_id", "track_id", "event_type", "timestamp"],
+    )
+    counts, weeks = pre_period_counts(sessions, start)
+    if "favourite_genres" in users.columns:
+        fav = favourite_on_shelf(users, shelf_genres)
+    else:
+        fav = pd.Series(0, index=users["user_id"].astype(str).to_numpy(), dtype="int64")
+    log.info(
+        "CUPED pre-period: %d complete weeks (%s .. %s), %d users with plays",
+        len(weeks),
+        weeks[0].date() if weeks else "-",
+        weeks[-1].date() if weeks else "-",
+        len(counts),
+    )
+    return with_covariates(outcomes, counts, fav)
 
 
 def _simulation(params: Params, assignment: pd.DataFrame):
@@ -66,7 +100,8 @@ def _simulation(params: Params, assignment: pd.DataFrame):
             start.date(),
         )
     events = simulate_ab_week(world, syn.weeks, assignment, served, params.ab.seed)
-    return events, counted_events(events, assignment, served), start, {}
+    context = {"shelf_genres": _shelf_genres(docs.values())}
+    return events, counted_events(events, assignment, served), start, context
 
 
 def _replay(params: Params, assignment: pd.DataFrame):
@@ -88,11 +123,12 @@ def _replay(params: Params, assignment: pd.DataFrame):
         ", ".join(f"{a}: {len(s)} playlists" for a, s in served.items()),
     )
     events = week_events(pd.read_parquet(_need(paths.INTERIM_SESSIONS)), held_out)
-    return events, on_served_tracks(events, assignment, served), held_out, {}
+    context = {"shelf_genres": _shelf_genres(docs.values())}
+    return events, on_served_tracks(events, assignment, served), held_out, context
 
 
 def run(params: Params) -> None:
-    users = pd.read_parquet(_need(paths.INTERIM_USERS), columns=["user_id"])
+    users = pd.read_parquet(_need(paths.INTERIM_USERS))
     assignment = assign_arms(users["user_id"], params.ab.salt, params.ab.split)
     if assignment.empty:
         raise PozytywkaError(f"{paths.INTERIM_USERS} holds no users to split into arms")
@@ -101,6 +137,7 @@ def run(params: Params) -> None:
     events, counted, start, context = (_simulation if synthetic else _replay)(params, assignment)
 
     outcomes = user_outcomes(events, assignment, counted)
+    outcomes = _with_pre_period(outcomes, users, start, context.pop("shelf_genres"))
     metrics = analyse(outcomes, params.ab, mode)
     seq = sequential_view(daily_outcomes(events, assignment, counted, start), params.ab)
     intervals = arm_intervals(outcomes, params.ab.alpha)

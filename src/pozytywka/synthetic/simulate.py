@@ -70,10 +70,14 @@ LIKE_DIST = 0.5
 LIKE_APPEAL = 0.8
 AD_RATE = 0.3  # chance of an ad before a track (not the first) for non-premium users
 
-# --- served playlists (the A/B week) -------------------------------------------
-PLAYLIST_SESSION_SHARE = 0.4  # share of a user's sessions spent on a matching served playlist
-PLAYLIST_NEAR_WEIGHT = 0.35  # pick weight of a playlist whose genre is only near the user's
-PLAYLIST_FROM_TOP = 0.6  # a playlist session starts at the first track; else anywhere
+# --- served playlists: the weekly "popular playlists" shelf (the A/B week) -------
+PLAYLIST_SHELF_SESSIONS = 2.0  # mean extra playlist sessions per user and week, x activity
+PLAYLIST_FAV_WEIGHT = 1.0  # pick weight of a shelf playlist in one of the user's favourite genres
+PLAYLIST_NEAR_WEIGHT = 0.35  # ... whose genre shares a family with a favourite
+PLAYLIST_OTHER_WEIGHT = 0.1  # ... of any other genre (popular playlists reach a broad audience)
+PLAYLIST_FROM_TOP = 0.8  # a playlist session starts at the first track; else anywhere in it
+PLAYLIST_SESSION_TRACKS = 10.0  # mean tracks a user would stay for (1 + Poisson)...
+PLAYLIST_STOP_SKIPS = 2  # ...unless they skip this many tracks in a row: then they leave
 
 #: Average events per track slot at the default constants (play + skip/like + ads),
 #: used to turn ``events_per_session`` into slots per session.
@@ -130,16 +134,18 @@ class ServedPlan:
     tracks: np.ndarray  # all playlists' track positions, concatenated
     offsets: np.ndarray  # playlist p is tracks[offsets[p]:offsets[p+1]]
     genre: np.ndarray  # each playlist's genre (the most common genre of its tracks)
-    pairs: GroupedSampler | None  # user -> an eligible playlist, by weight
-    has_pairs: np.ndarray  # (U,) bool: the user has at least one eligible playlist
+    pairs: GroupedSampler | None  # user -> one of their served playlists, by taste
+    has_pairs: np.ndarray  # (U,) bool: the user is served at least one non-empty playlist
 
 
 def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | None) -> ServedPlan:
     """Resolve ``user_id -> playlists (track-id lists)`` into a :class:`ServedPlan`.
 
     Unknown users and track ids are ignored (logged); identical playlists are
-    stored once. A playlist is eligible for a user when its genre is one of their
-    favourites (weight 1) or shares a family with one (:data:`PLAYLIST_NEAR_WEIGHT`).
+    stored once. Every non-empty playlist served to a user can be picked, with a
+    weight by taste: its genre is one of their favourites
+    (:data:`PLAYLIST_FAV_WEIGHT`), shares a family with one
+    (:data:`PLAYLIST_NEAR_WEIGHT`), or neither (:data:`PLAYLIST_OTHER_WEIGHT`).
     """
     unique: dict[tuple[str, ...], int] = {}
     pair_user: list[int] = []
@@ -186,7 +192,9 @@ def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | No
     fam = np.where(fav >= 0, world.genre_family[np.maximum(fav, 0)], -1)
     pfam = np.where(pg >= 0, world.genre_family[np.maximum(pg, 0)], -2)
     near = (fam == pfam[:, None]).any(axis=1)
-    weight = np.where(in_fav, 1.0, np.where(near, PLAYLIST_NEAR_WEIGHT, 0.0))
+    weight = np.where(
+        in_fav, PLAYLIST_FAV_WEIGHT, np.where(near, PLAYLIST_NEAR_WEIGHT, PLAYLIST_OTHER_WEIGHT)
+    )
     weight = weight * (lengths[pp] > 0)
     keep = weight > 0
     has_pairs[pu[keep]] = True
@@ -225,98 +233,58 @@ def _genre_match(world: World, users: np.ndarray, tracks: np.ndarray) -> np.ndar
     return ((tg[:, :, None] == fav[:, None, :]) & (tg[:, :, None] >= 0)).any(axis=(1, 2))
 
 
-def week_events(
-    world: World,
-    week: int,
-    rng: np.random.Generator,
-    plan: ServedPlan | None = None,
-    playlist_share: float = PLAYLIST_SESSION_SHARE,
-) -> Events:
-    """Every user's events in world week ``week``; sessions numbered from 0.
+def _draw_starts(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Start offsets (microseconds into the week) of ``n`` sessions: any day, a daily rhythm."""
+    day = rng.integers(0, 7, n)
+    hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
+    return day * _DAY + hour * 3600 * _SECOND + rng.integers(0, 3600 * _SECOND, n)
 
-    ``plan`` (served playlists) changes what some sessions play (a share
-    ``playlist_share`` of the sessions of users with a matching playlist), not
-    how many sessions there are or how users react to a track.
-    """
-    p = world.params
-    n_users = world.n_users
-    week_us = (world.week_start(week).value // 1000) if week >= 0 else 0
 
-    # -- sessions, chronological per user --
-    n_sess = rng.poisson(p.sessions_per_user_week * world.activity)
-    sess_user = np.repeat(np.arange(n_users), n_sess)
-    n_s = len(sess_user)
-    day = rng.integers(0, 7, n_s)
-    hour = rng.choice(24, size=n_s, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
-    offset = day * _DAY + hour * 3600 * _SECOND + rng.integers(0, 3600 * _SECOND, n_s)
-    order = np.lexsort((offset, sess_user))
-    sess_user, offset = sess_user[order], offset[order]
-    lam = max(p.events_per_session / EVENTS_PER_SLOT - 1.0, 0.0)
-    n_slots = 1 + rng.poisson(lam, n_s)
-
-    # -- playlist sessions --
-    sess_pl = np.full(n_s, -1, dtype=np.int64)
-    sess_pl_start = np.zeros(n_s, dtype=np.int64)
-    pl_draw = rng.random(n_s)
-    if plan is not None and plan.pairs is not None:
-        is_pl = (pl_draw < playlist_share) & plan.has_pairs[sess_user]
-        chosen = plan.pairs.sample(rng, sess_user[is_pl])
-        length = plan.offsets[chosen + 1] - plan.offsets[chosen]
-        anywhere = (rng.random(len(chosen)) * length).astype(np.int64)
-        first = np.where(rng.random(len(chosen)) < PLAYLIST_FROM_TOP, 0, anywhere)
-        sess_pl[is_pl] = chosen
-        sess_pl_start[is_pl] = first
-        n_slots[is_pl] = np.minimum(n_slots[is_pl], length - first)
-
-    # -- slots --
-    slot_sess = np.repeat(np.arange(n_s), n_slots)
-    n = len(slot_sess)
-    sess_first = np.concatenate(([0], np.cumsum(n_slots)[:-1]))
-    slot_pos = np.arange(n) - sess_first[slot_sess]
-    slot_user = sess_user[slot_sess]
-    track = np.full(n, -1, dtype=np.int64)
-    on_pl = sess_pl[slot_sess] >= 0
-    if plan is not None and on_pl.any():
-        s = slot_sess[on_pl]
-        track[on_pl] = plan.tracks[plan.offsets[sess_pl[s]] + sess_pl_start[s] + slot_pos[on_pl]]
-
-    org = ~on_pl
-    gw = genre_weights(world, week)
-    released = np.isfinite(world.log_appeal[:, week])
-    appeal = np.where(released, np.exp(world.log_appeal[:, week].astype(np.float64)), 0.0)
-    tg = world.track_genres
-    pair_track = np.repeat(np.arange(world.n_tracks), 3)[tg.ravel() >= 0]
-    pair_genre = tg.ravel()[tg.ravel() >= 0]
-    sampler = GroupedSampler.build(pair_genre, pair_track, appeal[pair_track], world.n_genres)
-    gw = gw * (sampler.totals > 0)
-    if gw.sum() <= 0:
-        raise ValueError(f"no track is released in week {week}: nothing to play")
-    org_sess = np.unique(slot_sess[org])
-    sess_genre = np.full(n_s, -1, dtype=np.int64)
-    sess_genre[org_sess] = _draw_genres(world, rng, sess_user[org_sess], gw)
-    slot_genre = sess_genre[slot_sess[org]]
-    switch = rng.random(len(slot_genre)) < P_GENRE_SWITCH
-    slot_genre[switch] = _draw_genres(world, rng, slot_user[org][switch], gw)
-    cand = sampler.sample(rng, np.repeat(slot_genre, CANDIDATES)).reshape(-1, CANDIDATES)
-    dist = _taste_distance(world, slot_user[org][:, None], cand)
-    gumbel = -np.log(-np.log(rng.random(cand.shape) * (1 - 1e-12) + 1e-300))
-    pick = np.argmax(-TASTE_BETA * dist + gumbel, axis=1)
-    track[org] = cand[np.arange(len(cand)), pick]
-
-    # -- reactions --
-    dz = _taste_distance(world, slot_user, track)
-    match = _genre_match(world, slot_user, track)
-    az = world.appeal_z[track, week].astype(np.float64)
+def _react(
+    world: World, week: int, rng: np.random.Generator, users: np.ndarray, tracks: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(skip, like)`` for each (user, track) slot: the one reaction model of the service."""
+    n = len(tracks)
+    dz = _taste_distance(world, users, tracks)
+    match = _genre_match(world, users, tracks)
+    az = world.appeal_z[tracks, week].astype(np.float64)
     skip_logit = (
         SKIP_INTERCEPT
         + SKIP_DIST * dz
         + SKIP_OFF_GENRE * (~match)
         - SKIP_APPEAL * az
-        + world.skip_bias[slot_user]
+        + world.skip_bias[users]
     )
     skip = rng.random(n) < _sigmoid(skip_logit)
-    like_logit = LIKE_INTERCEPT - LIKE_DIST * dz + LIKE_APPEAL * az + world.like_bias[slot_user]
+    like_logit = LIKE_INTERCEPT - LIKE_DIST * dz + LIKE_APPEAL * az + world.like_bias[users]
     like = (~skip) & (rng.random(n) < _sigmoid(like_logit))
+    return skip, like
+
+
+def _slot_events(
+    world: World,
+    week: int,
+    rng: np.random.Generator,
+    offset: np.ndarray,
+    n_slots: np.ndarray,
+    slot_user: np.ndarray,
+    track: np.ndarray,
+    skip: np.ndarray,
+    like: np.ndarray,
+    source: int,
+    first_session: int = 0,
+) -> Events:
+    """Ads, timing and the event rows of sessions whose slots are already reacted to.
+
+    Session ``s`` (numbered ``first_session + s``) starts at ``offset[s]`` into the
+    week and holds ``n_slots[s]`` consecutive slots.
+    """
+    n_s = len(n_slots)
+    n = len(track)
+    week_us = (world.week_start(week).value // 1000) if week >= 0 else 0
+    slot_sess = np.repeat(np.arange(n_s), n_slots)
+    sess_first = np.concatenate(([0], np.cumsum(n_slots)[:-1])).astype(np.int64)
+    slot_pos = np.arange(n) - sess_first[slot_sess]
     ad = (~world.premium[slot_user]) & (slot_pos > 0) & (rng.random(n) < AD_RATE)
 
     # -- timing inside the session (microseconds) --
@@ -344,18 +312,162 @@ def week_events(
     ts = np.column_stack([ad_ts, play_ts, play_ts + like_at, play_ts + listened])
     etype = np.broadcast_to(np.array([AD, PLAY, LIKE, SKIP], dtype=np.int8), (n, 4))
     trk = np.column_stack([np.full(n, -1), track, track, track])
-    src = np.where(on_pl, PLAYLIST, ORGANIC).astype(np.int8)
     keep = mask & (ts < week_us + MICROS_PER_WEEK)
     rows = np.nonzero(keep.ravel())[0]
     slot_of = rows // 4
     return Events(
         user=slot_user[slot_of].astype(np.int32),
-        session=slot_sess[slot_of].astype(np.int64),
+        session=(slot_sess[slot_of] + first_session).astype(np.int64),
         ts=ts.ravel()[rows].astype(np.int64),
         track=trk.ravel()[rows].astype(np.int32),
         etype=etype.ravel()[rows],
-        source=src[slot_of],
+        source=np.full(len(rows), source, dtype=np.int8),
     )
+
+
+def _organic_events(world: World, week: int, rng: np.random.Generator) -> tuple[Events, int]:
+    """Every user's usual listening in ``week`` and the number of sessions drawn.
+
+    The random draws (and so the events) are exactly those of the dump's history:
+    do not reorder them.
+    """
+    p = world.params
+    n_users = world.n_users
+
+    # -- sessions, chronological per user --
+    n_sess = rng.poisson(p.sessions_per_user_week * world.activity)
+    sess_user = np.repeat(np.arange(n_users), n_sess)
+    n_s = len(sess_user)
+    offset = _draw_starts(rng, n_s)
+    order = np.lexsort((offset, sess_user))
+    sess_user, offset = sess_user[order], offset[order]
+    lam = max(p.events_per_session / EVENTS_PER_SLOT - 1.0, 0.0)
+    n_slots = 1 + rng.poisson(lam, n_s)
+    # A draw per session that the first design (playlist sessions carved out of these)
+    # used; kept so that the history, and every dump made from it, stays byte-identical.
+    rng.random(n_s)
+
+    # -- slots: a genre per session (sometimes switching), the best fit of a few tracks --
+    slot_sess = np.repeat(np.arange(n_s), n_slots)
+    slot_user = sess_user[slot_sess]
+    gw = genre_weights(world, week)
+    released = np.isfinite(world.log_appeal[:, week])
+    appeal = np.where(released, np.exp(world.log_appeal[:, week].astype(np.float64)), 0.0)
+    tg = world.track_genres
+    pair_track = np.repeat(np.arange(world.n_tracks), 3)[tg.ravel() >= 0]
+    pair_genre = tg.ravel()[tg.ravel() >= 0]
+    sampler = GroupedSampler.build(pair_genre, pair_track, appeal[pair_track], world.n_genres)
+    gw = gw * (sampler.totals > 0)
+    if gw.sum() <= 0:
+        raise ValueError(f"no track is released in week {week}: nothing to play")
+    org_sess = np.unique(slot_sess)
+    sess_genre = np.full(n_s, -1, dtype=np.int64)
+    sess_genre[org_sess] = _draw_genres(world, rng, sess_user[org_sess], gw)
+    slot_genre = sess_genre[slot_sess]
+    switch = rng.random(len(slot_genre)) < P_GENRE_SWITCH
+    slot_genre[switch] = _draw_genres(world, rng, slot_user[switch], gw)
+    cand = sampler.sample(rng, np.repeat(slot_genre, CANDIDATES)).reshape(-1, CANDIDATES)
+    dist = _taste_distance(world, slot_user[:, None], cand)
+    gumbel = -np.log(-np.log(rng.random(cand.shape) * (1 - 1e-12) + 1e-300))
+    pick = np.argmax(-TASTE_BETA * dist + gumbel, axis=1)
+    track = cand[np.arange(len(cand)), pick]
+
+    skip, like = _react(world, week, rng, slot_user, track)
+    ev = _slot_events(world, week, rng, offset, n_slots, slot_user, track, skip, like, ORGANIC)
+    return ev, n_s
+
+
+def _shelf_events(
+    world: World,
+    week: int,
+    rng: np.random.Generator,
+    plan: ServedPlan,
+    shelf_sessions: float,
+    first_session: int,
+) -> Events:
+    """The additional playlist sessions of users offered the shelf (see the module docstring)."""
+    if plan.pairs is None:
+        return _slot_events(
+            world,
+            week,
+            rng,
+            *(np.zeros(0, dtype=np.int64),) * 2,
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=np.int64),
+            np.zeros(0, dtype=bool),
+            np.zeros(0, dtype=bool),
+            PLAYLIST,
+            first_session,
+        )
+    # -- how many playlist sessions: drawn for every user, whatever they are served --
+    n_pl = rng.poisson(shelf_sessions * world.activity)
+    n_pl = np.where(plan.has_pairs, n_pl, 0)
+    sess_user = np.repeat(np.arange(world.n_users), n_pl)
+    n_s = len(sess_user)
+    offset = _draw_starts(rng, n_s)
+    order = np.lexsort((offset, sess_user))
+    sess_user, offset = sess_user[order], offset[order]
+
+    # -- which playlist (by taste), where to start, how long the user would stay --
+    chosen = plan.pairs.sample(rng, sess_user)
+    length = plan.offsets[chosen + 1] - plan.offsets[chosen]
+    anywhere = (rng.random(n_s) * length).astype(np.int64)
+    first = np.where(rng.random(n_s) < PLAYLIST_FROM_TOP, 0, anywhere)
+    budget = 1 + rng.poisson(max(PLAYLIST_SESSION_TRACKS - 1.0, 0.0), n_s)
+    n_cand = np.minimum(budget, length - first)
+
+    # -- the candidate slots, in playlist order, reacted to with the one reaction model --
+    slot_sess = np.repeat(np.arange(n_s), n_cand)
+    sess_first = np.concatenate(([0], np.cumsum(n_cand)[:-1])).astype(np.int64)
+    idx = np.arange(len(slot_sess))
+    slot_pos = idx - sess_first[slot_sess]
+    slot_user = sess_user[slot_sess]
+    track = plan.tracks[plan.offsets[chosen[slot_sess]] + first[slot_sess] + slot_pos]
+    skip, like = _react(world, week, rng, slot_user, track)
+
+    # -- the stop rule: the session ends after PLAYLIST_STOP_SKIPS consecutive skips --
+    boundary = np.where(~skip, idx, np.where(slot_pos == 0, idx - 1, -1))
+    run = idx - np.maximum.accumulate(boundary) if len(idx) else idx
+    stop = run >= PLAYLIST_STOP_SKIPS
+    cs = np.cumsum(stop)
+    before = cs - stop - (cs - stop)[sess_first][slot_sess]
+    keep = before == 0
+    n_slots = np.bincount(slot_sess[keep], minlength=n_s)
+    return _slot_events(
+        world,
+        week,
+        rng,
+        offset,
+        n_slots,
+        slot_user[keep],
+        track[keep],
+        skip[keep],
+        like[keep],
+        PLAYLIST,
+        first_session,
+    )
+
+
+def week_events(
+    world: World,
+    week: int,
+    rng: np.random.Generator,
+    plan: ServedPlan | None = None,
+    shelf_sessions: float = PLAYLIST_SHELF_SESSIONS,
+) -> Events:
+    """Every user's events in world week ``week``; sessions numbered from 0.
+
+    The organic listening comes first from ``rng`` and does not depend on
+    ``plan``; with served playlists (``plan``), the shelf's playlist sessions
+    are drawn next from the same stream and added (numbered after the organic
+    sessions). Events stay grouped by user, then session, then time.
+    """
+    organic, n_organic = _organic_events(world, week, rng)
+    if plan is None or plan.pairs is None:
+        return organic
+    shelf = _shelf_events(world, week, rng, plan, shelf_sessions, n_organic)
+    events = Events.concat([organic, shelf])
+    return events.take(np.lexsort((events.session, events.user)))
 
 
 def history_rng(world: World, week: int) -> np.random.Generator:
@@ -415,16 +527,18 @@ def simulate_week(
     served: Mapping[str, Sequence[Sequence[str]]] | None = None,
     seed: int = 0,
     *,
-    playlist_share: float = PLAYLIST_SESSION_SHARE,
+    shelf_sessions: float = PLAYLIST_SHELF_SESSIONS,
 ) -> pd.DataFrame:
     """One week of every user's listening, given the playlists served to each user.
 
     ``served`` maps ``user_id`` to a list of playlists (track-id lists, in play
-    order); users not in it get none. Users with a served playlist in or near
-    their favourite genres spend a share ``playlist_share`` (default
-    :data:`PLAYLIST_SESSION_SHARE`, 40%) of their sessions on it, playing it in
-    order; those events have ``source == "playlist"``. Reactions follow
-    the same model as organic listening, with each track's appeal in ``week``.
+    order); users not in it get none. Every user keeps their usual (organic)
+    listening, identical whatever they are served; a user served playlists also
+    opens the shelf in Poisson(``shelf_sessions`` x activity) additional playlist
+    sessions (default :data:`PLAYLIST_SHELF_SESSIONS`), picking a playlist by
+    taste and playing it in order until they leave (see the module docstring);
+    those events have ``source == "playlist"``. Reactions follow the same model
+    as organic listening, with each track's appeal in ``week``.
 
     Returns ``user_id``, ``session_id`` (``"w{week}-{n}"``), ``timestamp``,
     ``track_id``, ``event_type`` (``play``/``skip``/``like``; ads are left out),
@@ -434,11 +548,11 @@ def simulate_week(
     """
     if not 0 <= week <= world.n_weeks:
         raise ValueError(f"week must be in 0..{world.n_weeks}, got {week}")
-    if not 0.0 <= playlist_share <= 1.0:
-        raise ValueError(f"playlist_share must be in 0..1, got {playlist_share}")
+    if not shelf_sessions >= 0.0:
+        raise ValueError(f"shelf_sessions must be >= 0, got {shelf_sessions}")
     plan = plan_served(world, served) if served else None
     rng = np.random.default_rng([int(seed), STREAM_HISTORY, int(week)])
-    ev = week_events(world, week, rng, plan, playlist_share)
+    ev = week_events(world, week, rng, plan, shelf_sessions)
     ev = ev.take(np.nonzero(ev.etype != AD)[0])
     session_ids = np.char.add(f"w{week}-", (ev.session + 1).astype(str))
     return events_frame(world, ev, session_ids)
