@@ -37,6 +37,32 @@ def _doc(model: str, tracks: list[str]) -> dict:
     }
 
 
+def _history(users: list[str]) -> pd.DataFrame:
+    """Three complete weeks before the A/B week (2024-07-29): each user plays 4 tracks a
+    week and skips some (odd users more), plus events the pre-period must leave out."""
+    rng = np.random.default_rng(11)
+    rows = []
+    for week in (
+        pd.Timestamp("2024-07-08"),
+        pd.Timestamp("2024-07-15"),
+        pd.Timestamp("2024-07-22"),
+    ):
+        for k, u in enumerate(users):
+            for j in range(4):
+                ts = week + pd.Timedelta(minutes=int(rng.integers(0, 10000)))
+                sid = f"{u}-{week.date()}-{j}"
+                rows.append((sid, ts, u, f"t{j:02d}", "play", len(rows)))
+                if rng.random() < 0.2 + 0.3 * (k % 2):
+                    rows.append((sid, ts + pd.Timedelta("5s"), u, f"t{j:02d}", "skip", len(rows)))
+    # Outside the pre-period: the partial week before (the log starts on its Sunday) and
+    # the A/B week itself.
+    rows.append(("early", pd.Timestamp("2024-07-07 22:00"), users[1], "t00", "play", len(rows)))
+    rows.append(("late", pd.Timestamp("2024-07-29 10:00"), users[0], "t00", "play", len(rows)))
+    return pd.DataFrame(
+        rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"]
+    )
+
+
 @pytest.fixture
 def synthetic_project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -45,7 +71,9 @@ def synthetic_project(tmp_path, monkeypatch):
     fake.simulate_week = fake_simulate_week
     monkeypatch.setitem(sys.modules, "pozytywka.synthetic", fake)
     paths.INTERIM.mkdir(parents=True)
-    pd.DataFrame({"user_id": USERS}).to_parquet(paths.INTERIM_USERS)
+    favourites = [["g"] if i % 3 == 0 else ["other"] for i in range(len(USERS))]
+    pd.DataFrame({"user_id": USERS, "favourite_genres": favourites}).to_parquet(paths.INTERIM_USERS)
+    _history(USERS).to_parquet(paths.INTERIM_SESSIONS)
     write_json(
         paths.PLAYLISTS_BY_MODEL / "baseline.json",
         _doc("baseline", [f"t{i:02d}" for i in range(20)]),
@@ -80,7 +108,20 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
 
     # Recompute everything from outcomes.csv with scipy.
     o = pd.read_csv(paths.AB_OUTCOMES)
-    assert list(o.columns) == ["user_id", "arm", "plays", "full_plays", "skips", "likes"]
+    # The required columns first, then the pre-experiment covariates of CUPED.
+    assert list(o.columns) == [
+        "user_id",
+        "arm",
+        "plays",
+        "full_plays",
+        "skips",
+        "likes",
+        "pre_plays",
+        "pre_full_plays",
+        "fav_on_shelf",
+    ]
+    assert (o["pre_plays"] == 12).all()  # 3 complete weeks x 4 plays; the partial week left out
+    assert o["fav_on_shelf"].tolist() == [int(i % 3 == 0) for i in range(len(USERS))]
     assert o["user_id"].tolist() == sorted(o["user_id"])
     assert len(o) == len(USERS)
     ptr = {a: (g["full_plays"] / g["plays"])[g["plays"] > 0] for a, g in o.groupby("arm")}
@@ -110,6 +151,24 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
         / ma
     )
     assert m["mde"] == pytest.approx(mde, abs=1e-6)
+    # CUPED, recomputed: pooled OLS slopes on the centred covariates, then Welch again.
+    users = o[o["plays"] > 0]
+    y = (users["full_plays"] / users["plays"]).to_numpy()
+    x = np.column_stack(
+        [users["pre_full_plays"] / users["pre_plays"], users["fav_on_shelf"]]
+    ).astype(float)
+    xc = x - x.mean(axis=0)
+    theta = np.linalg.lstsq(xc, y - y.mean(), rcond=None)[0]
+    adj = pd.Series(y - xc @ theta, index=users.index)
+    ya, yb = adj[users["arm"] == "A"], adj[users["arm"] == "B"]
+    c = m["cuped"]
+    assert c["covariates"] == ["pre_play_through_rate", "fav_on_shelf"]
+    assert c["theta"] == pytest.approx(theta.tolist(), abs=1e-6)
+    assert c["lift"] == pytest.approx(yb.mean() / ya.mean() - 1, abs=1e-6)
+    p = stats.ttest_ind(yb, ya, equal_var=False).pvalue
+    assert c["p_value"] == pytest.approx(p, rel=1e-5)
+    assert c["variance_reduction"] == pytest.approx(1 - adj.var(ddof=1) / y.var(ddof=1), abs=1e-6)
+    assert "CUPED" in paths.AB_SUMMARY.read_text()
     # B serves better tracks (0.74..0.85 vs 0.5..0.61): a clear win.
     assert m["decision"] == "ship B"
 

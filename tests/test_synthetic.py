@@ -463,3 +463,49 @@ def test_served_playlists_are_played_in_order_by_matching_users(world) -> None:
     assert 0.05 < share < 0.6
     assert ev["timestamp"].min() >= world.week_start(week)
     assert ev["timestamp"].max() < world.week_start(week + 1)
+
+
+def _shelf(world, week: int, per_genre: int = 12) -> list[list[str]]:
+    """The most appealing tracks of the three biggest genres: a stand-in for a model's shelf."""
+    appeal = world.log_appeal[:, week]
+    shelf = []
+    for g in np.argsort(-world.genre_size, kind="stable")[:3]:
+        members = np.nonzero((world.track_genres == g).any(axis=1) & np.isfinite(appeal))[0]
+        ranked = members[np.argsort(-appeal[members], kind="stable")]
+        shelf.append(world.track_ids[ranked[:per_genre]].tolist())
+    return shelf
+
+
+def test_the_shelf_is_opened_by_most_users_on_top_of_their_usual_listening(world) -> None:
+    """Every user offered the shelf may open it, by taste; organic listening is unchanged."""
+    from pozytywka.synthetic.simulate import PLAYLIST_STOP_SKIPS
+
+    week = SMALL.weeks
+    shelf = _shelf(world, week)
+    users = world.user_ids.tolist()
+    served = {u: shelf for u in users[: len(users) // 2]}
+    ev = simulate_week(world, week, served, seed=4)
+    plain = simulate_week(world, week, None, seed=4)
+    # additional sessions: the organic events are exactly those of the week without a shelf
+    organic = ev[ev["source"] == "organic"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(organic, plain.reset_index(drop=True))
+    pl = ev[ev["source"] == "playlist"]
+    assert set(pl["user_id"]) <= set(served)
+    played = pl.loc[pl["event_type"] == "play", "user_id"].unique()
+    assert len(played) / len(served) > 0.6  # most users offered the shelf play from it
+    # ...including users none of whose favourite genres is on the shelf
+    shelf_genres = {
+        int(np.bincount(world.track_genres[world.track_index(p)][:, 0]).argmax()) for p in shelf
+    }
+    off = [u for u in served if not set(world.user_fav[world.user_index([u])[0]]) & shelf_genres]
+    assert off and len(set(played) & set(off)) / len(off) > 0.3
+    # mostly from the top; a session ends after PLAYLIST_STOP_SKIPS skips in a row, not before
+    first = pl[pl["event_type"] == "play"].groupby("session_id")["track_id"].first()
+    tops = {p[0] for p in shelf}
+    assert first.isin(tops).mean() > 0.6
+    k = PLAYLIST_STOP_SKIPS
+    for _, sess in pl[pl["event_type"].isin(["play", "skip"])].groupby("session_id"):
+        kinds = sess["event_type"].tolist()
+        skipped = [kinds[i + 1 : i + 2] == ["skip"] for i, e in enumerate(kinds) if e == "play"]
+        runs = "".join("s" if x else "f" for x in skipped)
+        assert runs.find("s" * k) in (-1, len(runs) - k), runs

@@ -15,14 +15,15 @@ The rules, in the order they are applied:
    with the reason, and the next genre in the ranking takes its place, so the
    output has ``n_genres`` playlists whenever enough genres can be filled. A
    track may appear in playlists of different genres (it belongs to both).
-4. **Order.** Neighbouring songs should match. The playlist starts with its
-   top-scored track and is ordered as a short open path through the tracks in
-   standardised audio-feature space: a greedy nearest-neighbour chain, then
-   improved by 2-opt moves (reversing a stretch whenever that shortens the
-   path) with the first track fixed. Features are standardised over all scored
-   candidates (so one scale holds across genres); a missing feature counts as
-   the average. ``key`` is left out: it is a pitch class on a circle, not a
-   quantity, and 11 is next to 0.
+4. **Order.** Neighbouring songs should match, and the strongest tracks come
+   early (listeners start a playlist from the top). The playlist starts with its
+   top-scored track; each next song is the nearest, in standardised
+   audio-feature space, among the :data:`ORDER_WINDOW` best-scored tracks left;
+   then 2-opt moves reversing short stretches (at most ``ORDER_WINDOW`` songs)
+   shorten the path where they can, with the first track fixed. Features are
+   standardised over all scored candidates (so one scale holds across genres);
+   a missing feature counts as the average. ``key`` is left out: it is a pitch
+   class on a circle, not a quantity, and 11 is next to 0.
 
 Scores in the output are rounded to 6 digits so reruns diff cleanly.
 """
@@ -111,34 +112,42 @@ def _candidates(scores: pd.DataFrame, tracks: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
-def order_by_similarity(features: np.ndarray) -> list[int]:
-    """An open path through the rows of ``features`` starting at row 0.
+#: The next song is the nearest (in audio space) among this many best-ranked tracks left.
+ORDER_WINDOW = 3
 
-    Greedy nearest neighbour (ties go to the lower row index, i.e. the better
-    ranked track), then 2-opt with the start fixed until no reversal shortens
-    the path. Rows are points in standardised feature space; the path is the
-    order the playlist is played in, so its length is the sum of the jumps
-    between neighbouring songs.
+
+def order_by_similarity(features: np.ndarray, window: int = ORDER_WINDOW) -> list[int]:
+    """An open path through the rows of ``features`` (best-ranked first) starting at row 0.
+
+    Listeners start a playlist from the top, so the strongest tracks should come
+    early, and neighbouring songs should match: the next song is the nearest
+    neighbour of the current one among the ``window`` best-ranked tracks left
+    (ties go to the lower row index, i.e. the better ranked track). Then 2-opt
+    moves that reverse a stretch of at most ``window`` songs are applied while
+    they shorten the path, so a song moves only a few places from where the
+    ranking put it. Rows are points in standardised feature space, in rank order;
+    the path is the order the playlist is played in, so its length is the sum of
+    the jumps between neighbouring songs.
     """
     n = len(features)
     if n <= 2:
         return list(range(n))
+    window = max(int(window), 1)
     diff = features[:, None, :] - features[None, :, :]
     dist = np.sqrt((diff**2).sum(axis=2))
     path = [0]
-    left = np.ones(n, dtype=bool)
-    left[0] = False
-    while left.any():
-        d = np.where(left, dist[path[-1]], np.inf)
-        nxt = int(np.argmin(d))
+    left = list(range(1, n))  # in rank order
+    while left:
+        best = left[:window]
+        nxt = min(best, key=lambda j: (dist[path[-1], j], j))
         path.append(nxt)
-        left[nxt] = False
-    # 2-opt on an open path with a fixed start: reverse path[i..j].
+        left.remove(nxt)
+    # 2-opt on an open path with a fixed start: reverse path[i..j], short stretches only.
     improved = True
     while improved:
         improved = False
         for i in range(1, n - 1):
-            for j in range(i + 1, n):
+            for j in range(i + 1, min(i + window, n)):
                 a, b = path[i - 1], path[i]
                 old = dist[a, b]
                 new = dist[a, path[j]]

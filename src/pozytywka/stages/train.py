@@ -101,7 +101,7 @@ def _plot_curve(curve: pd.DataFrame, best: int, loss: str) -> None:
     )
     ax.axvline(best, linestyle="--", color="black", linewidth=0.8, label=f"best ({best})")
     ax.set_xlabel("iteration")
-    ax.set_ylabel("RMSE of log1p(popularity)" if loss == "RMSE" else loss)
+    ax.set_ylabel("RMSE of log1p(popularity)" if loss == "RMSE" else f"{loss} loss")
     ax.set_title("CatBoost learning curve")
     ax.legend()
     fig.tight_layout()

@@ -11,20 +11,39 @@ A week, for every user:
    starting at a time of day drawn from a daily rhythm, and with
    ``1 + Poisson(...)`` track slots so that a session holds about
    ``events_per_session`` events.
-2. Served playlists (A/B only): a user with a served playlist whose genre is
-   one of their favourites (weight 1) or in the family of one (weight
-   :data:`PLAYLIST_NEAR_WEIGHT`) spends :data:`PLAYLIST_SESSION_SHARE` of their
-   sessions on one of them, playing its tracks in playlist order (from the top,
-   or from a random position, like a shuffle-less resume).
-3. Organic slots: a genre (mostly a favourite, weighted by genre size x this
+2. Organic slots: a genre (mostly a favourite, weighted by genre size x this
    week's momentum, sometimes anything), then :data:`CANDIDATES` tracks of the
    genre drawn in proportion to their appeal this week, of which the user picks
    the best fit to their taste (a softmax over audio distance).
-4. Reaction, the same for organic and playlist tracks: the chance to skip rises
+3. Reaction, the same for organic and playlist tracks: the chance to skip rises
    with the audio distance to the user's taste and for genres outside their
    favourites, and falls with the track's appeal *this week*; a full play is
    liked with a chance that moves the other way. Non-premium users hear ads
    between tracks.
+
+Served playlists (the A/B week) are the weekly "popular playlists" **shelf**,
+an offer every user served them sees. It is *added* to the week: the organic
+listening above is drawn first, from the same random stream and in the same
+order as the history's, so it is identical whatever is served (and
+``served=None`` with the dump's seed replays a history week exactly); the
+shelf's draws come after it. For each user with served playlists:
+
+4. Playlist sessions: Poisson(:data:`PLAYLIST_SHELF_SESSIONS` x activity)
+   additional sessions, drawn for every user whatever their playlists are (so
+   how many users open the shelf does not depend on the arm), at times drawn
+   like organic sessions.
+5. Which playlist, by taste: weight :data:`PLAYLIST_FAV_WEIGHT` for a playlist in
+   one of the user's favourite genres (its genre: the most common one of its
+   tracks), :data:`PLAYLIST_NEAR_WEIGHT` for one in the family of a favourite,
+   and a small :data:`PLAYLIST_OTHER_WEIGHT` for any other genre (popular
+   playlists are meant to reach a broad audience, and a listener sometimes
+   tries one outside their taste; its tracks are then skipped more, by 3.).
+6. Playing it: from the first track (with chance :data:`PLAYLIST_FROM_TOP`, else
+   from a random position), in playlist order, reacting to each track with the
+   model of 3., until the user leaves: after :data:`PLAYLIST_STOP_SKIPS` skips in
+   a row, after a patience of ``1 + Poisson(PLAYLIST_SESSION_TRACKS - 1)``
+   tracks, or at the end of the playlist. Better picks are therefore played
+   through more *and* keep the listener longer.
 
 Timestamps: an ad, then the play; a skip happens during the track (between
 its play and the next play); a like during a full play. Consecutive events
