@@ -26,23 +26,11 @@ import numpy as np
 import pandas as pd
 
 from .config import FeaturesParams
+from .dump_format import AUDIO_FEATURES
 from .errors import PozytywkaError
 from .weeks import WEEK
 
-AUDIO_COLUMNS = [
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "duration_ms",
-    "explicit",
-]
+AUDIO_COLUMNS = [*AUDIO_FEATURES, "duration_ms", "explicit"]
 
 # Model features besides the pop_lag_* columns (which depend on history_weeks).
 FEATURE_COLUMNS = [

@@ -9,7 +9,6 @@ from pathlib import Path
 PARAMS = Path("params.yaml")
 
 RAW_SYNTHETIC = Path("data/raw/synthetic")
-DUMP_FILES = ("artists", "tracks", "users", "sessions", "track_storage")
 
 INTERIM = Path("data/interim")
 INTERIM_ARTISTS = INTERIM / "artists.parquet"

@@ -36,19 +36,10 @@ import numpy as np
 import pandas as pd
 
 from .config import PlaylistParams
+from .dump_format import AUDIO_FEATURES
 
 #: Audio features used to order a playlist (those present in ``tracks`` are used).
-ORDER_FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+ORDER_FEATURES = tuple(name for name in AUDIO_FEATURES if name != "key")
 
 SCORE_DIGITS = 6
 

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import duckdb
 
+from ..dump_format import DUMP_FILES
 from ..errors import PozytywkaError
-from ..paths import DUMP_FILES
 from .schemas import InputSpec
 
 log = logging.getLogger(__name__)

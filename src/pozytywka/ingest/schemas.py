@@ -16,20 +16,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-#: Audio features the contract carries (dumps may hold more, which are ignored,
-#: or fewer, whose columns are then NaN).
-AUDIO_FEATURES: tuple[str, ...] = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+from ..dump_format import AUDIO_FEATURES
 
 #: Plausible range (inclusive) of each numeric track column; values outside are
 #: nulled and counted as ``<column>_implausible``. Tempo 0 and loudness above

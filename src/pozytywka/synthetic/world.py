@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import SyntheticParams
+from ..dump_format import AUDIO_FEATURES
 from ..errors import ParamError
 from . import vocab
 from .sampling import GroupedSampler
@@ -51,18 +52,7 @@ TASTE_DIMS = (
     "tempo",
 )
 #: The audio feature columns of ``tracks.jsonl`` (DESIGN §3), in file order.
-AUDIO_COLUMNS = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+AUDIO_COLUMNS = AUDIO_FEATURES
 
 MICROS_PER_WEEK = 7 * 86_400 * 1_000_000
 
