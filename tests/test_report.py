@@ -357,3 +357,14 @@ def test_read_at_returns_none_for_a_file_added_later(repo):
     sha = resolve_revision("HEAD~1", repo)
     assert read_at(sha, "metrics/ab.json", repo) is not None
     assert read_at(sha, "metrics/not_there.json", repo) is None
+
+
+def test_a_dvc_diff_with_only_a_header_counts_as_no_change():
+    from pozytywka.dvcdiff import DvcDiff
+
+    header_only = "| Path   | Param   | HEAD~1   | workspace   |\n|--------|---------|---|---|"
+    assert DvcDiff("params", header_only).empty
+    assert DvcDiff("params", "").empty
+    with_row = header_only + "\n| params.yaml | catboost.depth | 6 | 8 |"
+    assert not DvcDiff("params", with_row).empty
+    assert not DvcDiff("params", "", error="dvc failed").empty

@@ -28,7 +28,9 @@ class DvcDiff:
 
     @property
     def empty(self) -> bool:
-        return self.error is None and not self.markdown.strip()
+        """No change: DVC prints nothing, or (some versions) a header with no rows."""
+        rows = [ln for ln in self.markdown.splitlines() if ln.lstrip().startswith("|")]
+        return self.error is None and len(rows) <= 2
 
 
 def dvc_diff(kind: str, rev: str, cwd: Path, precision: int = 4) -> DvcDiff:

@@ -85,21 +85,22 @@ def _simulation(params: Params, assignment: pd.DataFrame):
     }
     served = {arm: served_track_lists(doc) for arm, doc in docs.items()}
     syn = params.data.synthetic
-    log.info(
-        "rebuilding the synthetic world and simulating week %d for %d users",
-        syn.weeks,
-        len(assignment),
-    )
     world = build_world(syn)
-    start = pd.Timestamp(world.week_start(syn.weeks))
-    published = pd.Timestamp(docs["B"]["week_start"])
-    if published != start:
-        log.warning(
-            "playlists are for the week of %s but the simulated week starts %s",
-            published.date(),
-            start.date(),
+    # Simulate the week the playlists are published for. It is the world's last
+    # week (index `weeks`) for a clean dump, but a dump whose last week is cut
+    # short (the "heavy" dirt) publishes for the week before.
+    start = pd.Timestamp(docs["B"]["week_start"])
+    week = world.week_index(start)
+    if not 0 <= week <= syn.weeks:
+        raise PozytywkaError(
+            f"playlists are for the week of {start.date()}, outside the synthetic world "
+            f"({world.week_start(0).date()} .. {world.week_start(syn.weeks).date()}): "
+            "were they built from another dump? Rerun the pipeline (dvc repro)"
         )
-    events = simulate_ab_week(world, syn.weeks, assignment, served, params.ab.seed)
+    log.info(
+        "rebuilding the synthetic world and simulating week %d for %d users", week, len(assignment)
+    )
+    events = simulate_ab_week(world, week, assignment, served, params.ab.seed)
     context = {"shelf_genres": _shelf_genres(docs.values())}
     return events, counted_events(events, assignment, served), start, context
 
