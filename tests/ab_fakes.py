@@ -26,6 +26,9 @@ class FakeWorld:
     def week_start(self, week: int) -> pd.Timestamp:
         return self.start + pd.Timedelta(days=7 * (week - 30))
 
+    def week_index(self, timestamp) -> int:
+        return 30 + (pd.Timestamp(timestamp) - self.start) // pd.Timedelta(days=7)
+
 
 def fake_simulate_week(world: FakeWorld, week, served, seed) -> pd.DataFrame:
     rng = np.random.default_rng([seed, week])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..markdown import fmt_p
 from ..plotting import MODEL_COLOURS, new_figure
 
 LABELS = {
@@ -116,18 +117,18 @@ def summary_markdown(metrics: dict, context: dict) -> str:
     lines += [
         "| | A (baseline) | B (CatBoost) | B vs A |",
         "|---|---:|---:|---:|",
-        f"| users | {a['users']} | {b['users']} | SRM p = {_num(metrics['srm_p_value'], 3)} |",
+        f"| users | {a['users']} | {b['users']} | SRM p = {fmt_p(metrics['srm_p_value'])} |",
         f"| users with plays | {metrics['users_with_plays']['A']} | "
         f"{metrics['users_with_plays']['B']} | |",
         f"| play-through rate | {_num(a['play_through_rate'])} | "
         f"{_num(b['play_through_rate'])} | {_pct(metrics['lift'])} "
         f"[{_pct(metrics['ci_low'])}, {_pct(metrics['ci_high'])}], "
-        f"p = {_num(metrics['p_value'], 3)} |",
+        f"p = {fmt_p(metrics['p_value'])} |",
     ]
     for m, s in metrics["secondary"].items():
         lines.append(
             f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_pct(s['lift'])} "
-            f"[{_pct(s['ci_low'])}, {_pct(s['ci_high'])}], p = {_num(s['p_value'], 3)} |"
+            f"[{_pct(s['ci_low'])}, {_pct(s['ci_high'])}], p = {fmt_p(s['p_value'])} |"
         )
     lines += [
         "",
@@ -141,7 +142,7 @@ def summary_markdown(metrics: dict, context: dict) -> str:
             f"CUPED (pre-experiment covariates: {', '.join(cuped['covariates'])}; variance "
             f"reduced by {_pct(cuped['variance_reduction']).lstrip('+')}): play-through rate "
             f"lift {_pct(cuped['lift'])} [{_pct(cuped['ci_low'])}, {_pct(cuped['ci_high'])}], "
-            f"p = {_num(cuped['p_value'], 3)}, MDE {_pct(cuped['mde']).lstrip('+')}. "
+            f"p = {fmt_p(cuped['p_value'])}, MDE {_pct(cuped['mde']).lstrip('+')}. "
             "The plain Welch comparison above is the primary one and makes the decision "
             "(it assumes nothing about the covariates and is what DESIGN §6 names); CUPED is "
             "the same comparison with what was predictable before the week removed, a more "
