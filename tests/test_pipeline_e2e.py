@@ -52,6 +52,24 @@ def _run(args: list[str], cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
+def _commit(repo: Path, message: str) -> None:
+    _run(["git", "add", "-A"], repo)
+    _run(
+        [
+            "git",
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "commit",
+            "--allow-empty",
+            "-qm",
+            message,
+        ],
+        repo,
+    )
+
+
 def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
@@ -87,8 +105,7 @@ def pipeline(tmp_path_factory) -> tuple[Path, str]:
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
     _run(["git", "init", "-q"], repo)
-    _run(["git", "add", "-A"], repo)
-    _run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny"], repo)
+    _commit(repo, "tiny")
     output = _run(["dvc", "repro"], repo)
     return repo, output
 
@@ -198,12 +215,27 @@ def test_a_playlist_param_reruns_only_the_stages_after_it(pipeline):
         _run(["dvc", "repro"], repo)
 
 
+def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipeline, tmp_path):
+    repo, _ = pipeline
+    _run(["dvc", "remote", "add", "--force", "-d", "local", str(tmp_path / "remote")], repo)
+    _run(["dvc", "push"], repo)
+    _commit(repo, "results")
+    clone = tmp_path / "clone"
+    _run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    _run(["dvc", "pull"], clone)
+    assert _stages_run(_run(["dvc", "repro"], clone)) == set()
+    for path in ("data/interim/sessions.parquet", "models/catboost.cbm"):
+        assert (clone / path).read_bytes() == (repo / path).read_bytes()
+    # A change downstream recomputes only what it affects, on the pulled data.
+    params = yaml.safe_load((clone / "params.yaml").read_text())
+    params["playlists"]["n_genres"] = 2
+    (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert _stages_run(_run(["dvc", "repro"], clone)) == {"playlists", "ab_test"}
+
+
 def test_experiments_and_metric_diffs_work_as_dvc_users_expect(pipeline):
     repo, _ = pipeline
-    _run(["git", "add", "-A"], repo)
-    _run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "baseline run"], repo
-    )
+    _commit(repo, "baseline run")
     _run(["dvc", "exp", "run", "-S", "catboost.depth=4", "-n", "shallow"], repo)
     shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
     assert "shallow" in shown and "catboost.depth" in shown
