@@ -422,3 +422,86 @@ def test_native_and_line_readers_agree_on_a_clean_dump(tmp_path, dump, monkeypat
     for table, frame in fast.tables.items():
         pd.testing.assert_frame_equal(frame, exact.tables[table])
     assert fast.quality == exact.quality
+
+
+def _duckdb_sessions(frame):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("frame", frame)
+    con.execute("CREATE TABLE s AS SELECT * FROM frame")
+    return con
+
+
+def test_duckdb_validation_rejects_what_the_pandera_schema_rejects(tmp_path, dump):
+    """Sessions are validated in DuckDB (never one pandas frame): the same rules apply."""
+    from pozytywka.ingest.schemas import to_pandas, validate_duckdb
+
+    sessions = run(tmp_path, dump).tables["sessions"]
+    con = _duckdb_sessions(sessions)
+    validate_duckdb(con, "sessions", "SELECT * FROM s")
+    bad_rows = {
+        "null user": "UPDATE s SET user_id = NULL WHERE row_number = 1",
+        "play without a track": "UPDATE s SET track_id = NULL WHERE row_number = 1",
+        "upper-case event": "UPDATE s SET event_type = 'PLAY' WHERE row_number = 1",
+        "repeated row number": "UPDATE s SET row_number = 2 WHERE row_number = 1",
+    }
+    for update in bad_rows.values():
+        con = _duckdb_sessions(sessions)
+        con.execute(update)
+        with pytest.raises(pandera.errors.SchemaError):
+            validate_duckdb(con, "sessions", "SELECT * FROM s")
+        frame = to_pandas(con.sql("SELECT * FROM s").to_arrow_table())
+        with pytest.raises(pandera.errors.SchemaErrors):  # the same verdict as pandera's
+            SCHEMAS["sessions"].validate(frame, lazy=True)
+    con = _duckdb_sessions(sessions)
+    for relation in (
+        "SELECT * EXCLUDE (row_number) FROM s",  # a column missing
+        "SELECT * REPLACE (row_number::INTEGER AS row_number) FROM s",  # int32, not int64
+        "SELECT user_id, * EXCLUDE (user_id) FROM s",  # columns out of order
+    ):
+        with pytest.raises(pandera.errors.SchemaError):
+            validate_duckdb(con, "sessions", relation)
+
+
+def test_sessions_are_streamed_to_parquet_with_the_bytes_of_the_frame(tmp_path, dump, monkeypatch):
+    """ingest_dump(write=...) writes sessions from DuckDB, row group by row group:
+    the same file as writing the frame with pozytywka.io.write_parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pozytywka.ingest import pipeline
+    from pozytywka.io import write_parquet
+
+    for _ in range(3):  # 24 events: several row groups of 5 rows below
+        dump["sessions"] += copy.deepcopy(dump["sessions"][:8])
+    for i, event in enumerate(dump["sessions"]):
+        event["session_id"] = 10 + i // 5
+    folder = write_dump(tmp_path / "dump", dump)
+    in_memory = ingest_dump(folder)
+    frame = in_memory.tables["sessions"]
+    expected = tmp_path / "expected.parquet"
+    write_parquet(expected, frame)
+
+    streamed = ingest_dump(folder, write={"sessions": tmp_path / "sessions.parquet"})
+    assert "sessions" not in streamed.tables
+    assert streamed.written == {"sessions": tmp_path / "sessions.parquet"}
+    assert streamed.quality == in_memory.quality
+    assert (tmp_path / "sessions.parquet").read_bytes() == expected.read_bytes()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+
+    # Several row groups: the same bytes as pyarrow writing the whole table in
+    # row groups of that size (write_parquet's own, at 1Mi rows, on a big table).
+    monkeypatch.setattr(pipeline, "PARQUET_ROW_GROUP", 5)
+    ingest_dump(folder, write={"sessions": tmp_path / "small_groups.parquet"})
+    pq.write_table(
+        pa.Table.from_pandas(frame, preserve_index=False),
+        tmp_path / "expected_small_groups.parquet",
+        compression="zstd",
+        row_group_size=5,
+    )
+    written = pq.ParquetFile(tmp_path / "small_groups.parquet")
+    assert written.metadata.num_row_groups == -(-len(frame) // 5) > 1
+    assert (tmp_path / "small_groups.parquet").read_bytes() == (
+        tmp_path / "expected_small_groups.parquet"
+    ).read_bytes()

@@ -12,11 +12,14 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -64,6 +67,36 @@ def write_parquet(target: str | os.PathLike[str], frame: pd.DataFrame) -> None:
     """Write a Parquet table without the pandas index (row order is the caller's)."""
     with atomic_path(target) as tmp:
         frame.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
+
+
+#: Rows per Parquet row group: pyarrow's default, which :func:`write_parquet` uses.
+PARQUET_ROW_GROUP = 1024 * 1024
+
+
+def write_parquet_tables(
+    target: str | os.PathLike[str], tables: Iterable[pa.Table], schema: pa.Schema
+) -> None:
+    """Write Arrow ``tables`` as the consecutive row groups of one Parquet file, atomically.
+
+    Each table is cast to ``schema`` and becomes one row group, so it may hold
+    at most :data:`PARQUET_ROW_GROUP` rows; the writer's settings are those of
+    :func:`write_parquet`. Give the schema pandas gives a frame
+    (``pyarrow.Schema.from_pandas(frame, preserve_index=False)``) and the frame's
+    rows cut into tables of exactly :data:`PARQUET_ROW_GROUP` rows (the last one
+    shorter; one empty table for no rows), and the file is byte for byte the one
+    :func:`write_parquet` writes for the frame, without the frame in memory.
+    """
+    import pyarrow.parquet as pq
+
+    with atomic_path(target) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        empty = True
+        for table in tables:
+            if table.num_rows > PARQUET_ROW_GROUP:
+                raise ValueError(f"{table.num_rows} rows are more than one row group")
+            writer.write_table(table.cast(schema))
+            empty = False
+        if empty:
+            raise ValueError(f"no table to write to {target}")
 
 
 def write_csv(target: str | os.PathLike[str], frame: pd.DataFrame) -> None:

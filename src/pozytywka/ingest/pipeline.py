@@ -5,16 +5,24 @@
 the stage entry point only writes files. All heavy lifting runs in an in-memory
 DuckDB connection, with a memory limit and spill folder of its own, so ten
 million events fit in a few gigabytes.
+
+The small tables come out as pandas frames validated by pandera. Sessions (ten
+million rows on a big dump) never become one: they are validated against the
+same schema inside DuckDB and, when the caller gives a path, streamed from
+DuckDB's sort straight into the Parquet file, one row group at a time, written
+exactly as :func:`pozytywka.io.write_parquet` would write the whole frame (same
+bytes), at a fraction of the memory.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +30,11 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ..io import PARQUET_ROW_GROUP, write_parquet_tables
 from .clean import CLEANERS, install_macros
 from .quality import account, dropped_sample, summary_markdown, time_window
 from .read import locate_dump
-from .schemas import INTERIM_TABLES, SCHEMAS, validate
+from .schemas import INTERIM_TABLES, SCHEMAS, to_pandas, validate, validate_duckdb
 
 log = logging.getLogger(__name__)
 
@@ -43,15 +52,23 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
 
 DUCKDB_MEMORY_LIMIT = "2GB"
 
+#: Tables validated in DuckDB and, given a path, written from it (never one frame).
+BIG_TABLES: tuple[str, ...] = ("sessions",)
+
 
 @dataclass
 class IngestResult:
-    """What the ``ingest`` stage writes: tables, the account, samples and a summary."""
+    """What the ``ingest`` stage writes: tables, the account, samples and a summary.
+
+    ``tables`` holds every interim table, except the big ones already written to
+    the paths given to :func:`ingest_dump` (listed in ``written``).
+    """
 
     tables: dict[str, pd.DataFrame]
     quality: dict[str, Any]
     samples: dict[str, pd.DataFrame]
     summary: str
+    written: dict[str, Path] = field(default_factory=dict)
 
 
 @contextmanager
@@ -71,33 +88,82 @@ def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
             con.close()
 
 
-def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    """Arrow to pandas with the contract's dtypes (nullable Int8 stays Int8)."""
-    return table.to_pandas(types_mapper={pa.int8(): pd.Int8Dtype()}.get)
-
-
-def _fetch(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+def _select(table: str) -> str:
+    """The query giving interim ``table`` (its contract's columns), unordered."""
     columns = ", ".join(f'"{c}"' for c in SCHEMAS[table].columns)
-    order = ", ".join(f'"{c}"' for c in SORT_KEYS[table])
     if table == "track_genres":
         sql = """
             SELECT DISTINCT t.track_id, unnest(a.genres) AS genre
             FROM rows_tracks t JOIN rows_artists a ON t.artist_id = a.artist_id
             WHERE t.drop_reason IS NULL AND a.drop_reason IS NULL
         """
-        sql = f"SELECT {columns} FROM ({sql}) ORDER BY {order}"
-    else:
-        sql = f"SELECT {columns} FROM rows_{table} WHERE drop_reason IS NULL ORDER BY {order}"
-    return _to_pandas(con.sql(sql).to_arrow_table())
+        return f"SELECT {columns} FROM ({sql})"
+    return f"SELECT {columns} FROM rows_{table} WHERE drop_reason IS NULL"
 
 
-def ingest_dump(source: str | Path) -> IngestResult:
+def _ordered(table: str) -> str:
+    order = ", ".join(f'"{c}"' for c in SORT_KEYS[table])
+    return f"{_select(table)} ORDER BY {order}"
+
+
+def _fetch(con: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    return to_pandas(con.sql(_ordered(table)).to_arrow_table())
+
+
+def _row_groups(reader: pa.RecordBatchReader, rows: int) -> Iterator[pa.Table]:
+    """The stream cut into tables of exactly ``rows`` rows (the last shorter, at least one).
+
+    Each table is contiguous (chunks combined), as the slices of a whole table
+    are when pyarrow writes it in row groups.
+    """
+    pending: list[pa.RecordBatch] = []
+    n = 0
+    yielded = False
+    for batch in reader:
+        pending.append(batch)
+        n += batch.num_rows
+        while n >= rows:
+            table = pa.Table.from_batches(pending, schema=reader.schema)
+            yield table.slice(0, rows).combine_chunks()
+            yielded = True
+            rest = table.slice(rows)
+            pending, n = rest.to_batches(), rest.num_rows
+    if n or not yielded:
+        yield pa.Table.from_batches(pending, schema=reader.schema).combine_chunks()
+
+
+def write_table(con: duckdb.DuckDBPyConnection, table: str, target: Path) -> None:
+    """Stream interim ``table``, in its order, from DuckDB into the Parquet file ``target``.
+
+    The same bytes as ``write_parquet(target, _fetch(con, table))``: the rows
+    go from DuckDB's sort to the file one row group at a time, with the schema
+    (types and pandas metadata) pandas gives the first row group. Strings leave
+    DuckDB as ``large_string``, the type pandas hands to Parquet, so the cast to
+    that schema copies nothing. Written atomically.
+    """
+    con.execute("SET arrow_large_buffer_size = true")
+    try:
+        reader = con.sql(_ordered(table)).to_arrow_reader(batch_size=128 * 1024)
+        groups = _row_groups(reader, PARQUET_ROW_GROUP)
+        first = next(groups)
+        schema = pa.Schema.from_pandas(to_pandas(first), preserve_index=False)
+        write_parquet_tables(target, itertools.chain([first], groups), schema)
+    finally:
+        con.execute("RESET arrow_large_buffer_size")
+
+
+def ingest_dump(source: str | Path, write: dict[str, Path] | None = None) -> IngestResult:
     """Read, clean, validate and account for the dump in folder ``source``.
 
-    Raises :class:`~pozytywka.errors.PozytywkaError` (one line naming the file)
-    when the folder is not a usable dump; anything recoverable is repaired or
-    dropped and counted instead.
+    ``write`` maps big tables (:data:`BIG_TABLES`) to the Parquet file each is
+    streamed to, once everything is validated; the others come back in
+    ``tables``. Raises :class:`~pozytywka.errors.PozytywkaError` (one line naming
+    the file) when the folder is not a usable dump, before anything is written;
+    anything recoverable is repaired or dropped and counted instead.
     """
+    write = dict(write or {})
+    if unknown := set(write) - set(BIG_TABLES):
+        raise ValueError(f"only {BIG_TABLES} are written by ingest_dump, not {sorted(unknown)}")
     files = locate_dump(source)
     quality: dict[str, Any] = {}
     samples: dict[str, pd.DataFrame] = {}
@@ -119,17 +185,27 @@ def ingest_dump(source: str | Path) -> IngestResult:
             )
         for table in INTERIM_TABLES:
             started = time.perf_counter()
-            tables[table] = validate(table, _fetch(con, table))
-            log.info(
-                "validated %s: %d rows (%.1fs)",
-                table,
-                len(tables[table]),
-                time.perf_counter() - started,
-            )
+            if table in BIG_TABLES:
+                validate_duckdb(con, table, _select(table))
+                if table not in write:
+                    tables[table] = _fetch(con, table)
+            else:
+                tables[table] = validate(table, _fetch(con, table))
+            log.info("validated %s (%.1fs)", table, time.perf_counter() - started)
+        for table, target in write.items():
+            started = time.perf_counter()
+            write_table(con, table, Path(target))
+            log.info("wrote %s to %s (%.1fs)", table, target, time.perf_counter() - started)
         first, last = con.execute(
             'SELECT min("timestamp"), max("timestamp") FROM rows_sessions WHERE drop_reason IS NULL'
         ).fetchall()[0]
     quality["window"] = time_window(first, last)
     quality["derived"] = {"track_genres": len(tables["track_genres"])}
     summary = summary_markdown(str(source), quality, tuple(CLEANERS))
-    return IngestResult(tables=tables, quality=quality, samples=samples, summary=summary)
+    return IngestResult(
+        tables=tables,
+        quality=quality,
+        samples=samples,
+        summary=summary,
+        written={t: Path(p) for t, p in write.items()},
+    )

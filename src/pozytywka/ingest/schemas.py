@@ -5,16 +5,21 @@ are ignored, optional keys may be absent (their column is null), and only the
 ``required`` keys must carry a value in at least one row. The output side is
 strict: each interim table is checked against a pandera schema that is the
 executable form of the "Interim tables" section of ``docs/contracts.md``, so a
-later stage can rely on types, nullability, uniqueness and value ranges.
+later stage can rely on types, nullability, uniqueness and value ranges. A table
+too big to hold in pandas (sessions: ten million rows) is checked against the
+same schema inside DuckDB instead (:func:`validate_duckdb`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pandera.errors
 import pandera.pandas as pa
+import pyarrow
 
 from ..dump_format import AUDIO_FEATURES
 
@@ -208,3 +213,79 @@ def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     not as a user error.
     """
     return SCHEMAS[table].validate(frame, lazy=True)
+
+
+def to_pandas(table: pyarrow.Table) -> pd.DataFrame:
+    """Arrow (from DuckDB) to pandas with the contract's dtypes (nullable Int8 stays Int8)."""
+    return table.to_pandas(types_mapper={pyarrow.int8(): pd.Int8Dtype()}.get)
+
+
+#: Dataframe-wide checks of :data:`SCHEMAS` as DuckDB SQL, by the check's error
+#: message: the condition a row that fails the check meets.
+SQL_CHECKS: dict[str, dict[str, str]] = {
+    "sessions": {
+        "play/skip/like events need a track_id": "event_type IN ("
+        + ", ".join(f"'{e}'" for e in TRACK_EVENTS)
+        + ") AND track_id IS NULL",
+    },
+}
+
+
+def _fail(table: str, message: str) -> None:
+    raise pandera.errors.SchemaError(SCHEMAS[table], None, f"{table}: {message}")
+
+
+def validate_duckdb(con: duckdb.DuckDBPyConnection, table: str, relation: str) -> None:
+    """Check the rows of the query ``relation`` against ``SCHEMAS[table]``, inside DuckDB.
+
+    The same rules as :func:`validate`, without the table in pandas: names, order
+    and dtypes are checked by pandera on the query's first row converted as the
+    table would be (:func:`to_pandas`); not-null, unique and the dataframe-wide
+    checks (:data:`SQL_CHECKS`) in one SQL scan; each column's own checks (all
+    element-wise, like ``isin`` or lower-case) by pandera on the column's
+    distinct values. A failure raises :class:`pandera.errors.SchemaError`: like
+    in :func:`validate`, it is a bug in ingest, not bad input.
+    """
+    schema = SCHEMAS[table]
+    head = to_pandas(con.sql(f"SELECT * FROM ({relation}) LIMIT 1").to_arrow_table())
+    _pandera(table, schema, head)
+    aggregates: dict[str, str] = {}
+    for name, column in schema.columns.items():
+        q = f'"{name}"'
+        if not column.nullable:
+            is_na = f"{q} IS NULL"
+            if pd.api.types.is_float_dtype(head[name].dtype):
+                is_na += f" OR isnan({q})"
+            aggregates[f"{name} has nulls"] = f"count(*) FILTER (WHERE {is_na})"
+        if column.unique:
+            aggregates[f"{name} has duplicates"] = (
+                f"count(*) - count(DISTINCT {q}) - (count(*) > count({q}))::INT"
+            )
+    if schema.unique:
+        key = ", ".join(f'"{c}"' for c in schema.unique)
+        aggregates[f"({key}) has duplicates"] = f"count(*) - count(DISTINCT ({key}))"
+    sql_checks = SQL_CHECKS.get(table, {})
+    for check in schema.checks:
+        if check.error not in sql_checks:
+            raise NotImplementedError(f"{table}: no SQL for the check {check.error!r}")
+        aggregates[check.error] = f"count(*) FILTER (WHERE {sql_checks[check.error]})"
+    if aggregates:
+        counts = con.execute(
+            f"SELECT {', '.join(aggregates.values())} FROM ({relation})"
+        ).fetchall()[0]
+        for what, n in zip(aggregates, counts, strict=True):
+            if n:
+                _fail(table, f"{what} ({n} rows)")
+    for name, column in schema.columns.items():
+        if column.checks:
+            values = to_pandas(
+                con.sql(f'SELECT DISTINCT "{name}" FROM ({relation})').to_arrow_table()
+            )
+            _pandera(table, pa.DataFrameSchema({name: column}), values)
+
+
+def _pandera(table: str, schema: pa.DataFrameSchema, frame: pd.DataFrame) -> None:
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as exc:
+        _fail(table, str(exc))

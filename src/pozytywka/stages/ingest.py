@@ -1,10 +1,12 @@
 """``pozytywka ingest``: the dump at ``data.source`` into ``data/interim/`` and a row account.
 
 Thin entry point: :func:`pozytywka.ingest.ingest_dump` does the work (and raises
-a one-line :class:`~pozytywka.errors.PozytywkaError` for a dump it cannot use);
-this module only writes its results, each file atomically, and then removes any
-file in its output folders that this run did not write, so the folders hold
-exactly this run's outputs (no sample left over from an earlier, dirtier dump).
+a one-line :class:`~pozytywka.errors.PozytywkaError` for a dump it cannot use)
+and writes the sessions table itself, straight from DuckDB once everything is
+validated; this module writes the other results, each file atomically, and then
+removes any file in its output folders that this run did not write, so the
+folders hold exactly this run's outputs (no sample left over from an earlier,
+dirtier dump).
 Nothing is written or removed when the dump is rejected.
 """
 
@@ -17,6 +19,7 @@ from pathlib import Path
 from .. import paths
 from ..config import Params
 from ..ingest import ingest_dump
+from ..ingest.pipeline import BIG_TABLES
 from ..io import write_csv, write_json, write_parquet, write_text
 
 log = logging.getLogger(__name__)
@@ -58,12 +61,15 @@ def run(params: Params) -> None:
     started = time.perf_counter()
     source = params.data.source
     log.info("ingesting the dump at %s", source)
-    result = ingest_dump(source)
+    # Sessions go from DuckDB straight to their file (ten million rows never
+    # become one pandas frame); the other tables come back as frames.
+    result = ingest_dump(source, write={t: INTERIM_FILES[t] for t in BIG_TABLES})
 
-    written: set[Path] = set()
+    written: set[Path] = set(result.written.values())
     for table, target in INTERIM_FILES.items():
-        write_parquet(target, result.tables[table])
-        written.add(target)
+        if table not in result.written:
+            write_parquet(target, result.tables[table])
+            written.add(target)
     for table, sample in result.samples.items():
         write_csv(sample_path(table), sample)
         written.add(sample_path(table))
