@@ -42,3 +42,12 @@ def test_data_starting_at_monday_midnight_and_ending_on_sunday_keeps_both_ends()
 
 def test_less_than_a_week_has_no_complete_week():
     assert complete_weeks(pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-06 23:00")) == []
+
+
+def test_a_log_starting_on_monday_morning_keeps_its_first_week():
+    # First event at 00:04 on Monday: the week is complete (a quiet first minutes).
+    weeks = complete_weeks(pd.Timestamp("2024-01-01 00:04:28"), pd.Timestamp("2024-01-14 23:59"))
+    assert weeks == [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-01-08")]
+    # First event on Tuesday: the log started mid-week, the week is partial.
+    weeks = complete_weeks(pd.Timestamp("2024-01-02 00:00"), pd.Timestamp("2024-01-14 23:59"))
+    assert weeks == [pd.Timestamp("2024-01-08")]

@@ -28,19 +28,20 @@ def week_start_of(timestamp: pd.Timestamp) -> pd.Timestamp:
 def complete_weeks(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp]:
     """Week starts of the weeks fully covered by events from ``first`` to ``last``.
 
-    A week is complete when the data starts at or before its Monday 00:00 and
-    runs past its last day (an event on the following Monday or later, or on its
-    Sunday when the data simply ends there is *not* enough: we need evidence the
-    log reached the end of the week, so the last event must be on or after the
-    week's Sunday). Partial first and last weeks are left out.
+    A week counts as complete when the log covers its first and its last day:
+    the first event is on or before its Monday and the last event on or after its
+    Sunday. Asking for an event on each end day, rather than one at exactly
+    Monday 00:00, keeps a quiet first morning from costing a week, while a log
+    that starts on a Wednesday or stops on a Thursday (partial weeks) still loses
+    them. Both ends are judged the same way.
     """
     first_full = week_start_of(first)
-    if first_full < pd.Timestamp(first):
+    if pd.Timestamp(first).normalize() > first_full:
         first_full += WEEK
-    last_ts = pd.Timestamp(last)
+    last_day = pd.Timestamp(last).normalize()
     weeks = []
     w = first_full
-    while w + WEEK - pd.Timedelta(days=1) <= last_ts.normalize():
+    while w + WEEK - pd.Timedelta(days=1) <= last_day:
         weeks.append(w)
         w += WEEK
     return weeks

@@ -12,16 +12,32 @@ same schema inside DuckDB instead (:func:`validate_duckdb`).
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import pandas as pd
-import pandera.errors
-import pandera.pandas as pa
 import pyarrow
 
 from ..dump_format import AUDIO_FEATURES
+
+
+@contextlib.contextmanager
+def _quiet_pyspark() -> Iterator[None]:
+    """pandera imports pyspark.pandas (on import and on first validation) whenever
+    pyspark is installed (it is, for the Spark test), and pyspark warns about pandas 3.
+    Nothing here uses pyspark.pandas: keep that warning out of every ingest run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+        yield
+
+
+with _quiet_pyspark():
+    import pandera.errors
+    import pandera.pandas as pa
 
 #: Plausible range (inclusive) of each numeric track column; values outside are
 #: nulled and counted as ``<column>_implausible``. Tempo 0 and loudness above
@@ -212,7 +228,8 @@ def validate(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     a schema error here is raised as pandera's exception (with its traceback),
     not as a user error.
     """
-    return SCHEMAS[table].validate(frame, lazy=True)
+    with _quiet_pyspark():
+        return SCHEMAS[table].validate(frame, lazy=True)
 
 
 def to_pandas(table: pyarrow.Table) -> pd.DataFrame:
@@ -286,6 +303,7 @@ def validate_duckdb(con: duckdb.DuckDBPyConnection, table: str, relation: str) -
 
 def _pandera(table: str, schema: pa.DataFrameSchema, frame: pd.DataFrame) -> None:
     try:
-        schema.validate(frame, lazy=True)
+        with _quiet_pyspark():
+            schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as exc:
         _fail(table, str(exc))
