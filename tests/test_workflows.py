@@ -159,3 +159,20 @@ def test_local_remote_push_pull_and_repro_from_pulled_data(tmp_path: Path):
     log = dvc(clone, "repro")
     assert "'numbers' didn't change, skipping" in log and "Running stage 'total'" in log
     assert (clone / "data/total.txt").read_text() == "10100\n"
+
+
+def test_workflows_that_run_the_pipeline_put_the_venv_on_path_first():
+    # dvc.yaml stage commands are `pozytywka <stage>`: without .venv/bin on PATH every
+    # stage fails with "command not found" (exit 127), as it would on a laptop with
+    # the virtualenv not activated.
+    checked = 0
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            runs = [step.get("run", "") for step in job.get("steps", [])]
+            pipeline = [i for i, r in enumerate(runs) if "dvc repro" in r or "dvc exp run" in r]
+            if not pipeline:
+                continue
+            on_path = [i for i, r in enumerate(runs) if '.venv/bin" >> "$GITHUB_PATH"' in r]
+            assert on_path and on_path[0] < pipeline[0], f"{workflow.name}: dvc before PATH"
+            checked += 1
+    assert checked == 2  # pr-report and retrain
