@@ -71,7 +71,9 @@ WITH raw AS (
                               user_id: 'VARCHAR', track_id: 'VARCHAR', event_type: 'VARCHAR'}})
 ),
 span AS (
-    SELECT CASE WHEN date_trunc('week', MIN(ts)) = MIN(ts) THEN MIN(ts)
+    -- complete weeks as pozytywka.weeks.complete_weeks: the log covers the Monday
+    SELECT CASE WHEN date_trunc('day', MIN(ts)) = date_trunc('week', MIN(ts))
+                THEN date_trunc('week', MIN(ts))
                 ELSE date_trunc('week', MIN(ts)) + INTERVAL 7 DAY END AS first_week,
            date_trunc('day', MAX(ts)) AS last_day
     FROM raw
