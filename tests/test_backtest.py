@@ -72,3 +72,19 @@ def test_too_short_dump_stops_the_backtest(features) -> None:
     params = Params(evaluate=EvaluateParams(eval_weeks=6))  # needs 4 + 1 + 6 + 1 = 12 weeks
     with pytest.raises(PozytywkaError, match="has 9 complete weeks but 12 are needed"):
         run_backtest(features, params, progress=False)
+
+
+def test_sample_tracks_keeps_whole_track_histories_and_about_the_fraction():
+    from pozytywka.backtest import sample_tracks
+
+    weeks = pd.date_range("2024-01-01", periods=4, freq="7D")
+    frame = pd.DataFrame(
+        [(w, f"t{i}") for w in weeks for i in range(2000)], columns=["week_start", "track_id"]
+    )
+    half = sample_tracks(frame, 0.5)
+    kept = set(half["track_id"])
+    assert 0.45 < len(kept) / 2000 < 0.55
+    # a sampled track is in every week, an unsampled one in none
+    assert (half.groupby("track_id")["week_start"].nunique() == 4).all()
+    assert set(sample_tracks(frame, 0.5)["track_id"]) == kept  # stable
+    assert sample_tracks(frame, 1.0) is frame

@@ -153,3 +153,13 @@ def test_bench_runs_at_a_tiny_scale_and_writes_a_valid_report(tmp_path):
     assert scale["feature_rows"] > 0 and scale["catboost_iterations"] == 30
     assert bench["targets"]["ingest_features_ratio"] == scale["ratio_to_reference"]
     assert bench["scaling"]["ingest_features"] is None  # one scale: no slope to fit
+
+
+def test_sampling_fractions_are_validated_with_one_line():
+    from pozytywka.commands.bench import _fractions
+    from pozytywka.errors import PozytywkaError
+
+    assert _fractions("1,0.5 0.25") == [1.0, 0.5, 0.25]
+    for bad in ("0", "1.5", "half", ""):
+        with pytest.raises(PozytywkaError, match="--sampling takes fractions"):
+            _fractions(bad)

@@ -57,10 +57,56 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=STAGES,
         help="rerun a stage under cProfile and save its top functions (repeatable)",
     )
+    p.add_argument(
+        "--sampling",
+        default=None,
+        metavar="FRACTIONS",
+        help="instead of the scales: backtest CatBoost trained on these fractions of the "
+        "tracks of this project's features (e.g. '1,0.5,0.25'; run `dvc repro features` "
+        "first) -> sampling.json / sampling.md",
+    )
     p.set_defaults(func=run)
 
 
+def _fractions(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.replace(",", " ").split()]
+    except ValueError:
+        values = []
+    if not values or not all(0.0 < v <= 1.0 for v in values):
+        raise PozytywkaError(f"bench: --sampling takes fractions in (0, 1], got {text!r}")
+    return values
+
+
+def run_sampling(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ..bench.sampling import format_rows, sampling_tradeoff
+    from ..config import load_params
+    from ..paths import FEATURES, INTERIM_TRACK_GENRES
+
+    fractions = _fractions(args.sampling)
+    for path in (FEATURES, INTERIM_TRACK_GENRES):
+        if not path.exists():
+            raise PozytywkaError(f"{path} not found: run `dvc repro features` first")
+    rows = sampling_tradeoff(
+        pd.read_parquet(FEATURES),
+        pd.read_parquet(INTERIM_TRACK_GENRES),
+        load_params(args.params),
+        fractions,
+    )
+    out = Path(args.out)
+    write_json(out / "sampling.json", rows)
+    table = format_rows(rows)
+    write_text(out / "sampling.md", table + "\n")
+    print(table)
+    print(f"\nwrote {out / 'sampling.json'}, {out / 'sampling.md'}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.sampling is not None:
+        return run_sampling(args)
     if args.iterations is not None and args.iterations < 1:
         raise PozytywkaError(f"bench: --iterations must be >= 1, got {args.iterations}")
     out = Path(args.out)
