@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from pozytywka.cli import main
-from pozytywka.compare import Thresholds, ab_decision, metric_ci, playlist_diff, regressions
 from pozytywka.errors import PozytywkaError
-from pozytywka.gitrev import read_at, resolve_revision
-from pozytywka.lockcheck import lock_drift
 from pozytywka.markdown import table
+from pozytywka.report.compare import Thresholds, ab_decision, metric_ci, playlist_diff, regressions
+from pozytywka.report.gitrev import read_at, resolve_revision
+from pozytywka.report.lockcheck import lock_drift
 
 # --- hand-made results (DESIGN §6 schemas) --------------------------------------------
 
@@ -360,7 +360,7 @@ def test_read_at_returns_none_for_a_file_added_later(repo):
 
 
 def test_a_dvc_diff_with_only_a_header_counts_as_no_change():
-    from pozytywka.dvcdiff import DvcDiff
+    from pozytywka.report.dvcdiff import DvcDiff
 
     header_only = "| Path   | Param   | HEAD~1   | workspace   |\n|--------|---------|---|---|"
     assert DvcDiff("params", header_only).empty

@@ -23,13 +23,13 @@ from pathlib import Path
 import yaml
 
 from .. import paths
-from ..compare import Thresholds, regressions
-from ..dvcdiff import dvc_diff
 from ..errors import PozytywkaError
-from ..gitrev import read_at, resolve_revision
 from ..io import write_text
-from ..lockcheck import LockDrift, lock_drift
-from ..pr_report import ReportInputs, Snapshot, load_snapshot, render_report
+from ..report.build import ReportInputs, Snapshot, load_snapshot, render_report
+from ..report.compare import Thresholds, regressions
+from ..report.dvcdiff import dvc_diff
+from ..report.gitrev import read_at, resolve_revision
+from ..report.lockcheck import LockDrift, lock_drift
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def _alpha(root: Path) -> float:
 
 def _plots(before: Snapshot, after: Snapshot, out: Path) -> tuple[list, list]:
     """Render before/after PNGs and copy the stage PNGs into ``<out stem>_plots/``."""
-    from ..report_plots import plot_ab_arms, plot_offline_by_week
+    from ..report.plots import plot_ab_arms, plot_offline_by_week
 
     folder = out.parent / f"{out.stem}_plots"
     if folder.exists():

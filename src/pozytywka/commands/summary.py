@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from ..compare import OFFLINE_METRICS, ab_decision, metric_ci, number, skipped_genres
 from ..errors import PozytywkaError
 from ..markdown import fmt_p
+from ..report.compare import OFFLINE_METRICS, ab_decision, metric_ci, number, skipped_genres
 
 # file -> stage that writes it (dvc.yaml)
 SOURCES = {

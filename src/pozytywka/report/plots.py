@@ -14,8 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from .io import save_figure
-from .plotting import MODEL_COLOURS, new_figure
+from ..io import save_figure
+from ..plotting import MODEL_COLOURS, new_figure
 
 OFFLINE_COLUMNS = {"baseline": "baseline_ndcg_at_k", "catboost": "catboost_ndcg_at_k"}
 AB_PANELS = (

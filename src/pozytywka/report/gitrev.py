@@ -12,7 +12,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from .errors import PozytywkaError
+from ..errors import PozytywkaError
 
 
 def _git(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:

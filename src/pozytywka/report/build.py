@@ -16,7 +16,9 @@ from typing import Any
 
 import pandas as pd
 
-from . import paths
+from .. import paths
+from ..errors import PozytywkaError
+from ..markdown import MISSING, details, fmt_delta, fmt_p, fmt_pct, fmt_value, image, table
 from .compare import (
     AB_ARM_METRICS,
     OFFLINE_METRICS,
@@ -31,9 +33,7 @@ from .compare import (
     playlist_diff,
 )
 from .dvcdiff import DvcDiff
-from .errors import PozytywkaError
 from .lockcheck import LockDrift
-from .markdown import MISSING, details, fmt_delta, fmt_p, fmt_pct, fmt_value, image, table
 
 WARN = "⚠️"
 NOT_AT_BASE = "not present at base"
