@@ -114,3 +114,20 @@ def fake_interim(
     )
     sessions["row_number"] = np.arange(len(sessions), dtype="int64")
     return {"tracks": tracks, "track_genres": track_genres, "sessions": sessions}
+
+
+def fake_features(weeks: int, seed: int, n_tracks: int = 30, n_users: int = 30) -> pd.DataFrame:
+    """The features table built from :func:`fake_interim`, as the `features` stage does."""
+    from pozytywka.config import FeaturesParams
+    from pozytywka.features import build_features
+    from pozytywka.plays import complete_week_starts, weekly_popularity
+
+    data = fake_interim(weeks=weeks, n_tracks=n_tracks, n_users=n_users, seed=seed)
+    sessions = data["sessions"]
+    return build_features(
+        weekly_popularity(sessions),
+        data["tracks"],
+        data["track_genres"],
+        complete_week_starts(sessions),
+        FeaturesParams(),
+    )

@@ -5,12 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from interim_fakes import fake_interim
+from interim_fakes import fake_features
 from pozytywka.backtest import PREDICTION_COLUMNS, run_backtest, split_before
-from pozytywka.config import CatBoostParams, EvaluateParams, FeaturesParams, Params, SplitParams
+from pozytywka.config import CatBoostParams, EvaluateParams, Params, SplitParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.features import build_features
-from pozytywka.plays import complete_week_starts, weekly_popularity
 
 WEEK = pd.Timedelta(days=7)
 PARAMS = Params(
@@ -22,15 +20,7 @@ PARAMS = Params(
 
 @pytest.fixture(scope="module")
 def features() -> pd.DataFrame:
-    data = fake_interim(weeks=9, n_tracks=30, n_users=30, seed=2)
-    s = data["sessions"]
-    return build_features(
-        weekly_popularity(s),
-        data["tracks"],
-        data["track_genres"],
-        complete_week_starts(s),
-        FeaturesParams(),
-    )
+    return fake_features(weeks=9, seed=2)
 
 
 def test_each_week_trained_only_on_earlier_weeks(features) -> None:

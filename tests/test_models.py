@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from interim_fakes import fake_interim
-from pozytywka.config import BaselineParams, CatBoostParams, FeaturesParams
+from interim_fakes import fake_features
+from pozytywka.config import BaselineParams, CatBoostParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.features import build_features, labelled_weeks, model_feature_columns
+from pozytywka.features import labelled_weeks, model_feature_columns
 from pozytywka.io import write_json
 from pozytywka.models.baseline import fit_baseline, predict_baseline
 from pozytywka.models.catboost_model import (
@@ -21,22 +21,13 @@ from pozytywka.models.catboost_model import (
     train_catboost,
 )
 from pozytywka.models.scoring import score_week
-from pozytywka.plays import complete_week_starts, weekly_popularity
 
 FAST = CatBoostParams(iterations=30, depth=4, early_stopping_rounds=10, thread_count=2)
 
 
 @pytest.fixture(scope="module")
 def features() -> pd.DataFrame:
-    data = fake_interim(weeks=8, n_tracks=30, n_users=30, seed=1)
-    s = data["sessions"]
-    return build_features(
-        weekly_popularity(s),
-        data["tracks"],
-        data["track_genres"],
-        complete_week_starts(s),
-        FeaturesParams(),
-    )
+    return fake_features(weeks=8, seed=1)
 
 
 def split(features: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

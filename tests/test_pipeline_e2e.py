@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+
+from pozytywka.bench.runner import copy_like_a_clone
 
 pytestmark = pytest.mark.e2e
 
@@ -74,34 +75,10 @@ def _stages_run(output: str) -> set[str]:
     return set(re.findall(r"Running stage '([^']+)'", output))
 
 
-def _copy_like_a_clone(dest: Path) -> None:
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    for raw in filter(None, listed):
-        rel = raw.decode()
-        src = ROOT / rel
-        if not src.is_file() or rel.startswith(("data/", "models/", "node_modules/")):
-            continue
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src, target)
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory) -> tuple[Path, str]:
     repo = tmp_path_factory.mktemp("e2e")
-    _copy_like_a_clone(repo)
-    # Outputs committed in the real repo are regenerated here from scratch.
-    for committed in ("dvc.lock", "metrics", "reports"):
-        path = repo / committed
-        if path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
+    copy_like_a_clone(ROOT, repo)  # without dvc.lock, metrics/, reports/: all regenerated
     params = yaml.safe_load((repo / "params.yaml").read_text())
     (repo / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
     _run(["git", "init", "-q"], repo)

@@ -265,8 +265,10 @@ def run_scale(
     return report.summarise_scale(result)
 
 
-def _copy_like_a_clone(root: Path, dest: Path) -> None:
-    """Copy the files git tracks or would track (no data, models or outputs)."""
+def copy_like_a_clone(root: Path, dest: Path) -> None:
+    """Copy the files git tracks or would track, as a fresh clone has them, minus the
+    pipeline's outputs (data, models, dvc.lock, metrics, reports): a clean slate for
+    `dvc repro` (the benchmark's no-op timing and the end-to-end test)."""
     listed = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=root,
@@ -299,7 +301,7 @@ def measure_noop_repro(root: Path, work: Path, env: dict[str, str]) -> dict[str,
     if repo.exists():
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
-    _copy_like_a_clone(root, repo)
+    copy_like_a_clone(root, repo)
     params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
     (repo / "params.yaml").write_text(
         yaml.safe_dump(deep_update(params, NOOP_TINY), sort_keys=False), encoding="utf-8"
