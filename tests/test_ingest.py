@@ -369,7 +369,19 @@ def test_time_window_and_complete_weeks(tmp_path, dump):
     window = result.quality["window"]
     assert window["first_event"] == "2024-01-01T10:00:00"
     assert window["last_event"] == "2024-01-15T09:00:00"
-    # Monday 2024-01-01 starts after the first event at 10:00, so it is partial
+    # The log covers Monday 2024-01-01 (first event 10:00) and runs past Sunday
+    # 2024-01-14, so both weeks are complete (pozytywka.weeks.complete_weeks).
+    assert window["complete_weeks"] == 2
+    assert window["first_complete_week"] == "2024-01-01"
+    assert window["last_complete_week"] == "2024-01-08"
+
+
+def test_a_log_starting_mid_week_loses_that_week(tmp_path, dump):
+    for row in dump["sessions"]:
+        if str(row.get("timestamp", "")).startswith("2024-01-01"):
+            row["timestamp"] = row["timestamp"].replace("2024-01-01", "2024-01-02")
+    window = run(tmp_path, dump).quality["window"]
+    assert window["first_event"] == "2024-01-02T10:00:00"
     assert window["complete_weeks"] == 1
     assert window["first_complete_week"] == "2024-01-08"
 

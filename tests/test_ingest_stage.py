@@ -143,7 +143,7 @@ def test_cli_writes_tables_metrics_and_reports(project, capsys):
     assert sessions["rows_kept"] == 6
     assert sessions["dropped"]["malformed_json"] == 1
     assert sessions["dropped"]["track_id_missing"] == 1
-    assert quality["window"]["complete_weeks"] == 1
+    assert quality["window"]["complete_weeks"] == 2  # the weeks of Jan 1 and Jan 8
     assert (
         "| sessions | `sessions.jsonl.gz` | 8 | 6 | 2 |"
         in (project / "reports/data_quality/summary.md").read_text()
