@@ -185,18 +185,23 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
     assert _outputs(synthetic_project) == first
 
 
-def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
-    from pozytywka.stages import ab_test
-
-    monkeypatch.chdir(tmp_path)
-    tracks, tg, bt = replay_world()
+def _write_catalogue(tracks: pd.DataFrame, track_genres: pd.DataFrame) -> None:
+    """The interim tracks, artists and track_genres tables of ``replay_world``."""
     paths.INTERIM.mkdir(parents=True)
     paths.PROCESSED.mkdir(parents=True)
     tracks.drop(columns="artist").to_parquet(paths.INTERIM_TRACKS)
     pd.DataFrame({"artist_id": tracks["artist_id"], "name": tracks["artist"]}).to_parquet(
         paths.INTERIM_ARTISTS
     )
-    tg.to_parquet(paths.INTERIM_TRACK_GENRES)
+    track_genres.to_parquet(paths.INTERIM_TRACK_GENRES)
+
+
+def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
+    from pozytywka.stages import ab_test
+
+    monkeypatch.chdir(tmp_path)
+    tracks, tg, bt = replay_world()
+    _write_catalogue(tracks, tg)
     bt.to_parquet(paths.BACKTEST_PREDICTIONS)
     users = [f"u{i:03d}" for i in range(200)]
     pd.DataFrame({"user_id": users}).to_parquet(paths.INTERIM_USERS)
@@ -231,13 +236,7 @@ def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
 
     monkeypatch.chdir(tmp_path)
     tracks, tg, _ = replay_world()
-    paths.INTERIM.mkdir(parents=True)
-    paths.PROCESSED.mkdir(parents=True)
-    tracks.drop(columns="artist").to_parquet(paths.INTERIM_TRACKS)
-    pd.DataFrame({"artist_id": tracks["artist_id"], "name": tracks["artist"]}).to_parquet(
-        paths.INTERIM_ARTISTS
-    )
-    tg.to_parquet(paths.INTERIM_TRACK_GENRES)
+    _write_catalogue(tracks, tg)
     feats = pd.DataFrame(
         {
             "week_start": pd.Timestamp("2024-07-22"),

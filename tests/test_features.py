@@ -16,7 +16,7 @@ from pozytywka.features import (
     model_feature_columns,
     required_complete_weeks,
 )
-from pozytywka.plays import complete_week_starts, weekly_popularity
+from pozytywka.plays import WEEKLY_COLUMNS, complete_week_starts, weekly_popularity
 
 W = [pd.Timestamp("2024-01-01") + pd.Timedelta(days=7 * i) for i in range(4)]
 
@@ -43,17 +43,7 @@ def tiny_weekly() -> pd.DataFrame:
         (W[2], "B", 4, 4, 0, 0, 4, 4),
         (W[3], "B", 1, 1, 0, 0, 1, 1),
     ]
-    cols = [
-        "week_start",
-        "track_id",
-        "plays",
-        "full_plays",
-        "skips",
-        "likes",
-        "listeners",
-        "popularity",
-    ]
-    weekly = pd.DataFrame(rows, columns=cols)
+    weekly = pd.DataFrame(rows, columns=WEEKLY_COLUMNS)
     weekly["week_start"] = weekly["week_start"].astype("datetime64[us]")
     return weekly
 
