@@ -119,7 +119,7 @@ def fake_interim(
 def fake_features(weeks: int, seed: int, n_tracks: int = 30, n_users: int = 30) -> pd.DataFrame:
     """The features table built from :func:`fake_interim`, as the `features` stage does."""
     from pozytywka.config import FeaturesParams
-    from pozytywka.features import build_features
+    from pozytywka.playlists.features import build_features
     from pozytywka.plays import complete_week_starts, weekly_popularity
 
     data = fake_interim(weeks=weeks, n_tracks=n_tracks, n_users=n_users, seed=seed)

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import stats
 
-from pozytywka.ab.assign import assign_arms, hash_unit
+from pozytywka.experiment.assign import assign_arms, hash_unit
 
 
 def test_hash_unit_is_pinned():

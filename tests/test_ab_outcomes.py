@@ -5,9 +5,14 @@ from __future__ import annotations
 import pandas as pd
 
 from ab_fakes import replay_world
-from pozytywka.ab.outcomes import OUTCOME_COLUMNS, daily_outcomes, mark_full_plays, user_outcomes
-from pozytywka.ab.replay import on_served_tracks, replay_documents, week_events
 from pozytywka.config import PlaylistParams
+from pozytywka.experiment.outcomes import (
+    OUTCOME_COLUMNS,
+    daily_outcomes,
+    mark_full_plays,
+    user_outcomes,
+)
+from pozytywka.experiment.replay import on_served_tracks, replay_documents, week_events
 
 T0 = pd.Timestamp("2024-07-29 10:00:00")
 

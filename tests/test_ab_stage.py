@@ -231,7 +231,7 @@ def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
 
 
 def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
-    from pozytywka.models import scoring
+    from pozytywka.playlists.models import scoring
     from pozytywka.stages import playlists as stage
 
     monkeypatch.chdir(tmp_path)
@@ -272,11 +272,11 @@ def test_the_real_simulator_plays_the_served_playlists():
     """Integration with ``pozytywka.synthetic`` (small world): playlist events appear, are
     counted, and the same seed gives the same week."""
     synthetic = pytest.importorskip("pozytywka.synthetic")
-    from pozytywka.ab.assign import assign_arms
-    from pozytywka.ab.outcomes import user_outcomes
-    from pozytywka.ab.simulate import counted_events, simulate_ab_week
-    from pozytywka.ab.stats import analyse
     from pozytywka.config import SyntheticParams
+    from pozytywka.experiment.assign import assign_arms
+    from pozytywka.experiment.outcomes import user_outcomes
+    from pozytywka.experiment.simulate import counted_events, simulate_ab_week
+    from pozytywka.experiment.stats import analyse
 
     syn = SyntheticParams(users=300, artists=60, genres=6, weeks=8)
     world = synthetic.build_world(syn)

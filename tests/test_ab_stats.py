@@ -10,11 +10,11 @@ import pytest
 from scipy import stats
 
 from ab_fakes import FakeWorld, fake_simulate_week
-from pozytywka.ab.assign import assign_arms
-from pozytywka.ab.outcomes import user_outcomes
-from pozytywka.ab.simulate import counted_events, simulate_ab_week
-from pozytywka.ab.stats import analyse, compare, decide, mde_relative, srm_p_value
 from pozytywka.config import ABParams
+from pozytywka.experiment.assign import assign_arms
+from pozytywka.experiment.outcomes import user_outcomes
+from pozytywka.experiment.simulate import counted_events, simulate_ab_week
+from pozytywka.experiment.stats import analyse, compare, decide, mde_relative, srm_p_value
 
 AB = ABParams()
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from interim_fakes import fake_features
-from pozytywka.backtest import PREDICTION_COLUMNS, run_backtest, split_before
 from pozytywka.config import CatBoostParams, EvaluateParams, Params, SplitParams
 from pozytywka.errors import PozytywkaError
+from pozytywka.playlists.backtest import PREDICTION_COLUMNS, run_backtest, split_before
 
 WEEK = pd.Timedelta(days=7)
 PARAMS = Params(
@@ -65,7 +65,7 @@ def test_too_short_dump_stops_the_backtest(features) -> None:
 
 
 def test_sample_tracks_keeps_whole_track_histories_and_about_the_fraction():
-    from pozytywka.backtest import sample_tracks
+    from pozytywka.playlists.backtest import sample_tracks
 
     weeks = pd.date_range("2024-01-01", periods=4, freq="7D")
     frame = pd.DataFrame(

@@ -9,7 +9,7 @@ import pytest
 from interim_fakes import fake_interim
 from pozytywka.config import FeaturesParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.features import (
+from pozytywka.playlists.features import (
     FEATURE_COLUMNS,
     build_features,
     check_enough_weeks,

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pozytywka.metrics import (
+from pozytywka.playlists.metrics import (
     genre_week_metrics,
     group_metrics,
     selection_weights,

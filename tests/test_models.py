@@ -9,10 +9,10 @@ import pytest
 from interim_fakes import fake_features
 from pozytywka.config import BaselineParams, CatBoostParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.features import labelled_weeks, model_feature_columns
 from pozytywka.io import write_json
-from pozytywka.models.baseline import fit_baseline, predict_baseline
-from pozytywka.models.catboost_model import (
+from pozytywka.playlists.features import labelled_weeks, model_feature_columns
+from pozytywka.playlists.models.baseline import fit_baseline, predict_baseline
+from pozytywka.playlists.models.catboost_model import (
     feature_importance,
     learning_curve,
     load_catboost,
@@ -20,7 +20,7 @@ from pozytywka.models.catboost_model import (
     save_catboost,
     train_catboost,
 )
-from pozytywka.models.scoring import score_week
+from pozytywka.playlists.models.scoring import score_week
 
 FAST = CatBoostParams(iterations=30, depth=4, early_stopping_rounds=10, thread_count=2)
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from pozytywka.config import PlaylistParams
 from pozytywka.errors import ParamError
-from pozytywka.playlists import (
+from pozytywka.playlists.publish import (
     build_playlist_set,
     build_playlists,
     order_by_similarity,

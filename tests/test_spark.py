@@ -26,7 +26,7 @@ from pandas.testing import assert_frame_equal
 
 from pozytywka import plays
 from pozytywka.config import FeaturesParams
-from pozytywka.features import build_features
+from pozytywka.playlists.features import build_features
 
 pyspark = pytest.importorskip("pyspark")
 

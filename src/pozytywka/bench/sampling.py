@@ -12,10 +12,10 @@ import time
 
 import pandas as pd
 
-from ..backtest import run_backtest
 from ..config import Params
 from ..markdown import table
-from ..metrics import genre_week_metrics, summarise, weekly_metrics
+from ..playlists.backtest import run_backtest
+from ..playlists.metrics import genre_week_metrics, summarise, weekly_metrics
 
 MODELS = ["baseline", "catboost"]
 

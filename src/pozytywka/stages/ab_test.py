@@ -5,11 +5,11 @@ synthetic dump (``data.source`` is ``data/raw/synthetic``) the generator's
 behaviour model simulates the published week with each user served their
 arm's playlists (``reports/playlists/by_model/``); with a real dump the arms
 are replayed against the held-out last complete week (see
-:mod:`pozytywka.ab.replay`). Each user's pre-experiment covariates (their
+:mod:`pozytywka.experiment.replay`). Each user's pre-experiment covariates (their
 play-through rate over the complete weeks before the A/B week, from
 ``data/interim/sessions.parquet``, and whether a favourite genre is on the
 shelf) feed a CUPED comparison reported beside the plain one
-(:mod:`pozytywka.ab.cuped`); ``outcomes.csv`` carries them after the required
+(:mod:`pozytywka.experiment.cuped`); ``outcomes.csv`` carries them after the required
 columns. Writes ``metrics/ab.json`` and, under
 ``reports/ab/``: ``outcomes.csv``, ``arms.csv``/``arms.png``,
 ``sequential.csv``/``sequential.png`` and ``summary.md``.
@@ -22,17 +22,17 @@ import logging
 import pandas as pd
 
 from .. import paths
-from ..ab.assign import assign_arms
-from ..ab.cuped import favourite_on_shelf, pre_period_counts, with_covariates
-from ..ab.outcomes import daily_outcomes, user_outcomes
-from ..ab.replay import on_served_tracks, replay_documents, week_events
-from ..ab.report import arms_figure, sequential_figure, summary_markdown
-from ..ab.simulate import counted_events, is_synthetic_source, simulate_ab_week
-from ..ab.stats import analyse, arm_intervals, sequential_view
 from ..config import Params
 from ..errors import PozytywkaError
+from ..experiment.assign import assign_arms
+from ..experiment.cuped import favourite_on_shelf, pre_period_counts, with_covariates
+from ..experiment.outcomes import daily_outcomes, user_outcomes
+from ..experiment.replay import on_served_tracks, replay_documents, week_events
+from ..experiment.report import arms_figure, sequential_figure, summary_markdown
+from ..experiment.simulate import counted_events, is_synthetic_source, simulate_ab_week
+from ..experiment.stats import analyse, arm_intervals, sequential_view
 from ..io import read_json, save_figure, write_csv, write_json, write_text
-from ..playlists import served_track_lists
+from ..playlists.publish import served_track_lists
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def _shelf_genres(docs) -> list[str]:
 def _with_pre_period(
     outcomes: pd.DataFrame, users: pd.DataFrame, start: pd.Timestamp, shelf_genres: list[str]
 ) -> pd.DataFrame:
-    """Append the CUPED covariates (:mod:`pozytywka.ab.cuped`), known before the A/B week."""
+    """Append the CUPED covariates (:mod:`pozytywka.experiment.cuped`), known before the week."""
     sessions = pd.read_parquet(
         _need(paths.INTERIM_SESSIONS),
         columns=["session_id", "user_id", "track_id", "event_type", "timestamp"],

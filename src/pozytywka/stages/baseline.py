@@ -8,7 +8,7 @@ from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import write_json
-from ..models.baseline import fit_baseline
+from ..playlists.models.baseline import fit_baseline
 
 
 def run(params: Params) -> None:

@@ -7,11 +7,11 @@ import logging
 import pandas as pd
 
 from .. import paths
-from ..backtest import run_backtest
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import save_figure, write_csv, write_json, write_parquet
-from ..metrics import METRIC_NAMES, genre_week_metrics, summarise, weekly_metrics
+from ..playlists.backtest import run_backtest
+from ..playlists.metrics import METRIC_NAMES, genre_week_metrics, summarise, weekly_metrics
 from ..plotting import MODEL_COLOURS, new_figure
 
 log = logging.getLogger(__name__)

@@ -9,8 +9,8 @@ import pandas as pd
 from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
-from ..features import build_features, check_enough_weeks
 from ..io import write_parquet
+from ..playlists.features import build_features, check_enough_weeks
 from ..plays import complete_week_starts, weekly_popularity
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Reads the prediction-week rows of ``features.parquet`` (the last complete
 week, whose target is unknown), scores them with each model through
-``pozytywka.models.scoring.score_week``, and builds the playlists with
+``pozytywka.playlists.models.scoring.score_week``, and builds the playlists with
 :func:`pozytywka.playlists.build_playlist_set`. Writes, under
 ``reports/playlists/``: ``by_model/{baseline,catboost}.json`` (the A/B arms),
 ``playlists.json`` and ``playlists.md`` (the model in ``playlists.model``), and
@@ -19,7 +19,7 @@ from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import write_json, write_text
-from ..playlists import (
+from ..playlists.publish import (
     build_playlist_set,
     playlist_document,
     playlist_metrics,
@@ -47,7 +47,7 @@ def tracks_with_artist_names(tracks: pd.DataFrame, artists: pd.DataFrame) -> pd.
 
 
 def run(params: Params) -> None:
-    from ..models.scoring import score_week
+    from ..playlists.models.scoring import score_week
 
     features = _read(paths.FEATURES)
     week_rows = features[features["is_prediction_week"].astype(bool)]

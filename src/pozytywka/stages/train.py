@@ -7,12 +7,12 @@ import logging
 import pandas as pd
 
 from .. import paths
-from ..backtest import rows_of, split_before
 from ..config import Params, as_dict
 from ..errors import PozytywkaError
-from ..features import model_feature_columns
 from ..io import atomic_path, save_figure, write_csv, write_json
-from ..models.catboost_model import (
+from ..playlists.backtest import rows_of, split_before
+from ..playlists.features import model_feature_columns
+from ..playlists.models.catboost_model import (
     feature_importance,
     learning_curve,
     save_catboost,

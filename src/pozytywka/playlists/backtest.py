@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .config import Params
-from .errors import PozytywkaError
+from ..config import Params
+from ..errors import PozytywkaError
+from ..weeks import WEEK
 from .features import check_enough_weeks, labelled_weeks, model_feature_columns
 from .models.baseline import fit_baseline, predict_baseline
 from .models.catboost_model import predict_catboost, train_catboost
-from .weeks import WEEK
 
 PREDICTION_COLUMNS = [
     "week_start",

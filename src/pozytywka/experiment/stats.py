@@ -23,7 +23,7 @@ relative effect a two-sided Welch test at ``alpha`` detects with probability
 ``(z_{1-alpha/2} + z_power) * sqrt(sA^2/nA + sB^2/nB) / mean_A``.
 
 When the outcomes carry pre-experiment covariates (``pre_plays``,
-``pre_full_plays``, ``fav_on_shelf``: see :mod:`pozytywka.ab.cuped`), the
+``pre_full_plays``, ``fav_on_shelf``: see :mod:`pozytywka.experiment.cuped`), the
 primary metric is also compared after CUPED (``cuped`` in the output). The
 plain Welch comparison stays the primary, decision-making one (the DESIGN §6
 keys): it assumes nothing about the covariates, and the CUPED one is reported
@@ -220,7 +220,7 @@ def decide(
 
 
 def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
-    """The primary metric after CUPED (see :mod:`pozytywka.ab.cuped`), or None without covariates.
+    """The primary metric after CUPED (:mod:`pozytywka.experiment.cuped`); None without covariates.
 
     Same users as the plain comparison (those with plays); ``theta`` is fitted on
     both arms pooled; then the same Welch test, delta-method interval and MDE run

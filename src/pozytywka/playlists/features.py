@@ -25,10 +25,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .config import FeaturesParams
-from .dump_format import AUDIO_FEATURES
-from .errors import PozytywkaError
-from .weeks import WEEK
+from ..config import FeaturesParams
+from ..dump_format import AUDIO_FEATURES
+from ..errors import PozytywkaError
+from ..weeks import WEEK
 
 AUDIO_COLUMNS = [*AUDIO_FEATURES, "duration_ms", "explicit"]
 

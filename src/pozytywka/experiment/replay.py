@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import PlaylistParams
-from ..playlists import build_playlist_set, playlist_document
+from ..playlists.publish import build_playlist_set, playlist_document
 from ..weeks import WEEK
 
 ARM_SCORES = {"A": ("baseline", "baseline_score"), "B": ("catboost", "catboost_score")}

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..config import BaselineParams
-from ..errors import PozytywkaError
+from ...config import BaselineParams
+from ...errors import PozytywkaError
 
 
 def fit_baseline(params: BaselineParams) -> dict:

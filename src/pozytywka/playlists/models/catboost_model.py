@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoost, Pool
 
-from ..config import CatBoostParams
+from ...config import CatBoostParams
 
 RANKING_LOSSES = ("YetiRank", "QueryRMSE", "PairLogit")
 VOLATILE_METADATA = ("model_guid", "train_finish_time")

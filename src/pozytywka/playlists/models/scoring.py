@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import PozytywkaError
-from ..io import read_json
+from ...errors import PozytywkaError
+from ...io import read_json
 from .baseline import predict_baseline
 from .catboost_model import load_catboost, predict_catboost
 

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import PlaylistParams
-from .dump_format import AUDIO_FEATURES
+from ..config import PlaylistParams
+from ..dump_format import AUDIO_FEATURES
 
 #: Audio features used to order a playlist (those present in ``tracks`` are used).
 ORDER_FEATURES = tuple(name for name in AUDIO_FEATURES if name != "key")

@@ -1,0 +1,1 @@
+"""Popular playlists: weekly features, models, backtest and publishing (DESIGN §4)."""
