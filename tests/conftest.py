@@ -1,4 +1,4 @@
-"""Shared test settings: deterministic hypothesis runs and the project root."""
+"""Shared test settings: deterministic hypothesis runs, the project root, the tiny pipeline."""
 
 from __future__ import annotations
 
@@ -23,3 +23,27 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture
 def project_root() -> Path:
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> tuple[Path, str]:
+    """The real pipeline, built once per session: ``dvc repro`` in a temporary git repo.
+
+    The repo is copied as a fresh clone would see it (files git tracks or would
+    track; no dvc.lock, metrics or reports: all regenerated) with the ``TINY``
+    params of ``e2e_helpers``, committed, then reproduced. Returns ``(repo, output
+    of dvc repro)``. Tests that change the repo restore it before they end.
+    """
+    import yaml
+
+    from e2e_helpers import TINY, commit, deep_update, run
+    from pozytywka.bench.runner import copy_like_a_clone
+
+    repo = tmp_path_factory.mktemp("e2e")
+    copy_like_a_clone(ROOT, repo)
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    (repo / "params.yaml").write_text(yaml.safe_dump(deep_update(params, TINY), sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    commit(repo, "tiny")
+    output = run(["dvc", "repro"], repo)
+    return repo, output

@@ -2,89 +2,29 @@
 
 The repo is copied as a fresh clone would see it (files git tracks or would
 track), so the test exercises dvc.yaml, params.yaml and the stage commands
-exactly as a user runs them. One module-scoped run serves all the checks.
+exactly as a user runs them. One session-scoped run (``tiny_pipeline`` in
+conftest.py) serves all the checks.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pozytywka.bench.runner import copy_like_a_clone
+from e2e_helpers import commit as _commit
+from e2e_helpers import run as _run
+from e2e_helpers import stages_run as _stages_run
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
-
-# Small enough for a couple of minutes on 2 cores, large enough to train and evaluate.
-# The "heavy" dirt profile: every variant real dumps have (BOMs, CRLF, malformed
-# lines, case variants, sentinel ids, duplicate songs, partial first/last weeks...).
-TINY = {
-    "data": {
-        "synthetic": {"users": 400, "artists": 60, "weeks": 14, "genres": 10, "dirt": "heavy"}
-    },
-    "catboost": {"iterations": 60},
-    "evaluate": {"eval_weeks": 2, "n_genres": 5},
-    "playlists": {"n_genres": 3},
-}
-
-
-def _deep_update(base: dict, extra: dict) -> dict:
-    for key, value in extra.items():
-        if isinstance(value, dict):
-            _deep_update(base.setdefault(key, {}), value)
-        else:
-            base[key] = value
-    return base
-
-
-def _run(args: list[str], cwd: Path) -> str:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout + result.stderr
-
-
-def _commit(repo: Path, message: str) -> None:
-    _run(["git", "add", "-A"], repo)
-    _run(
-        [
-            "git",
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "commit",
-            "--allow-empty",
-            "-qm",
-            message,
-        ],
-        repo,
-    )
-
-
-def _stages_run(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
-
 
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory) -> tuple[Path, str]:
-    repo = tmp_path_factory.mktemp("e2e")
-    copy_like_a_clone(ROOT, repo)  # without dvc.lock, metrics/, reports/: all regenerated
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    (repo / "params.yaml").write_text(yaml.safe_dump(_deep_update(params, TINY), sort_keys=False))
-    _run(["git", "init", "-q"], repo)
-    _commit(repo, "tiny")
-    output = _run(["dvc", "repro"], repo)
-    return repo, output
+def pipeline(tiny_pipeline) -> tuple[Path, str]:
+    return tiny_pipeline
 
 
 def test_every_stage_runs_and_writes_the_files_other_tools_read(pipeline):
