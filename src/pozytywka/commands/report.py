@@ -20,9 +20,8 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
 from .. import paths
+from ..config import parse_yaml, read_yaml
 from ..errors import PozytywkaError
 from ..io import write_text
 from ..report.build import ReportInputs, Snapshot, load_snapshot, render_report
@@ -79,9 +78,9 @@ def _workspace_reader(root: Path):
 def _alpha(root: Path) -> float:
     """ab.alpha from the workspace params (the decision rule of this PR)."""
     try:
-        params = yaml.safe_load((root / paths.PARAMS).read_text(encoding="utf-8")) or {}
+        params = read_yaml(root / paths.PARAMS) or {}
         return float(params.get("ab", {}).get("alpha", Thresholds.alpha))
-    except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
+    except (PozytywkaError, OSError, TypeError, ValueError, AttributeError):
         return Thresholds.alpha
 
 
@@ -121,7 +120,10 @@ def _check_lock(root: Path, notes: list[str]) -> LockDrift | None:
     if committed is None:
         notes.append("`dvc.lock` is not committed yet: commit it with the results of `dvc repro`.")
         return None
-    return lock_drift(yaml.safe_load(committed), yaml.safe_load(fresh.read_text(encoding="utf-8")))
+    return lock_drift(
+        parse_yaml(committed.decode("utf-8"), "dvc.lock (HEAD)"),
+        parse_yaml(fresh.read_text(encoding="utf-8"), fresh),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
