@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from .. import paths
+from ..cli import UserPath
 from ..config import parse_yaml, read_yaml
 from ..errors import PozytywkaError
 from ..io import write_text
@@ -45,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[1],
     )
     p.add_argument("--base", required=True, help="git revision to compare with, e.g. origin/main")
-    p.add_argument("--out", required=True, type=Path, help="Markdown file to write")
+    p.add_argument(
+        "--out", required=True, type=Path, action=UserPath, help="Markdown file to write"
+    )
     p.add_argument(
         "--offline-threshold",
         type=float,

@@ -150,9 +150,13 @@ def _parse_sql(x: str, table: str, keys: tuple[str, ...]) -> str:
     """
     paths = "[" + ", ".join(_sql_str(f"$.{key}") for key in keys) + "]"
     order = POSITIONAL_COLUMNS[table]
-    positions = "[" + ", ".join(
-        _sql_str(f"$[{order.index(key)}]" if key in order else "$.__absent__") for key in keys
-    ) + "]"
+    positions = (
+        "["
+        + ", ".join(
+            _sql_str(f"$[{order.index(key)}]" if key in order else "$.__absent__") for key in keys
+        )
+        + "]"
+    )
     return (
         f"CASE WHEN ltrim({x}) LIKE '{{%' THEN try(json_extract_string({x}, {paths})) "
         f"WHEN ltrim({x}) LIKE '[%' AND try(json_array_length({x})) = {len(order)} "
