@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

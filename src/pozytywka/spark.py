@@ -112,7 +112,9 @@ def normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFra
     ]
 
 
-def complete_week_starts_spark(spark: SparkSession, sessions: str = "sessions") -> list[pd.Timestamp]:
+def complete_week_starts_spark(
+    spark: SparkSession, sessions: str = "sessions"
+) -> list[pd.Timestamp]:
     """The complete weeks of the view ``sessions``, from Spark's own MIN/MAX of the log.
 
     The Spark counterpart of :func:`pozytywka.plays.complete_week_starts`: the weeks
