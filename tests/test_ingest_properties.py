@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import tempfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -275,3 +276,126 @@ def test_valid_rows_in_every_timestamp_spelling_are_kept_with_the_right_value(ca
     ambiguous = sum(expected is None for _, expected in cases)
     assert q["dropped"]["timestamp_zone_ambiguous"] == ambiguous
     assert q["rows_dropped"] == ambiguous
+
+
+# --- valid rows in every accepted spelling are all kept, with the right values ----------
+#
+# Each accepted spelling of a field is one entry below: (name, value -> text or
+# JSON value, the canonical value ingest must give back). A new spelling that
+# ingest learns is one more line here; the property then checks it.
+
+
+def _ts(fmt: str, offset_minutes: int = 0, suffix: str = "", pad: str = ""):
+    """A spelling of instant ``t`` (naive UTC): local time at the offset, then a suffix."""
+
+    def spell(t: datetime) -> str:
+        return f"{pad}{(t + timedelta(minutes=offset_minutes)).strftime(fmt)}{suffix}{pad}"
+
+    return spell
+
+
+def _floor(unit: str):
+    return lambda t: pd.Timestamp(t).floor(unit)
+
+
+#: name -> (spelling of the instant, the instant ingest must keep)
+TIMESTAMP_SPELLINGS = {
+    "iso T, seconds": (_ts("%Y-%m-%dT%H:%M:%S"), _floor("s")),
+    "space, seconds": (_ts("%Y-%m-%d %H:%M:%S"), _floor("s")),
+    "iso T, microseconds": (_ts("%Y-%m-%dT%H:%M:%S.%f"), _floor("us")),
+    "space, microseconds": (_ts("%Y-%m-%d %H:%M:%S.%f"), _floor("us")),
+    "Z suffix": (_ts("%Y-%m-%dT%H:%M:%SZ"), _floor("s")),
+    "Z suffix, microseconds": (_ts("%Y-%m-%dT%H:%M:%S.%fZ"), _floor("us")),
+    "+02:00 offset": (_ts("%Y-%m-%dT%H:%M:%S", 120, "+02:00"), _floor("s")),
+    "-0430 offset, microseconds": (_ts("%Y-%m-%dT%H:%M:%S.%f", -270, "-0430"), _floor("us")),
+    "+05 offset": (_ts("%Y-%m-%dT%H:%M:%S", 300, "+05"), _floor("s")),
+    " UTC suffix": (_ts("%Y-%m-%d %H:%M:%S", 0, " UTC"), _floor("s")),
+    "padded with spaces": (_ts("%Y-%m-%dT%H:%M:%S", pad=" "), _floor("s")),
+    "date only": (_ts("%Y-%m-%d"), _floor("D")),
+}
+
+
+def _event_spellings() -> list[tuple[str, str]]:
+    """(spelling, canonical event type): canonical, case and padding variants, aliases."""
+    from pozytywka.ingest.clean import EVENT_SPELLINGS
+
+    out = []
+    for canonical in ("play", "skip", "like", "advertisement"):
+        for word in (canonical, *EVENT_SPELLINGS.get(canonical, ())):
+            out += [(word, canonical), (word.upper(), canonical), (f" {word.title()} ", canonical)]
+    return out
+
+
+EVENT_TYPES = _event_spellings()
+#: canonical user id -> (its session id, spellings of the user id, of the session id)
+USERS = {
+    "1": ("10", [1, "1", " 1 ", 1.0, "1.0"], [10, "10", " 10", 10.0]),
+    "2": ("11", [2, "2", "2 ", 2.0], [11, "11", "11.0"]),
+}
+TRACK_SPELLINGS = {"t1": ["t1", " t1 "], "t2": ["t2", "t2 "], "t3": ["t3"]}
+
+
+@st.composite
+def valid_session_rows(draw):
+    """A list of (JSON row, expected interim values), distinct after canonicalisation."""
+    n = draw(st.integers(5, 40))
+    seen, rows = set(), []
+    for _ in range(n):
+        instant = datetime(2024, 1, 1) + timedelta(
+            seconds=draw(st.integers(0, 60 * 86_400)), microseconds=draw(st.integers(0, 999_999))
+        )
+        name = draw(st.sampled_from(sorted(TIMESTAMP_SPELLINGS)))
+        spell, keep = TIMESTAMP_SPELLINGS[name]
+        user = draw(st.sampled_from(sorted(USERS)))
+        session, user_spellings, session_spellings = USERS[user]
+        event_text, event = draw(st.sampled_from(EVENT_TYPES))
+        track = None if event == "advertisement" else draw(st.sampled_from(sorted(TRACK_SPELLINGS)))
+        expected = (session, keep(instant), user, track, event)
+        if expected in seen:  # an exact duplicate event is dropped by design
+            continue
+        seen.add(expected)
+        row = {
+            "session_id": draw(st.sampled_from(session_spellings)),
+            "timestamp": spell(instant),
+            "user_id": draw(st.sampled_from(user_spellings)),
+            "event_type": event_text,
+        }
+        if track is not None:
+            row["track_id"] = draw(st.sampled_from(TRACK_SPELLINGS[track]))
+        elif draw(st.booleans()):
+            row["track_id"] = None
+        rows.append((row, expected))
+    return rows
+
+
+@settings(max_examples=8)  # up to 40 rows each: every spelling is drawn many times
+@given(valid_session_rows())
+def test_valid_rows_in_every_accepted_spelling_are_all_kept_with_their_values(rows):
+    dump = copy.deepcopy(base_dump())
+    dump["sessions"] = [row for row, _ in rows]
+    with tempfile.TemporaryDirectory() as tmp:
+        result = ingest_dump(write_dump(Path(tmp) / "dump", dump))
+    q = result.quality["sessions"]
+    assert q["rows_dropped"] == 0, (q["dropped"], rows)
+    got = result.tables["sessions"].sort_values("row_number")
+    assert list(got["row_number"]) == list(range(1, len(rows) + 1))
+    kept = [
+        (
+            str(r.session_id),
+            pd.Timestamp(r.timestamp),
+            str(r.user_id),
+            None if pd.isna(r.track_id) else str(r.track_id),
+            r.event_type,
+        )
+        for r in got.itertuples()
+    ]
+    assert kept == [expected for _, expected in rows]
+
+
+def test_every_timestamp_spelling_is_generated():
+    """The generator draws from every spelling (guards an entry nobody exercises)."""
+    instant = datetime(2024, 1, 3, 10, 0, 0, 250_000)
+    texts = {name: spell(instant) for name, (spell, _) in TIMESTAMP_SPELLINGS.items()}
+    assert texts["-0430 offset, microseconds"] == "2024-01-03T05:30:00.250000-0430"
+    assert texts["+02:00 offset"] == "2024-01-03T12:00:00+02:00"
+    assert len(set(texts.values())) == len(texts)

@@ -131,3 +131,62 @@ def test_summary_keys_means_and_t_interval() -> None:
     # one week: no spread to estimate, the interval collapses (no NaN in the JSON)
     one = summarise(weekly.head(1), k=10)
     assert one["catboost"]["ndcg_at_k_ci_low"] == one["catboost"]["ndcg_at_k"] == 0.6
+
+
+# --- the edges: fewer tracks than k, ties at the cut, nothing relevant chosen ---------
+
+
+def test_fewer_tracks_than_k_divides_precision_by_the_tracks_there_are() -> None:
+    # 3 candidate tracks, k = 10: k' = 3, every track is chosen; relevant = the
+    # actual top-3 with popularity > 0 = x and y (z was not listened to).
+    got = group_metrics(np.array([4.0, 2.0, 0.0]), np.array([1.0, 2.0, 3.0]), k=10)
+    assert got["precision_at_k"] == pytest.approx(2 / 3)  # not 2 / 10
+    assert got["recall_at_k"] == 1.0
+    assert got["capture_ratio"] == 1.0  # the k' chosen are the oracle's k'
+    # NDCG over all 3: gains in score order z (0), y (2), x (4)
+    dcg = 0 + 2 / math.log2(3) + 4 / math.log2(4)
+    idcg = 4 + 2 / math.log2(3) + 0
+    assert got["ndcg_at_k"] == pytest.approx(dcg / idcg)
+
+
+def test_exactly_k_tracks_and_one_more_than_k_differ_only_by_the_cut() -> None:
+    two = group_metrics(np.array([3.0, 1.0]), np.array([0.0, 1.0]), k=2)
+    assert two["precision_at_k"] == 1.0 and two["capture_ratio"] == 1.0
+    three = group_metrics(np.array([3.0, 1.0, 0.0]), np.array([0.0, 1.0, 2.0]), k=2)
+    # chosen: the 0 and the 1; relevant: the 3 and the 1 -> 1 hit out of 2
+    assert three["precision_at_k"] == pytest.approx(1 / 2)
+    assert three["recall_at_k"] == pytest.approx(1 / 2)
+    assert three["capture_ratio"] == pytest.approx(1 / 4)
+
+
+def test_ties_in_actual_popularity_at_the_cut_are_all_relevant() -> None:
+    # k = 2, actual 5, 2, 2, 2, 0: the 2nd best is 2, so 4 tracks are relevant.
+    actual = np.array([5.0, 2.0, 2.0, 2.0, 0.0])
+    got = group_metrics(actual, np.array([0.0, 4.0, 3.0, 1.0, 2.0]), k=2)
+    # chosen: the 2nd and 3rd tracks (2, 2): both relevant
+    assert got["precision_at_k"] == 1.0
+    assert got["recall_at_k"] == pytest.approx(2 / 4)
+    assert got["capture_ratio"] == pytest.approx(4 / 7)
+
+
+def test_ties_in_scores_at_the_cut_with_fewer_tracks_than_k() -> None:
+    # 4 tracks, k = 3: the scores tie 3 ways for the last 2 slots (2/3 each).
+    actual = np.array([3.0, 2.0, 0.0, 0.0])
+    got = group_metrics(actual, np.array([9.0, 1.0, 1.0, 1.0]), k=3)
+    assert selection_weights(np.array([9.0, 1.0, 1.0, 1.0]), 3) == pytest.approx(
+        [1, 2 / 3, 2 / 3, 2 / 3]
+    )
+    # relevant = top-3 with ties and > 0 = the 3 and the 2; hits = 1 + 2/3
+    assert got["precision_at_k"] == pytest.approx((1 + 2 / 3) / 3)
+    assert got["recall_at_k"] == pytest.approx((1 + 2 / 3) / 2)
+    assert got["capture_ratio"] == pytest.approx((3 + 2 * 2 / 3) / 5)
+
+
+def test_no_relevant_track_chosen_scores_zero_and_none_at_all_is_undefined() -> None:
+    # Two listened tracks, k = 2, the model picks the two silent ones.
+    got = group_metrics(np.array([0.0, 0.0, 1.0, 1.0]), np.array([4.0, 3.0, 2.0, 1.0]), k=2)
+    assert got["precision_at_k"] == 0.0 and got["recall_at_k"] == 0.0
+    assert got["capture_ratio"] == 0.0
+    # Nobody listened to any candidate, fewer tracks than k or not: no relevant track,
+    # the ranking has no defined quality and the group is left out (never a 0/0).
+    assert group_metrics(np.zeros(3), np.array([1.0, 2.0, 3.0]), k=10) is None

@@ -344,6 +344,8 @@ def machine() -> dict[str, Any]:
         "duckdb": duckdb.__version__,
         "pandas": pd.__version__,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # the day the numbers were measured: quoted figures must say when (issue 10)
+        "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
     }
 
 

@@ -9,8 +9,15 @@ the next week and ``score`` = a model's prediction, and k' = min(k, tracks):
   popularity > 0. With the many ties of small counts this set is often larger
   than k, and smaller when fewer than k tracks were listened to at all, which is
   why precision and recall differ.
-- **precision@k** = relevant tracks among the chosen k' / k'; **recall@k** =
-  relevant tracks among the chosen / number of relevant tracks.
+- **precision@k** = relevant tracks among the chosen k' / k', where
+  k' = min(k, n) and n = the genre's candidate tracks: a genre with fewer than k
+  candidates is judged on the n it has (all of them chosen), not penalised for
+  slots that could not be filled (a project decision, issue 10: with n <= k
+  every candidate is chosen). **recall@k** = relevant tracks among the chosen /
+  number of relevant tracks.
+- A chosen set with no relevant track scores precision = recall = 0; a group
+  with no relevant track at all (nobody listened to any candidate) is undefined
+  (see below), never 0/0.
 - **capture ratio** = actual popularity of the chosen k' / that of the best
   possible k' (the oracle that knew next week).
 
@@ -51,7 +58,12 @@ def selection_weights(score: np.ndarray, k: int) -> np.ndarray:
 
 
 def group_metrics(actual: np.ndarray, score: np.ndarray, k: int) -> dict[str, float] | None:
-    """The four metrics of one genre's ranking, or None when they are undefined."""
+    """The four metrics of one genre's ranking, or None when they are undefined.
+
+    ``actual`` (next week's popularity, users) and ``score`` (a model's
+    prediction) are aligned arrays over the genre's n candidate tracks; the cut is
+    k' = min(k, n) (module docstring). None when n < 2 or no track has actual > 0.
+    """
     actual = np.asarray(actual, dtype=float)
     score = np.asarray(score, dtype=float)
     n = len(actual)
