@@ -134,14 +134,18 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
         assert m["arms"][arm]["likes_per_user"] == pytest.approx(g["likes"].mean(), abs=1e-6)
         assert m["arms"][arm]["skips_per_user"] == pytest.approx(g["skips"].mean(), abs=1e-6)
     assert m["lift"] == pytest.approx(mb / ma - 1, abs=1e-6)
-    p = stats.ttest_ind(ptr["B"], ptr["A"], equal_var=False).pvalue
-    assert m["p_value"] == pytest.approx(p, rel=1e-5)
+    # The lift's interval and test: the delta method on log(mB / mA) (stats.py).
     se = math.sqrt(
-        ptr["B"].var() / (len(ptr["B"]) * ma**2) + mb**2 * ptr["A"].var() / (len(ptr["A"]) * ma**4)
+        ptr["B"].var() / (len(ptr["B"]) * mb**2) + ptr["A"].var() / (len(ptr["A"]) * ma**2)
     )
     z = stats.norm.ppf(0.975)
-    assert m["ci_low"] == pytest.approx(mb / ma - 1 - z * se, abs=1e-6)
-    assert m["ci_high"] == pytest.approx(mb / ma - 1 + z * se, abs=1e-6)
+    assert m["lift_defined"] is True and m["test"] == "log_ratio_z"
+    assert m["p_value"] == pytest.approx(2 * stats.norm.sf(abs(math.log(mb / ma)) / se), rel=1e-5)
+    assert m["ci_low"] == pytest.approx(mb / ma * math.exp(-z * se) - 1, abs=1e-6)
+    assert m["ci_high"] == pytest.approx(mb / ma * math.exp(z * se) - 1, abs=1e-6)
+    welch = stats.ttest_ind(ptr["B"], ptr["A"], equal_var=False)
+    assert m["abs_p_value"] == pytest.approx(welch.pvalue, rel=1e-5)
+    assert m["abs_ci_low"] == pytest.approx(welch.confidence_interval().low, abs=1e-6)
     n = o["arm"].value_counts()
     srm = stats.chisquare([n["A"], n["B"]], [len(o) / 2, len(o) / 2]).pvalue
     assert m["srm_p_value"] == pytest.approx(srm, rel=1e-5)
@@ -166,7 +170,7 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
     assert c["theta"] == pytest.approx(theta.tolist(), abs=1e-6)
     assert c["lift"] == pytest.approx(yb.mean() / ya.mean() - 1, abs=1e-6)
     p = stats.ttest_ind(yb, ya, equal_var=False).pvalue
-    assert c["p_value"] == pytest.approx(p, rel=1e-5)
+    assert c["abs_p_value"] == pytest.approx(p, rel=1e-5)
     assert c["variance_reduction"] == pytest.approx(1 - adj.var(ddof=1) / y.var(ddof=1), abs=1e-6)
     assert "CUPED" in paths.AB_SUMMARY.read_text()
     # B serves better tracks (0.74..0.85 vs 0.5..0.61): a clear win.
