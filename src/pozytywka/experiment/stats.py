@@ -351,8 +351,7 @@ def _effect_text(c: Comparison) -> str:
         else ""
     )
     return (
-        f"play-through rate difference {c.diff:+.4f}{ci}; relative lift undefined "
-        f"({c.lift_note})"
+        f"play-through rate difference {c.diff:+.4f}{ci}; relative lift undefined ({c.lift_note})"
     )
 
 
@@ -424,20 +423,14 @@ def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
     y = (rows["full_plays"] / rows["plays"]).to_numpy(dtype="float64")
     adjusted, theta = cuped_adjust(y, x)
     arm = rows["arm"].to_numpy()
-    c = compare(
-        adjusted[arm == "A"], adjusted[arm == "B"], PRIMARY, ab.alpha, ab.power, UNBOUNDED
-    )
+    c = compare(adjusted[arm == "A"], adjusted[arm == "B"], PRIMARY, ab.alpha, ab.power, UNBOUNDED)
     reduction = 1 - adjusted.var(ddof=1) / y.var(ddof=1) if len(y) >= 2 and y.var() > 0 else None
     return {
         "covariates": names,
         "theta": [_r(t) for t in theta],
         "variance_reduction": _r(reduction),
         "users_with_pre_period": int((rows.get("pre_plays", pd.Series(dtype=int)) > 0).sum()),
-        **{
-            k: v
-            for k, v in c.as_dict().items()
-            if k in (*COMPARISON_KEYS, "mde")
-        },
+        **{k: v for k, v in c.as_dict().items() if k in (*COMPARISON_KEYS, "mde")},
     }
 
 
@@ -487,11 +480,7 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
         "abs_p_value": _r_sig(primary.abs_p_value),
         "users_with_plays": {"A": primary.n_a, "B": primary.n_b},
         "secondary": {
-            m: {
-                k: v
-                for k, v in comparisons[m].as_dict().items()
-                if k in COMPARISON_KEYS
-            }
+            m: {k: v for k, v in comparisons[m].as_dict().items() if k in COMPARISON_KEYS}
             for m in SECONDARY
         },
         **({"cuped": cuped} if cuped is not None else {}),
