@@ -234,6 +234,70 @@ def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
     assert "estimate, not an experiment" in paths.AB_SUMMARY.read_text()
 
 
+def test_replay_with_one_listener_per_arm_says_why_and_draws_a_message(tmp_path, monkeypatch):
+    """Issue 9 item 9: a sparse real dump, 1 user per arm played a served track."""
+    from pozytywka.experiment.assign import assign_arms
+    from pozytywka.experiment.report import too_few_users_message
+    from pozytywka.stages import ab_test
+
+    monkeypatch.chdir(tmp_path)
+    tracks, tg, bt = replay_world()
+    _write_catalogue(tracks, tg)
+    bt.to_parquet(paths.BACKTEST_PREDICTIONS)
+    users = [f"u{i:03d}" for i in range(40)]
+    pd.DataFrame({"user_id": users}).to_parquet(paths.INTERIM_USERS)
+    arms = assign_arms(users, Params().ab.salt, Params().ab.split)
+    listeners = [arms.loc[arms["arm"] == arm, "user_id"].iloc[0] for arm in "AB"]
+    rows = [
+        (f"s{u}", pd.Timestamp("2024-07-29 10:00") + pd.Timedelta(minutes=4 * t), u, f"t{t:02d}")
+        for u in listeners
+        for t in range(24)  # every track: whatever the arm serves, it is played
+    ]
+    sessions = pd.DataFrame(rows, columns=["session_id", "timestamp", "user_id", "track_id"])
+    sessions["event_type"] = "play"
+    sessions["row_number"] = range(len(sessions))
+    sessions.to_parquet(paths.INTERIM_SESSIONS)
+    params = replace(
+        Params(),
+        data=DataParams(source="some/real/dump"),
+        playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
+    )
+    ab_test.run(params)
+    m = json.loads(paths.AB_METRICS.read_text())
+    assert m["mode"] == "replay" and m["decision"] == "inconclusive"
+    assert m["users_with_plays"] == {"A": 1, "B": 1}
+    assert m["reason"].startswith("only 1 user in arm A and 1 user in arm B played a served track")
+    assert m["mode_note"].startswith("replay estimate, not an experiment")
+    summary = paths.AB_SUMMARY.read_text()
+    assert summary.startswith("# A/B replay estimate")
+    assert "1 user in arm A and 1 user in arm B played a served track" in summary
+    seq = pd.read_csv(paths.AB_REPORTS / "sequential.csv")
+    assert too_few_users_message(seq).startswith(
+        "Too few users to draw the lift: 1 in arm A and 1 in arm B"
+    )
+
+
+def test_sequential_figure_draws_a_message_or_the_lift():
+    from pozytywka.experiment.report import sequential_figure
+
+    few = pd.DataFrame(
+        {"day": [1, 7], "users_a": [0, 1], "users_b": [1, 1], "lift": [None, None]}
+        | {"ci_low": [None, None], "ci_high": [None, None]}
+    )
+    ax = sequential_figure(few, 0.95).axes[0]
+    assert [t.get_text() for t in ax.texts] == [
+        "Too few users to draw the lift: 1 in arm A and 1 in arm B with counted plays by "
+        "day 7 (fewer than 10 in an arm)"
+    ]
+    assert not ax.lines
+    enough = pd.DataFrame(
+        {"day": [1, 2], "users_a": [30, 60], "users_b": [31, 59], "lift": [0.1, 0.05]}
+        | {"ci_low": [-0.2, -0.1], "ci_high": [0.4, 0.2]}
+    )
+    ax = sequential_figure(enough, 0.95).axes[0]
+    assert not ax.texts and ax.lines
+
+
 def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
     from pozytywka.playlists.models import scoring
     from pozytywka.stages import playlists as stage
