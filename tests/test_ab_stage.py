@@ -336,6 +336,41 @@ def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
     assert "# Pozytywka popular playlists, week of 2024-07-29" in paths.PLAYLISTS_MD.read_text()
 
 
+def test_playlists_stage_summarises_skipped_genres(tmp_path, monkeypatch, caplog):
+    """Issue 9 item 10: one warning per skipped genre and model became one line per model,
+    with counts by reason and the first few names; the full list goes to a CSV."""
+    from pozytywka.playlists.models import scoring
+    from pozytywka.stages import playlists as stage
+
+    monkeypatch.chdir(tmp_path)
+    tracks, tg, _ = replay_world()
+    micro = pd.DataFrame({"track_id": [f"t{i:02d}" for i in range(8)]})
+    micro["genre"] = [f"micro {i}" for i in range(8)]  # one track each: cannot fill 10
+    _write_catalogue(tracks, pd.concat([tg, micro], ignore_index=True))
+    pd.DataFrame(
+        {"week_start": pd.Timestamp("2024-07-22"), "track_id": tracks["track_id"]}
+        | {"is_prediction_week": True}
+    ).to_parquet(paths.FEATURES)
+
+    def fake_score_week(model, rows, models_dir):
+        return pd.DataFrame({"track_id": rows["track_id"], "score": 1.0})
+
+    monkeypatch.setattr(scoring, "score_week", fake_score_week)
+    with caplog.at_level("WARNING"):
+        stage.run(Params())
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert lines == [
+        f"{model}: 8 genres skipped (8 only N eligible tracks (min_size N)): micro 0, micro 1, "
+        "micro 2, micro 3, micro 4 and 3 more; full list in reports/playlists/skipped_genres.csv"
+        for model in ("baseline", "catboost")
+    ]
+    table = pd.read_csv(paths.PLAYLISTS_SKIPPED)
+    assert list(table.columns) == stage.SKIPPED_COLUMNS
+    assert len(table) == 16 and set(table["model"]) == {"baseline", "catboost"}
+    assert set(table["genre"]) == {f"micro {i}" for i in range(8)}
+    assert (table["reason"] == "only 1 eligible tracks (min_size 10)").all()
+
+
 def test_the_real_simulator_plays_the_served_playlists():
     """Integration with ``pozytywka.synthetic`` (small world): playlist events appear, are
     counted, and the same seed gives the same week."""
