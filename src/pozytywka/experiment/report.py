@@ -56,7 +56,7 @@ SEQUENTIAL_MIN_USERS = 10
 
 
 def too_few_users_message(seq: pd.DataFrame, min_users: int = SEQUENTIAL_MIN_USERS) -> str:
-    """"" when the sequential view can be drawn, else the one-line reason it is not."""
+    """The one-line reason the sequential view cannot be drawn ("" when it can)."""
     if seq.empty:
         return "No A/B data to draw: no day of the week has events"
     last = seq.sort_values("day").iloc[-1]
