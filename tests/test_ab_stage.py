@@ -200,15 +200,29 @@ def _write_catalogue(tracks: pd.DataFrame, track_genres: pd.DataFrame) -> None:
     track_genres.to_parquet(paths.INTERIM_TRACK_GENRES)
 
 
-def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
-    from pozytywka.stages import ab_test
+REPLAY_PARAMS = replace(
+    Params(),
+    data=DataParams(source="some/real/dump"),
+    playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
+)
 
+
+def _replay_project(tmp_path, monkeypatch, n_users: int) -> list[str]:
+    """A real-dump project in ``tmp_path`` (``replay_world``'s catalogue and backtest,
+    ``n_users`` users, no sessions yet); returns the user ids."""
     monkeypatch.chdir(tmp_path)
     tracks, tg, bt = replay_world()
     _write_catalogue(tracks, tg)
     bt.to_parquet(paths.BACKTEST_PREDICTIONS)
-    users = [f"u{i:03d}" for i in range(200)]
+    users = [f"u{i:03d}" for i in range(n_users)]
     pd.DataFrame({"user_id": users}).to_parquet(paths.INTERIM_USERS)
+    return users
+
+
+def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
+    from pozytywka.stages import ab_test
+
+    users = _replay_project(tmp_path, monkeypatch, 200)
     rng = np.random.default_rng(0)
     rows = []
     for k, u in enumerate(users):
@@ -221,12 +235,7 @@ def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
     pd.DataFrame(
         rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"]
     ).to_parquet(paths.INTERIM_SESSIONS)
-    params = replace(
-        Params(),
-        data=DataParams(source="some/real/dump"),
-        playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
-    )
-    ab_test.run(params)
+    ab_test.run(REPLAY_PARAMS)
     m = json.loads(paths.AB_METRICS.read_text())
     assert m["mode"] == "replay"
     # Arm B (CatBoost) served the later, more-skipped tracks: B looks worse.
@@ -240,12 +249,7 @@ def test_replay_with_one_listener_per_arm_says_why_and_draws_a_message(tmp_path,
     from pozytywka.experiment.report import too_few_users_message
     from pozytywka.stages import ab_test
 
-    monkeypatch.chdir(tmp_path)
-    tracks, tg, bt = replay_world()
-    _write_catalogue(tracks, tg)
-    bt.to_parquet(paths.BACKTEST_PREDICTIONS)
-    users = [f"u{i:03d}" for i in range(40)]
-    pd.DataFrame({"user_id": users}).to_parquet(paths.INTERIM_USERS)
+    users = _replay_project(tmp_path, monkeypatch, 40)
     arms = assign_arms(users, Params().ab.salt, Params().ab.split)
     listeners = [arms.loc[arms["arm"] == arm, "user_id"].iloc[0] for arm in "AB"]
     rows = [
@@ -257,12 +261,7 @@ def test_replay_with_one_listener_per_arm_says_why_and_draws_a_message(tmp_path,
     sessions["event_type"] = "play"
     sessions["row_number"] = range(len(sessions))
     sessions.to_parquet(paths.INTERIM_SESSIONS)
-    params = replace(
-        Params(),
-        data=DataParams(source="some/real/dump"),
-        playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
-    )
-    ab_test.run(params)
+    ab_test.run(REPLAY_PARAMS)
     m = json.loads(paths.AB_METRICS.read_text())
     assert m["mode"] == "replay" and m["decision"] == "inconclusive"
     assert m["users_with_plays"] == {"A": 1, "B": 1}
