@@ -24,6 +24,7 @@ from ..markdown import fmt_p
 from ..report.compare import (
     OFFLINE_METRICS,
     ab_decision,
+    ab_heading,
     metric_ci,
     number,
     skipped_genres,
@@ -39,11 +40,6 @@ SOURCES = {
 }
 
 
-#: How the A/B block is headed, by ``ab.json``'s ``mode``: a replay is no simulation.
-AB_HEADINGS = {
-    "simulation": "A/B simulation",
-    "replay": "A/B replay estimate (not an experiment)",
-}
 REPLAY_NOTE = "users never saw these playlists; arms scored by what users played anyway"
 
 
@@ -150,7 +146,7 @@ def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
     metric = ab.get("metric", "play_through_rate")
     lift, lo, hi = number(ab, "lift"), number(ab, "ci_low"), number(ab, "ci_high")
     alpha = number(ab, "alpha") or alpha
-    head = AB_HEADINGS.get(str(ab.get("mode")), "A/B test")
+    head = ab_heading(ab)
     lines = [f"{head} (A: baseline playlists, B: CatBoost), metric {metric}"]
     p_srm = f"p = {fmt_p(number(ab, 'p_value'))}, SRM p = {fmt_p(number(ab, 'srm_p_value'))}"
     diff, d_lo, d_hi = number(ab, "abs_diff"), number(ab, "abs_ci_low"), number(ab, "abs_ci_high")

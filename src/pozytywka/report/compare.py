@@ -77,6 +77,18 @@ def metric_ci(section: Mapping[str, Any] | None, key: str) -> tuple[float, float
     return None
 
 
+#: How an A/B result is headed, by ``ab.json``'s ``mode``: a replay is no simulation.
+AB_HEADINGS = {
+    "simulation": "A/B simulation",
+    "replay": "A/B replay estimate (not an experiment)",
+}
+
+
+def ab_heading(ab: Mapping[str, Any] | None) -> str:
+    """ "A/B simulation", "A/B replay estimate (not an experiment)", or "A/B test"."""
+    return AB_HEADINGS.get(str((ab or {}).get("mode")), "A/B test")
+
+
 def ab_decision(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> str:
     """The A/B result in words: which arm won, or that the test cannot tell.
 
