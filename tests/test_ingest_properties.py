@@ -4,13 +4,17 @@ every row is accounted for, and the output honours the contract (issue 5)."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import tempfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from _ingest_dumps import TABLES, base_dump, write_dump
+from pozytywka.dump_format import POSITIONAL_COLUMNS
 from pozytywka.ingest import ingest_dump
 
 MISSING = object()  # the key is left out of the row
@@ -28,6 +32,8 @@ events = st.sampled_from(
         "ADVERTISEMENT",
         "Advertisement",
         "Buy Premium",
+        "BuyPremium",
+        "BUY_PREMIUM",
         "",
         None,
         MISSING,
@@ -40,6 +46,12 @@ timestamps = st.sampled_from(
         "2024-01-09T23:59:59.999999",
         "2024-01-16T08:00:00Z",
         "2024-01-16T10:00:00+02:00",
+        "2024-01-16 10:00:00.0 +02:00:00",
+        "2024-01-16 10:00:00 +02:00",
+        "2024-01-16T08:00:00z",
+        "2024-01-16T09:00:00 Europe/Warsaw",
+        "2024-01-16T09:00:00 Mars/Olympus",
+        "2024-10-27T02:30:00 Europe/Warsaw",
         "2024-01-03",
         "not a date",
         "2024-13-45T99:00:00",
@@ -67,7 +79,7 @@ session_rows = st.builds(
 track_rows = st.builds(
     _row,
     id=st.sampled_from(["t0", "t1", "t4", "t5", 7, -1, "", None]),
-    name=st.sampled_from(["One", " one ", "Other", "", None, MISSING]),
+    name=st.sampled_from(["One", " one ", "Other", "Song \ud800", "", None, MISSING]),
     id_artist=st.sampled_from(["a1", "a2", "a9", -1, None, MISSING]),
     release_date=st.sampled_from(
         ["1999", "1999-07", "1999-07-04", 2001, "07/04/1999", "0000", "", None, MISSING]
@@ -123,10 +135,21 @@ def dirty_dumps(draw):
         for line in junk + blanks:
             rows.insert(draw(st.integers(0, len(rows))), line)
         dump[table] = rows
+    for table in TABLES:  # the positional edition: some object lines written as arrays
+        if draw(st.booleans()):
+            dump[table] = [
+                positional(table, r) if isinstance(r, dict) and draw(st.booleans()) else r
+                for r in dump[table]
+            ]
     styles = {
         kind: tuple(t for t in TABLES if draw(st.booleans())) for kind in ("gz", "bom", "crlf")
     }
     return dump, styles
+
+
+def positional(table: str, row: dict) -> list:
+    """``row`` as the positional edition writes it (a missing key is a null)."""
+    return [row.get(key) for key in POSITIONAL_COLUMNS[table]]
 
 
 @settings(max_examples=25)
@@ -156,3 +179,99 @@ def test_any_recoverable_dump_is_ingested_and_fully_accounted_for(case):
         result.tables["tracks"]["track_id"]
     )
     assert unknown.sum() == result.quality["sessions"]["flagged"]["unknown_track_id"]
+
+
+# ------------------------------------------------------------------ timestamp spellings (issue 9)
+
+#: Zones with summer time (Warsaw, New York), a half-hour one (Kolkata) and one whose
+#: summer time moves the clock by 30 minutes (Lord Howe).
+ZONES = ("Europe/Warsaw", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe")
+UTC = dt.UTC
+
+
+def _offset_text(seconds: int, style: str) -> str:
+    sign = "-" if seconds < 0 else "+"
+    h, rest = divmod(abs(seconds), 3600)
+    m, s = divmod(rest, 60)
+    return {
+        "colon": f"{sign}{h:02d}:{m:02d}",
+        "compact": f"{sign}{h:02d}{m:02d}",
+        "hours": f"{sign}{h:02d}",
+        "seconds": f"{sign}{h:02d}:{m:02d}:{s:02d}",
+        "utc": f"UTC{sign}{h:02d}:{m:02d}",
+    }[style]
+
+
+@st.composite
+def spelled_instants(draw):
+    """(text, expected naive UTC or None when the local time is ambiguous in its zone).
+
+    The expected value comes from Python's own zoneinfo and datetime arithmetic,
+    independent of ingest's SQL parser.
+    """
+    instant = dt.datetime(2024, 1, 1, tzinfo=UTC) + dt.timedelta(
+        seconds=draw(st.integers(0, 366 * 86400 - 1)),
+        microseconds=draw(st.sampled_from([0, 0, 500_000, 123_000, 123_456])),
+    )
+    zone = draw(st.sampled_from(["none", "utc", "offset", "named"]))
+    expected: dt.datetime | None = instant.replace(tzinfo=None)
+    if zone == "none":
+        local, suffix = instant, ""
+    elif zone == "utc":
+        local, suffix = instant, draw(st.sampled_from(["Z", "z", "UTC", "+00:00", "+00:00:00"]))
+    elif zone == "offset":
+        seconds = draw(st.integers(-12, 14)) * 3600 + draw(st.sampled_from([0, 1800, 2700]))
+        style = draw(st.sampled_from(["colon", "compact", "seconds", "utc"]))
+        if seconds % 3600 == 0 and draw(st.booleans()):
+            style = "hours"
+        if style == "seconds" and draw(st.booleans()):
+            seconds += 15 if seconds >= 0 else -15
+        local, suffix = instant + dt.timedelta(seconds=seconds), _offset_text(seconds, style)
+    else:
+        name = draw(st.sampled_from(ZONES))
+        local = instant.astimezone(ZoneInfo(name))
+        wall = local.replace(tzinfo=None)
+        folds = {wall.replace(tzinfo=ZoneInfo(name), fold=f).utcoffset() for f in (0, 1)}
+        if len(folds) > 1:
+            expected = None  # the wall-clock time happens twice there: never guessed
+        suffix = draw(st.sampled_from(["", " "])) + draw(st.sampled_from([name, name.lower()]))
+    if zone != "named" and suffix:
+        suffix = draw(st.sampled_from(["", " "])) + suffix
+    sep = draw(st.sampled_from(["T", " ", "t"]))
+    text = local.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if local.microsecond or draw(st.booleans()):  # a fraction of 1, 3 or 6 digits
+        digits = f"{local.microsecond:06d}"[: draw(st.sampled_from([1, 3, 6]))]
+        text += "." + digits
+        if expected is not None:  # what was written is the value
+            expected = expected.replace(microsecond=int(digits.ljust(6, "0")))
+    return text + suffix, expected
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(spelled_instants(), min_size=1, max_size=25))
+def test_valid_rows_in_every_timestamp_spelling_are_kept_with_the_right_value(cases):
+    dump = copy.deepcopy(base_dump())
+    first = len(dump["sessions"])
+    for i, (text, _) in enumerate(cases):
+        dump["sessions"].append(
+            {
+                "session_id": 1000 + i,
+                "timestamp": text,
+                "user_id": 1,
+                "track_id": "t1",
+                "event_type": "play",
+            }
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        result = ingest_dump(write_dump(Path(tmp) / "dump", dump))
+    s = result.tables["sessions"].set_index("row_number")["timestamp"]
+    for i, (text, expected) in enumerate(cases):
+        row = first + i + 1
+        if expected is None:
+            assert row not in s.index, text
+        else:
+            assert s.loc[row] == pd.Timestamp(expected), text
+    q = result.quality["sessions"]
+    ambiguous = sum(expected is None for _, expected in cases)
+    assert q["dropped"]["timestamp_zone_ambiguous"] == ambiguous
+    assert q["rows_dropped"] == ambiguous

@@ -201,6 +201,11 @@ def _read(path: Path) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     docs = {path: _read(path) for path in SOURCES}
     if all(doc is None for doc in docs.values()):
+        if not paths.DVC_YAML.is_file():  # the console script found no project root
+            raise PozytywkaError(
+                f"no dvc.yaml in {Path.cwd()} or any folder above it: run `pozytywka summary` "
+                "inside the project (the folder holding dvc.yaml), after `make repro`"
+            )
         raise PozytywkaError("no pipeline results yet: run `make repro` (or `dvc repro`) first")
     print(
         render_summary(
