@@ -63,6 +63,8 @@ class SyntheticParams:
 @dataclass(frozen=True)
 class DataParams:
     source: str = _f("data/raw/synthetic")
+    # a complete week with fewer events than this share of the median week is a gap (gaps.py)
+    gap_min_share: float = _f(0.1, lo=0.0, hi=1.0)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 
