@@ -9,11 +9,11 @@ CI and decision helpers so both say the same thing about a result.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..playlists.skipped import SKIPPED_SHOWN, skip_reason_kind, skipped_summary  # noqa: F401
 
 OFFLINE_MODELS = ("baseline", "catboost")
 OFFLINE_METRICS = {
@@ -270,30 +270,3 @@ def skipped_genres(doc: Mapping[str, Any] | None) -> list[tuple[str, str]]:
 
 
 #: Skipped genres named in logs and the summary; the rest are in the report file.
-SKIPPED_SHOWN = 5
-
-
-def skip_reason_kind(reason: str) -> str:
-    """A skip reason with its numbers replaced by ``N``: reasons of one kind group together
-    ("only 3 eligible tracks (min_size 10)" -> "only N eligible tracks (min_size N)")."""
-    return re.sub(r"\d+(\.\d+)?", "N", reason) if reason else "no reason given"
-
-
-def skipped_summary(
-    skipped: Sequence[tuple[str, str]], shown: int = SKIPPED_SHOWN, where: str | None = None
-) -> str:
-    """One line for many skipped genres (issue 9, item 10): the count, the counts by
-    kind of reason (most frequent first), the first ``shown`` genres by name and,
-    when given, ``where`` the full list is. "" for no skipped genre.
-    """
-    if not skipped:
-        return ""
-    kinds = Counter(skip_reason_kind(reason) for _, reason in skipped)
-    by_reason = "; ".join(
-        f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
-    )
-    names = ", ".join(genre for genre, _ in skipped[:shown])
-    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    text = f"{len(skipped)} genre{'s' if len(skipped) != 1 else ''} skipped ({by_reason}): "
-    text += names + more
-    return text + (f"; full list in {where}" if where and more else "")

@@ -26,7 +26,7 @@ from ..playlists.publish import (
     playlist_metrics,
     playlists_markdown,
 )
-from ..report.compare import skipped_summary
+from ..playlists.skipped import skipped_summary
 from ..weeks import target_week
 
 log = logging.getLogger(__name__)
