@@ -92,17 +92,20 @@ def _event_sql(x: str) -> str:
     snake-case name (and is flagged). Each branch only runs on the rows the
     earlier ones did not match.
     """
-    e = f"pz_snake({x})"
     whens = " ".join(
-        f"WHEN {e} IN ({_sql_list(spellings)}) THEN '{canonical}'"
+        f"WHEN e IN ({_sql_list(spellings)}) THEN '{canonical}'"
         for canonical, spellings in EVENT_SPELLINGS.items()
+    )
+    # The folded name is bound once by a lambda: written out in every WHEN, DuckDB
+    # would lift it out of the CASE and fold every row, known names included.
+    folded = (
+        f"list_transform([pz_snake({x})], lambda e: CASE WHEN e = '' THEN NULL "
+        f"WHEN e IN ({_sql_list(KNOWN_EVENTS)}) THEN e {whens} ELSE e END)[1]"
     )
     return (
         f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} IN ({_sql_list(KNOWN_EVENTS)}) THEN {x} "
         f"WHEN {x} = 'advertisment' THEN 'advertisement' "
-        f"WHEN pz_blank({x}) OR pz_token({x}) OR {e} = '' THEN NULL "
-        f"WHEN {e} IN ({_sql_list(KNOWN_EVENTS)}) THEN {e} {whens} "
-        f"ELSE {e} END"
+        f"WHEN pz_blank({x}) OR pz_token({x}) THEN NULL ELSE {folded} END"
     )
 
 
@@ -194,12 +197,14 @@ CREATE OR REPLACE TEMP MACRO pz_ts_parse(x) AS list_transform([pz_ts_split(x)], 
             WHEN q.n IS NOT NULL THEN CASE WHEN zt IS NULL THEN 'zone_ambiguous' ELSE 'zone' END
             WHEN regexp_full_match(q.z, '{TZ_NAME}') THEN 'zone_unknown'
             ELSE 'invalid' END}})[1])[1];
-CREATE OR REPLACE TEMP MACRO pz_ts(x) AS CASE
+CREATE OR REPLACE TEMP MACRO pz_ts_given(x, plain) AS CASE
     WHEN x IS NULL THEN NULL
-    WHEN pz_ts_plain(x) THEN try_cast(x AS TIMESTAMP)
+    WHEN plain THEN try_cast(x AS TIMESTAMP)
     ELSE pz_ts_parse(x).ts END;
-CREATE OR REPLACE TEMP MACRO pz_ts_kind(x) AS CASE
-    WHEN x IS NULL OR pz_ts_plain(x) THEN NULL ELSE pz_ts_parse(x).kind END;
+CREATE OR REPLACE TEMP MACRO pz_ts_kind_given(x, plain) AS CASE
+    WHEN x IS NULL OR plain THEN NULL ELSE pz_ts_parse(x).kind END;
+CREATE OR REPLACE TEMP MACRO pz_ts(x) AS pz_ts_given(x, pz_ts_plain(x));
+CREATE OR REPLACE TEMP MACRO pz_ts_kind(x) AS pz_ts_kind_given(x, pz_ts_plain(x));
 CREATE OR REPLACE TEMP MACRO pz_bool(x) AS CASE
     WHEN lower(trim(x)) IN ({_sql_list(_TRUE)}) THEN true
     WHEN lower(trim(x)) IN ({_sql_list(_FALSE)}) THEN false END;
@@ -482,7 +487,7 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
         INPUTS["sessions"],
         path,
         columns=f"""
-            pz_id(session_id) AS session_id, pz_ts("timestamp") AS "timestamp",
+            pz_id(session_id) AS session_id, pz_ts_given("timestamp", ts_plain) AS "timestamp",
             user_id0, track_id0, event_type0 AS event_type,
             {_is_missing('"timestamp"')} AS ts_missing,
             pz_sentinel(session_id)::INT + user_id_sentinel + track_id_sentinel
@@ -491,7 +496,7 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
             pz_blank(session_id)::INT + pz_blank("timestamp")::INT + user_id_blank
                 + track_id_blank + event_type_blank AS rep_empty_string_as_null,
             rep_event_type_normalised,
-            pz_ts_kind("timestamp") AS ts_kind
+            pz_ts_kind_given("timestamp", ts_plain) AS ts_kind
         """,
         reason=_first_reason(
             [
@@ -513,6 +518,7 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
             "track_id": "track_id0 IS NOT NULL",
             "event_type": "event_type IS NOT NULL",
         },
+        per_row={"ts_plain": 'coalesce(pz_ts_plain("timestamp"), false)'},
         per_value={
             "user_id": _id_per_value("user_id"),
             "track_id": _id_per_value("track_id"),

@@ -293,6 +293,7 @@ def read_table(
     keep_line: str,
     required: dict[str, str],
     per_value: Mapping[str, Mapping[str, str]] | None = None,
+    per_row: Mapping[str, str] | None = None,
 ) -> RawStats:
     """Read and normalise one file into the temp table ``s1_<table>``.
 
@@ -305,6 +306,9 @@ def read_table(
     ``per_value`` maps a raw key to named SQL expressions of it (``{x}`` stands
     for the value) that ``columns`` may use by name: they are computed once per
     distinct value, which pays on big files for keys with few distinct values.
+    ``per_row`` maps names to SQL expressions of the raw keys that ``columns``
+    may use by name, computed once per row (a value several columns need, like
+    whether a timestamp is plain, is then not computed again in each of them).
 
     Raises :class:`PozytywkaError` when the file cannot be read, has no data
     lines, is mostly not JSON, or has no usable value for a required key.
@@ -314,6 +318,9 @@ def read_table(
         source = native if native is not None else parsed_sql(path, spec.table, spec.keys)
         if per_value:
             source = _per_value_sql(con, spec, source, per_value, cache=native is not None)
+        if per_row:
+            extra = ", ".join(f"{sql} AS {_q(name)}" for name, sql in per_row.items())
+            source = f"SELECT *, {extra} FROM ({source})"
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE s1_{spec.table} AS
             SELECT * EXCLUDE (line),
