@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,25 +40,28 @@ class ServiceProcess:
         startup_timeout: float = 300.0,
         log_path: Path | None = None,
     ) -> None:
+        """``log_path``: where the server's output goes (default: a temp file)."""
         self.root = Path(root)
         self.env = {**os.environ, **env}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.startup_timeout = startup_timeout
-        self.log_path = log_path
+        self.log_path = Path(
+            log_path or tempfile.mkstemp(prefix="pozytywka-serve-", suffix=".log")[1]
+        )
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> ServiceProcess:
         cmd = [sys.executable, "-m", "pozytywka.cli", "serve", "--port", str(self.port)]
         cmd += ["--root", str(self.root)]
-        out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.proc = subprocess.Popen(
-            cmd, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.PIPE
-        )
+        with self.log_path.open("ab") as out:
+            self.proc = subprocess.Popen(
+                cmd, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT
+            )
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+                err = self.log().strip().splitlines()
                 raise PozytywkaError(
                     f"the service exited on start: {err[-1] if err else self.proc.returncode}"
                 )
@@ -70,8 +74,16 @@ class ServiceProcess:
         self.kill()
         raise PozytywkaError(f"the service did not get ready in {self.startup_timeout:.0f} s")
 
+    def log(self) -> str:
+        """The server's output so far (uvicorn's log, one-line errors)."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
     def terminate(self, timeout: float = 60.0) -> int:
-        """SIGTERM (graceful) and wait; returns the exit status."""
+        """SIGTERM (graceful) and wait; returns the exit status.
+
+        uvicorn finishes the requests in flight, runs the app's shutdown, then
+        re-raises the signal, so a graceful stop exits with -SIGTERM.
+        """
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -80,7 +92,6 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self._close()
         return self.proc.returncode
 
     def kill(self) -> None:
@@ -88,11 +99,6 @@ class ServiceProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-        self._close()
-
-    def _close(self) -> None:
-        if self.proc is not None and self.proc.stderr is not None:
-            self.proc.stderr.close()
 
     def __enter__(self) -> ServiceProcess:
         return self.start()
