@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import tempfile
-from urllib.parse import quote
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient

@@ -41,6 +41,7 @@ from ..experiment.simulate import counted_events, simulate_ab_week
 from ..experiment.stats import analyse
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per request
 
 EXPERIMENT = "playlists"
 BATCH = 1000
