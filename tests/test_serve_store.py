@@ -6,7 +6,6 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from serve_support import postgres_server, store_url, write_tiny_root  # noqa: F401
 from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -21,6 +20,7 @@ from pozytywka.serve.store import (
     exposures,
     schema_version,
 )
+from serve_support import postgres_server, store_url, write_tiny_root  # noqa: F401
 
 T0 = dt.datetime(2024, 7, 29, 8, 0)
 SKEW = dt.timedelta(seconds=5)
@@ -138,4 +138,7 @@ def test_events_frame_is_sessions_by_request(store, arts):
     assert ev["event_type"].tolist() == ["play", "skip", "play"]
     assert ev["user_id"].tolist() == ["u1", "u1", "u2"]
     exposed = store.exposures_frame("playlists", arts.week_start)
-    assert sorted(zip(exposed["user_id"], exposed["arm"])) == [("u1", "A"), ("u2", "B")]
+    assert sorted(zip(exposed["user_id"], exposed["arm"], strict=True)) == [
+        ("u1", "A"),
+        ("u2", "B"),
+    ]

@@ -5,13 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .clock import to_naive_utc
 
 #: Ids: 1-64 characters, no control characters (a NUL cannot be stored in PostgreSQL).
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
 MAX_BATCH = 1000
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return to_naive_utc(value)
+    except OverflowError:
+        raise ValueError("time out of range once converted to UTC") from None
+
+
+#: A datetime in naive UTC, as the store keeps it (an offset is converted; none means UTC).
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
 
 
 class TrackOut(BaseModel):
@@ -49,18 +60,10 @@ class EventIn(BaseModel):
     event_type: Literal["play", "skip", "like"] = Field(
         description="play (started), skip (left before the end), like"
     )
-    timestamp: dt.datetime = Field(
+    timestamp: UtcDatetime = Field(
         description="When it happened (ISO 8601; no offset = UTC); not before the "
         "listener's exposure and not in the future"
     )
-
-    @field_validator("timestamp")
-    @classmethod
-    def _utc(cls, value: dt.datetime) -> dt.datetime:
-        try:
-            return to_naive_utc(value)
-        except OverflowError:
-            raise ValueError("timestamp out of range") from None
 
 
 class EventBatch(BaseModel):
@@ -113,15 +116,7 @@ class ExperimentResults(BaseModel):
 
 
 class ClockIn(BaseModel):
-    now: dt.datetime = Field(description="New service time (ISO 8601; no offset = UTC)")
-
-    @field_validator("now")
-    @classmethod
-    def _utc(cls, value: dt.datetime) -> dt.datetime:
-        try:
-            return to_naive_utc(value)
-        except OverflowError:
-            raise ValueError("time out of range") from None
+    now: UtcDatetime = Field(description="New service time (ISO 8601; no offset = UTC)")
 
 
 class ClockOut(BaseModel):
