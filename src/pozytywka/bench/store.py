@@ -20,6 +20,7 @@ lookup is saved with the results to show the index is used.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import tempfile
 import time
 import uuid
@@ -36,6 +37,7 @@ from ..serve.settings import Settings
 from ..serve.store import Store, exposures, requests
 
 CHUNK = 50_000
+logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per timed request
 
 
 def fill(store: Store, arts, ids: dict[str, int], n: int) -> None:
