@@ -63,7 +63,7 @@ def events(draw, request_ids):
     return {k: v for k, v in item.items() if k not in drop}
 
 
-@settings(max_examples=40)
+@settings(max_examples=30)
 @given(data=st.data())
 def test_no_event_batch_makes_a_5xx(client, data):
     batch = data.draw(st.lists(events(client.request_ids), max_size=8))

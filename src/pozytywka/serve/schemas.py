@@ -57,8 +57,11 @@ class EventIn(BaseModel):
 
     request_id: Id = Field(description="The request_id of the GET /v1/playlists that served it")
     track_id: Id = Field(description="A track of that request's playlists")
-    event_type: Literal["play", "skip", "like"] = Field(
-        description="play (started), skip (left before the end), like"
+    event_type: str = Field(
+        max_length=16,
+        description="play (started), skip (left before the end), like; another value is "
+        "reported with the batch's other bad items (422, nothing stored)",
+        json_schema_extra={"enum": ["play", "skip", "like"]},
     )
     timestamp: UtcDatetime = Field(
         description="When it happened (ISO 8601; no offset = UTC); not before the "
