@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report clean
+.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report clean serve ab-live bench-store
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
@@ -43,6 +43,20 @@ repro: setup
 BENCH_EVENTS ?= 1000000 10000000
 bench: setup
 	$(BIN)/pozytywka bench --events "$(BENCH_EVENTS)" --noop-repro
+
+# The playlist service (issue 12, README "Serving"): POZYTYWKA_STORE picks the database.
+HOST ?= 127.0.0.1
+PORT ?= 8000
+serve: setup
+	$(BIN)/pozytywka serve --host $(HOST) --port $(PORT)
+
+# The live experiment: service on a temp store, the behaviour model's listeners as traffic.
+ab-live: setup
+	$(BIN)/pozytywka ab-live
+
+# GET /v1/playlists latency with 10k and 1M exposures in the store -> reports/bench/store.*
+bench-store: setup
+	$(BIN)/pozytywka bench-store
 
 test: setup
 	$(BIN)/python -m pytest

@@ -27,6 +27,15 @@ def hash_unit(user_id: str, salt: str) -> float:
     return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
+def arm_of(user_id: str, salt: str, split: float) -> str:
+    """The arm of one user: ``"B"`` when their hash unit is below ``split``, else ``"A"``.
+
+    The one assignment rule: the ``ab_test`` stage (:func:`assign_arms`) and the
+    playlist service (``GET /v1/playlists``) both call it.
+    """
+    return "B" if hash_unit(str(user_id), salt) < split else "A"
+
+
 def assign_arms(user_ids: Iterable[str], salt: str, split: float) -> pd.DataFrame:
     """``user_id`` -> ``arm``: ``"B"`` when the user's hash unit is below ``split``.
 
@@ -35,5 +44,5 @@ def assign_arms(user_ids: Iterable[str], salt: str, split: float) -> pd.DataFram
     """
     ids = pd.Series(list(user_ids), dtype="object").dropna().astype(str)
     ids = pd.Series(sorted(set(ids)), dtype="object")
-    units = np.fromiter((hash_unit(u, salt) for u in ids), dtype="float64", count=len(ids))
-    return pd.DataFrame({"user_id": ids.astype(str), "arm": np.where(units < split, "B", "A")})
+    arms = np.array([arm_of(u, salt, split) for u in ids], dtype=object)
+    return pd.DataFrame({"user_id": ids.astype(str), "arm": arms.astype(str)})

@@ -1,0 +1,82 @@
+"""The FastAPI app, built by :func:`create_app` (FastAPI's "bigger applications" layout).
+
+The lifespan loads what the pipeline published (:func:`load_artifacts`), opens
+the store (creating or migrating its schema), records which artifacts are live
+and keeps them on ``app.state``; routes get them through :mod:`.deps`. One
+router per concern under :mod:`.routers`. A request that fails validation
+answers 422 with one line per bad item (``{"detail": [...]}``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from .artifacts import Artifacts, load_artifacts
+from .clock import ManualClock, WallClock
+from .deps import Live
+from .routers import admin, events, experiments, health, playlists
+from .settings import Settings, settings_from_env
+from .store import Store
+
+
+def _where(loc: tuple) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path")]
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "request"
+
+
+def validation_lines(exc: RequestValidationError) -> list[str]:
+    """One line per error: ``events[3].event_type: Input should be 'play', 'skip' or 'like'``."""
+    return [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+
+
+def create_app(
+    settings: Settings | None = None,
+    load: Callable[[Settings], Artifacts] | None = None,
+) -> FastAPI:
+    """The service. ``load`` replaces :func:`load_artifacts` (tests pass tiny artifacts)."""
+    settings = settings or settings_from_env()
+    loader = load or (lambda s: load_artifacts(s.root))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        arts = loader(settings)
+        store = Store(settings.database_url)
+        if settings.clock == "manual":
+            start = dt.datetime.combine(arts.week_start, dt.time())
+            clock: WallClock | ManualClock = ManualClock(start)
+        else:
+            clock = WallClock()
+        ids = store.register_artifacts(arts, clock.now())
+        app.state.settings = settings
+        app.state.store = store
+        app.state.clock = clock
+        app.state.live = Live(arts, ids)
+        try:
+            yield
+        finally:
+            store.dispose()
+
+    app = FastAPI(
+        title="Pozytywka playlist service",
+        version="1",
+        summary="Serves the published playlists to listeners in two arms, logs exposures "
+        "and events, and reads the experiment from the log.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": validation_lines(exc)})
+
+    for module in (health, playlists, events, experiments, admin):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,179 @@
+"""What the pipeline published, loaded and checked once when the service starts (DESIGN §9).
+
+Inputs, all under the project root:
+
+- ``reports/playlists/by_model/baseline.json`` (arm A) and ``catboost.json`` (arm B):
+  the ``playlists`` stage's documents (DESIGN §6: ``week_start``, ``model``,
+  ``playlists[].genre``, ``playlists[].tracks[].track_id/name/artist``);
+- ``dvc.lock``: the model versions are the md5 hashes the ``playlists`` stage
+  recorded for its model dependencies (``models/baseline.json``,
+  ``models/catboost.cbm``);
+- ``params.yaml``: the experiment's ``ab.salt``, ``ab.split``, ``ab.alpha``,
+  ``ab.power`` (read with the project's one loader, :func:`pozytywka.config.load_params`).
+
+Anything missing or inconsistent (the two arms published for different weeks, a
+document of the wrong model, a model file on disk that is not the one
+``dvc.lock`` recorded, so the playlists are stale) raises
+:class:`~pozytywka.errors.PozytywkaError` with one line ending in
+"run dvc repro first". The service never trains or recomputes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .. import paths
+from ..config import ABParams, load_params
+from ..errors import PozytywkaError
+
+#: The playlist experiment: its key, and which published model each arm serves.
+EXPERIMENT_KEY = "playlists"
+ARM_MODELS = {"A": "baseline", "B": "catboost"}
+#: The model file each arm's version is the hash of (a dependency of the ``playlists`` stage).
+MODEL_FILES = {"baseline": paths.BASELINE_MODEL, "catboost": paths.CATBOOST_MODEL}
+FIX = "run dvc repro first"
+
+
+@dataclass(frozen=True)
+class Track:
+    track_id: str
+    name: str | None
+    artist: str | None
+    position: int  # 1-based, in play order
+
+
+@dataclass(frozen=True)
+class Playlist:
+    genre: str
+    tracks: tuple[Track, ...]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm's published output: the model, its version (md5 from dvc.lock), its playlists."""
+
+    arm: str
+    model: str
+    model_version: str
+    playlists: tuple[Playlist, ...]
+
+    @property
+    def track_ids(self) -> frozenset[str]:
+        return frozenset(t.track_id for p in self.playlists for t in p.tracks)
+
+
+@dataclass(frozen=True)
+class Artifacts:
+    """Both arms for the published week, and the experiment's configuration."""
+
+    experiment: str
+    week_start: dt.date
+    arms: dict[str, Arm]
+    ab: ABParams
+
+    @property
+    def week_end(self) -> dt.date:
+        return self.week_start + dt.timedelta(days=7)
+
+
+def _fail(what: str) -> PozytywkaError:
+    return PozytywkaError(f"{what}: {FIX}")
+
+
+def _read_json(path: Path) -> dict:
+    if not path.is_file():
+        raise _fail(f"{path} not found")
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise _fail(f"{path} is not valid JSON ({exc})") from None
+    if not isinstance(doc, dict):
+        raise _fail(f"{path} is not a playlist document")
+    return doc
+
+
+def _playlists(doc: dict, path: Path) -> tuple[Playlist, ...]:
+    out = []
+    try:
+        for p in doc["playlists"]:
+            tracks = []
+            for i, t in enumerate(p["tracks"], start=1):
+                if not isinstance(t["track_id"], str) or not t["track_id"]:
+                    raise ValueError(f"bad track_id {t['track_id']!r}")
+                tracks.append(Track(t["track_id"], t.get("name"), t.get("artist"), i))
+            ids = [t.track_id for t in tracks]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"playlist {p['genre']!r} repeats a track")
+            out.append(Playlist(str(p["genre"]), tuple(tracks)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _fail(f"{path} is not a playlist document ({exc!r})") from None
+    if not out:
+        raise _fail(f"{path} holds no playlists")
+    return tuple(out)
+
+
+def _md5(path: Path) -> str:
+    h = hashlib.md5()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def model_versions(root: Path) -> dict[str, str]:
+    """``model`` -> md5 of its model file, as the ``playlists`` stage's entry in ``dvc.lock`` says.
+
+    A model file present on disk with another hash means the published playlists
+    were made from another model (the pipeline was not rerun): that is an error.
+    """
+    lock_path = root / "dvc.lock"
+    if not lock_path.is_file():
+        raise _fail(f"{lock_path} not found")
+    try:
+        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+        deps = lock["stages"]["playlists"]["deps"]
+    except (yaml.YAMLError, KeyError, TypeError):
+        raise _fail(f"{lock_path} has no 'playlists' stage") from None
+    by_path = {str(d.get("path")): d.get("md5") for d in deps if isinstance(d, dict)}
+    versions = {}
+    for model, rel in MODEL_FILES.items():
+        md5 = by_path.get(str(rel))
+        if not md5:
+            raise _fail(f"{lock_path} records no hash for {rel}")
+        on_disk = root / rel
+        if on_disk.is_file() and _md5(on_disk) != md5:
+            raise _fail(f"{rel} differs from the version in dvc.lock (the playlists are stale)")
+        versions[model] = str(md5)
+    return versions
+
+
+def load_artifacts(root: Path | str = ".") -> Artifacts:
+    """Load and check the published week (see the module docstring); one-line errors."""
+    root = Path(root)
+    params_path = root / paths.PARAMS
+    if not params_path.is_file():
+        raise _fail(f"{params_path} not found")
+    ab = load_params(params_path).ab
+    versions = model_versions(root)
+    arms, weeks = {}, {}
+    for arm, model in ARM_MODELS.items():
+        path = root / paths.PLAYLISTS_BY_MODEL / f"{model}.json"
+        doc = _read_json(path)
+        if doc.get("model") != model:
+            raise _fail(f"{path} holds model {doc.get('model')!r}, expected {model!r}")
+        try:
+            weeks[arm] = dt.date.fromisoformat(str(doc["week_start"]))
+        except (KeyError, ValueError):
+            raise _fail(f"{path} has no valid week_start") from None
+        arms[arm] = Arm(arm, model, versions[model], _playlists(doc, path))
+    if weeks["A"] != weeks["B"]:
+        raise _fail(f"the arms are published for different weeks ({weeks['A']} vs {weeks['B']})")
+    if weeks["A"].weekday() != 0:
+        raise _fail(f"week_start {weeks['A']} is not a Monday")
+    return Artifacts(EXPERIMENT_KEY, weeks["A"], arms, ab)

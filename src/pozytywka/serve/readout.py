@@ -1,0 +1,53 @@
+"""The experiment read from the log, with the ``ab_test`` stage's own code.
+
+Per listener, outcomes come from :func:`pozytywka.experiment.outcomes.user_outcomes`
+(full plays by DESIGN §4, judged within a session), where a session is one
+served request: a listener opening the shelf asks for playlists and what they
+play from that answer is posted with its ``request_id``, as the simulation
+plays each shelf visit as its own session. The statistics are
+:func:`pozytywka.experiment.stats.analyse`, the function that writes
+``metrics/ab.json``. Every event in the log is on a served track, so all of
+them count (the simulation counts its playlist events). The analysed listeners
+are those exposed in the week; a listener whose requests were served both
+arms (the split changed mid-week) is left out and counted in
+``excluded_both_arms``. Listeners exposed with no events count with zeros, as
+in the simulation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from ..experiment.outcomes import user_outcomes
+from ..experiment.stats import analyse
+from .artifacts import Artifacts
+from .store import Store
+
+MODE = "live"
+
+
+def live_outcomes(
+    exposed: pd.DataFrame, events: pd.DataFrame, both_arms: list[str]
+) -> pd.DataFrame:
+    """Per-listener outcomes (``OUTCOME_COLUMNS``) of the exposed listeners not in ``both_arms``."""
+    assignment = exposed.loc[~exposed["user_id"].isin(both_arms), ["user_id", "arm"]]
+    return user_outcomes(events, assignment.reset_index(drop=True))
+
+
+def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
+    """``metrics/ab.json``'s keys from the log of ``week_start``, plus the read-out's counts."""
+    exposed = store.exposures_frame(arts.experiment, week_start)
+    both = store.listeners_in_both_arms(arts.experiment, week_start)
+    events = store.events_frame(arts.experiment, week_start)
+    outcomes = live_outcomes(exposed, events, both)
+    result = analyse(outcomes, arts.ab, MODE)
+    result.update(
+        experiment=arts.experiment,
+        week_start=week_start.isoformat(),
+        listeners_exposed=int(len(exposed)),
+        excluded_both_arms=len(both),
+        events=int(len(events)),
+    )
+    return result

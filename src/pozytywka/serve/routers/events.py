@@ -1,0 +1,35 @@
+"""``POST /v1/events``: what listeners did with served tracks, in batches of up to 1,000."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from ..deps import ClockDep, SettingsDep, StoreDep
+from ..schemas import EventBatch, EventsAccepted, Problem
+from ..store import BatchRejected
+from ..store import EventIn as StoredEvent
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post(
+    "/events",
+    response_model=EventsAccepted,
+    responses={422: {"model": Problem, "description": "Bad items, one line each; nothing stored"}},
+    summary="Log a batch of events (all or nothing)",
+)
+def post_events(batch: EventBatch, store: StoreDep, clock: ClockDep, settings: SettingsDep):
+    """Stored in one transaction; a 200 means committed. A bad item (unknown request,
+    a track that request did not serve, a timestamp before the exposure or in the
+    future) rejects the whole batch with 422."""
+    items = [StoredEvent(e.request_id, e.track_id, e.event_type, e.timestamp) for e in batch.events]
+    try:
+        batch_id, stored, dupes = store.add_events(
+            items, clock.now(), dt.timedelta(seconds=settings.clock_skew_s)
+        )
+    except BatchRejected as exc:
+        return JSONResponse(status_code=422, content={"detail": exc.reasons})
+    return EventsAccepted(batch_id=batch_id, stored=stored, duplicates=dupes)

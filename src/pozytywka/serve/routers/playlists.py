@@ -1,0 +1,58 @@
+"""``GET /v1/playlists``: the listener's arm and that arm's playlists; logs the exposure once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from ...experiment.assign import arm_of
+from ..deps import ClockDep, LiveDep, StoreDep
+from ..schemas import PlaylistOut, PlaylistsResponse, Problem, TrackOut
+
+router = APIRouter(prefix="/v1", tags=["playlists"])
+
+UserId = Annotated[
+    str,
+    Query(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="The listener's id (as in the dump's users.jsonl)",
+    ),
+]
+
+
+@router.get(
+    "/playlists",
+    response_model=PlaylistsResponse,
+    responses={422: {"model": Problem}},
+    summary="The listener's arm and playlists for the published week",
+)
+def get_playlists(user_id: UserId, live: LiveDep, store: StoreDep, clock: ClockDep):
+    """Assign the listener (``pozytywka.experiment.assign.arm_of``, the ``ab_test`` stage's
+    rule), log the request and, on the listener's first request of the week, the exposure."""
+    arts = live.artifacts
+    arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
+    served = arts.arms[arm]
+    rec = store.serve(
+        arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
+    )
+    return PlaylistsResponse(
+        request_id=rec.request_id,
+        experiment=arts.experiment,
+        user_id=user_id,
+        arm=arm,
+        model=served.model,
+        model_version=served.model_version,
+        week_start=arts.week_start,
+        first_exposure=rec.first_exposure,
+        exposed_at=rec.exposed_at,
+        playlists=[
+            PlaylistOut(
+                genre=p.genre,
+                tracks=[TrackOut(**t.__dict__) for t in p.tracks],
+            )
+            for p in served.playlists
+        ],
+    )

@@ -1,0 +1,132 @@
+"""Payloads and answers of the API (pydantic v2): ``/docs`` (OpenAPI) is built from these."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from .clock import to_naive_utc
+
+#: Ids: 1-64 characters, no control characters (a NUL cannot be stored in PostgreSQL).
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+MAX_BATCH = 1000
+
+
+def _naive_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return to_naive_utc(value)
+    except OverflowError:
+        raise ValueError("time out of range once converted to UTC") from None
+
+
+#: A datetime in naive UTC, as the store keeps it (an offset is converted; none means UTC).
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+
+
+class TrackOut(BaseModel):
+    track_id: str = Field(description="Track id, as in the dump's tracks.jsonl")
+    name: str | None = Field(description="Track title")
+    artist: str | None = Field(description="Artist name")
+    position: int = Field(description="1-based position in the playlist (play order)", ge=1)
+
+
+class PlaylistOut(BaseModel):
+    genre: str = Field(description="The playlist's genre (a micro-genre, lower case)")
+    tracks: list[TrackOut] = Field(description="10-20 tracks in play order")
+
+
+class PlaylistsResponse(BaseModel):
+    request_id: str = Field(description="Id of this served request (32 hex); events refer to it")
+    experiment: str = Field(description="Experiment key (the product: 'playlists')")
+    user_id: str = Field(description="The listener")
+    arm: Literal["A", "B"] = Field(description="The listener's arm: A = baseline, B = CatBoost")
+    model: str = Field(description="Model whose playlists this arm serves")
+    model_version: str = Field(description="md5 of the model file, from dvc.lock")
+    week_start: dt.date = Field(description="Monday (UTC) of the week the playlists are for")
+    first_exposure: bool = Field(
+        description="True when this request exposed the listener (first in the week)"
+    )
+    exposed_at: dt.datetime = Field(description="When the listener was first served (UTC)")
+    playlists: list[PlaylistOut] = Field(description="The arm's playlists")
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Id = Field(description="The request_id of the GET /v1/playlists that served it")
+    track_id: Id = Field(description="A track of that request's playlists")
+    event_type: str = Field(
+        max_length=16,
+        description="play (started), skip (left before the end), like; another value is "
+        "reported with the batch's other bad items (422, nothing stored)",
+        json_schema_extra={"enum": ["play", "skip", "like"]},
+    )
+    timestamp: UtcDatetime = Field(
+        description="When it happened (ISO 8601; no offset = UTC); not before the "
+        "listener's exposure and not in the future"
+    )
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(
+        min_length=1, max_length=MAX_BATCH, description=f"1 to {MAX_BATCH} events"
+    )
+
+
+class EventsAccepted(BaseModel):
+    batch_id: str = Field(description="Id of the stored batch (one transaction)")
+    stored: int = Field(description="Events stored by this call")
+    duplicates: int = Field(description="Events already in the store (a retry), not stored again")
+
+
+class Problem(BaseModel):
+    detail: list[str] = Field(description="One line per bad item; nothing was stored")
+
+
+class ArmResult(BaseModel):
+    users: int = Field(description="Listeners exposed to this arm only")
+    play_through_rate: float | None = Field(
+        description="Mean over listeners with plays of full plays / plays"
+    )
+    likes_per_user: float | None = Field(description="Likes per listener")
+    skips_per_user: float | None = Field(description="Skips per listener")
+
+
+class ExperimentResults(BaseModel):
+    """The keys of ``metrics/ab.json`` (DESIGN §6) plus the live read-out's own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    experiment: str = Field(description="Experiment key")
+    week_start: dt.date = Field(description="The week read")
+    arms: dict[str, ArmResult] = Field(description="Per arm (A, B)")
+    metric: str = Field(description="Primary metric")
+    lift: float | None = Field(description="Relative lift of B over A on the primary metric")
+    ci_low: float | None = Field(description="Lower end of the lift's 95% interval")
+    ci_high: float | None = Field(description="Upper end of the lift's 95% interval")
+    p_value: float | None = Field(description="Welch t-test p-value")
+    srm_p_value: float | None = Field(description="Sample-ratio check against the split")
+    mde: float | None = Field(description="Minimum detectable relative effect at the power")
+    listeners_exposed: int = Field(description="Listeners with an exposure in the week")
+    excluded_both_arms: int = Field(
+        description="Listeners served both arms in the week: left out of the analysis"
+    )
+    events: int = Field(description="Events read from the log")
+
+
+class ClockIn(BaseModel):
+    now: UtcDatetime = Field(description="New service time (ISO 8601; no offset = UTC)")
+
+
+class ClockOut(BaseModel):
+    now: dt.datetime = Field(description="Service time (UTC)")
+    manual: bool = Field(description="True for the manual clock")
+
+
+class Health(BaseModel):
+    status: str = Field(description="'ok', or what is not ready")
+    checks: dict[str, bool] = Field(default_factory=dict, description="Each readiness check")

@@ -1,0 +1,493 @@
+"""The log of the service: one schema on SQLite (WAL) and PostgreSQL, written with SQLAlchemy Core.
+
+Tables (constraints enforced by the database, not only by this code):
+
+- ``schema_version(version)``: the schema this code created; checked on start.
+- ``artifacts``: which published output was live: (experiment, week_start, arm,
+  model, model_version), unique on (experiment, week_start, arm, model_version);
+  ``artifact_tracks(artifact_id, track_id)``: the tracks it serves.
+- ``requests``: every served ``GET /v1/playlists``: ``request_id`` (32 hex),
+  the listener, arm, the artifact served (foreign key), ``served_at``.
+  Index ``ix_requests_listener`` on (experiment, week_start, user_id).
+- ``exposures``: the first request of a listener in an experiment's week;
+  **unique on (experiment, user_id, week_start)** (that unique index is also the
+  lookup the playlists route does), referencing the request that exposed them.
+- ``events``: ``play``/``skip``/``like`` (a CHECK) on a served track: a foreign
+  key (request_id, artifact_id) -> requests, so every event belongs to a served
+  request, and (artifact_id, track_id) -> artifact_tracks, so its track was in
+  what that request served. Unique on (request_id, track_id, event_type, ts):
+  a retried batch is not stored twice. ``batch_id`` groups the rows of one POST
+  (one transaction).
+
+Every write is one transaction, committed before the route answers: a 2xx
+means the rows are on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
+``synchronous_commit``). On SQLite, write transactions start with ``BEGIN
+IMMEDIATE`` (writers queue on the busy timeout instead of failing to upgrade a
+read lock), foreign keys are switched on per connection, and the journal is WAL
+(readers never block the writer). Times are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from ..errors import PozytywkaError
+from .artifacts import Artifacts
+from .clock import utc_now
+
+SCHEMA_VERSION = 1
+EVENT_TYPES = ("play", "skip", "like")
+ID = 64  # max length of ids (user, track, request)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("applied_at", DateTime, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("artifact_id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment", String(64), nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("arm", String(1), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("loaded_at", DateTime, nullable=False),
+    UniqueConstraint("experiment", "week_start", "arm", "model_version", name="uq_artifacts"),
+    CheckConstraint("arm IN ('A', 'B')", name="ck_artifacts_arm"),
+)
+
+artifact_tracks = Table(
+    "artifact_tracks",
+    metadata,
+    Column("artifact_id", Integer, nullable=False),
+    Column("track_id", String(ID), nullable=False),
+    PrimaryKeyConstraint("artifact_id", "track_id", name="pk_artifact_tracks"),
+    ForeignKeyConstraint(["artifact_id"], ["artifacts.artifact_id"], name="fk_tracks_artifact"),
+)
+
+requests = Table(
+    "requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("artifact_id", Integer, nullable=False),
+    Column("experiment", String(64), nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("arm", String(1), nullable=False),
+    Column("served_at", DateTime, nullable=False),
+    ForeignKeyConstraint(["artifact_id"], ["artifacts.artifact_id"], name="fk_requests_artifact"),
+    UniqueConstraint("request_id", "artifact_id", name="uq_requests_artifact"),
+    CheckConstraint("arm IN ('A', 'B')", name="ck_requests_arm"),
+    Index("ix_requests_listener", "experiment", "week_start", "user_id"),
+)
+
+exposures = Table(
+    "exposures",
+    metadata,
+    Column("exposure_id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment", String(64), nullable=False),
+    Column("user_id", String(ID), nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("arm", String(1), nullable=False),
+    Column("request_id", String(32), nullable=False),
+    Column("exposed_at", DateTime, nullable=False),
+    UniqueConstraint("experiment", "user_id", "week_start", name="uq_exposures_listener_week"),
+    ForeignKeyConstraint(["request_id"], ["requests.request_id"], name="fk_exposures_request"),
+    CheckConstraint("arm IN ('A', 'B')", name="ck_exposures_arm"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(32), nullable=False),
+    Column("artifact_id", Integer, nullable=False),
+    Column("track_id", String(ID), nullable=False),
+    Column("event_type", String(8), nullable=False),
+    Column("ts", DateTime, nullable=False),
+    Column("batch_id", String(32), nullable=False),
+    Column("received_at", DateTime, nullable=False),
+    ForeignKeyConstraint(
+        ["request_id", "artifact_id"],
+        ["requests.request_id", "requests.artifact_id"],
+        name="fk_events_request",
+    ),
+    ForeignKeyConstraint(
+        ["artifact_id", "track_id"],
+        ["artifact_tracks.artifact_id", "artifact_tracks.track_id"],
+        name="fk_events_served_track",
+    ),
+    UniqueConstraint("request_id", "track_id", "event_type", "ts", name="uq_events_once"),
+    CheckConstraint("event_type IN ('play', 'skip', 'like')", name="ck_events_type"),
+    Index("ix_events_batch", "batch_id"),
+)
+
+
+class BatchRejected(Exception):
+    """A batch with bad items: ``reasons`` holds one line per bad item; nothing was stored."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+@dataclass(frozen=True)
+class EventIn:
+    request_id: str
+    track_id: str
+    event_type: str
+    ts: dt.datetime  # naive UTC
+
+
+@dataclass(frozen=True)
+class Served:
+    """What :meth:`Store.serve` recorded: the request, and the listener's exposure."""
+
+    request_id: str
+    exposure_arm: str
+    exposed_at: dt.datetime
+    first_exposure: bool
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=FULL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite with WAL, foreign keys, BEGIN IMMEDIATE; else pooled."""
+    if url.startswith("sqlite"):
+        path = url.removeprefix("sqlite:///")
+        if path and path != url and not path.startswith(":memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+
+class Store:
+    """The one interface to the log (see the module docstring for the schema)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        self.migrate()
+
+    # -- schema ---------------------------------------------------------------
+    def migrate(self) -> int:
+        """Create the schema if absent; refuse a store made by newer code. Returns the version."""
+        try:
+            with self.engine.begin() as conn:
+                metadata.create_all(conn, checkfirst=True)
+                have = conn.execute(select(func.max(schema_version.c.version))).scalar()
+                if have is None:
+                    conn.execute(
+                        self._insert(schema_version)
+                        .values(
+                            version=SCHEMA_VERSION,
+                            applied_at=utc_now(),
+                        )
+                        .on_conflict_do_nothing()
+                    )
+                    have = SCHEMA_VERSION
+        except OperationalError as exc:
+            raise PozytywkaError(f"cannot open the store {self.safe_url}: {exc.orig}") from None
+        if have > SCHEMA_VERSION:
+            raise PozytywkaError(
+                f"the store {self.safe_url} has schema version {have}, newer than this code's "
+                f"{SCHEMA_VERSION}: upgrade the service"
+            )
+        return int(have)
+
+    @property
+    def safe_url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+                conn.rollback()
+            return True
+        except SQLAlchemyError:
+            return False
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- artifacts ------------------------------------------------------------
+    def register_artifacts(self, arts: Artifacts, now: dt.datetime) -> dict[str, int]:
+        """Record the published arms (once per version) and their tracks; ``arm -> artifact_id``."""
+        ids = {}
+        with self.engine.begin() as conn:
+            for arm, a in arts.arms.items():
+                key = dict(
+                    experiment=arts.experiment,
+                    week_start=arts.week_start,
+                    arm=arm,
+                    model_version=a.model_version,
+                )
+                conn.execute(
+                    self._insert(artifacts)
+                    .values(**key, model=a.model, loaded_at=now)
+                    .on_conflict_do_nothing()
+                )
+                aid = conn.execute(select(artifacts.c.artifact_id).filter_by(**key)).scalar_one()
+                rows = [{"artifact_id": aid, "track_id": t} for t in sorted(a.track_ids)]
+                conn.execute(self._insert(artifact_tracks).on_conflict_do_nothing(), rows)
+                ids[arm] = int(aid)
+        return ids
+
+    # -- serving --------------------------------------------------------------
+    def serve(
+        self,
+        experiment: str,
+        week_start: dt.date,
+        user_id: str,
+        arm: str,
+        artifact_id: int,
+        now: dt.datetime,
+    ) -> Served:
+        """Log a served request and, if it is the listener's first this week, their exposure."""
+        request_id = uuid.uuid4().hex
+        with self.engine.begin() as conn:
+            conn.execute(
+                requests.insert().values(
+                    request_id=request_id,
+                    artifact_id=artifact_id,
+                    experiment=experiment,
+                    week_start=week_start,
+                    user_id=user_id,
+                    arm=arm,
+                    served_at=now,
+                )
+            )
+            conn.execute(
+                self._insert(exposures)
+                .values(
+                    experiment=experiment,
+                    user_id=user_id,
+                    week_start=week_start,
+                    arm=arm,
+                    request_id=request_id,
+                    exposed_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["experiment", "user_id", "week_start"])
+            )
+            row = conn.execute(
+                select(exposures.c.arm, exposures.c.exposed_at, exposures.c.request_id).where(
+                    exposures.c.experiment == experiment,
+                    exposures.c.user_id == user_id,
+                    exposures.c.week_start == week_start,
+                )
+            ).one()
+        return Served(request_id, row.arm, row.exposed_at, row.request_id == request_id)
+
+    # -- events ---------------------------------------------------------------
+    def add_events(
+        self, batch: Sequence[EventIn], now: dt.datetime, skew: dt.timedelta
+    ) -> tuple[str, int, int]:
+        """Validate and store a batch in one transaction: ``(batch_id, stored, duplicates)``.
+
+        Raises :class:`BatchRejected` (nothing stored) when an item refers to an
+        unknown request, a track that request did not serve, or has a timestamp
+        before the listener's exposure or later than ``now + skew``. Items already
+        in the store (a retried batch) are counted as duplicates, not stored again.
+        """
+        batch_id = uuid.uuid4().hex
+        for attempt in range(3):
+            try:
+                with self.engine.begin() as conn:
+                    stored, dupes = self._add_events(conn, batch, batch_id, now, skew)
+                return batch_id, stored, dupes
+            except IntegrityError:
+                # PostgreSQL only: a concurrent identical batch won the race; re-check.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_events(self, conn, batch, batch_id, now, skew) -> tuple[int, int]:
+        req_ids = sorted({e.request_id for e in batch})
+        known = {}
+        for chunk in _chunks(req_ids, 500):
+            q = (
+                select(
+                    requests.c.request_id,
+                    requests.c.artifact_id,
+                    exposures.c.exposed_at,
+                )
+                .join(
+                    exposures,
+                    (exposures.c.experiment == requests.c.experiment)
+                    & (exposures.c.user_id == requests.c.user_id)
+                    & (exposures.c.week_start == requests.c.week_start),
+                )
+                .where(requests.c.request_id.in_(chunk))
+            )
+            known.update({r.request_id: r for r in conn.execute(q)})
+        pairs = sorted(
+            {(known[e.request_id].artifact_id, e.track_id) for e in batch if e.request_id in known}
+        )
+        served = set()
+        for chunk in _chunks(pairs, 400):
+            q = select(artifact_tracks.c.artifact_id, artifact_tracks.c.track_id).where(
+                tuple_(artifact_tracks.c.artifact_id, artifact_tracks.c.track_id).in_(chunk)
+            )
+            served.update((r.artifact_id, r.track_id) for r in conn.execute(q))
+        reasons = []
+        latest = now + skew
+        seen: dict[tuple, int] = {}
+        for i, e in enumerate(batch):
+            r = known.get(e.request_id)
+            where = f"events[{i}]"
+            if e.event_type not in EVENT_TYPES:
+                reasons.append(f"{where}: unknown event_type {e.event_type!r} (play, skip or like)")
+            elif r is None:
+                reasons.append(f"{where}: unknown request_id {e.request_id!r}")
+            elif (r.artifact_id, e.track_id) not in served:
+                reasons.append(
+                    f"{where}: track {e.track_id!r} was not served in request {e.request_id}"
+                )
+            elif e.ts < r.exposed_at:
+                reasons.append(
+                    f"{where}: timestamp {e.ts.isoformat()} is before the listener's exposure "
+                    f"({r.exposed_at.isoformat()})"
+                )
+            elif e.ts > latest:
+                reasons.append(
+                    f"{where}: timestamp {e.ts.isoformat()} is in the future "
+                    f"(service time {now.isoformat()})"
+                )
+            else:
+                key = (e.request_id, e.track_id, e.event_type, e.ts)
+                if key in seen:
+                    reasons.append(f"{where}: repeats events[{seen[key]}]")
+                seen.setdefault(key, i)
+        if reasons:
+            raise BatchRejected(reasons)
+        existing = set()
+        for chunk in _chunks(req_ids, 500):
+            q = select(
+                events.c.request_id, events.c.track_id, events.c.event_type, events.c.ts
+            ).where(events.c.request_id.in_(chunk))
+            existing.update(tuple(r) for r in conn.execute(q))
+        rows = [
+            {
+                "request_id": e.request_id,
+                "artifact_id": known[e.request_id].artifact_id,
+                "track_id": e.track_id,
+                "event_type": e.event_type,
+                "ts": e.ts,
+                "batch_id": batch_id,
+                "received_at": now,
+            }
+            for e in batch
+            if (e.request_id, e.track_id, e.event_type, e.ts) not in existing
+        ]
+        if rows:
+            conn.execute(events.insert(), rows)
+        return len(rows), len(batch) - len(rows)
+
+    # -- reading the experiment ----------------------------------------------
+    def exposures_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+        """The week's exposed listeners: ``user_id``, ``arm`` (exposed to), ``exposed_at``."""
+        q = select(exposures.c.user_id, exposures.c.arm, exposures.c.exposed_at).where(
+            exposures.c.experiment == experiment, exposures.c.week_start == week_start
+        )
+        return self._frame(q, ["user_id", "arm", "exposed_at"])
+
+    def listeners_in_both_arms(self, experiment: str, week_start: dt.date) -> list[str]:
+        """Listeners whose requests in the week were served more than one arm (sorted)."""
+        q = (
+            select(requests.c.user_id)
+            .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
+            .group_by(requests.c.user_id)
+            .having(func.count(func.distinct(requests.c.arm)) > 1)
+            .order_by(requests.c.user_id)
+        )
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(q)]
+
+    def events_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+        """The week's events as sessions: ``session_id`` (= the request), ``user_id``,
+        ``track_id``, ``event_type``, ``timestamp``, ordered by listener, request, time, id."""
+        q = (
+            select(
+                events.c.request_id.label("session_id"),
+                requests.c.user_id,
+                events.c.track_id,
+                events.c.event_type,
+                events.c.ts.label("timestamp"),
+            )
+            .join(requests, requests.c.request_id == events.c.request_id)
+            .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
+            .order_by(requests.c.user_id, events.c.request_id, events.c.ts, events.c.event_id)
+        )
+        frame = self._frame(q, ["session_id", "user_id", "track_id", "event_type", "timestamp"])
+        frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
+        return frame
+
+    def count(self, table: str) -> int:
+        t = metadata.tables[table]
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
+
+    def _frame(self, query, columns: list[str]) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

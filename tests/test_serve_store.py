@@ -1,0 +1,144 @@
+"""The log's schema on SQLite and PostgreSQL: the database itself keeps it consistent."""
+
+from __future__ import annotations
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+
+from pozytywka.serve.artifacts import load_artifacts
+from pozytywka.serve.settings import Settings
+from pozytywka.serve.store import (
+    SCHEMA_VERSION,
+    BatchRejected,
+    EventIn,
+    Store,
+    events,
+    exposures,
+    schema_version,
+)
+from serve_support import postgres_server, store_url, write_tiny_root  # noqa: F401
+
+T0 = dt.datetime(2024, 7, 29, 8, 0)
+SKEW = dt.timedelta(seconds=5)
+
+
+@pytest.fixture
+def arts(tmp_path):
+    return load_artifacts(write_tiny_root(tmp_path / "root"))
+
+
+@pytest.fixture
+def store(store_url):  # noqa: F811
+    s = Store(Settings(store_url=store_url).database_url)
+    yield s
+    s.dispose()
+
+
+def _serve(store, arts, ids, user, arm="A", at=T0):
+    return store.serve(arts.experiment, arts.week_start, user, arm, ids[arm], at)
+
+
+def test_schema_is_created_once_and_versioned(store, arts):
+    assert store.migrate() == SCHEMA_VERSION  # a second start migrates nothing
+    with store.engine.connect() as conn:
+        assert conn.execute(select(schema_version.c.version)).scalars().all() == [SCHEMA_VERSION]
+    ids = store.register_artifacts(arts, T0)
+    assert store.register_artifacts(arts, T0 + dt.timedelta(hours=1)) == ids  # same version
+    assert store.count("artifact_tracks") == 20
+
+
+def test_exposure_is_written_once_per_listener_and_week(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    first = _serve(store, arts, ids, "u1")
+    again = _serve(store, arts, ids, "u1", at=T0 + dt.timedelta(hours=2))
+    assert first.first_exposure and not again.first_exposure
+    assert again.exposed_at == T0 and again.request_id != first.request_id
+    assert store.count("exposures") == 1 and store.count("requests") == 2
+
+
+def test_concurrent_first_requests_expose_once(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    with ThreadPoolExecutor(8) as pool:
+        served = list(pool.map(lambda _: _serve(store, arts, ids, "u9"), range(16)))
+    assert sum(s.first_exposure for s in served) == 1
+    assert store.count("exposures") == 1 and store.count("requests") == 16
+
+
+def test_the_database_rejects_a_second_exposure_and_orphan_events(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    req = _serve(store, arts, ids, "u1").request_id
+    row = dict(experiment="playlists", user_id="u1", week_start=arts.week_start, arm="B",
+               request_id=req, exposed_at=T0)  # fmt: skip
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(exposures).values(**row))
+    ev = dict(request_id=req, artifact_id=ids["A"], track_id="a01", event_type="play", ts=T0,
+              batch_id="x", received_at=T0)  # fmt: skip
+    bad = [
+        {**ev, "request_id": "0" * 32},  # no such request
+        {**ev, "track_id": "b01"},  # not a track of what the request served
+        {**ev, "artifact_id": ids["B"], "track_id": "b01"},  # not the request's artifact
+        {**ev, "event_type": "share"},  # not an event type
+    ]
+    for row in bad:
+        with pytest.raises(IntegrityError), store.engine.begin() as conn:
+            conn.execute(insert(events).values(**row))
+    with store.engine.begin() as conn:
+        conn.execute(insert(events).values(**ev))
+    with pytest.raises(IntegrityError), store.engine.begin() as conn:
+        conn.execute(insert(events).values(**{**ev, "batch_id": "y"}))  # the same event twice
+    assert store.count("events") == 1
+
+
+def test_a_bad_item_rejects_the_whole_batch(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    req = _serve(store, arts, ids, "u1").request_id
+    good = EventIn(req, "a01", "play", T0 + dt.timedelta(minutes=1))
+    batches = {
+        "unknown request_id": EventIn("f" * 32, "a01", "play", T0),
+        "was not served": EventIn(req, "b01", "play", T0),
+        "before the listener's exposure": EventIn(req, "a02", "play", T0 - dt.timedelta(1)),
+        "in the future": EventIn(req, "a02", "play", T0 + dt.timedelta(minutes=5)),
+        "unknown event_type": EventIn(req, "a02", "share", T0),
+    }
+    now = T0 + dt.timedelta(minutes=2)
+    for reason, bad in batches.items():
+        with pytest.raises(BatchRejected) as info:
+            store.add_events([good, bad, good], now, SKEW)
+        assert [r.split(":")[0] for r in info.value.reasons][:1] == ["events[1]"]
+        assert reason in info.value.reasons[0]
+        assert info.value.reasons[1:] == ["events[2]: repeats events[0]"]
+    assert store.count("events") == 0
+    _, stored, dupes = store.add_events([good], now, SKEW)
+    assert (stored, dupes) == (1, 0)
+    _, stored, dupes = store.add_events([good], now, SKEW)  # a retry
+    assert (stored, dupes) == (0, 1)
+    assert store.count("events") == 1
+
+
+def test_events_frame_is_sessions_by_request(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    r1 = _serve(store, arts, ids, "u1").request_id
+    r2 = _serve(store, arts, ids, "u2", arm="B").request_id
+    t = T0 + dt.timedelta(minutes=1)
+    store.add_events(
+        [
+            EventIn(r2, "b01", "play", t),
+            EventIn(r1, "a01", "skip", t),
+            EventIn(r1, "a01", "play", T0),
+        ],
+        T0 + dt.timedelta(hours=1),
+        SKEW,
+    )
+    ev = store.events_frame("playlists", arts.week_start)
+    assert ev["session_id"].tolist() == [r1, r1, r2]
+    assert ev["event_type"].tolist() == ["play", "skip", "play"]
+    assert ev["user_id"].tolist() == ["u1", "u1", "u2"]
+    exposed = store.exposures_frame("playlists", arts.week_start)
+    assert sorted(zip(exposed["user_id"], exposed["arm"], strict=True)) == [
+        ("u1", "A"),
+        ("u2", "B"),
+    ]
