@@ -242,6 +242,9 @@ def simulate_cache(
     hit_bytes = 0.0
     used = 0.0
     if policy in ("lru", "skip_aware_lru"):
+        gated = policy == "skip_aware_lru"
+        if gated and admit is None:
+            raise ValueError("skip_aware_lru needs an admission per request")
         cache: OrderedDict = OrderedDict()
         for i in range(n):
             k = keys[i]
@@ -250,7 +253,7 @@ def simulate_cache(
                 hits += 1
                 hit_bytes += read[i]
                 continue
-            if sizes[i] > capacity or (admit is not None and not admit[i]):
+            if sizes[i] > capacity or (gated and not admit[i]):
                 continue
             while used + sizes[i] > capacity:
                 _, s = cache.popitem(last=False)

@@ -71,6 +71,9 @@ SESSION_FEATURES = [
 ]
 FEATURE_COLUMNS = HISTORY_FEATURES + PROFILE_FEATURES + CATALOGUE_FEATURES + SESSION_FEATURES
 
+#: The prior skip rate of a week with no history at all (the first week of a dump).
+EMPTY_HISTORY_SKIP_RATE = 0.3
+
 #: Columns a row to featurise needs (the target's, ``skipped`` may be null for a live play).
 ROW_COLUMNS = ["play_id", "session_id", "user_id", "track_id", "ts", "week_start", "skipped"]
 
@@ -307,7 +310,7 @@ g AS (
       ON r.week_start >= h.valid_from
 ),
 prior AS (
-    SELECT week_start, CASE WHEN plays > 0 THEN skips / plays ELSE 0.3 END AS rate FROM g
+    SELECT week_start, CASE WHEN plays > 0 THEN skips / plays ELSE {EMPTY_HISTORY_SKIP_RATE} END AS rate FROM g
 ),
 sess AS (
     SELECT play_id,
