@@ -1,12 +1,12 @@
-"""The cache simulation: a five-play replay priced by hand, and the server caches on a tiny trace."""
+"""The cache simulation: a five-play replay priced by hand; server caches on a tiny trace."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-import skips_data
 
+import skips_data
 from pozytywka.config import CacheParams
 from pozytywka.skips.cache import (
     best_cost_threshold,

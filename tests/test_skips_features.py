@@ -7,10 +7,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import skips_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import skips_data
 from pozytywka.skips.features import FEATURE_COLUMNS, build_features
 from pozytywka.skips.target import play_targets
 

@@ -1,12 +1,12 @@
-"""The online scorer: loads the published artifacts once, scores a play as the offline table does."""
+"""The online scorer: loads published artifacts once, scores a play as the offline table does."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
-import skips_data
 
+import skips_data
 from pozytywka import paths
 from pozytywka.config import SkipsCatBoostParams
 from pozytywka.errors import PozytywkaError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import skips_data
 
+import skips_data
 from pozytywka.plays import full_plays
 from pozytywka.skips.target import TARGET_COLUMNS, play_targets
 

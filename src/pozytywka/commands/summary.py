@@ -18,12 +18,15 @@ from .. import paths
 from ..errors import PozytywkaError
 from ..markdown import fmt_p
 from ..report.compare import OFFLINE_METRICS, ab_decision, metric_ci, number, skipped_genres
+from ..skips.report import summary_lines as skips_summary_lines
 
 # file -> stage that writes it (dvc.yaml)
 SOURCES = {
     paths.PLAYLISTS_JSON: "playlists",
     paths.OFFLINE_METRICS: "evaluate",
     paths.AB_METRICS: "ab_test",
+    paths.SKIPS_METRICS: "skips_evaluate",
+    paths.CACHE_METRICS: "skips_cache",
 }
 
 
@@ -127,8 +130,13 @@ def render_summary(
     playlists: Mapping[str, Any] | None,
     offline: Mapping[str, Any] | None,
     ab: Mapping[str, Any] | None,
+    skips: Mapping[str, Any] | None = None,
+    cache: Mapping[str, Any] | None = None,
 ) -> str:
+    """The summary; the skips block appears once either of its files exists."""
     blocks = [playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
+    if skips is not None or cache is not None:
+        blocks.append(skips_summary_lines(skips, cache))
     return "\n\n".join("\n".join(b) for b in blocks) + "\n"
 
 
@@ -150,7 +158,11 @@ def run(args: argparse.Namespace) -> int:
         raise PozytywkaError("no pipeline results yet: run `make repro` (or `dvc repro`) first")
     print(
         render_summary(
-            docs[paths.PLAYLISTS_JSON], docs[paths.OFFLINE_METRICS], docs[paths.AB_METRICS]
+            docs[paths.PLAYLISTS_JSON],
+            docs[paths.OFFLINE_METRICS],
+            docs[paths.AB_METRICS],
+            docs[paths.SKIPS_METRICS],
+            docs[paths.CACHE_METRICS],
         ),
         end="",
     )

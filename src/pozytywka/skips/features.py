@@ -310,7 +310,9 @@ g AS (
       ON r.week_start >= h.valid_from
 ),
 prior AS (
-    SELECT week_start, CASE WHEN plays > 0 THEN skips / plays ELSE {EMPTY_HISTORY_SKIP_RATE} END AS rate FROM g
+    SELECT week_start,
+           CASE WHEN plays > 0 THEN skips / plays ELSE {EMPTY_HISTORY_SKIP_RATE} END AS rate
+    FROM g
 ),
 sess AS (
     SELECT play_id,
