@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+
 from e2e_helpers import stages_run
 
 pytestmark = pytest.mark.e2e
