@@ -35,7 +35,6 @@ from ..dump_format import AUDIO_FEATURES
 from ..synthetic.world import TASTE_DIMS  # the audio dims listeners judge tracks by
 from .target import duckdb_connection
 
-
 HISTORY_FEATURES = [
     "user_plays",
     "user_skip_rate",
