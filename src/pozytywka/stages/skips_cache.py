@@ -59,6 +59,7 @@ def run(params: Params) -> None:
     plays = pd.read_parquet(
         paths.SKIPS_TABLE, columns=["play_id", "track_id", "ts", "skip_after_s"]
     )
+    plays = plays[plays["play_id"].isin(predictions["play_id"].unique())]
     tracks = pd.read_parquet(paths.INTERIM_TRACKS, columns=["track_id", "duration_ms"])
     storage = pd.read_parquet(paths.INTERIM_STORAGE)
 
