@@ -25,6 +25,7 @@ TINY = {
     "catboost": {"iterations": 60},
     "evaluate": {"eval_weeks": 2, "n_genres": 5},
     "playlists": {"n_genres": 3},
+    "skips": {"eval_weeks": 2, "catboost": {"iterations": 60}},
 }
 
 

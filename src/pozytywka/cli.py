@@ -34,6 +34,13 @@ STAGES = {
     "evaluate": ("evaluate", "time-based backtest of baseline vs CatBoost"),
     "playlists": ("playlists", "build next week's popular playlists"),
     "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
+    "skips_features": (
+        "skips_features",
+        "one row per play: skipped or not, features known at its start",
+    ),
+    "skips_train": ("skips_train", "skip baselines and CatBoost for the week after the data"),
+    "skips_evaluate": ("skips_evaluate", "rolling-week backtest of the skip models"),
+    "skips_cache": ("skips_cache", "cache simulation: what the skip predictions save"),
 }
 
 

@@ -143,6 +143,61 @@ class ABParams:
 
 
 @dataclass(frozen=True)
+class SkipsCatBoostParams:
+    """The skip classifier (Logloss), early-stopped on the validation week."""
+
+    iterations: int = _f(300, lo=1, hi=20000)
+    depth: int = _f(6, lo=1, hi=16)
+    learning_rate: float = _f(0.2, lo=1e-4, hi=1.0)
+    l2_leaf_reg: float = _f(3.0, lo=0)
+    border_count: int = _f(32, lo=1, hi=65535)
+    early_stopping_rounds: int = _f(20, lo=1)
+    thread_count: int = _f(2, lo=1, hi=64)  # fixed: predictions change with the thread count
+    random_seed: int = _f(42, lo=0)
+
+
+@dataclass(frozen=True)
+class CacheParams:
+    """Costs of the cache simulation (DESIGN §10); money in one currency unit."""
+
+    bitrate_kbps: float = _f(160.0, lo=1)  # track bytes = duration x bitrate
+    skip_point: float = _f(
+        0.3, lo=0.0, hi=1.0
+    )  # share played before a skip the log has no position for
+    transfer_per_gb: float = _f(
+        0.08, lo=0
+    )  # price of each GB delivered (fetched whole or streamed)
+    slow_fee_slow: float = _f(0.0003, lo=0)  # per slow delivery of a track in "slow" storage
+    slow_fee_medium: float = _f(0.00015, lo=0)
+    slow_fee_fast: float = _f(0.00005, lo=0)
+    daily_cost_share: float = _f(
+        0.001, lo=0
+    )  # + this share of the track's daily_cost per slow delivery
+    server_weeks: int = _f(
+        2, lo=1, hi=52
+    )  # last evaluation weeks replayed through the server cache
+    server_sizes: list[float] = _f(
+        [0.01, 0.02, 0.05, 0.1, 0.2], lo=0
+    )  # shares of the catalogue's bytes
+
+
+@dataclass(frozen=True)
+class SkipsParams:
+    """Skip prediction for caching: features, split, model, cache costs (the ``skips_*`` stages)."""
+
+    prior_plays: float = _f(20.0, lo=0)  # pseudo-plays shrinking skip rates towards their prior
+    train_weeks: int = _f(2, lo=1, hi=104)  # weeks of plays a model is trained on
+    valid_weeks: int = _f(
+        1, lo=1, hi=12
+    )  # the weeks just before, for early stopping and thresholds
+    eval_weeks: int = _f(
+        6, lo=1, hi=104
+    )  # the last complete weeks, each predicted from earlier ones
+    catboost: SkipsCatBoostParams = field(default_factory=SkipsCatBoostParams)
+    cache: CacheParams = field(default_factory=CacheParams)
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams = field(default_factory=DataParams)
     features: FeaturesParams = field(default_factory=FeaturesParams)
@@ -152,6 +207,7 @@ class Params:
     playlists: PlaylistParams = field(default_factory=PlaylistParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     ab: ABParams = field(default_factory=ABParams)
+    skips: SkipsParams = field(default_factory=SkipsParams)
 
 
 def _describe(meta: dict, kind: type) -> str:

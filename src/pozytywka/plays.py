@@ -45,7 +45,7 @@ WEEKLY_COLUMNS = [
 ]
 
 
-def judged_events_sql(sessions: str = "sessions") -> str:
+def judged_events_sql(sessions: str = "sessions", extra: str = "") -> str:
     """SQL: the play, skip and like events of ``sessions`` with the two times a play is judged by.
 
     ``next_play``: the first play strictly after the row in its session (any track;
@@ -55,10 +55,11 @@ def judged_events_sql(sessions: str = "sessions") -> str:
     passes and no join: why (issue 6, ``docs/scaling.md``): at ten million events
     the earlier self-join formulation took 1.5x the CPU time and 2.5x the memory.
     ``RANGE ... INTERVAL '0.000001' SECOND`` is standard SQL and runs unchanged on
-    DuckDB and Spark.
+    DuckDB and Spark. ``extra``: more columns of ``sessions`` to carry along
+    (SQL text starting with a comma, e.g. ``", row_number"``).
     """
     return f"""
-SELECT session_id, user_id, track_id, event_type, "timestamp" AS ts,
+SELECT session_id, user_id, track_id, event_type, "timestamp" AS ts{extra},
        MIN(CASE WHEN event_type = 'play' THEN "timestamp" END) OVER (
            PARTITION BY session_id ORDER BY "timestamp"
            RANGE BETWEEN INTERVAL '0.000001' SECOND FOLLOWING AND UNBOUNDED FOLLOWING
@@ -90,6 +91,22 @@ def full_plays_sql(sessions: str = "sessions") -> str:
     return f"""
 SELECT session_id, user_id, track_id, ts, {_IS_FULL} AS is_full
 FROM ({judged_events_sql(sessions)}) judged
+WHERE event_type = 'play' AND session_id IS NOT NULL
+"""
+
+
+def play_outcomes_sql(sessions: str = "sessions") -> str:
+    """SQL selecting every play with ``is_full`` and the times it was judged by.
+
+    The skip-prediction target (DESIGN §10) on the same rule as :func:`full_plays_sql`.
+    Output columns: ``row_number`` (the interim row number: a play's id),
+    ``session_id``, ``user_id``, ``track_id``, ``ts``, ``next_play`` (the session's
+    next play strictly after it, or NULL), ``next_skip`` (the first skip of the same
+    track at or after it, or NULL) and ``is_full`` (1/0).
+    """
+    return f"""
+SELECT row_number, session_id, user_id, track_id, ts, next_play, next_skip, {_IS_FULL} AS is_full
+FROM ({judged_events_sql(sessions, extra=", row_number")}) judged
 WHERE event_type = 'play' AND session_id IS NOT NULL
 """
 

@@ -30,6 +30,7 @@ from ..report.compare import (
     skipped_genres,
     skipped_summary,
 )
+from ..skips.report import summary_lines as skips_summary_lines
 
 # file -> stage that writes it (dvc.yaml)
 SOURCES = {
@@ -37,6 +38,8 @@ SOURCES = {
     paths.PLAYLISTS_JSON: "playlists",
     paths.OFFLINE_METRICS: "evaluate",
     paths.AB_METRICS: "ab_test",
+    paths.SKIPS_METRICS: "skips_evaluate",
+    paths.CACHE_METRICS: "skips_cache",
 }
 
 
@@ -181,8 +184,13 @@ def render_summary(
     offline: Mapping[str, Any] | None,
     ab: Mapping[str, Any] | None,
     quality: Mapping[str, Any] | None = None,
+    skips: Mapping[str, Any] | None = None,
+    cache: Mapping[str, Any] | None = None,
 ) -> str:
+    """The summary; the skips block appears once either of its files exists."""
     blocks = [data_lines(quality), playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
+    if skips is not None or cache is not None:
+        blocks.append(skips_summary_lines(skips, cache))
     return "\n\n".join("\n".join(b) for b in blocks if b) + "\n"
 
 
@@ -213,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
             docs[paths.OFFLINE_METRICS],
             docs[paths.AB_METRICS],
             docs[paths.DATA_QUALITY],
+            docs[paths.SKIPS_METRICS],
+            docs[paths.CACHE_METRICS],
         ),
         end="",
     )

@@ -19,6 +19,7 @@ import pandas as pd
 from .. import paths
 from ..errors import PozytywkaError
 from ..markdown import MISSING, details, fmt_delta, fmt_p, fmt_pct, fmt_value, image, table
+from ..skips.report import pr_section as skips_pr_section
 from .compare import (
     AB_ARM_METRICS,
     OFFLINE_METRICS,
@@ -52,6 +53,8 @@ class Snapshot:
     ab: dict[str, Any] | None = None
     playlists: dict[str, Any] | None = None
     offline_by_week: pd.DataFrame | None = None
+    skips: dict[str, Any] | None = None
+    cache: dict[str, Any] | None = None
 
 
 def _json(reader: Reader, path: str, label: str) -> dict[str, Any] | None:
@@ -73,6 +76,8 @@ def load_snapshot(reader: Reader, label: str) -> Snapshot:
         ab=_json(reader, paths.AB_METRICS.as_posix(), label),
         playlists=_json(reader, paths.PLAYLISTS_JSON.as_posix(), label),
         offline_by_week=None if csv is None else pd.read_csv(io.BytesIO(csv)),
+        skips=_json(reader, paths.SKIPS_METRICS.as_posix(), label),
+        cache=_json(reader, paths.CACHE_METRICS.as_posix(), label),
     )
 
 
@@ -307,6 +312,9 @@ def render_report(inputs: ReportInputs) -> str:
             playlist_diff(inputs.before.playlists, inputs.after.playlists),
             inputs.before,
             inputs.after,
+        ),
+        skips_pr_section(
+            inputs.before.skips, inputs.after.skips, inputs.before.cache, inputs.after.cache
         ),
     ]
     if inputs.plots:

@@ -1,0 +1,424 @@
+"""Features of a play known when it starts (DESIGN §10), vectorised in DuckDB SQL.
+
+A play of week ``w`` may use (1) the listener's and the track's **history**: plays
+whose outcome was known (``known_at``, :mod:`pozytywka.skips.target`) before
+Monday 00:00 of ``w``, and likes before it; (2) the **catalogue** (audio, age,
+genres) and the listener's profile (favourite genres, premium); (3) the **same
+session's earlier events**: events strictly before the play (a tie in time is not
+"earlier": file order is not event order, as in :mod:`pozytywka.plays`). Nothing
+else: in particular never the play's own outcome, so flipping a row's outcome
+changes none of its features (the leak rule, tested).
+
+History is kept as cumulative tables (:func:`history_tables`) keyed by
+``valid_from`` (the first week a row may use), joined with ASOF joins; the same
+tables and the same :func:`play_features` score one live play in
+:mod:`pozytywka.skips.online`, so training and serving share one implementation.
+
+Skip rates are shrunk towards a prior with ``prior_plays`` pseudo-plays
+(empirical Bayes, as in additive smoothing): listener and track rates towards the
+global rate of the history, the listener's rate in the track's genres towards the
+listener's rate, last week's track rate towards the track's rate.
+
+Audio taste lives in the dimensions the synthetic service's listeners judge by
+(:data:`TASTE_DIMS`, tempo scaled to about 0..1 as ``(bpm - 60) / 140``); the
+listener's taste is the mean over their full plays in the history, and the
+catalogue centroid of their favourite genres; a feature is the Euclidean distance
+of the track to each.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..dump_format import AUDIO_FEATURES
+from ..synthetic.world import TASTE_DIMS  # the audio dims listeners judge tracks by
+from .target import duckdb_connection
+
+HISTORY_FEATURES = [
+    "user_plays",
+    "user_skip_rate",
+    "user_likes",
+    "user_like_rate",
+    "track_plays",
+    "track_skip_rate",
+    "track_likes",
+    "track_like_rate",
+    "track_plays_last_week",
+    "track_skip_rate_last_week",
+    "genre_affinity",
+    "user_genre_skip_rate",
+    "taste_distance",
+]
+PROFILE_FEATURES = ["favourite_genre_match", "premium", "favourite_distance"]
+CATALOGUE_FEATURES = [*AUDIO_FEATURES, "duration_s", "track_age_days"]
+SESSION_FEATURES = [
+    "session_position",
+    "session_skips_so_far",
+    "session_skip_share",
+    "previous_skipped",
+    "seconds_since_previous_event",
+    "seconds_since_session_start",
+]
+FEATURE_COLUMNS = HISTORY_FEATURES + PROFILE_FEATURES + CATALOGUE_FEATURES + SESSION_FEATURES
+
+#: The prior skip rate of a week with no history at all (the first week of a dump).
+EMPTY_HISTORY_SKIP_RATE = 0.3
+
+#: Columns a row to featurise needs (the target's, ``skipped`` may be null for a live play).
+ROW_COLUMNS = ["play_id", "session_id", "user_id", "track_id", "ts", "week_start", "skipped"]
+
+
+def taste_vectors(tracks: pd.DataFrame) -> pd.DataFrame:
+    """``track_id`` and the :data:`TASTE_DIMS` of each track (tempo rescaled; missing -> NaN)."""
+    out = pd.DataFrame({"track_id": tracks["track_id"].astype(str)})
+    for dim in TASTE_DIMS:
+        col = tracks[dim].astype(float) if dim in tracks else pd.Series(np.nan, index=tracks.index)
+        out[dim] = ((col - 60.0) / 140.0 if dim == "tempo" else col).to_numpy()
+    return out
+
+
+def catalogue_table(tracks: pd.DataFrame) -> pd.DataFrame:
+    """Per track: audio features, ``duration_s``, ``release_date`` and the taste dims (``t_*``)."""
+    out = pd.DataFrame({"track_id": tracks["track_id"].astype(str)})
+    for col in AUDIO_FEATURES:
+        out[col] = tracks[col].astype(float).to_numpy() if col in tracks else np.nan
+    out["duration_s"] = tracks["duration_ms"].astype(float).to_numpy() / 1000.0
+    out["release_date"] = pd.to_datetime(tracks["release_date"]).astype("datetime64[us]").to_numpy()
+    taste = taste_vectors(tracks)
+    for dim in TASTE_DIMS:
+        out[f"t_{dim}"] = taste[dim].to_numpy()
+    return out.drop_duplicates("track_id").reset_index(drop=True)
+
+
+def profile_table(
+    users: pd.DataFrame, track_genres: pd.DataFrame, tracks: pd.DataFrame
+) -> pd.DataFrame:
+    """Per listener: ``premium`` (0/1) and the catalogue taste centroid of their favourite genres.
+
+    The centroid (``f_*`` columns) is the mean over the favourite genres of each
+    genre's mean taste vector over its catalogue tracks: known without any history.
+    """
+    taste = taste_vectors(tracks)
+    genre_taste = track_genres.merge(taste, on="track_id").groupby("genre")[list(TASTE_DIMS)].mean()
+    fav = users[["user_id", "favourite_genres"]].explode("favourite_genres").dropna()
+    fav = fav.rename(columns={"favourite_genres": "genre"})
+    centroid = (
+        fav.merge(genre_taste, left_on="genre", right_index=True)
+        .groupby("user_id")[list(TASTE_DIMS)]
+        .mean()
+    )
+    centroid.columns = [f"f_{d}" for d in TASTE_DIMS]
+    out = pd.DataFrame(
+        {
+            "user_id": users["user_id"].astype(str).to_numpy(),
+            "premium": users["premium_user"].fillna(False).astype(int).to_numpy()
+            if "premium_user" in users
+            else 0,
+        }
+    ).drop_duplicates("user_id")
+    return out.merge(centroid, left_on="user_id", right_index=True, how="left")
+
+
+def favourite_pairs(users: pd.DataFrame) -> pd.DataFrame:
+    """``user_id``, ``genre``: one row per listener's favourite genre."""
+    fav = users[["user_id", "favourite_genres"]].explode("favourite_genres").dropna()
+    fav = fav.rename(columns={"favourite_genres": "genre"})
+    fav["genre"] = fav["genre"].astype(str)
+    return fav.drop_duplicates().reset_index(drop=True)
+
+
+def _likes(sessions: pd.DataFrame) -> pd.DataFrame:
+    likes = sessions.loc[
+        (sessions["event_type"] == "like") & sessions["track_id"].notna(),
+        ["user_id", "track_id", "timestamp"],
+    ]
+    return likes.rename(columns={"timestamp": "ts"}).reset_index(drop=True)
+
+
+def history_tables(
+    targets: pd.DataFrame,
+    sessions: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    tracks: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """Cumulative history per listener, track, (listener, genre) and overall.
+
+    Input: the target rows (:func:`pozytywka.skips.target.play_targets`, all weeks),
+    the interim sessions (for likes), track genres, tracks (for taste vectors).
+    Each table has ``valid_from`` = Monday after the week its last counted event
+    became known; its counts are totals over everything known before ``valid_from``:
+
+    - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, s_<dim>``
+      (sums of taste dims over full plays with audio, and their count ``full_n``);
+    - ``track``: ``track_id, valid_from, plays, skips, likes`` and ``week_plays``,
+      ``week_skips`` (the week before ``valid_from`` alone);
+    - ``user_genre``: ``user_id, genre, valid_from, plays, skips``;
+    - ``overall``: ``valid_from, plays, skips``.
+    """
+    con = duckdb_connection()
+    con.register("targets", targets[["user_id", "track_id", "known_at", "skipped"]])
+    con.register("likes", _likes(sessions))
+    con.register("track_genres", track_genres[["track_id", "genre"]])
+    con.register("taste", taste_vectors(tracks).drop_duplicates("track_id"))
+    sums = ", ".join(f"SUM(CASE WHEN t.skipped = 0 THEN tv.{d} END) AS s_{d}" for d in TASTE_DIMS)
+    cum = ", ".join(f"SUM(s_{d}) OVER w AS s_{d}" for d in TASTE_DIMS)
+    known = "date_trunc('week', known_at) + INTERVAL 7 DAY"
+    tables = {
+        "user": f"""
+WITH inc AS (
+    SELECT t.user_id, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips,
+           0 AS likes, SUM(CASE WHEN t.skipped = 0 AND tv.{TASTE_DIMS[0]} IS NOT NULL
+                                THEN 1 ELSE 0 END) AS full_n, {sums}
+    FROM targets t LEFT JOIN taste tv USING (track_id)
+    WHERE t.user_id IS NOT NULL GROUP BY 1, 2
+    UNION ALL
+    SELECT user_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*), 0,
+           {", ".join("NULL" for _ in TASTE_DIMS)}
+    FROM likes WHERE user_id IS NOT NULL GROUP BY 1, 2
+), wk AS (
+    SELECT user_id, valid_from, SUM(plays) AS plays, SUM(skips) AS skips, SUM(likes) AS likes,
+           SUM(full_n) AS full_n, {", ".join(f"SUM(s_{d}) AS s_{d}" for d in TASTE_DIMS)}
+    FROM inc GROUP BY 1, 2
+)
+SELECT user_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
+       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, {cum}
+FROM wk WINDOW w AS (PARTITION BY user_id ORDER BY valid_from)
+""",
+        "track": f"""
+WITH inc AS (
+    SELECT track_id, {known} AS valid_from, COUNT(*) AS plays, SUM(skipped) AS skips, 0 AS likes
+    FROM targets GROUP BY 1, 2
+    UNION ALL
+    SELECT track_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*)
+    FROM likes GROUP BY 1, 2
+), wk AS (
+    SELECT track_id, valid_from, SUM(plays) AS plays, SUM(skips) AS skips, SUM(likes) AS likes
+    FROM inc GROUP BY 1, 2
+)
+SELECT track_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
+       SUM(likes) OVER w AS likes, plays AS week_plays, skips AS week_skips
+FROM wk WINDOW w AS (PARTITION BY track_id ORDER BY valid_from)
+""",
+        "user_genre": f"""
+WITH wk AS (
+    SELECT t.user_id, g.genre, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips
+    FROM targets t JOIN track_genres g USING (track_id)
+    WHERE t.user_id IS NOT NULL GROUP BY 1, 2, 3
+)
+SELECT user_id, genre, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips
+FROM wk WINDOW w AS (PARTITION BY user_id, genre ORDER BY valid_from)
+""",
+        "overall": f"""
+WITH wk AS (SELECT {known} AS valid_from, COUNT(*) AS plays, SUM(skipped) AS skips
+            FROM targets GROUP BY 1)
+SELECT valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips
+FROM wk WINDOW w AS (ORDER BY valid_from)
+""",
+    }
+    keys = {
+        "user": ["user_id", "valid_from"],
+        "track": ["track_id", "valid_from"],
+        "user_genre": ["user_id", "genre", "valid_from"],
+        "overall": ["valid_from"],
+    }
+    out = {}
+    for name, sql in tables.items():
+        frame = con.sql(sql).df()
+        frame["valid_from"] = pd.to_datetime(frame["valid_from"]).astype("datetime64[us]")
+        for col in frame.columns:
+            if col in ("plays", "skips", "likes", "full_n", "week_plays", "week_skips"):
+                frame[col] = frame[col].astype("int64")
+        out[name] = frame.sort_values(keys[name], kind="stable").reset_index(drop=True)
+    con.close()
+    return out
+
+
+def snapshot(history: dict[str, pd.DataFrame], week: pd.Timestamp) -> dict[str, pd.DataFrame]:
+    """The history as known at Monday ``week``: per key only the last row valid by then.
+
+    Scoring plays of ``week`` against the snapshot gives the same features as against
+    the full tables (the ASOF joins pick that same row), from far smaller tables.
+    ``track.week_*`` keep their meaning only when ``valid_from == week``.
+    """
+    week = pd.Timestamp(week)
+    keys = {"user": ["user_id"], "track": ["track_id"], "user_genre": ["user_id", "genre"]}
+    out = {}
+    for name, frame in history.items():
+        known = frame[frame["valid_from"] <= week]
+        if name == "overall":
+            out[name] = known.tail(1).reset_index(drop=True)
+        else:
+            out[name] = known.groupby(keys[name], sort=True).tail(1).reset_index(drop=True)
+    return out
+
+
+def play_features(
+    rows: pd.DataFrame,
+    events: pd.DataFrame,
+    history: dict[str, pd.DataFrame],
+    catalogue: pd.DataFrame,
+    profiles: pd.DataFrame,
+    favourites: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    prior_plays: float,
+) -> pd.DataFrame:
+    """:data:`FEATURE_COLUMNS` for each row, with ``play_id`` first; rows' order kept.
+
+    ``rows``: :data:`ROW_COLUMNS` (the plays to score and the earlier plays of their
+    sessions; ``skipped`` of a play is read only by *later* plays of its session).
+    ``events``: the sessions' events (``session_id``, ``timestamp``), any type.
+    ``history``: :func:`history_tables` (or a :func:`snapshot`); ``catalogue``:
+    :func:`catalogue_table`; ``profiles``: :func:`profile_table`; ``favourites``:
+    :func:`favourite_pairs`. Unknown listeners or tracks get NaN (CatBoost's missing
+    value), listeners and tracks without history get count 0 and the prior rate.
+    """
+    con = duckdb_connection()
+    con.register("rows_in", rows[ROW_COLUMNS].assign(row_order=np.arange(len(rows))))
+    con.register(
+        "events",
+        events.loc[events["session_id"].notna(), ["session_id", "timestamp"]].rename(
+            columns={"timestamp": "ts"}
+        ),
+    )
+    for name, frame in history.items():
+        con.register(f"h_{name}", frame)
+    con.register("catalogue", catalogue)
+    con.register("profiles", profiles)
+    con.register("favourites", favourites)
+    con.register("track_genres", track_genres[["track_id", "genre"]])
+    m = float(prior_plays)
+    dist_hist = " + ".join(
+        f"POWER(c.t_{d} - hu.s_{d} / NULLIF(hu.full_n, 0), 2)" for d in TASTE_DIMS
+    )
+    dist_fav = " + ".join(f"POWER(c.t_{d} - p.f_{d}, 2)" for d in TASTE_DIMS)
+    audio = ", ".join(f"c.{a}" for a in AUDIO_FEATURES)
+    sql = f"""
+WITH r AS (SELECT * FROM rows_in),
+g AS (
+    SELECT r.week_start, COALESCE(h.plays, 0) AS plays, COALESCE(h.skips, 0) AS skips
+    FROM (SELECT DISTINCT week_start FROM r) r ASOF LEFT JOIN h_overall h
+      ON r.week_start >= h.valid_from
+),
+prior AS (
+    SELECT week_start,
+           CASE WHEN plays > 0 THEN skips / plays ELSE {EMPTY_HISTORY_SKIP_RATE} END AS rate
+    FROM g
+),
+sess AS (
+    SELECT play_id,
+           COUNT(*) OVER w AS session_position,
+           COALESCE(SUM(skipped) OVER w, 0) AS session_skips_so_far,
+           MAX(epoch_us(ts) * 2 + skipped) OVER w AS prev_code
+    FROM r
+    WINDOW w AS (PARTITION BY session_id ORDER BY ts
+                 RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL '0.000001' SECOND PRECEDING)
+),
+prev_event AS (
+    SELECT r.play_id, r.ts - e.ts AS since_prev
+    FROM r ASOF LEFT JOIN events e ON r.session_id = e.session_id AND r.ts > e.ts
+),
+sess_start AS (SELECT session_id, MIN(ts) AS start_ts FROM events GROUP BY 1),
+genres AS (
+    SELECT r.play_id, MAX(CASE WHEN f.genre IS NOT NULL THEN 1 ELSE 0 END) AS fav_match,
+           MAX(COALESCE(ug.plays, 0)) AS genre_plays_max,
+           SUM(COALESCE(ug.plays, 0)) AS genre_plays, SUM(COALESCE(ug.skips, 0)) AS genre_skips
+    FROM r JOIN track_genres tg ON r.track_id = tg.track_id
+    LEFT JOIN favourites f ON f.user_id = r.user_id AND f.genre = tg.genre
+    ASOF LEFT JOIN h_user_genre ug
+      ON ug.user_id = r.user_id AND ug.genre = tg.genre AND r.week_start >= ug.valid_from
+    GROUP BY r.play_id
+),
+joined AS (
+    SELECT r.row_order, r.play_id, r.user_id, r.ts, r.week_start, pr.rate AS prior_rate,
+           COALESCE(hu.plays, 0) AS u_plays, COALESCE(hu.skips, 0) AS u_skips,
+           COALESCE(hu.likes, 0) AS u_likes,
+           COALESCE(ht.plays, 0) AS t_plays, COALESCE(ht.skips, 0) AS t_skips,
+           COALESCE(ht.likes, 0) AS t_likes,
+           CASE WHEN ht.valid_from = r.week_start THEN ht.week_plays ELSE 0 END AS t_wplays,
+           CASE WHEN ht.valid_from = r.week_start THEN ht.week_skips ELSE 0 END AS t_wskips,
+           SQRT({dist_hist}) AS taste_distance,
+           SQRT({dist_fav}) AS favourite_distance,
+           p.premium, {audio}, c.duration_s,
+           date_diff('day', c.release_date, r.ts) AS track_age_days,
+           c.track_id IS NOT NULL AS known_track
+    FROM r
+    LEFT JOIN prior pr ON pr.week_start = r.week_start
+    ASOF LEFT JOIN h_user hu ON hu.user_id = r.user_id AND r.week_start >= hu.valid_from
+    ASOF LEFT JOIN h_track ht ON ht.track_id = r.track_id AND r.week_start >= ht.valid_from
+    LEFT JOIN catalogue c ON c.track_id = r.track_id
+    LEFT JOIN profiles p ON p.user_id = r.user_id
+)
+SELECT j.play_id,
+       CASE WHEN j.user_id IS NULL THEN NULL ELSE j.u_plays END AS user_plays,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}) END AS user_skip_rate,
+       CASE WHEN j.user_id IS NULL THEN NULL ELSE j.u_likes END AS user_likes,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE j.u_likes / (j.u_plays + 1.0) END AS user_like_rate,
+       j.t_plays AS track_plays,
+       (j.t_skips + {m} * j.prior_rate) / (j.t_plays + {m}) AS track_skip_rate,
+       j.t_likes AS track_likes,
+       j.t_likes / (j.t_plays + 1.0) AS track_like_rate,
+       j.t_wplays AS track_plays_last_week,
+       (j.t_wskips + {m} * (j.t_skips + {m} * j.prior_rate) / (j.t_plays + {m}))
+           / (j.t_wplays + {m}) AS track_skip_rate_last_week,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE COALESCE(gn.genre_plays_max, 0) / GREATEST(j.u_plays, 1.0) END AS genre_affinity,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE (COALESCE(gn.genre_skips, 0)
+                  + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
+                 / (COALESCE(gn.genre_plays, 0) + {m}) END AS user_genre_skip_rate,
+       j.taste_distance,
+       CASE WHEN j.user_id IS NULL OR NOT j.known_track THEN NULL
+            ELSE COALESCE(gn.fav_match, 0) END AS favourite_genre_match,
+       j.premium, j.favourite_distance,
+       {", ".join(f"j.{a}" for a in AUDIO_FEATURES)}, j.duration_s, j.track_age_days,
+       s.session_position, s.session_skips_so_far,
+       CASE WHEN s.session_position > 0 THEN s.session_skips_so_far / s.session_position END
+           AS session_skip_share,
+       CASE WHEN s.prev_code IS NULL THEN NULL ELSE s.prev_code % 2 END AS previous_skipped,
+       epoch(pe.since_prev) AS seconds_since_previous_event,
+       epoch(j.ts - st.start_ts) AS seconds_since_session_start
+FROM joined j
+JOIN sess s USING (play_id)
+LEFT JOIN prev_event pe USING (play_id)
+LEFT JOIN rows_in ri USING (play_id)
+LEFT JOIN sess_start st ON st.session_id = ri.session_id
+LEFT JOIN genres gn USING (play_id)
+ORDER BY j.row_order
+"""
+    out = con.sql(sql).df()
+    con.close()
+    out[FEATURE_COLUMNS] = out[FEATURE_COLUMNS].astype("float64")
+    out["play_id"] = out["play_id"].astype("int64")
+    return out[["play_id", *FEATURE_COLUMNS]].reset_index(drop=True)
+
+
+def build_features(
+    targets: pd.DataFrame,
+    sessions: pd.DataFrame,
+    tracks: pd.DataFrame,
+    track_genres: pd.DataFrame,
+    users: pd.DataFrame,
+    prior_plays: float,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The modelling table (targets + features, target order) and the history tables.
+
+    ``targets`` must be all plays (:func:`pozytywka.skips.target.play_targets`);
+    the history is built from them, so the same call serves training and the
+    snapshot the service scores with. ``play_id`` must be unique.
+    """
+    history = history_tables(targets, sessions, track_genres, tracks)
+    features = play_features(
+        targets,
+        sessions,
+        history,
+        catalogue_table(tracks),
+        profile_table(users, track_genres, tracks),
+        favourite_pairs(users),
+        track_genres,
+        prior_plays,
+    )
+    table = targets.reset_index(drop=True).join(features.drop(columns="play_id"))
+    return table, history

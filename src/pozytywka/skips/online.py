@@ -1,0 +1,230 @@
+"""Score one live play: the skip probability and the caching decision (issue 14, item 7).
+
+The service (``POST /v1/skips/predict``) holds one :class:`OnlineScorer`, built once
+from what the pipeline published (:meth:`OnlineScorer.load`): the models of the
+``skips_train`` stage (``models/skips/``), the history tables of ``skips_features``
+(``data/processed/skips/history/``, cut to a snapshot at the serving week) and the
+interim catalogue (tracks, track genres, users). It never trains.
+
+Features come from the very functions the offline table is built with
+(:func:`pozytywka.skips.features.play_features` over the session's events, the
+earlier plays judged by :func:`pozytywka.skips.target.play_targets`), so training
+and serving cannot drift apart; a test checks that a play scored online gets the
+features it has in the offline table.
+
+Arms of the live experiment: ``A`` = the genre rule baseline, ``B`` = CatBoost
+(:data:`ARM_MODELS`). The decision is ``"stream"`` when P(skip) is at least the
+model's caching threshold chosen on the validation week (``meta.json``), else
+``"fetch"`` (fetch the whole track ahead).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from ..errors import PozytywkaError
+from ..io import read_json
+from .baselines import predict_baseline
+from .features import (
+    FEATURE_COLUMNS,
+    catalogue_table,
+    favourite_pairs,
+    play_features,
+    profile_table,
+    snapshot,
+)
+from .model import predict_skip
+from .target import play_targets
+
+ARM_MODELS = {"A": "genre_rule", "B": "catboost"}
+HISTORY_TABLES = ("user", "track", "user_genre", "overall")
+#: Event types a session may hold (the dump's "advertisment" is read as "advertisement").
+EVENT_TYPES = ("play", "skip", "like", "advertisement")
+_LIVE_SESSION = "live"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the service answers: P(skip), the decision, and who decided."""
+
+    probability: float
+    decision: str  # "fetch" (whole track ahead) or "stream"
+    model: str
+    threshold: float
+
+
+class OnlineScorer:
+    """Skip probability and caching decision for one play, from published artifacts."""
+
+    def __init__(
+        self,
+        model: Any,
+        baselines: Mapping[str, Any],
+        meta: Mapping[str, Any],
+        history: Mapping[str, pd.DataFrame],
+        tracks: pd.DataFrame,
+        track_genres: pd.DataFrame,
+        users: pd.DataFrame,
+    ) -> None:
+        self.model = model
+        self.baselines = dict(baselines)
+        self.meta = dict(meta)
+        self.serve_week = pd.Timestamp(meta["serve_week"])
+        self.history = snapshot(dict(history), self.serve_week)
+        self.catalogue = catalogue_table(tracks)
+        self.profiles = profile_table(users, track_genres, tracks)
+        self.favourites = favourite_pairs(users)
+        self.track_genres = track_genres[["track_id", "genre"]].reset_index(drop=True)
+        self.known_tracks = set(self.catalogue["track_id"])
+        self.prior_plays = float(meta["prior_plays"])
+
+    @classmethod
+    def load(cls, root: str | os.PathLike[str] = ".") -> OnlineScorer:
+        """Read the published artifacts under the project ``root`` (once, at start-up)."""
+        from catboost import CatBoostClassifier
+
+        root = Path(root)
+        needed = [paths.SKIPS_CATBOOST, paths.SKIPS_BASELINES, paths.SKIPS_META] + [
+            paths.SKIPS_HISTORY / f"{n}.parquet" for n in HISTORY_TABLES
+        ]
+        for path in needed:
+            if not (root / path).exists():
+                raise PozytywkaError(f"{root / path} not found: run `dvc repro skips_train` first")
+        model = CatBoostClassifier()
+        model.load_model(os.fspath(root / paths.SKIPS_CATBOOST), format="cbm")
+        return cls(
+            model,
+            read_json(root / paths.SKIPS_BASELINES),
+            read_json(root / paths.SKIPS_META),
+            {
+                n: pd.read_parquet(root / paths.SKIPS_HISTORY / f"{n}.parquet")
+                for n in HISTORY_TABLES
+            },
+            pd.read_parquet(root / paths.INTERIM_TRACKS),
+            pd.read_parquet(root / paths.INTERIM_TRACK_GENRES),
+            pd.read_parquet(root / paths.INTERIM_USERS),
+        )
+
+    def features(
+        self,
+        listener_id: str | None,
+        track_id: str,
+        session_so_far: Sequence[Mapping[str, Any]],
+        now: str | pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """The one-row feature table (``play_id`` + :data:`FEATURE_COLUMNS`) of the play.
+
+        ``session_so_far``: the session's earlier events, each a mapping with
+        ``timestamp`` (ISO text or Timestamp, naive UTC), ``event_type`` (one of
+        :data:`EVENT_TYPES`) and ``track_id`` (None for ads). ``now``: when the play
+        starts (default: one second after the last event, or the serving week's
+        Monday for a new session). Raises :class:`PozytywkaError` for an unknown
+        track, an unknown event type or an event not before ``now``.
+        """
+        if track_id not in self.known_tracks:
+            raise PozytywkaError(f"unknown track_id {track_id!r}")
+        events = _events_frame(session_so_far, listener_id)
+        if now is None:
+            now = (
+                events["timestamp"].max() + pd.Timedelta(seconds=1)
+                if len(events)
+                else self.serve_week
+            )
+        now = pd.Timestamp(now).tz_localize(None) if pd.Timestamp(now).tzinfo else pd.Timestamp(now)
+        if len(events) and (events["timestamp"] >= now).any():
+            raise PozytywkaError("every event of session_so_far must be before the play starts")
+        current = pd.DataFrame(
+            {
+                "session_id": [_LIVE_SESSION],
+                "timestamp": [now],
+                "user_id": [listener_id],
+                "track_id": [track_id],
+                "event_type": ["play"],
+            }
+        )
+        events = pd.concat([events, current], ignore_index=True)
+        events["timestamp"] = events["timestamp"].astype("datetime64[us]")
+        events["row_number"] = np.arange(len(events), dtype="int64")
+        rows = play_targets(events)
+        rows["week_start"] = self.serve_week
+        rows["user_id"] = listener_id
+        rows["skipped"] = rows["skipped"].astype(float)
+        current_id = int(len(events) - 1)
+        rows.loc[rows["play_id"] == current_id, "skipped"] = np.nan  # not known yet
+        out = play_features(
+            rows,
+            events,
+            self.history,
+            self.catalogue,
+            self.profiles,
+            self.favourites,
+            self.track_genres,
+            self.prior_plays,
+        )
+        return out[out["play_id"] == current_id].reset_index(drop=True)
+
+    def predict(
+        self,
+        listener_id: str | None,
+        track_id: str,
+        session_so_far: Sequence[Mapping[str, Any]],
+        arm: str = "B",
+        now: str | pd.Timestamp | None = None,
+    ) -> Prediction:
+        """P(skip) and the caching decision of arm ``arm`` (A: genre rule, B: CatBoost)."""
+        if arm not in ARM_MODELS:
+            raise PozytywkaError(f"arm must be one of {', '.join(ARM_MODELS)}, got {arm!r}")
+        name = ARM_MODELS[arm]
+        row = self.features(listener_id, track_id, session_so_far, now)
+        if name == "catboost":
+            p = float(predict_skip(self.model, row)[0])
+        else:
+            p = float(predict_baseline(self.baselines, name, row)[0])
+        threshold = float(self.meta["thresholds"][name]["cache"])
+        return Prediction(p, "stream" if p >= threshold else "fetch", name, threshold)
+
+
+def _events_frame(session_so_far: Sequence[Mapping[str, Any]], listener_id: str | None):
+    rows = []
+    for i, event in enumerate(session_so_far):
+        kind = str(event.get("event_type", "")).lower().replace("advertisment", "advertisement")
+        if kind not in EVENT_TYPES:
+            raise PozytywkaError(
+                f"session_so_far[{i}].event_type must be one of {', '.join(EVENT_TYPES)}"
+            )
+        try:
+            ts = pd.Timestamp(event["timestamp"])
+        except (KeyError, ValueError, TypeError):
+            raise PozytywkaError(
+                f"session_so_far[{i}].timestamp is missing or not a time"
+            ) from None
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        track = event.get("track_id")
+        if kind != "advertisement" and not track:
+            raise PozytywkaError(f"session_so_far[{i}] ({kind}) needs a track_id")
+        rows.append(
+            {
+                "session_id": _LIVE_SESSION,
+                "timestamp": ts,
+                "user_id": listener_id,
+                "track_id": None if kind == "advertisement" else str(track),
+                "event_type": kind,
+            }
+        )
+    frame = pd.DataFrame(
+        rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type"]
+    )
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
+    return frame
+
+
+__all__ = ["ARM_MODELS", "FEATURE_COLUMNS", "OnlineScorer", "Prediction"]

@@ -1,0 +1,99 @@
+"""The skip-prediction target: one row per ``play`` event (DESIGN §10).
+
+``skipped`` = 1 when the play is not a full play, 0 when it is, by the one
+full-play rule of :mod:`pozytywka.plays` (:func:`pozytywka.plays.play_outcomes_sql`).
+
+**When an outcome is known.** A skipped play's outcome is known at its skip; a
+full play's at the session's next play, or at the session's end (its last event)
+when it was the session's last play. ``known_at`` holds that time: history
+features (:mod:`pozytywka.skips.features`) count a play only once ``known_at`` is
+before the week they are computed for, so a Sunday-night play whose outcome
+arrives on Monday belongs to the history of the week after next.
+
+``skip_after_s`` = seconds from the play to its skip (the skip point the log
+records; NaN for full plays); the cache simulation turns it into a share of the
+track, with a param for skips the log gives no usable position for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ..plays import play_outcomes_sql
+
+TARGET_COLUMNS = [
+    "play_id",
+    "session_id",
+    "user_id",
+    "track_id",
+    "ts",
+    "week_start",
+    "known_at",
+    "skipped",
+    "skip_after_s",
+]
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection on two threads (cores are shared; results do not depend on it)."""
+    con = duckdb.connect()
+    con.execute("SET threads TO 2")
+    return con
+
+
+def with_row_numbers(sessions: pd.DataFrame) -> pd.DataFrame:
+    """The interim sessions table; tables made by hand get ``row_number`` = their row order."""
+    if "row_number" in sessions.columns:
+        return sessions
+    return sessions.assign(row_number=np.arange(len(sessions), dtype="int64"))
+
+
+def play_targets(
+    sessions: pd.DataFrame, weeks: Sequence[pd.Timestamp] | None = None
+) -> pd.DataFrame:
+    """One row per play event of the interim ``sessions`` table, with its outcome.
+
+    Columns :data:`TARGET_COLUMNS`: ``play_id`` (the play's interim ``row_number``),
+    ``session_id``, ``user_id`` (may be null in real dumps), ``track_id``, ``ts``,
+    ``week_start`` (the play's ISO week), ``known_at``, ``skipped`` (int8 0/1),
+    ``skip_after_s`` (float seconds, NaN for full plays). Plays without a session or
+    a track are not judged (as in :mod:`pozytywka.plays`). ``weeks``: keep only the
+    plays of these week starts (the complete weeks); None keeps all. Sorted by
+    ``ts``, ``play_id``.
+    """
+    con = duckdb_connection()
+    con.register("sessions", with_row_numbers(sessions))
+    out = con.sql(
+        f"""
+WITH p AS ({play_outcomes_sql("sessions")}),
+ends AS (
+    SELECT session_id, MAX("timestamp") AS session_end
+    FROM sessions WHERE session_id IS NOT NULL GROUP BY session_id
+)
+SELECT p.row_number AS play_id, p.session_id, p.user_id, p.track_id, p.ts,
+       date_trunc('week', p.ts) AS week_start,
+       CASE WHEN p.is_full = 1 THEN COALESCE(p.next_play, e.session_end) ELSE p.next_skip END
+           AS known_at,
+       1 - p.is_full AS skipped,
+       CASE WHEN p.is_full = 0 THEN (epoch_us(p.next_skip) - epoch_us(p.ts)) / 1e6 END
+           AS skip_after_s
+FROM p JOIN ends e USING (session_id)
+"""
+    ).df()
+    con.close()
+    for col in ("ts", "week_start", "known_at"):
+        out[col] = pd.to_datetime(out[col]).astype("datetime64[us]")
+    out["play_id"] = out["play_id"].astype("int64")
+    out["skipped"] = out["skipped"].astype("int8")
+    out["skip_after_s"] = out["skip_after_s"].astype(float)
+    for col in ("session_id", "user_id", "track_id"):
+        out[col] = out[col].astype(object).where(out[col].notna(), None)
+    if weeks is not None:
+        keep = pd.DatetimeIndex(list(weeks)).astype("datetime64[us]")
+        out = out[out["week_start"].isin(keep)]
+    out = out.sort_values(["ts", "play_id"], kind="stable").reset_index(drop=True)
+    return out[TARGET_COLUMNS]

@@ -1,0 +1,63 @@
+"""Stage ``skips_features``: one row per play, its outcome and the features known at its start.
+
+Reads the interim sessions, tracks, track genres and users; writes
+``data/processed/skips/plays.parquet`` (the plays of the complete weeks:
+:data:`pozytywka.skips.target.TARGET_COLUMNS` + :data:`pozytywka.skips.features.FEATURE_COLUMNS`)
+and the cumulative history tables under ``data/processed/skips/history/`` (what
+the online scorer reads).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from .. import paths
+from ..config import Params
+from ..errors import PozytywkaError
+from ..io import write_parquet
+from ..plays import complete_week_starts
+from ..skips.evaluate import week_splits
+from ..skips.features import build_features
+from ..skips.target import play_targets
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    inputs = (
+        paths.INTERIM_SESSIONS,
+        paths.INTERIM_TRACKS,
+        paths.INTERIM_TRACK_GENRES,
+        paths.INTERIM_USERS,
+    )
+    for path in inputs:
+        if not path.exists():
+            raise PozytywkaError(f"{path} not found: run `dvc repro ingest` first")
+    sk = params.skips
+    weeks = complete_week_starts(paths.INTERIM_SESSIONS)
+    week_splits(weeks, sk.eval_weeks, sk.train_weeks, sk.valid_weeks)  # enough weeks? one line
+    sessions = pd.read_parquet(
+        paths.INTERIM_SESSIONS,
+        columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"],
+    )
+    targets = play_targets(sessions)
+    table, history = build_features(
+        targets,
+        sessions,
+        pd.read_parquet(paths.INTERIM_TRACKS),
+        pd.read_parquet(paths.INTERIM_TRACK_GENRES),
+        pd.read_parquet(paths.INTERIM_USERS),
+        sk.prior_plays,
+    )
+    table = table[table["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
+    log.info(
+        "skips: %d plays over %d complete weeks, skip rate %.3f",
+        len(table),
+        len(weeks),
+        float(table["skipped"].mean()),
+    )
+    write_parquet(paths.SKIPS_TABLE, table.reset_index(drop=True))
+    for name, frame in history.items():
+        write_parquet(paths.SKIPS_HISTORY / f"{name}.parquet", frame)

@@ -1,0 +1,81 @@
+"""Rolling-week splits, thresholds, baselines and metrics of the skip models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pozytywka.errors import PozytywkaError
+from pozytywka.skips.baselines import fit_baselines, predict_baseline
+from pozytywka.skips.evaluate import best_threshold, binary_metrics, fitting_rows, week_splits
+
+WEEKS = list(pd.date_range("2024-01-01", periods=8, freq="7D"))
+
+
+def test_week_splits_never_look_at_the_predicted_week():
+    splits = week_splits(WEEKS, n_eval=2, n_train=3, n_valid=1)
+    assert [s.week for s in splits] == WEEKS[-2:]
+    first = splits[0]
+    assert first.valid == [WEEKS[5]] and first.train == WEEKS[2:5]
+    for s in splits:
+        assert max(s.train) < min(s.valid) < s.week
+
+
+def test_week_splits_too_few_weeks_is_one_clear_error():
+    with pytest.raises(PozytywkaError, match=r"skips.eval_weeks \(6\)"):
+        week_splits(WEEKS, n_eval=6, n_train=2, n_valid=1)
+
+
+def test_fitting_rows_wait_for_the_outcome():
+    """A Sunday-night play whose outcome arrives on Monday is not used for that Monday's model."""
+    table = pd.DataFrame(
+        {
+            "week_start": [WEEKS[0], WEEKS[0]],
+            "known_at": [pd.Timestamp("2024-01-07 23:00"), pd.Timestamp("2024-01-08 00:05")],
+        }
+    )
+    assert len(fitting_rows(table, [WEEKS[0]], WEEKS[1])) == 1
+
+
+def test_best_threshold_by_hand():
+    y = np.array([0, 0, 1, 1, 0])
+    p = np.array([0.1, 0.3, 0.6, 0.8, 0.7])
+    # any t in (0.3, 0.6] predicts 3 skips (1 wrong): 4/5; t in (0.7, 0.8]: 4/5 too;
+    # ties go to the lowest, which must still exclude p = 0.3
+    t = best_threshold(y, p)
+    assert 0.3 < t <= 0.6
+    assert binary_metrics(y, p, t)["accuracy"] == pytest.approx(0.8)
+    assert binary_metrics(y, p, 0.3)["accuracy"] == pytest.approx(0.6)
+
+
+def test_binary_metrics_by_hand():
+    y = np.array([0, 1])
+    m = binary_metrics(y, np.array([0.2, 0.6]), 0.5)
+    assert m["roc_auc"] == 1.0 and m["accuracy"] == 1.0
+    assert m["brier"] == pytest.approx((0.04 + 0.16) / 2)
+    assert m["log_loss"] == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+
+
+def test_baselines_are_group_rates_of_the_training_rows():
+    train = pd.DataFrame(
+        {
+            "skipped": [1, 1, 0, 0, 0, 1],
+            "favourite_genre_match": [0, 0, 1, 1, 1, np.nan],
+            "previous_skipped": [np.nan, 1, 0, 1, np.nan, 0],
+            "user_skip_rate": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+        }
+    )
+    model = fit_baselines(train)
+    assert model["genre_rule"]["rates"] == {"0": 1.0, "1": 0.0, "missing": 1.0}
+    assert model["previous_outcome"]["rates"] == {"0": 0.5, "1": 0.5, "missing": 0.5}
+    rows = pd.DataFrame(
+        {
+            "favourite_genre_match": [0, 1],
+            "previous_skipped": [1, 0],
+            "user_skip_rate": [0.1, np.nan],
+        }
+    )
+    assert predict_baseline(model, "genre_rule", rows).tolist() == [1.0, 0.0]
+    # the listener's rate is the probability; an unknown listener gets the training rate
+    assert predict_baseline(model, "listener_rate", rows).tolist() == [0.1, 0.5]
