@@ -85,6 +85,98 @@ def test_artist_cap_and_same_song_under_another_id():
     assert len(ids) == 12  # 6 artists x 2
 
 
+def test_only_the_same_song_rule_rejects_a_copy_under_another_id():
+    # Eleven artists with one song each, and t90: "SONG 0" by a0 again under another id.
+    # a0 then has 2 tracks (the cap), so only duplicate detection can reject the copy.
+    rows = [(f"t{i:02d}", f"song {i}", f"a{i}", 0.1 * i) for i in range(11)]
+    rows.append(("t90", "SONG   0 ", "a0", 0.0))
+    # The same name by another artist is another song: it stays.
+    rows.append(("t91", "song 1", "a99", 0.0))
+    tracks = _tracks(rows)
+    tg = pd.DataFrame({"track_id": tracks["track_id"], "genre": "g"})
+    scores = pd.DataFrame({"track_id": tracks["track_id"], "score": np.arange(13.0, 0.0, -1.0)})
+    params = PlaylistParams(n_genres=1, min_size=10, max_size=20, max_per_artist=2)
+    (p,) = build_playlists(scores, tracks, tg, params)
+    ids = sorted(t["track_id"] for t in p["tracks"])
+    # t00 (score 13) is kept, its copy t90 (score 2) is not; t91 is kept.
+    assert ids == sorted([f"t{i:02d}" for i in range(11)] + ["t91"])
+
+
+def _overlapping_world():
+    """Three genres: "soft rock" is "mellow gold" plus 2 tracks; "jazz" is its own.
+
+    Scores: mellow gold's 12 shared tracks score 10..21, soft rock's own 2 score 5
+    and 6, jazz's 12 score 1 each, so the genre ranking is soft rock (the sum over
+    14 tracks), mellow gold, jazz.
+    """
+    rows, genres, scores = [], [], []
+    for i in range(12):
+        tid = f"m{i:02d}"
+        rows.append((tid, f"mellow {i}", f"ma{i}", i / 12))
+        genres += [(tid, "mellow gold"), (tid, "soft rock")]
+        scores.append((tid, 10.0 + i))
+    for i in range(2):
+        tid = f"s{i:02d}"
+        rows.append((tid, f"soft {i}", f"sa{i}", 0.5))
+        genres.append((tid, "soft rock"))
+        scores.append((tid, 5.0 + i))
+    for i in range(12):
+        tid = f"j{i:02d}"
+        rows.append((tid, f"jazz {i}", f"ja{i}", i / 12))
+        genres.append((tid, "jazz"))
+        scores.append((tid, 1.0))
+    return (
+        pd.DataFrame(scores, columns=["track_id", "score"]),
+        _tracks(rows),
+        pd.DataFrame(genres, columns=["track_id", "genre"]),
+    )
+
+
+def test_a_genre_that_would_repeat_a_chosen_one_is_passed_over():
+    scores, tracks, tg = _overlapping_world()
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    assert params.max_shared_tracks == 0  # the default: a track in at most one playlist
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    # soft rock (rank 1) takes all 14 of its tracks; mellow gold would keep 0 of its 12.
+    assert [p["genre"] for p in playlists] == ["soft rock", "jazz"]
+    assert [(s["genre"], s["eligible_tracks"], s["repeats"]) for s in skipped] == [
+        ("mellow gold", 0, ["soft rock"])
+    ]
+    assert skipped[0]["reason"].startswith("would repeat soft rock: only 0 tracks")
+    assert "max_shared_tracks 0" in skipped[0]["reason"]
+    ids = [t["track_id"] for p in playlists for t in p["tracks"]]
+    assert len(ids) == len(set(ids)) == 26
+
+
+def test_max_shared_tracks_lets_playlists_share_a_few():
+    scores, tracks, tg = _overlapping_world()
+    # Share at most 10: mellow gold keeps its 10 best shared tracks (m02..m11).
+    params = PlaylistParams(
+        n_genres=2, min_size=10, max_size=20, max_per_artist=2, max_shared_tracks=10
+    )
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    assert [p["genre"] for p in playlists] == ["soft rock", "mellow gold"] and skipped == []
+    mellow = {t["track_id"] for t in playlists[1]["tracks"]}
+    assert mellow == {f"m{i:02d}" for i in range(2, 12)}
+    # The same song under another id counts as shared too.
+    renamed = tracks.copy()
+    copies = renamed[renamed["track_id"].str.startswith("m")].copy()
+    copies["track_id"] = "x" + copies["track_id"].str[1:]
+    tg2 = pd.concat(
+        [
+            tg[tg["genre"] != "mellow gold"],
+            pd.DataFrame({"track_id": copies["track_id"], "genre": "mellow gold"}),
+        ]
+    )
+    scores2 = pd.concat(
+        [scores, pd.DataFrame({"track_id": copies["track_id"], "score": 9.0})], ignore_index=True
+    )
+    playlists, skipped = build_playlist_set(
+        scores2, pd.concat([renamed, copies]), tg2, PlaylistParams(n_genres=2, max_per_artist=2)
+    )
+    assert [s["genre"] for s in skipped] == ["mellow gold"]
+
+
 def test_tie_breaking_by_track_id():
     rows = [(f"t{i:02d}", f"s{i}", f"a{i}", 0.5) for i in range(25)]
     tracks = _tracks(rows)
@@ -172,6 +264,7 @@ def worlds(draw):
         min_size=min_size,
         max_size=draw(st.integers(min_size, 20)),
         max_per_artist=draw(st.integers(1, 4)),
+        max_shared_tracks=draw(st.sampled_from([0, 0, 1, 3, 20])),
     )
     return scores, tracks, tg, params
 
@@ -190,6 +283,7 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
     assert len({p["genre"] for p in playlists} | {s["genre"] for s in skipped}) == len(
         playlists
     ) + len(skipped)
+    published: list[tuple[set, set]] = []  # (track ids, songs) of the playlists so far
     for p in playlists:
         ids = [t["track_id"] for t in p["tracks"]]
         assert params.min_size <= len(ids) <= params.max_size
@@ -208,9 +302,19 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
             if other in best.index and (best[other], _neg(other)) > worst:
                 a = first.loc[other, "artist_id"]
                 song = (_norm(first.loc[other, "name"]), a)
-                assert artists.get(a, 0) >= params.max_per_artist or song in songs
+                earlier = any(other in i or (song[0] and song in g) for i, g in published)
+                assert artists.get(a, 0) >= params.max_per_artist or song in songs or earlier
+        # Overlap: any two playlists share at most max_shared_tracks songs (by id or name).
+        for earlier_ids, earlier_songs in published:
+            shared = {i for i in ids if i in earlier_ids} | {
+                i for i, s in zip(ids, songs_of(first, ids), strict=True) if s in earlier_songs
+            }
+            assert len(shared) <= params.max_shared_tracks
+        published.append((set(ids), set(songs)))
     for s in skipped:
         assert s["eligible_tracks"] < params.min_size
+        # Passed over for overlap only when it would repeat a genre that was published.
+        assert set(s.get("repeats", [])) <= {p["genre"] for p in playlists}
     # Deterministic: row order does not matter.
     perm = list(range(len(scores)))
     rnd.shuffle(perm)
@@ -218,6 +322,15 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
         scores.iloc[perm], tracks.iloc[::-1], tg.sample(frac=1, random_state=1), params
     )
     assert again == (playlists, skipped)
+
+
+def songs_of(first: pd.DataFrame, ids: list[str]) -> list[tuple]:
+    """(normalised name, artist) per track id; None names never match (no name, no song)."""
+    out = []
+    for i in ids:
+        name = _norm(first.loc[i, "name"])
+        out.append((name, first.loc[i, "artist_id"]) if name else (None, i))
+    return out
 
 
 def _neg(track_id: str) -> tuple:
