@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pozytywka.config import PlaylistParams
-from pozytywka.errors import ParamError
+from pozytywka.errors import ParamError, PozytywkaError
 from pozytywka.playlists.publish import (
     build_playlist_set,
     build_playlists,
+    choose_published_model,
     order_by_similarity,
     playlist_document,
     playlist_metrics,
@@ -228,6 +229,31 @@ def test_document_markdown_and_metrics():
     assert m["n_playlists"] == 2 and m["n_tracks"] == 23 and m["n_skipped"] == 1
     assert m["genre_jaccard_baseline_catboost"] == 0.5
     assert m["track_jaccard_baseline_catboost"] == pytest.approx(12 / 23, abs=1e-6)
+
+
+def _offline(base, cat):
+    return {"k": 10, "baseline": {"ndcg_at_k": base}, "catboost": {"ndcg_at_k": cat}}
+
+
+def test_auto_publishes_the_model_with_the_better_backtest_ndcg():
+    assert PlaylistParams().model == "auto"  # the default
+    model, reason = choose_published_model("auto", _offline(0.88, 0.93))
+    assert model == "catboost"
+    assert reason == (
+        "auto: CatBoost has the better backtest NDCG@10 0.9300 (CatBoost) vs 0.8800 (baseline)"
+    )
+    assert choose_published_model("auto", _offline(0.6, 0.5))[0] == "baseline"
+    # Tie rule: equal at offline.json's 6 digits -> the simpler baseline.
+    model, reason = choose_published_model("auto", _offline(0.5, 0.5000001))
+    assert model == "baseline" and "a tie" in reason
+    assert choose_published_model("auto", _offline(0.5, 0.500001))[0] == "catboost"
+    # An explicit choice is published as asked, whatever the backtest says.
+    assert choose_published_model("catboost", _offline(0.9, 0.1)) == (
+        "catboost",
+        "playlists.model is catboost",
+    )
+    with pytest.raises(PozytywkaError, match="no catboost ndcg_at_k"):
+        choose_published_model("auto", {"baseline": {"ndcg_at_k": 0.5}})
 
 
 # --- properties: the rules hold for any input ---------------------------------------------

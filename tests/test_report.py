@@ -368,3 +368,22 @@ def test_a_dvc_diff_with_only_a_header_counts_as_no_change():
     with_row = header_only + "\n| params.yaml | catboost.depth | 6 | 8 |"
     assert not DvcDiff("params", with_row).empty
     assert not DvcDiff("params", "", error="dvc failed").empty
+
+
+def test_report_says_which_model_was_published_and_why():
+    from pozytywka.report.build import Snapshot, _playlist_section
+    from pozytywka.report.compare import playlist_diff
+
+    before = playlists_doc("2024-07-01", BASE_GENRES)
+    after = {
+        **playlists_doc("2024-07-08", BASE_GENRES),
+        "model": "baseline",
+        "model_reason": "auto: the baseline has the better backtest NDCG@10 0.5 vs 0.4",
+    }
+    text = _playlist_section(
+        playlist_diff(before, after),
+        Snapshot("base", playlists=before),
+        Snapshot("pr", playlists=after),
+    )
+    assert "model `baseline`" in text
+    assert "Published `baseline`: auto: the baseline has the better backtest NDCG@10" in text

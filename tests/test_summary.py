@@ -98,3 +98,9 @@ def test_summary_command_reads_the_files(tmp_path: Path, monkeypatch, capsys):
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
     assert "better in 5/6 weeks" in out and "run `dvc repro playlists`" in out
+
+
+def test_summary_says_which_model_was_published_and_why():
+    doc = {**PLAYLISTS, "model": "baseline", "model_reason": "auto: the baseline has the better"}
+    text = render_summary(doc, OFFLINE, AB)
+    assert "  published baseline: auto: the baseline has the better" in text.splitlines()

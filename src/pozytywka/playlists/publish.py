@@ -45,6 +45,7 @@ import pandas as pd
 
 from ..config import PlaylistParams
 from ..dump_format import AUDIO_FEATURES
+from ..errors import PozytywkaError
 
 #: Audio features used to order a playlist (those present in ``tracks`` are used).
 ORDER_FEATURES = tuple(name for name in AUDIO_FEATURES if name != "key")
@@ -331,16 +332,56 @@ def build_playlists(
     return build_playlist_set(scores, tracks, track_genres, params)[0]
 
 
+def choose_published_model(setting: str, offline: dict | None) -> tuple[str, str]:
+    """Which model's playlists to publish, and why (``playlists.model``).
+
+    ``setting`` is ``catboost`` or ``baseline`` (published as asked) or ``auto``:
+    the model with the higher backtest NDCG@k in ``offline`` (``metrics/offline.json``,
+    DESIGN §6: ``{"k", "baseline": {"ndcg_at_k"}, "catboost": {"ndcg_at_k"}}``).
+    Tie rule: CatBoost must be strictly better at the 6 digits offline.json keeps;
+    on a tie the baseline is published (the simpler model, nothing to train).
+    Raises :class:`PozytywkaError` when ``auto`` has no offline metrics to decide by.
+    Returns ``(model, reason)``; the reason is one sentence for people.
+    """
+    if setting != "auto":
+        return setting, f"playlists.model is {setting}"
+    k = (offline or {}).get("k", "k")
+    ndcg = {}
+    for model in ("baseline", "catboost"):
+        value = ((offline or {}).get(model) or {}).get("ndcg_at_k")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+            raise PozytywkaError(
+                f"playlists.model is auto but metrics/offline.json has no {model} ndcg_at_k: "
+                "run `dvc repro evaluate` or set playlists.model to catboost or baseline"
+            )
+        ndcg[model] = round(float(value), SCORE_DIGITS)
+    figures = (
+        f"backtest NDCG@{k} {ndcg['catboost']:.4f} (CatBoost) vs {ndcg['baseline']:.4f} (baseline)"
+    )
+    if ndcg["catboost"] > ndcg["baseline"]:
+        return "catboost", f"auto: CatBoost has the better {figures}"
+    if ndcg["catboost"] == ndcg["baseline"]:
+        return "baseline", f"auto: a tie, {figures}; a tie publishes the simpler baseline"
+    return "baseline", f"auto: the baseline has the better {figures}"
+
+
 def playlist_document(
-    week_start: pd.Timestamp, model: str, playlists: list[dict], skipped: list[dict]
+    week_start: pd.Timestamp,
+    model: str,
+    playlists: list[dict],
+    skipped: list[dict],
+    reason: str | None = None,
 ) -> dict:
-    """The JSON document of DESIGN §6 (plus ``skipped``)."""
-    return {
+    """The JSON document of DESIGN §6 (plus ``skipped``, and ``model_reason`` if given)."""
+    doc = {
         "week_start": pd.Timestamp(week_start).strftime("%Y-%m-%d"),
         "model": model,
-        "playlists": playlists,
-        "skipped": skipped,
     }
+    if reason is not None:
+        doc["model_reason"] = reason
+    doc["playlists"] = playlists
+    doc["skipped"] = skipped
+    return doc
 
 
 def served_track_lists(document: dict) -> list[list[str]]:
@@ -357,7 +398,9 @@ def playlists_markdown(document: dict) -> str:
     lines = [
         f"# Pozytywka popular playlists, week of {document['week_start']}",
         "",
-        f"Model: **{document['model']}**. Genres ranked by predicted popularity "
+        f"Model: **{document['model']}**"
+        + (f" ({document['model_reason']})" if document.get("model_reason") else "")
+        + ". Genres ranked by predicted popularity "
         "(the sum of their tracks' predicted weekly listeners); tracks in play order.",
         "",
     ]
@@ -399,12 +442,19 @@ def _jaccard(a: set, b: set) -> float:
 
 
 def playlist_metrics(documents: dict[str, dict], published: str) -> dict:
-    """Small metrics: size of the published set and how much the two models agree."""
+    """Small metrics: size of the published set, its distinct tracks, how the models agree.
+
+    ``distinct_track_share`` = distinct track ids / track slots over the published
+    playlists (1.0 when no track is in two playlists; issue 9 item 11).
+    """
     pub = documents[published]
+    ids = [t["track_id"] for p in pub["playlists"] for t in p["tracks"]]
     out: dict[str, Any] = {
         "model": published,
         "n_playlists": len(pub["playlists"]),
-        "n_tracks": sum(len(p["tracks"]) for p in pub["playlists"]),
+        "n_tracks": len(ids),
+        "n_distinct_tracks": len(set(ids)),
+        "distinct_track_share": _round(len(set(ids)) / len(ids)) if ids else 1.0,
         "n_skipped": len(pub.get("skipped", [])),
     }
     if {"baseline", "catboost"} <= set(documents):
@@ -425,6 +475,7 @@ __all__ = [
     "ORDER_FEATURES",
     "build_playlist_set",
     "build_playlists",
+    "choose_published_model",
     "order_by_similarity",
     "playlist_document",
     "playlist_metrics",
