@@ -362,3 +362,26 @@ def songs_of(first: pd.DataFrame, ids: list[str]) -> list[tuple]:
 def _neg(track_id: str) -> tuple:
     """Order key where a smaller track_id ranks higher at equal score."""
     return tuple(-ord(c) for c in track_id)
+
+
+def test_what_the_overlap_rule_costs_on_a_backtest_week():
+    from pozytywka.playlists.overlap import published_overlap_by_week
+
+    scores, tracks, tg = _overlapping_world()
+    # Listeners next week: every mellow gold / soft rock track once, jazz not at all.
+    predictions = scores.rename(columns={"score": "catboost_score"}).assign(
+        week_start=pd.Timestamp("2024-07-01"),
+        actual=[0.0 if t.startswith("j") else 1.0 for t in scores["track_id"]],
+    )
+    params = dict(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    free = published_overlap_by_week(
+        predictions, tracks, tg, PlaylistParams(**params, max_shared_tracks=20)
+    )
+    ruled = published_overlap_by_week(predictions, tracks, tg, PlaylistParams(**params))
+    # No rule: soft rock (14) + mellow gold (its 12, all in soft rock): 26 slots, 14 tracks.
+    cols = ["slots", "distinct", "captured_popularity", "captured_distinct"]
+    assert free.iloc[0][cols].tolist() == [26, 14, 26.0, 14.0]
+    # The rule: soft rock + jazz, 26 distinct tracks, but jazz drew no listeners.
+    assert ruled.iloc[0][cols].tolist() == [26, 26, 14.0, 14.0]
+    assert ruled.iloc[0]["distinct_share"] == 1.0
+    assert free.iloc[0]["distinct_share"] == pytest.approx(14 / 26)
