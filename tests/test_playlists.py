@@ -28,29 +28,33 @@ def _tracks(rows):
     return t
 
 
-def _small_world():
-    # Genre "rock": 14 tracks by 7 artists (2 each) -> fills; genre "jazz": 12 tracks by
-    # 3 artists -> at most 6 with max_per_artist=2 -> skipped; genre "pop": 11 tracks.
+def _world(*blocks):
+    """(scores, tracks, track_genres) from blocks of tracks.
+
+    A block: (prefix, n, genres, artist(i), score(i)); track i is ``{prefix}{i:02d}``,
+    named "{prefix} song {i}", with energy i / n.
+    """
     rows, genres, scores = [], [], []
-    for i in range(14):
-        tid = f"r{i:02d}"
-        rows.append((tid, f"rock song {i}", f"ra{i // 2}", i / 14))
-        genres.append((tid, "rock"))
-        scores.append((tid, 10.0 + i))
-    for i in range(12):
-        tid = f"j{i:02d}"
-        rows.append((tid, f"jazz song {i}", f"ja{i % 3}", i / 12))
-        genres.append((tid, "jazz"))
-        scores.append((tid, 100.0))
-    for i in range(11):
-        tid = f"p{i:02d}"
-        rows.append((tid, f"pop song {i}", f"pa{i}", i / 11))
-        genres.append((tid, "pop"))
-        scores.append((tid, 1.0))
+    for prefix, n, block_genres, artist, score in blocks:
+        for i in range(n):
+            tid = f"{prefix}{i:02d}"
+            rows.append((tid, f"{prefix} song {i}", artist(i), i / n))
+            genres += [(tid, g) for g in block_genres]
+            scores.append((tid, score(i)))
     return (
         pd.DataFrame(scores, columns=["track_id", "score"]),
         _tracks(rows),
         pd.DataFrame(genres, columns=["track_id", "genre"]),
+    )
+
+
+def _small_world():
+    # Genre "rock": 14 tracks by 7 artists (2 each) -> fills; genre "jazz": 12 tracks by
+    # 3 artists -> at most 6 with max_per_artist=2 -> skipped; genre "pop": 11 tracks.
+    return _world(
+        ("r", 14, ["rock"], lambda i: f"ra{i // 2}", lambda i: 10.0 + i),
+        ("j", 12, ["jazz"], lambda i: f"ja{i % 3}", lambda i: 100.0),
+        ("p", 11, ["pop"], lambda i: f"pa{i}", lambda i: 1.0),
     )
 
 
@@ -110,26 +114,10 @@ def _overlapping_world():
     and 6, jazz's 12 score 1 each, so the genre ranking is soft rock (the sum over
     14 tracks), mellow gold, jazz.
     """
-    rows, genres, scores = [], [], []
-    for i in range(12):
-        tid = f"m{i:02d}"
-        rows.append((tid, f"mellow {i}", f"ma{i}", i / 12))
-        genres += [(tid, "mellow gold"), (tid, "soft rock")]
-        scores.append((tid, 10.0 + i))
-    for i in range(2):
-        tid = f"s{i:02d}"
-        rows.append((tid, f"soft {i}", f"sa{i}", 0.5))
-        genres.append((tid, "soft rock"))
-        scores.append((tid, 5.0 + i))
-    for i in range(12):
-        tid = f"j{i:02d}"
-        rows.append((tid, f"jazz {i}", f"ja{i}", i / 12))
-        genres.append((tid, "jazz"))
-        scores.append((tid, 1.0))
-    return (
-        pd.DataFrame(scores, columns=["track_id", "score"]),
-        _tracks(rows),
-        pd.DataFrame(genres, columns=["track_id", "genre"]),
+    return _world(
+        ("m", 12, ["mellow gold", "soft rock"], lambda i: f"ma{i}", lambda i: 10.0 + i),
+        ("s", 2, ["soft rock"], lambda i: f"sa{i}", lambda i: 5.0 + i),
+        ("j", 12, ["jazz"], lambda i: f"ja{i}", lambda i: 1.0),
     )
 
 
