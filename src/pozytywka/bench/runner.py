@@ -92,7 +92,10 @@ def scale_params(raw: dict, events: int, catboost_iterations: int | None) -> dic
             "data": {
                 "source": "data/raw/synthetic",
                 "synthetic": {"users": synthetic.users, "artists": synthetic.artists},
-            }
+            },
+            # The benchmark runs no backtest (STAGES): publish CatBoost, the model
+            # whose scoring it measures, instead of `auto` (which reads offline.json).
+            "playlists": {"model": "catboost"},
         },
     )
     if catboost_iterations is not None:
