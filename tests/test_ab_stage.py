@@ -17,6 +17,7 @@ from scipy import stats
 from ab_fakes import FakeWorld, fake_simulate_week, replay_world
 from pozytywka import paths
 from pozytywka.config import DataParams, Params, PlaylistParams
+from pozytywka.errors import PozytywkaError
 from pozytywka.io import write_json
 
 USERS = [f"u{i:04d}" for i in range(600)]
@@ -321,9 +322,20 @@ def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
         return pd.DataFrame({"track_id": rows["track_id"], "score": score.astype(float)})
 
     monkeypatch.setattr(scoring, "score_week", fake_score_week)
+    # playlists.model auto (the default) publishes the better backtest NDCG: none yet.
+    with pytest.raises(PozytywkaError, match="metrics/offline.json not found"):
+        stage.run(Params())
+
+    def offline(base: float, cat: float) -> None:
+        paths.OFFLINE_METRICS.parent.mkdir(parents=True, exist_ok=True)
+        doc = {"k": 10, "baseline": {"ndcg_at_k": base}, "catboost": {"ndcg_at_k": cat}}
+        paths.OFFLINE_METRICS.write_text(json.dumps(doc))
+
+    offline(0.4, 0.7)
     stage.run(Params())
     doc = json.loads(paths.PLAYLISTS_JSON.read_text())
     assert doc["week_start"] == "2024-07-29" and doc["model"] == "catboost"
+    assert doc["model_reason"].startswith("auto: CatBoost has the better backtest NDCG@10 0.7000")
     assert set(doc) >= {"week_start", "model", "playlists"}
     tr = doc["playlists"][0]["tracks"]
     assert len(tr) == 20 and tr[0]["track_id"] == "t23" and tr[0]["artist"] == "A23"
@@ -333,6 +345,13 @@ def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
     assert metrics["n_playlists"] == 1 and metrics["n_tracks"] == 20
     assert metrics["track_jaccard_baseline_catboost"] == pytest.approx(16 / 24, abs=1e-6)
     assert "# Pozytywka popular playlists, week of 2024-07-29" in paths.PLAYLISTS_MD.read_text()
+    # CatBoost loses its backtest: the baseline's playlists are published, and said why.
+    offline(0.7, 0.4)
+    stage.run(Params())
+    doc = json.loads(paths.PLAYLISTS_JSON.read_text())
+    assert doc["model"] == "baseline" and doc["playlists"] == base["playlists"]
+    assert "the baseline has the better backtest NDCG@10" in paths.PLAYLISTS_MD.read_text()
+    assert json.loads(paths.PLAYLIST_METRICS.read_text())["model"] == "baseline"
 
 
 def test_playlists_stage_summarises_skipped_genres(tmp_path, monkeypatch, caplog):

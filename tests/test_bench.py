@@ -55,6 +55,7 @@ def test_scale_params_are_valid_params_with_the_dump_as_source():
     params = params_from_dict(out)
     assert params.data.source == "data/raw/synthetic"
     assert params.catboost.iterations == 50 and params.catboost.depth == 4
+    assert params.playlists.model == "catboost"  # no backtest in the bench: no `auto`
     assert raw == {"data": {"synthetic": {"users": 3000}}, "catboost": {"depth": 4}}
 
 

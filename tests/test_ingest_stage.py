@@ -180,3 +180,21 @@ def test_cli_bad_dump_exits_2_with_one_line(project, capsys):
     assert "users.jsonl" in lines[0]
     assert "Traceback" not in err
     assert not (project / "metrics/data_quality.json").exists()
+
+
+def test_an_unversioned_dump_is_named_with_the_fix(tmp_path, monkeypatch):
+    from pozytywka.stages.ingest import unversioned_source
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/raw/d").mkdir(parents=True)
+    assert unversioned_source("data/raw/d") == (
+        "data/raw/d is not versioned: run `dvc add data/raw/d` and commit data/raw/d.dvc "
+        "(queued and --temp experiments cannot see untracked files)"
+    )
+    (tmp_path / "data/raw/d.dvc").write_text("outs: []\n")
+    assert unversioned_source("data/raw/d") is None
+    # A folder inside a dvc-added one is versioned too; the generate stage's output is.
+    (tmp_path / "data/raw/d.dvc").unlink()
+    (tmp_path / "data/raw.dvc").write_text("outs: []\n")
+    assert unversioned_source("data/raw/d") is None
+    assert unversioned_source("data/raw/synthetic") is None

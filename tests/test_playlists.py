@@ -9,10 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pozytywka.config import PlaylistParams
-from pozytywka.errors import ParamError
+from pozytywka.errors import ParamError, PozytywkaError
 from pozytywka.playlists.publish import (
     build_playlist_set,
     build_playlists,
+    choose_published_model,
     order_by_similarity,
     playlist_document,
     playlist_metrics,
@@ -27,29 +28,33 @@ def _tracks(rows):
     return t
 
 
-def _small_world():
-    # Genre "rock": 14 tracks by 7 artists (2 each) -> fills; genre "jazz": 12 tracks by
-    # 3 artists -> at most 6 with max_per_artist=2 -> skipped; genre "pop": 11 tracks.
+def _world(*blocks):
+    """(scores, tracks, track_genres) from blocks of tracks.
+
+    A block: (prefix, n, genres, artist(i), score(i)); track i is ``{prefix}{i:02d}``,
+    named "{prefix} song {i}", with energy i / n.
+    """
     rows, genres, scores = [], [], []
-    for i in range(14):
-        tid = f"r{i:02d}"
-        rows.append((tid, f"rock song {i}", f"ra{i // 2}", i / 14))
-        genres.append((tid, "rock"))
-        scores.append((tid, 10.0 + i))
-    for i in range(12):
-        tid = f"j{i:02d}"
-        rows.append((tid, f"jazz song {i}", f"ja{i % 3}", i / 12))
-        genres.append((tid, "jazz"))
-        scores.append((tid, 100.0))
-    for i in range(11):
-        tid = f"p{i:02d}"
-        rows.append((tid, f"pop song {i}", f"pa{i}", i / 11))
-        genres.append((tid, "pop"))
-        scores.append((tid, 1.0))
+    for prefix, n, block_genres, artist, score in blocks:
+        for i in range(n):
+            tid = f"{prefix}{i:02d}"
+            rows.append((tid, f"{prefix} song {i}", artist(i), i / n))
+            genres += [(tid, g) for g in block_genres]
+            scores.append((tid, score(i)))
     return (
         pd.DataFrame(scores, columns=["track_id", "score"]),
         _tracks(rows),
         pd.DataFrame(genres, columns=["track_id", "genre"]),
+    )
+
+
+def _small_world():
+    # Genre "rock": 14 tracks by 7 artists (2 each) -> fills; genre "jazz": 12 tracks by
+    # 3 artists -> at most 6 with max_per_artist=2 -> skipped; genre "pop": 11 tracks.
+    return _world(
+        ("r", 14, ["rock"], lambda i: f"ra{i // 2}", lambda i: 10.0 + i),
+        ("j", 12, ["jazz"], lambda i: f"ja{i % 3}", lambda i: 100.0),
+        ("p", 11, ["pop"], lambda i: f"pa{i}", lambda i: 1.0),
     )
 
 
@@ -83,6 +88,82 @@ def test_artist_cap_and_same_song_under_another_id():
     ids = [t["track_id"] for t in p["tracks"]]
     assert "t90" in ids and "t00" not in ids  # the better-scored copy wins
     assert len(ids) == 12  # 6 artists x 2
+
+
+def test_only_the_same_song_rule_rejects_a_copy_under_another_id():
+    # Eleven artists with one song each, and t90: "SONG 0" by a0 again under another id.
+    # a0 then has 2 tracks (the cap), so only duplicate detection can reject the copy.
+    rows = [(f"t{i:02d}", f"song {i}", f"a{i}", 0.1 * i) for i in range(11)]
+    rows.append(("t90", "SONG   0 ", "a0", 0.0))
+    # The same name by another artist is another song: it stays.
+    rows.append(("t91", "song 1", "a99", 0.0))
+    tracks = _tracks(rows)
+    tg = pd.DataFrame({"track_id": tracks["track_id"], "genre": "g"})
+    scores = pd.DataFrame({"track_id": tracks["track_id"], "score": np.arange(13.0, 0.0, -1.0)})
+    params = PlaylistParams(n_genres=1, min_size=10, max_size=20, max_per_artist=2)
+    (p,) = build_playlists(scores, tracks, tg, params)
+    ids = sorted(t["track_id"] for t in p["tracks"])
+    # t00 (score 13) is kept, its copy t90 (score 2) is not; t91 is kept.
+    assert ids == sorted([f"t{i:02d}" for i in range(11)] + ["t91"])
+
+
+def _overlapping_world():
+    """Three genres: "soft rock" is "mellow gold" plus 2 tracks; "jazz" is its own.
+
+    Scores: mellow gold's 12 shared tracks score 10..21, soft rock's own 2 score 5
+    and 6, jazz's 12 score 1 each, so the genre ranking is soft rock (the sum over
+    14 tracks), mellow gold, jazz.
+    """
+    return _world(
+        ("m", 12, ["mellow gold", "soft rock"], lambda i: f"ma{i}", lambda i: 10.0 + i),
+        ("s", 2, ["soft rock"], lambda i: f"sa{i}", lambda i: 5.0 + i),
+        ("j", 12, ["jazz"], lambda i: f"ja{i}", lambda i: 1.0),
+    )
+
+
+def test_a_genre_that_would_repeat_a_chosen_one_is_passed_over():
+    scores, tracks, tg = _overlapping_world()
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    assert params.max_shared_tracks == 0  # the default: a track in at most one playlist
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    # soft rock (rank 1) takes all 14 of its tracks; mellow gold would keep 0 of its 12.
+    assert [p["genre"] for p in playlists] == ["soft rock", "jazz"]
+    assert [(s["genre"], s["eligible_tracks"], s["repeats"]) for s in skipped] == [
+        ("mellow gold", 0, ["soft rock"])
+    ]
+    assert skipped[0]["reason"].startswith("would repeat soft rock: only 0 tracks")
+    assert "max_shared_tracks 0" in skipped[0]["reason"]
+    ids = [t["track_id"] for p in playlists for t in p["tracks"]]
+    assert len(ids) == len(set(ids)) == 26
+
+
+def test_max_shared_tracks_lets_playlists_share_a_few():
+    scores, tracks, tg = _overlapping_world()
+    # Share at most 10: mellow gold keeps its 10 best shared tracks (m02..m11).
+    params = PlaylistParams(
+        n_genres=2, min_size=10, max_size=20, max_per_artist=2, max_shared_tracks=10
+    )
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    assert [p["genre"] for p in playlists] == ["soft rock", "mellow gold"] and skipped == []
+    mellow = {t["track_id"] for t in playlists[1]["tracks"]}
+    assert mellow == {f"m{i:02d}" for i in range(2, 12)}
+    # The same song under another id counts as shared too.
+    renamed = tracks.copy()
+    copies = renamed[renamed["track_id"].str.startswith("m")].copy()
+    copies["track_id"] = "x" + copies["track_id"].str[1:]
+    tg2 = pd.concat(
+        [
+            tg[tg["genre"] != "mellow gold"],
+            pd.DataFrame({"track_id": copies["track_id"], "genre": "mellow gold"}),
+        ]
+    )
+    scores2 = pd.concat(
+        [scores, pd.DataFrame({"track_id": copies["track_id"], "score": 9.0})], ignore_index=True
+    )
+    playlists, skipped = build_playlist_set(
+        scores2, pd.concat([renamed, copies]), tg2, PlaylistParams(n_genres=2, max_per_artist=2)
+    )
+    assert [s["genre"] for s in skipped] == ["mellow gold"]
 
 
 def test_tie_breaking_by_track_id():
@@ -138,6 +219,31 @@ def test_document_markdown_and_metrics():
     assert m["track_jaccard_baseline_catboost"] == pytest.approx(12 / 23, abs=1e-6)
 
 
+def _offline(base, cat):
+    return {"k": 10, "baseline": {"ndcg_at_k": base}, "catboost": {"ndcg_at_k": cat}}
+
+
+def test_auto_publishes_the_model_with_the_better_backtest_ndcg():
+    assert PlaylistParams().model == "auto"  # the default
+    model, reason = choose_published_model("auto", _offline(0.88, 0.93))
+    assert model == "catboost"
+    assert reason == (
+        "auto: CatBoost has the better backtest NDCG@10 0.9300 (CatBoost) vs 0.8800 (baseline)"
+    )
+    assert choose_published_model("auto", _offline(0.6, 0.5))[0] == "baseline"
+    # Tie rule: equal at offline.json's 6 digits -> the simpler baseline.
+    model, reason = choose_published_model("auto", _offline(0.5, 0.5000001))
+    assert model == "baseline" and "a tie" in reason
+    assert choose_published_model("auto", _offline(0.5, 0.500001))[0] == "catboost"
+    # An explicit choice is published as asked, whatever the backtest says.
+    assert choose_published_model("catboost", _offline(0.9, 0.1)) == (
+        "catboost",
+        "playlists.model is catboost",
+    )
+    with pytest.raises(PozytywkaError, match="no catboost ndcg_at_k"):
+        choose_published_model("auto", {"baseline": {"ndcg_at_k": 0.5}})
+
+
 # --- properties: the rules hold for any input ---------------------------------------------
 
 names = st.sampled_from(["a", "b", "A ", "c", "d", None])
@@ -172,6 +278,7 @@ def worlds(draw):
         min_size=min_size,
         max_size=draw(st.integers(min_size, 20)),
         max_per_artist=draw(st.integers(1, 4)),
+        max_shared_tracks=draw(st.sampled_from([0, 0, 1, 3, 20])),
     )
     return scores, tracks, tg, params
 
@@ -190,6 +297,7 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
     assert len({p["genre"] for p in playlists} | {s["genre"] for s in skipped}) == len(
         playlists
     ) + len(skipped)
+    published: list[tuple[set, set]] = []  # (track ids, songs) of the playlists so far
     for p in playlists:
         ids = [t["track_id"] for t in p["tracks"]]
         assert params.min_size <= len(ids) <= params.max_size
@@ -208,9 +316,19 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
             if other in best.index and (best[other], _neg(other)) > worst:
                 a = first.loc[other, "artist_id"]
                 song = (_norm(first.loc[other, "name"]), a)
-                assert artists.get(a, 0) >= params.max_per_artist or song in songs
+                earlier = any(other in i or (song[0] and song in g) for i, g in published)
+                assert artists.get(a, 0) >= params.max_per_artist or song in songs or earlier
+        # Overlap: any two playlists share at most max_shared_tracks songs (by id or name).
+        for earlier_ids, earlier_songs in published:
+            shared = {i for i in ids if i in earlier_ids} | {
+                i for i, s in zip(ids, songs_of(first, ids), strict=True) if s in earlier_songs
+            }
+            assert len(shared) <= params.max_shared_tracks
+        published.append((set(ids), set(songs)))
     for s in skipped:
         assert s["eligible_tracks"] < params.min_size
+        # Passed over for overlap only when it would repeat a genre that was published.
+        assert set(s.get("repeats", [])) <= {p["genre"] for p in playlists}
     # Deterministic: row order does not matter.
     perm = list(range(len(scores)))
     rnd.shuffle(perm)
@@ -220,6 +338,38 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
     assert again == (playlists, skipped)
 
 
+def songs_of(first: pd.DataFrame, ids: list[str]) -> list[tuple]:
+    """(normalised name, artist) per track id; None names never match (no name, no song)."""
+    out = []
+    for i in ids:
+        name = _norm(first.loc[i, "name"])
+        out.append((name, first.loc[i, "artist_id"]) if name else (None, i))
+    return out
+
+
 def _neg(track_id: str) -> tuple:
     """Order key where a smaller track_id ranks higher at equal score."""
     return tuple(-ord(c) for c in track_id)
+
+
+def test_what_the_overlap_rule_costs_on_a_backtest_week():
+    from pozytywka.playlists.overlap import published_overlap_by_week
+
+    scores, tracks, tg = _overlapping_world()
+    # Listeners next week: every mellow gold / soft rock track once, jazz not at all.
+    predictions = scores.rename(columns={"score": "catboost_score"}).assign(
+        week_start=pd.Timestamp("2024-07-01"),
+        actual=[0.0 if t.startswith("j") else 1.0 for t in scores["track_id"]],
+    )
+    params = dict(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    free = published_overlap_by_week(
+        predictions, tracks, tg, PlaylistParams(**params, max_shared_tracks=20)
+    )
+    ruled = published_overlap_by_week(predictions, tracks, tg, PlaylistParams(**params))
+    # No rule: soft rock (14) + mellow gold (its 12, all in soft rock): 26 slots, 14 tracks.
+    cols = ["slots", "distinct", "captured_popularity", "captured_distinct"]
+    assert free.iloc[0][cols].tolist() == [26, 14, 26.0, 14.0]
+    # The rule: soft rock + jazz, 26 distinct tracks, but jazz drew no listeners.
+    assert ruled.iloc[0][cols].tolist() == [26, 26, 14.0, 14.0]
+    assert ruled.iloc[0]["distinct_share"] == 1.0
+    assert free.iloc[0]["distinct_share"] == pytest.approx(14 / 26)

@@ -397,3 +397,22 @@ def test_pr_report_heads_a_replay_as_an_estimate_and_shows_an_undefined_lift_as_
         Snapshot("b"), Snapshot("pr", ab={**ab_doc(0.03, 0.01, 0.62), "mode": "simulation"}), 0.05
     )
     assert simulated.startswith("### A/B simulation (arm A")
+
+
+def test_report_says_which_model_was_published_and_why():
+    from pozytywka.report.build import Snapshot, _playlist_section
+    from pozytywka.report.compare import playlist_diff
+
+    before = playlists_doc("2024-07-01", BASE_GENRES)
+    after = {
+        **playlists_doc("2024-07-08", BASE_GENRES),
+        "model": "baseline",
+        "model_reason": "auto: the baseline has the better backtest NDCG@10 0.5 vs 0.4",
+    }
+    text = _playlist_section(
+        playlist_diff(before, after),
+        Snapshot("base", playlists=before),
+        Snapshot("pr", playlists=after),
+    )
+    assert "model `baseline`" in text
+    assert "Published `baseline`: auto: the baseline has the better backtest NDCG@10" in text

@@ -200,3 +200,9 @@ def test_many_skipped_genres_are_summarised_not_listed():
         "  126 genres skipped (126 only N eligible tracks (min_size N)): g000, g001, g002, "
         "g003, g004 and 121 more; full list in reports/playlists/skipped_genres.csv"
     ]
+
+
+def test_summary_says_which_model_was_published_and_why():
+    doc = {**PLAYLISTS, "model": "baseline", "model_reason": "auto: the baseline has the better"}
+    text = render_summary(doc, OFFLINE, AB)
+    assert "  published baseline: auto: the baseline has the better" in text.splitlines()

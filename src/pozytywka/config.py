@@ -116,7 +116,10 @@ class PlaylistParams:
     min_size: int = _f(10, lo=10, hi=20)
     max_size: int = _f(20, lo=10, hi=20)
     max_per_artist: int = _f(2, lo=1, hi=20)
-    model: str = _f("catboost", choices=("catboost", "baseline"))
+    # auto: the model with the better backtest NDCG (metrics/offline.json); ties -> baseline
+    model: str = _f("auto", choices=("auto", "catboost", "baseline"))
+    # tracks two of the week's playlists may share (0: a track is in at most one playlist)
+    max_shared_tracks: int = _f(0, lo=0, hi=20)
 
     def __post_init__(self) -> None:
         if self.min_size > self.max_size:

@@ -92,7 +92,10 @@ def scale_params(raw: dict, events: int, catboost_iterations: int | None) -> dic
             "data": {
                 "source": "data/raw/synthetic",
                 "synthetic": {"users": synthetic.users, "artists": synthetic.artists},
-            }
+            },
+            # The benchmark runs no backtest (STAGES): publish CatBoost, the model
+            # whose scoring it measures, instead of `auto` (which reads offline.json).
+            "playlists": {"model": "catboost"},
         },
     )
     if catboost_iterations is not None:
@@ -278,9 +281,14 @@ def copy_like_a_clone(root: Path, dest: Path) -> None:
     for raw in filter(None, listed):
         rel = raw.decode()
         src = root / rel
-        if not src.is_file() or rel.startswith(("data/", "models/", "node_modules/")):
+        # Under data/, git holds only pipeline files (data/dvc.yaml: `generate`) and the
+        # .dvc files of dumps versioned with `dvc add`; the data itself is DVC's.
+        in_git_data = rel.startswith("data/") and rel.endswith(("/dvc.yaml", ".dvc"))
+        if not src.is_file() or rel.startswith(("models/", "node_modules/")):
             continue
-        if rel == "dvc.lock" or rel.startswith(("metrics/", "reports/")):
+        if rel.startswith("data/") and not in_git_data:
+            continue
+        if rel.endswith("dvc.lock") or rel.startswith(("metrics/", "reports/")):
             continue
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)

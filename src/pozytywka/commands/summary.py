@@ -75,6 +75,8 @@ def playlists_lines(doc: Mapping[str, Any] | None) -> list[str]:
         f"Playlists for the week of {doc.get('week_start', '?')} "
         f"(model {doc.get('model', '?')}): {len(lists)} published"
     ]
+    if doc.get("model_reason"):
+        lines.append(f"  published {doc.get('model', '?')}: {doc['model_reason']}")
     width = max((len(p["genre"]) for p in lists), default=0)
     for p in lists:
         lines.append(f"  {p['genre']:<{width}}  {len(p.get('tracks', [])):>3} tracks")

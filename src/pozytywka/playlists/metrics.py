@@ -206,6 +206,21 @@ def bounded_mean_ci(
     return mean, low + width * _expit(centre - half), low + width * _expit(centre + half)
 
 
+def mean_ci(values: np.ndarray, confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student-t confidence interval across weeks, for unbounded quantities.
+
+    For metrics bounded to a range (NDCG, ROC AUC, shares) prefer
+    :func:`bounded_mean_ci`, whose interval cannot leave the range. With one week
+    (or no spread) the interval collapses to the mean: the metrics file holds no NaN.
+    """
+    values = np.asarray(values, dtype=float)
+    mean = float(values.mean())
+    if len(values) < 2 or float(values.std(ddof=1)) == 0.0:
+        return mean, mean, mean
+    low, high = stats.t.interval(confidence, len(values) - 1, loc=mean, scale=stats.sem(values))
+    return mean, float(low), float(high)
+
+
 def left_out_weeks(predictions: pd.DataFrame, by_genre: pd.DataFrame) -> list[dict]:
     """Backtest weeks that produced no evaluated (week, genre) group, with the reason.
 

@@ -13,9 +13,17 @@ The rules, in the order they are applied:
    most ``max_size`` tracks are kept: the best ones when more are available.
 3. **Skipping.** A genre that cannot reach ``min_size`` is skipped, recorded
    with the reason, and the next genre in the ranking takes its place, so the
-   output has ``n_genres`` playlists whenever enough genres can be filled. A
-   track may appear in playlists of different genres (it belongs to both).
-4. **Order.** Neighbouring songs should match, and the strongest tracks come
+   output has ``n_genres`` playlists whenever enough genres can be filled.
+4. **Overlap.** Micro-genres overlap heavily (an artist carries many genre tags),
+   so five playlists must not be five copies: two of the week's playlists share
+   at most ``max_shared_tracks`` tracks (default 0: a track is in at most one
+   playlist). A song counts as shared when the same track, or the same song
+   under another id, is in a playlist already chosen. Genres are filled in rank
+   order, so a better-ranked genre keeps its tracks; a later genre takes its next
+   best tracks instead, and when what is left cannot reach ``min_size`` (its
+   playlist would mostly repeat chosen ones) the genre is passed over, recorded
+   with the genres it would repeat (``repeats``), and the next genre is taken.
+5. **Order.** Neighbouring songs should match, and the strongest tracks come
    early (listeners start a playlist from the top). The playlist starts with its
    top-scored track; each next song is the nearest, in standardised
    audio-feature space, among the :data:`ORDER_WINDOW` best-scored tracks left;
@@ -37,6 +45,7 @@ import pandas as pd
 
 from ..config import PlaylistParams
 from ..dump_format import AUDIO_FEATURES
+from ..errors import PozytywkaError
 
 #: Audio features used to order a playlist (those present in ``tracks`` are used).
 ORDER_FEATURES = tuple(name for name in AUDIO_FEATURES if name != "key")
@@ -152,12 +161,44 @@ def order_by_similarity(features: np.ndarray, window: int = ORDER_WINDOW) -> lis
     return path
 
 
-def _pick(group: pd.DataFrame, params: PlaylistParams) -> pd.DataFrame:
-    """The best tracks of one genre under the duplicate and per-artist rules."""
+class _Taken:
+    """Tracks and songs of the playlists chosen so far (for the overlap rule)."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, set[int]] = {}
+        self.songs: dict[tuple[str, str], set[int]] = {}
+
+    def playlists_holding(self, track_id: str, song: tuple[str, str] | None) -> set[int]:
+        held = set(self.ids.get(track_id, ()))
+        if song is not None:
+            held |= self.songs.get(song, set())
+        return held
+
+    def add(self, index: int, picked: pd.DataFrame) -> None:
+        for row in picked.itertuples(index=False):
+            self.ids.setdefault(row.track_id, set()).add(index)
+            key = _song_key(row.name, row.artist_id)
+            if key is not None:
+                self.songs.setdefault(key, set()).add(index)
+
+
+def _pick(
+    group: pd.DataFrame,
+    params: PlaylistParams,
+    taken: _Taken | None = None,
+) -> tuple[pd.DataFrame, set[int]]:
+    """The best tracks of one genre under the duplicate, per-artist and overlap rules.
+
+    Returns the chosen rows and the indices of earlier playlists whose tracks were
+    passed over because that playlist already shares ``max_shared_tracks`` with
+    this one (empty when ``taken`` is None: no overlap rule).
+    """
     chosen: list[int] = []
     seen_ids: set[str] = set()
     seen_songs: set[tuple[str, str]] = set()
     per_artist: dict[str, int] = {}
+    shared: dict[int, int] = {}
+    blocked_by: set[int] = set()
     for pos, row in enumerate(group.itertuples(index=False)):
         if len(chosen) >= params.max_size:
             break
@@ -168,12 +209,19 @@ def _pick(group: pd.DataFrame, params: PlaylistParams) -> pd.DataFrame:
             continue
         if per_artist.get(row.artist_id, 0) >= params.max_per_artist:
             continue
+        held = taken.playlists_holding(row.track_id, key) if taken is not None else set()
+        full = {i for i in held if shared.get(i, 0) >= params.max_shared_tracks}
+        if full:
+            blocked_by |= full
+            continue
+        for i in held:
+            shared[i] = shared.get(i, 0) + 1
         chosen.append(pos)
         seen_ids.add(row.track_id)
         if key is not None:
             seen_songs.add(key)
         per_artist[row.artist_id] = per_artist.get(row.artist_id, 0) + 1
-    return group.iloc[chosen]
+    return group.iloc[chosen], blocked_by
 
 
 def _text(value: Any) -> str | None:
@@ -196,7 +244,8 @@ def build_playlist_set(
     Returns ``(playlists, skipped)``: each playlist is ``{"genre",
     "predicted_popularity", "tracks": [{"track_id", "name", "artist",
     "score"}]}`` in genre-rank order; each skipped entry is ``{"genre",
-    "predicted_popularity", "eligible_tracks", "reason"}``.
+    "predicted_popularity", "eligible_tracks", "reason"}``, plus ``"repeats"``
+    (the chosen genres it would repeat) when the overlap rule passed it over.
     """
     cand = _candidates(scores, tracks)
     tg = track_genres[["track_id", "genre"]].dropna().astype({"track_id": str, "genre": str})
@@ -219,20 +268,39 @@ def build_playlist_set(
 
     playlists: list[dict] = []
     skipped: list[dict] = []
+    taken = _Taken()
     for genre, g_score in ranking.itertuples(index=False):
         if len(playlists) >= params.n_genres:
             break
-        picked = _pick(by_genre[genre], params)
+        alone, _ = _pick(by_genre[genre], params)
+        if len(alone) < params.min_size:
+            skipped.append(
+                {
+                    "genre": genre,
+                    "predicted_popularity": _round(g_score),
+                    "eligible_tracks": int(len(alone)),
+                    "reason": f"only {len(alone)} eligible tracks (min_size {params.min_size})",
+                }
+            )
+            continue
+        picked, blocked_by = _pick(by_genre[genre], params, taken)
         if len(picked) < params.min_size:
+            repeats = [playlists[i]["genre"] for i in sorted(blocked_by)]
             skipped.append(
                 {
                     "genre": genre,
                     "predicted_popularity": _round(g_score),
                     "eligible_tracks": int(len(picked)),
-                    "reason": f"only {len(picked)} eligible tracks (min_size {params.min_size})",
+                    "reason": (
+                        f"would repeat {', '.join(repeats)}: only {len(picked)} tracks "
+                        f"not already published (min_size {params.min_size}, "
+                        f"max_shared_tracks {params.max_shared_tracks})"
+                    ),
+                    "repeats": repeats,
                 }
             )
             continue
+        taken.add(len(playlists), picked)
         feats = picked[zcols].to_numpy(dtype="float64") if zcols else np.zeros((len(picked), 1))
         order = order_by_similarity(feats)
         picked = picked.iloc[order]
@@ -264,16 +332,56 @@ def build_playlists(
     return build_playlist_set(scores, tracks, track_genres, params)[0]
 
 
+def choose_published_model(setting: str, offline: dict | None) -> tuple[str, str]:
+    """Which model's playlists to publish, and why (``playlists.model``).
+
+    ``setting`` is ``catboost`` or ``baseline`` (published as asked) or ``auto``:
+    the model with the higher backtest NDCG@k in ``offline`` (``metrics/offline.json``,
+    DESIGN §6: ``{"k", "baseline": {"ndcg_at_k"}, "catboost": {"ndcg_at_k"}}``).
+    Tie rule: CatBoost must be strictly better at the 6 digits offline.json keeps;
+    on a tie the baseline is published (the simpler model, nothing to train).
+    Raises :class:`PozytywkaError` when ``auto`` has no offline metrics to decide by.
+    Returns ``(model, reason)``; the reason is one sentence for people.
+    """
+    if setting != "auto":
+        return setting, f"playlists.model is {setting}"
+    k = (offline or {}).get("k", "k")
+    ndcg = {}
+    for model in ("baseline", "catboost"):
+        value = ((offline or {}).get(model) or {}).get("ndcg_at_k")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+            raise PozytywkaError(
+                f"playlists.model is auto but metrics/offline.json has no {model} ndcg_at_k: "
+                "run `dvc repro evaluate` or set playlists.model to catboost or baseline"
+            )
+        ndcg[model] = round(float(value), SCORE_DIGITS)
+    figures = (
+        f"backtest NDCG@{k} {ndcg['catboost']:.4f} (CatBoost) vs {ndcg['baseline']:.4f} (baseline)"
+    )
+    if ndcg["catboost"] > ndcg["baseline"]:
+        return "catboost", f"auto: CatBoost has the better {figures}"
+    if ndcg["catboost"] == ndcg["baseline"]:
+        return "baseline", f"auto: a tie, {figures}; a tie publishes the simpler baseline"
+    return "baseline", f"auto: the baseline has the better {figures}"
+
+
 def playlist_document(
-    week_start: pd.Timestamp, model: str, playlists: list[dict], skipped: list[dict]
+    week_start: pd.Timestamp,
+    model: str,
+    playlists: list[dict],
+    skipped: list[dict],
+    reason: str | None = None,
 ) -> dict:
-    """The JSON document of DESIGN §6 (plus ``skipped``)."""
-    return {
+    """The JSON document of DESIGN §6 (plus ``skipped``, and ``model_reason`` if given)."""
+    doc = {
         "week_start": pd.Timestamp(week_start).strftime("%Y-%m-%d"),
         "model": model,
-        "playlists": playlists,
-        "skipped": skipped,
     }
+    if reason is not None:
+        doc["model_reason"] = reason
+    doc["playlists"] = playlists
+    doc["skipped"] = skipped
+    return doc
 
 
 def served_track_lists(document: dict) -> list[list[str]]:
@@ -290,7 +398,9 @@ def playlists_markdown(document: dict) -> str:
     lines = [
         f"# Pozytywka popular playlists, week of {document['week_start']}",
         "",
-        f"Model: **{document['model']}**. Genres ranked by predicted popularity "
+        f"Model: **{document['model']}**"
+        + (f" ({document['model_reason']})" if document.get("model_reason") else "")
+        + ". Genres ranked by predicted popularity "
         "(the sum of their tracks' predicted weekly listeners); tracks in play order.",
         "",
     ]
@@ -332,12 +442,19 @@ def _jaccard(a: set, b: set) -> float:
 
 
 def playlist_metrics(documents: dict[str, dict], published: str) -> dict:
-    """Small metrics: size of the published set and how much the two models agree."""
+    """Small metrics: size of the published set, its distinct tracks, how the models agree.
+
+    ``distinct_track_share`` = distinct track ids / track slots over the published
+    playlists (1.0 when no track is in two playlists; issue 9 item 11).
+    """
     pub = documents[published]
+    ids = [t["track_id"] for p in pub["playlists"] for t in p["tracks"]]
     out: dict[str, Any] = {
         "model": published,
         "n_playlists": len(pub["playlists"]),
-        "n_tracks": sum(len(p["tracks"]) for p in pub["playlists"]),
+        "n_tracks": len(ids),
+        "n_distinct_tracks": len(set(ids)),
+        "distinct_track_share": _round(len(set(ids)) / len(ids)) if ids else 1.0,
         "n_skipped": len(pub.get("skipped", [])),
     }
     if {"baseline", "catboost"} <= set(documents):
@@ -358,6 +475,7 @@ __all__ = [
     "ORDER_FEATURES",
     "build_playlist_set",
     "build_playlists",
+    "choose_published_model",
     "order_by_similarity",
     "playlist_document",
     "playlist_metrics",

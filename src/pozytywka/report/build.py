@@ -224,6 +224,9 @@ def _playlist_section(diff: PlaylistDiff, before: Snapshot, after: Snapshot) -> 
     if diff.week_before and diff.week_before != diff.week_after:
         week = f"week {diff.week_before} → {diff.week_after}"
     lines = [f"{head} ({week}, model `{model}`)", ""]
+    reason = (after.playlists or {}).get("model_reason")
+    if reason:
+        lines += [f"Published `{model}`: {reason}.", ""]
     if before.playlists is None:
         lines.append(f"_playlists.json: {NOT_AT_BASE}; all genres are new._")
         lines.append("")

@@ -56,11 +56,35 @@ def remove_stale(folder: Path, keep: set[Path]) -> list[Path]:
     return removed
 
 
+def unversioned_source(source: str | Path) -> str | None:
+    """Why a dump folder is not versioned data (a one-line warning), or None when it is.
+
+    A dump is versioned when the ``generate`` stage makes it (``data/raw/synthetic``)
+    or when ``dvc add`` / ``dvc import-url`` tracked it or a folder above it (a
+    ``<folder>.dvc`` file next to it). Otherwise ``dvc.lock`` records a hash that
+    nothing can restore, and a queued or ``--temp`` experiment, which runs in a copy
+    of the repository, does not find the files (issue 9 item 15).
+    """
+    path = Path(source)
+    if path == paths.RAW_SYNTHETIC:
+        return None
+    for folder in (path, *path.parents):
+        if folder.name and folder.with_name(folder.name + ".dvc").is_file():
+            return None
+    return (
+        f"{source} is not versioned: run `dvc add {source}` and commit {source}.dvc "
+        "(queued and --temp experiments cannot see untracked files)"
+    )
+
+
 def run(params: Params) -> None:
     """Ingest ``params.data.source`` and write the interim tables, metrics and reports."""
     started = time.perf_counter()
     source = params.data.source
     log.info("ingesting the dump at %s", source)
+    warning = unversioned_source(source)
+    if warning:
+        log.warning(warning)
     # Sessions go from DuckDB straight to their file (ten million rows never
     # become one pandas frame); the other tables come back as frames.
     result = ingest_dump(

@@ -5,13 +5,16 @@ week, whose target is unknown), scores them with each model through
 ``pozytywka.playlists.models.scoring.score_week``, and builds the playlists with
 :func:`pozytywka.playlists.build_playlist_set`. Writes, under
 ``reports/playlists/``: ``by_model/{baseline,catboost}.json`` (the A/B arms),
-``playlists.json`` and ``playlists.md`` (the model in ``playlists.model``),
-``skipped_genres.csv`` (every genre either model skipped, and why; the log names
-a few per model, with counts by reason) and ``metrics/playlists.json``.
+``playlists.json`` and ``playlists.md`` (the model in ``playlists.model``; with
+``auto``, the one with the better backtest NDCG in ``metrics/offline.json``, see
+:func:`~pozytywka.playlists.publish.choose_published_model`), ``skipped_genres.csv``
+(every genre either model skipped, and why; the log names a few per model, with
+counts by reason) and ``metrics/playlists.json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pandas as pd
@@ -22,6 +25,7 @@ from ..errors import PozytywkaError
 from ..io import write_csv, write_json, write_text
 from ..playlists.publish import (
     build_playlist_set,
+    choose_published_model,
     playlist_document,
     playlist_metrics,
     playlists_markdown,
@@ -71,6 +75,14 @@ def run(params: Params) -> None:
     tracks = tracks_with_artist_names(_read(paths.INTERIM_TRACKS), _read(paths.INTERIM_ARTISTS))
     track_genres = _read(paths.INTERIM_TRACK_GENRES)
 
+    offline = None
+    if params.playlists.model == "auto":
+        if not paths.OFFLINE_METRICS.exists():
+            raise PozytywkaError(
+                f"{paths.OFFLINE_METRICS} not found: playlists.model auto publishes the model "
+                "with the better backtest NDCG; run `dvc repro evaluate` first"
+            )
+        offline = json.loads(paths.OFFLINE_METRICS.read_text(encoding="utf-8"))
     documents = {}
     all_skipped: list[dict] = []
     for model in MODELS:
@@ -92,7 +104,10 @@ def run(params: Params) -> None:
         all_skipped += [{"model": model, **s} for s in skipped]
         write_json(paths.PLAYLISTS_BY_MODEL / f"{model}.json", documents[model])
 
-    published = documents[params.playlists.model]
+    model, reason = choose_published_model(params.playlists.model, offline)
+    log.info("publishing %s: %s", model, reason)
+    chosen = documents[model]
+    published = playlist_document(week, model, chosen["playlists"], chosen["skipped"], reason)
     if not published["playlists"]:
         # Not an error: the report says so, and later stages still run (a tiny or
         # sparse dump may simply have too few artists per genre this week).
@@ -103,7 +118,5 @@ def run(params: Params) -> None:
     write_csv(SKIPPED_CSV, skipped_table(all_skipped))
     write_json(paths.PLAYLISTS_JSON, published)
     write_text(paths.PLAYLISTS_MD, playlists_markdown(published))
-    write_json(paths.PLAYLIST_METRICS, playlist_metrics(documents, params.playlists.model))
-    log.info(
-        "published %s playlists for the week of %s", params.playlists.model, published["week_start"]
-    )
+    write_json(paths.PLAYLIST_METRICS, playlist_metrics(documents, model))
+    log.info("published %s playlists for the week of %s", model, published["week_start"])
