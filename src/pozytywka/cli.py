@@ -24,6 +24,9 @@ STAGES = {
     "evaluate": ("evaluate", "time-based backtest of baseline vs CatBoost"),
     "playlists": ("playlists", "build next week's popular playlists"),
     "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
+    "recs_interactions": ("recs_interactions", "implicit feedback per week, listener and track"),
+    "recs_evaluate": ("recs_evaluate", "tune, then evaluate the recommenders week by week"),
+    "recs_publish": ("recs_publish", "next week's recommendations for every listener"),
 }
 
 

@@ -47,3 +47,13 @@ AB_REPORTS = REPORTS / "ab"
 AB_OUTCOMES = AB_REPORTS / "outcomes.csv"
 AB_SUMMARY = AB_REPORTS / "summary.md"
 BENCH_REPORTS = REPORTS / "bench"
+
+# personal recommendations (issue 15)
+RECS_INTERACTIONS = PROCESSED / "recs_interactions.parquet"
+RECS_MODELS = MODELS / "recs"
+RECS_TUNED = RECS_MODELS / "tuned.json"
+RECS_METRICS = METRICS / "recs.json"
+RECS_REPORTS = REPORTS / "recs"
+SERVING = Path("data/serving")
+RECS_PUBLISHED = SERVING / "recs.parquet"
+RECS_FALLBACK = SERVING / "recs_fallback.parquet"

@@ -17,6 +17,7 @@ from typing import Any
 from .. import paths
 from ..errors import PozytywkaError
 from ..markdown import fmt_p
+from ..recs.report import summary_lines as recs_summary_lines
 from ..report.compare import OFFLINE_METRICS, ab_decision, metric_ci, number, skipped_genres
 
 # file -> stage that writes it (dvc.yaml)
@@ -24,6 +25,7 @@ SOURCES = {
     paths.PLAYLISTS_JSON: "playlists",
     paths.OFFLINE_METRICS: "evaluate",
     paths.AB_METRICS: "ab_test",
+    paths.RECS_METRICS: "recs_evaluate",
 }
 
 
@@ -127,8 +129,12 @@ def render_summary(
     playlists: Mapping[str, Any] | None,
     offline: Mapping[str, Any] | None,
     ab: Mapping[str, Any] | None,
+    recs: Mapping[str, Any] | None = None,
+    with_recs: bool = False,
 ) -> str:
     blocks = [playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
+    if recs is not None or with_recs:
+        blocks.append(recs_summary_lines(recs))
     return "\n\n".join("\n".join(b) for b in blocks) + "\n"
 
 
@@ -150,7 +156,11 @@ def run(args: argparse.Namespace) -> int:
         raise PozytywkaError("no pipeline results yet: run `make repro` (or `dvc repro`) first")
     print(
         render_summary(
-            docs[paths.PLAYLISTS_JSON], docs[paths.OFFLINE_METRICS], docs[paths.AB_METRICS]
+            docs[paths.PLAYLISTS_JSON],
+            docs[paths.OFFLINE_METRICS],
+            docs[paths.AB_METRICS],
+            docs[paths.RECS_METRICS],
+            with_recs=True,
         ),
         end="",
     )

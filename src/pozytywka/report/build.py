@@ -19,6 +19,7 @@ import pandas as pd
 from .. import paths
 from ..errors import PozytywkaError
 from ..markdown import MISSING, details, fmt_delta, fmt_p, fmt_pct, fmt_value, image, table
+from ..recs.report import pr_section as recs_pr_section
 from .compare import (
     AB_ARM_METRICS,
     OFFLINE_METRICS,
@@ -51,6 +52,7 @@ class Snapshot:
     ab: dict[str, Any] | None = None
     playlists: dict[str, Any] | None = None
     offline_by_week: pd.DataFrame | None = None
+    recs: dict[str, Any] | None = None
 
 
 def _json(reader: Reader, path: str, label: str) -> dict[str, Any] | None:
@@ -72,6 +74,7 @@ def load_snapshot(reader: Reader, label: str) -> Snapshot:
         ab=_json(reader, paths.AB_METRICS.as_posix(), label),
         playlists=_json(reader, paths.PLAYLISTS_JSON.as_posix(), label),
         offline_by_week=None if csv is None else pd.read_csv(io.BytesIO(csv)),
+        recs=_json(reader, paths.RECS_METRICS.as_posix(), label),
     )
 
 
@@ -294,6 +297,7 @@ def render_report(inputs: ReportInputs) -> str:
             inputs.before,
             inputs.after,
         ),
+        recs_pr_section(inputs.before.recs, inputs.after.recs),
     ]
     if inputs.plots:
         sections.append(
