@@ -194,3 +194,30 @@ def test_online_answers_from_the_published_lists(tmp_path):
         recs.recommend("u0", 2, "C")
     with pytest.raises(PozytywkaError, match="recs_publish"):
         PublishedRecs.load(tmp_path / "missing.parquet", tmp_path / "fb.parquet")
+
+
+def test_summary_and_pr_report_show_each_model_against_the_baseline():
+    from pozytywka.recs.report import pr_section, summary_lines, vs_popularity_markdown
+
+    entry = {"ndcg_at_20": 0.3, "ndcg_at_20_ci_low": 0.25, "ndcg_at_20_ci_high": 0.35}
+    after = {
+        "popularity_genres": {**entry, "recall_at_20": 0.4},
+        "catboost": {
+            **entry,
+            "ndcg_at_20": 0.32,
+            "recall_at_20": 0.41,
+            "weeks_better_than_popularity_genres": 3,
+        },
+        "weeks_evaluated": 4,
+        "best_model": "catboost",
+        "exclude_seen": False,
+        "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
+    }
+    text = "\n".join(summary_lines(after))
+    assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
+    assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
+    section = pr_section({"catboost": {"ndcg_at_20": 0.30}}, after)
+    assert "0.3000 → 0.3200 (+0.0200)" in section
+    assert "not present at base" in pr_section(None, after)
+    md = vs_popularity_markdown(after)
+    assert "+0.0200" in md and "3/4" in md and "`recs.exclude_seen: true`" in md

@@ -24,17 +24,18 @@ class ALS(Recommender):
     name = "als"
 
     def _fit(self, data) -> None:
+        import scipy.linalg  # noqa: F401  (load every BLAS before limiting them)
         from implicit.cpu.als import AlternatingLeastSquares
 
-        model = AlternatingLeastSquares(
-            factors=int(self.hyper.get("factors", 64)),
-            regularization=float(self.hyper.get("regularization", 0.01)),
-            alpha=float(self.hyper.get("alpha", 1.0)),
-            iterations=int(self.hyper.get("iterations", 15)),
-            num_threads=1,
-            random_state=int(self.hyper.get("seed", 42)),
-        )
         with threadpool_limits(limits=1, user_api="blas"):
+            model = AlternatingLeastSquares(
+                factors=int(self.hyper.get("factors", 64)),
+                regularization=float(self.hyper.get("regularization", 0.01)),
+                alpha=float(self.hyper.get("alpha", 1.0)),
+                iterations=int(self.hyper.get("iterations", 15)),
+                num_threads=1,
+                random_state=int(self.hyper.get("seed", 42)),
+            )
             model.fit(data.matrix, show_progress=False)  # users x items
         self.user_factors = np.asarray(model.user_factors, dtype=np.float32)
         self.item_factors = np.asarray(model.item_factors, dtype=np.float32)
