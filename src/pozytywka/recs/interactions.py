@@ -25,20 +25,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..config import RecsWeightParams
+from ..dump_format import AUDIO_FEATURES
 from ..plays import _IS_FULL, _duckdb, complete_week_starts, judged_events_sql
 from ..weeks import WEEK
 
-AUDIO = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+#: Audio features of the taste profile: the dump's, without ``key`` (a pitch class, not a scale).
+AUDIO = tuple(f for f in AUDIO_FEATURES if f != "key")
 COLUMNS = ["week_start", "user_id", "track_id", "plays", "full_plays", "skips", "likes"]
 
 

@@ -7,6 +7,7 @@ import pandas as pd
 from .. import paths
 from ..errors import PozytywkaError
 from ..recs.interactions import Catalogue, catalogue
+from ..recs.rerank import TRACK_FEATURES
 
 INPUTS = (
     paths.RECS_INTERACTIONS,
@@ -29,18 +30,5 @@ def read_inputs() -> tuple[pd.DataFrame, Catalogue, pd.DataFrame]:
         pd.read_parquet(paths.INTERIM_TRACKS),
         pd.read_parquet(paths.INTERIM_TRACK_GENRES),
     )
-    features = pd.read_parquet(
-        paths.FEATURES,
-        columns=[
-            "week_start",
-            "track_id",
-            "pop_lag_0",
-            "pop_trend",
-            "pop_ratio_1",
-            "skip_rate",
-            "like_rate",
-            "weeks_since_release",
-            "genre_trend_max",
-        ],
-    )
+    features = pd.read_parquet(paths.FEATURES, columns=["week_start", "track_id", *TRACK_FEATURES])
     return interactions, cat, features
