@@ -81,13 +81,25 @@ def measure(model: str, factor: int) -> dict:
     }
 
 
+def _write(rows: list[dict]) -> None:
+    write_json(paths.BENCH_REPORTS / "recs.json", {"runs": rows})
+    cols = list(rows[0])
+    md = (
+        "# Recommenders: fit time and peak memory\n\n"
+        + table(cols, [[r[c] for c in cols] for r in rows], "l" + "r" * (len(cols) - 1))
+        + "\n\nPeak RSS is the whole process (data loading included). The two-stage "
+        "model's cost is its candidate model's plus the CatBoost ranker (recs_evaluate's log).\n"
+    )
+    write_text(paths.BENCH_REPORTS / "recs.md", md)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "--one":
         print(json.dumps(measure(argv[1], int(argv[2]))))
         return 0
     factors = [int(f) for f in (argv or ["1", "10"])]
-    rows = []
+    rows: list[dict] = []
     for factor in factors:
         for model in MODELS:
             out = subprocess.run(
@@ -98,17 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
-    write_json(paths.BENCH_REPORTS / "recs.json", {"runs": rows})
-    cols = list(rows[0])
-    md = (
-        "# Recommenders: fit time and peak memory\n\n"
-        + table(cols, [[r[c] for c in cols] for r in rows], "l" + "r" * (len(cols) - 1))
-        + (
-            "\n\nPeak RSS is the whole process (data loading included). The two-stage model's "
-            "cost is its candidate model's plus the CatBoost ranker (see recs_evaluate's log).\n"
-        )
-    )
-    write_text(paths.BENCH_REPORTS / "recs.md", md)
+            _write(rows)  # after each run: an interrupted bench keeps what it measured
     return 0
 
 
