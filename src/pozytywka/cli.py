@@ -41,6 +41,9 @@ STAGES = {
     "skips_train": ("skips_train", "skip baselines and CatBoost for the week after the data"),
     "skips_evaluate": ("skips_evaluate", "rolling-week backtest of the skip models"),
     "skips_cache": ("skips_cache", "cache simulation: what the skip predictions save"),
+    "recs_interactions": ("recs_interactions", "implicit feedback per week, listener and track"),
+    "recs_evaluate": ("recs_evaluate", "tune, then evaluate the recommenders week by week"),
+    "recs_publish": ("recs_publish", "next week's recommendations for every listener"),
 }
 
 

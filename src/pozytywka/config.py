@@ -33,9 +33,18 @@ from .errors import ParamError
 from .paths import PARAMS
 
 
-def _range(lo: float | None = None, hi: float | None = None, choices: tuple | None = None):
-    """Field metadata: allowed range or choices, checked by :func:`_build`."""
-    return {"lo": lo, "hi": hi, "choices": choices}
+def _range(
+    lo: float | None = None,
+    hi: float | None = None,
+    choices: tuple | None = None,
+    grid: bool = False,
+):
+    """Field metadata: allowed range or choices, checked by :func:`_build`.
+
+    ``grid``: a list of values to tune over (each checked against the range); a
+    single value is accepted as a list of one.
+    """
+    return {"lo": lo, "hi": hi, "choices": choices, "grid": grid}
 
 
 def _f(default: Any, **allowed: Any) -> Any:
@@ -145,6 +154,86 @@ class ABParams:
     seed: int = _f(7, lo=0)
 
 
+# -- personal recommendations (issue 15, DESIGN §11) --------------------------------
+# Lists are search grids: each model is tuned over at most ``recs.tune.budget`` of its
+# combinations on the validation weeks before the evaluated ones; one value = no search.
+
+
+@dataclass(frozen=True)
+class RecsWeightParams:
+    """Interaction weight per event of a (listener, track): a skip is negative evidence."""
+
+    full_play: float = _f(1.0, lo=0)
+    like: float = _f(2.0, lo=0)
+    skip: float = _f(-0.5, hi=0)
+    half_life_weeks: float = _f(0.0, lo=0)  # recency decay of older weeks; 0 = none
+
+
+@dataclass(frozen=True)
+class RecsPopularityParams:
+    window_weeks: list[int] = _f([1, 2], lo=1, hi=52, grid=True)
+
+
+@dataclass(frozen=True)
+class RecsKnnParams:
+    neighbours: list[int] = _f([50, 200], lo=1, hi=100000, grid=True)
+
+
+@dataclass(frozen=True)
+class RecsEaseParams:
+    l2: list[float] = _f([100.0, 500.0], lo=1e-6, grid=True)
+
+
+@dataclass(frozen=True)
+class RecsAlsParams:
+    factors: list[int] = _f([64], lo=1, hi=2048, grid=True)
+    regularization: list[float] = _f([0.1], lo=0, grid=True)
+    alpha: list[float] = _f([1.0, 10.0], lo=1e-6, grid=True)
+    iterations: int = _f(10, lo=1, hi=500)
+
+
+@dataclass(frozen=True)
+class RecsSvdParams:
+    factors: list[int] = _f([32, 64], lo=1, hi=2048, grid=True)
+
+
+@dataclass(frozen=True)
+class RecsRerankParams:
+    """The two-stage model: candidates from one model, re-ranked by a CatBoost ranker."""
+
+    candidate_model: str = _f("auto", choices=("auto", "itemknn", "ease", "als", "svd"))
+    candidates: int = _f(50, lo=2, hi=2000)
+    train_weeks: int = _f(1, lo=1, hi=12)  # weeks before the scored one the ranker learns on
+    max_train_listeners: int = _f(500, lo=10)  # seeded sample of training queries (cost)
+    loss_function: str = _f(
+        "YetiRank:permutations=1",
+        choices=("YetiRank", "YetiRank:permutations=1", "PairLogit", "YetiRankPairwise"),
+    )
+    iterations: int = _f(100, lo=1, hi=5000)
+    depth: int = _f(6, lo=1, hi=10)
+    learning_rate: float = _f(0.1, lo=1e-4, hi=1.0)
+    thread_count: int = _f(2, lo=1, hi=64)
+    random_seed: int = _f(42, lo=0)
+
+
+@dataclass(frozen=True)
+class RecsParams:
+    k: int = _f(20, lo=1, hi=500)  # tracks published per listener
+    exclude_seen: bool = _f(False)  # may tracks the listener already played be recommended?
+    eval_weeks: int = _f(4, lo=1, hi=104)
+    valid_weeks: int = _f(1, lo=1, hi=52)  # tuning weeks, just before the evaluated ones
+    min_train_weeks: int = _f(4, lo=1, hi=260)
+    tune_budget: int = _f(2, lo=1, hi=100)  # configurations tried per model
+    seed: int = _f(42, lo=0)
+    weights: RecsWeightParams = field(default_factory=RecsWeightParams)
+    popularity: RecsPopularityParams = field(default_factory=RecsPopularityParams)
+    itemknn: RecsKnnParams = field(default_factory=RecsKnnParams)
+    ease: RecsEaseParams = field(default_factory=RecsEaseParams)
+    als: RecsAlsParams = field(default_factory=RecsAlsParams)
+    svd: RecsSvdParams = field(default_factory=RecsSvdParams)
+    rerank: RecsRerankParams = field(default_factory=RecsRerankParams)
+
+
 @dataclass(frozen=True)
 class SkipsCatBoostParams:
     """The skip classifier (Logloss), early-stopped on the validation week."""
@@ -212,6 +301,8 @@ class Params:
     ab: ABParams = field(default_factory=ABParams)
     skips: SkipsParams = field(default_factory=SkipsParams)
 
+    recs: RecsParams = field(default_factory=RecsParams)
+
 
 def _describe(meta: dict, kind: type) -> str:
     if meta.get("choices"):
@@ -233,9 +324,14 @@ def _coerce(value: Any, kind: Any, meta: dict, where: str) -> Any:
     origin = typing.get_origin(kind)
     if origin in (list, tuple):
         if not isinstance(value, list):
-            raise ParamError(f"{where} must be a list, got {value!r}")
+            if not meta.get("grid"):
+                raise ParamError(f"{where} must be a list, got {value!r}")
+            # A search grid: one value is a grid of one (`dvc exp run -S recs.als.factors=128`).
+            value = [value]
+        if meta.get("grid") and not value:
+            raise ParamError(f"{where} must hold at least one value")
         (inner,) = typing.get_args(kind)[:1]
-        return [_coerce(v, inner, {}, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_coerce(v, inner, meta, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is types.UnionType:
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
     if isinstance(value, float) and not math.isfinite(value):

@@ -83,3 +83,14 @@ SKIPS_METRICS = METRICS / "skips.json"
 CACHE_METRICS = METRICS / "cache.json"
 SKIPS_REPORTS = REPORTS / "skips"
 CACHE_REPORTS = REPORTS / "cache"
+
+
+# personal recommendations (issue 15)
+RECS_INTERACTIONS = PROCESSED / "recs_interactions.parquet"
+RECS_MODELS = MODELS / "recs"
+RECS_TUNED = RECS_MODELS / "tuned.json"
+RECS_METRICS = METRICS / "recs.json"
+RECS_REPORTS = REPORTS / "recs"
+SERVING = Path("data/serving")
+RECS_PUBLISHED = SERVING / "recs.parquet"
+RECS_FALLBACK = SERVING / "recs_fallback.parquet"

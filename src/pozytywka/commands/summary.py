@@ -21,6 +21,7 @@ from .. import paths
 from ..errors import PozytywkaError
 from ..gaps import describe
 from ..markdown import fmt_p
+from ..recs.report import summary_lines as recs_summary_lines
 from ..report.compare import (
     OFFLINE_METRICS,
     ab_decision,
@@ -40,6 +41,7 @@ SOURCES = {
     paths.AB_METRICS: "ab_test",
     paths.SKIPS_METRICS: "skips_evaluate",
     paths.CACHE_METRICS: "skips_cache",
+    paths.RECS_METRICS: "recs_evaluate",
 }
 
 
@@ -188,11 +190,16 @@ def render_summary(
     quality: Mapping[str, Any] | None = None,
     skips: Mapping[str, Any] | None = None,
     cache: Mapping[str, Any] | None = None,
+    recs: Mapping[str, Any] | None = None,
+    with_recs: bool = False,
 ) -> str:
-    """The summary; the skips block appears once either of its files exists."""
+    """The summary; the skips block appears once either of its files exists, the recs
+    block when its file exists or ``with_recs`` (the command: says when it is missing)."""
     blocks = [data_lines(quality), playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
     if skips is not None or cache is not None:
         blocks.append(skips_summary_lines(skips, cache))
+    if recs is not None or with_recs:
+        blocks.append(recs_summary_lines(recs))
     return "\n\n".join("\n".join(b) for b in blocks if b) + "\n"
 
 
@@ -225,6 +232,8 @@ def run(args: argparse.Namespace) -> int:
             docs[paths.DATA_QUALITY],
             docs[paths.SKIPS_METRICS],
             docs[paths.CACHE_METRICS],
+            docs[paths.RECS_METRICS],
+            with_recs=True,
         ),
         end="",
     )

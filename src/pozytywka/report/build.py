@@ -19,6 +19,7 @@ import pandas as pd
 from .. import paths
 from ..errors import PozytywkaError
 from ..markdown import MISSING, details, fmt_delta, fmt_p, fmt_pct, fmt_value, image, table
+from ..recs.report import pr_section as recs_pr_section
 from ..skips.report import pr_section as skips_pr_section
 from .compare import (
     AB_ARM_METRICS,
@@ -55,6 +56,7 @@ class Snapshot:
     offline_by_week: pd.DataFrame | None = None
     skips: dict[str, Any] | None = None
     cache: dict[str, Any] | None = None
+    recs: dict[str, Any] | None = None
 
 
 def _json(reader: Reader, path: str, label: str) -> dict[str, Any] | None:
@@ -78,6 +80,7 @@ def load_snapshot(reader: Reader, label: str) -> Snapshot:
         offline_by_week=None if csv is None else pd.read_csv(io.BytesIO(csv)),
         skips=_json(reader, paths.SKIPS_METRICS.as_posix(), label),
         cache=_json(reader, paths.CACHE_METRICS.as_posix(), label),
+        recs=_json(reader, paths.RECS_METRICS.as_posix(), label),
     )
 
 
@@ -319,6 +322,7 @@ def render_report(inputs: ReportInputs) -> str:
         skips_pr_section(
             inputs.before.skips, inputs.after.skips, inputs.before.cache, inputs.after.cache
         ),
+        recs_pr_section(inputs.before.recs, inputs.after.recs),
     ]
     if inputs.plots:
         sections.append(

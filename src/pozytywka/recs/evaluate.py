@@ -1,0 +1,360 @@
+"""Evaluation by time (DESIGN §11): tune before, then roll over the evaluated weeks.
+
+Weeks are the complete weeks of the interactions, in order. The last
+``recs.eval_weeks`` are evaluated; the ``recs.valid_weeks`` just before them tune
+the hyper-params; at least ``recs.min_train_weeks`` must precede those.
+
+- **Tuning.** Each model gets the same budget: at most ``recs.tune_budget``
+  combinations of its grid (a seeded sample when the grid is larger), each fitted
+  before every validation week and scored by mean NDCG@20 there. The best is kept.
+  The candidate model of the two-stage model (``auto``) is the personal model with
+  the best validation NDCG@20. Nothing of the evaluated weeks is looked at.
+- **Rolling.** For each evaluated week w: every model is fitted on the weeks
+  before w and recommends for every listener with a full play in w, ranked against
+  the whole catalogue; both ``exclude_seen`` settings are scored from the same
+  scores. The re-ranker of week w learns on the ``rerank.train_weeks`` weeks before w.
+- **Summary.** Per model, each metric's mean over weeks with a Student-t 95%
+  interval across weeks (:func:`pozytywka.playlists.metrics.mean_ci`), plus the
+  oracle's recall (the ceiling).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..config import RecsParams, as_dict
+from ..errors import PozytywkaError
+from ..playlists.metrics import mean_ci
+from . import metrics as M
+from .interactions import Catalogue, TrainData, active_users, relevant, train_data
+from .models import FALLBACK, MODELS, PERSONAL, Recommender
+from .models.base import BATCH, mask_seen, top_k
+from .rerank import (
+    candidate_features,
+    candidates,
+    fit_ranker,
+    rerank,
+    track_week_features,
+)
+
+log = logging.getLogger(__name__)
+TUNE_METRIC = "ndcg_at_20"
+RERANK = "catboost"  # the two-stage model (DESIGN §6 keys models by name)
+ORACLE = "oracle"
+SETTINGS = (False, True)  # exclude_seen
+
+
+def split_weeks(weeks: list[pd.Timestamp], rp: RecsParams) -> tuple[list, list]:
+    """(validation weeks, evaluated weeks); too few weeks stop with one line."""
+    need = rp.min_train_weeks + rp.valid_weeks + rp.eval_weeks
+    if len(weeks) < need:
+        raise PozytywkaError(
+            f"recs needs {need} complete weeks (recs.min_train_weeks {rp.min_train_weeks} + "
+            f"recs.valid_weeks {rp.valid_weeks} + recs.eval_weeks {rp.eval_weeks}), "
+            f"the data has {len(weeks)}"
+        )
+    evaluated = weeks[-rp.eval_weeks :]
+    valid = weeks[-rp.eval_weeks - rp.valid_weeks : -rp.eval_weeks]
+    return valid, evaluated
+
+
+def grid(name: str, rp: RecsParams) -> list[dict]:
+    """The configurations tried for a model: at most ``tune_budget``, seeded sample."""
+    section = {
+        "popularity": rp.popularity,
+        "popularity_genres": rp.popularity,
+        "itemknn": rp.itemknn,
+        "ease": rp.ease,
+        "als": rp.als,
+        "svd": rp.svd,
+    }[name]
+    values = as_dict(section)
+    keys = sorted(k for k, v in values.items() if isinstance(v, list))
+    combos = [
+        dict(zip(keys, c, strict=True)) for c in itertools.product(*(values[k] for k in keys))
+    ]
+    fixed = {k: v for k, v in values.items() if not isinstance(v, list)}
+    if len(combos) > rp.tune_budget:
+        rng = np.random.default_rng(rp.seed)
+        pick = sorted(rng.choice(len(combos), size=rp.tune_budget, replace=False))
+        combos = [combos[i] for i in pick]
+    return [{**fixed, **c, "seed": rp.seed} for c in combos]
+
+
+def fit_model(name: str, hyper: dict, data: TrainData, fallback: Recommender | None) -> Recommender:
+    model = MODELS[name](**hyper).fit(data)
+    model.fallback = fallback
+    return model
+
+
+def fit_all(data: TrainData, hyper: dict[str, dict]) -> dict[str, Recommender]:
+    """Every model with its hyper-params, fitted on ``data``; cold listeners fall back."""
+    fallback = fit_model(FALLBACK, hyper[FALLBACK], data, None)
+    return {
+        name: fallback if name == FALLBACK else fit_model(name, hyper[name], data, fallback)
+        for name in MODELS
+    }
+
+
+@dataclass
+class WeekRun:
+    """One week's lists (top 20 per model and setting) and, if asked, its candidate frame."""
+
+    week: pd.Timestamp
+    users: np.ndarray
+    truth: sp.csr_matrix  # rows of ``users``
+    heard: sp.csr_matrix  # rows of ``users``
+    data: TrainData
+    recs: dict[tuple[str, bool], np.ndarray] = field(default_factory=dict)
+    frame: pd.DataFrame | None = None
+    fit_seconds: dict[str, float] = field(default_factory=dict)
+
+
+def run_week(
+    interactions: pd.DataFrame,
+    cat: Catalogue,
+    week: pd.Timestamp,
+    rp: RecsParams,
+    hyper: dict[str, dict],
+    cand_model: str | None,
+    playlist_features: pd.DataFrame | None,
+    users: np.ndarray | None = None,
+    k: int = 20,
+) -> WeekRun:
+    """Fit every model before ``week`` and list top-k for its active listeners (or ``users``)."""
+    data = train_data(interactions, week, cat, rp.weights)
+    truth = relevant(interactions, week, cat)
+    if users is None:
+        users = active_users(truth)
+    fitted, fit_seconds = {}, {}
+    for name in [FALLBACK] + [m for m in MODELS if m != FALLBACK]:
+        t0 = time.process_time()
+        fitted[name] = fit_model(name, hyper[name], data, fitted.get(FALLBACK))
+        fit_seconds[name] = time.process_time() - t0
+    run = WeekRun(week, users, truth[users], data.heard[users], data, fit_seconds=fit_seconds)
+    recs = {key: [] for key in itertools.product(MODELS, SETTINGS)}
+    frames = []
+    track_week = (
+        track_week_features(playlist_features, week, cat.items)
+        if playlist_features is not None
+        else pd.DataFrame()
+    )
+    for start in range(0, len(users), BATCH):
+        batch = users[start : start + BATCH]
+        scores = {name: m.scores(batch) for name, m in fitted.items()}
+        for name, s in scores.items():
+            recs[(name, False)].append(top_k(s, k))
+            masked = s.copy()
+            mask_seen(masked, data, batch)
+            recs[(name, True)].append(top_k(masked, k))
+        if cand_model:
+            cand = candidates(scores[cand_model], scores[FALLBACK], rp.rerank.candidates)
+            pair_scores = {
+                name: np.take_along_axis(s, cand, axis=1)
+                for name, s in scores.items()
+                if name != "popularity"
+            }
+            frames.append(candidate_features(data, batch, cand, pair_scores, track_week))
+    run.recs = {key: np.vstack(v) if v else np.empty((0, k), np.int64) for key, v in recs.items()}
+    if cand_model:
+        run.frame = pd.concat(frames, ignore_index=True) if frames else None
+    return run
+
+
+def week_metrics(run: WeekRun, recs: np.ndarray, n_items: int) -> dict[str, float]:
+    """Mean metrics over the week's listeners for one list (plus coverage and novelty)."""
+    vals = {key: float(v.mean()) for key, v in M.per_user(recs, run.truth).items()}
+    for k in M.KS:
+        vals[f"coverage_at_{k}"] = M.coverage(recs, k, n_items)
+        vals[f"novelty_at_{k}"] = M.novelty(recs, k, run.data.heard)
+    return vals
+
+
+def tune(
+    interactions: pd.DataFrame, cat: Catalogue, valid: list[pd.Timestamp], rp: RecsParams
+) -> tuple[dict[str, dict], pd.DataFrame]:
+    """Best hyper-params per model on the validation weeks; and every trial's score."""
+    datas = [train_data(interactions, w, cat, rp.weights) for w in valid]
+    truths = [relevant(interactions, w, cat) for w in valid]
+    best: dict[str, dict] = {}
+    trials = []
+    for name in [FALLBACK] + [m for m in MODELS if m != FALLBACK]:
+        results = []
+        for hyper in grid(name, rp):
+            values = []
+            for data, truth in zip(datas, truths, strict=True):
+                fallback = (
+                    fit_model(FALLBACK, best[FALLBACK], data, None) if name != FALLBACK else None
+                )
+                model = fit_model(name, hyper, data, fallback)
+                users = active_users(truth)
+                recs = model.recommend(users, 20, rp.exclude_seen)
+                values.append(float(M.per_user(recs, truth[users])[TUNE_METRIC].mean()))
+            score = float(np.mean(values))
+            results.append((score, hyper))
+            trials.append({"model": name, "hyper": repr(_public(hyper)), TUNE_METRIC: score})
+            log.info("tune %s %s: validation %s %.4f", name, _public(hyper), TUNE_METRIC, score)
+        best[name] = max(results, key=lambda r: r[0])[1]  # first of equals: grid order
+    return best, pd.DataFrame(trials)
+
+
+def _public(hyper: dict) -> dict:
+    return {k: v for k, v in hyper.items() if k != "seed"}
+
+
+def pick_candidate_model(trials: pd.DataFrame, rp: RecsParams) -> str:
+    if rp.rerank.candidate_model != "auto":
+        return rp.rerank.candidate_model
+    personal = trials[trials["model"].isin(PERSONAL)]
+    best = personal.groupby("model")[TUNE_METRIC].max()
+    return str(best.sort_index().idxmax())
+
+
+def train_rerank_frame(run: WeekRun) -> pd.DataFrame:
+    """The week's candidate frame with labels, listeners without a relevant candidate dropped.
+
+    ``label`` = 1 when the listener fully played the candidate in the week;
+    ``group`` = one query per (week, listener).
+    """
+    frame = run.frame.copy()
+    pos = np.searchsorted(run.users, frame["user"].to_numpy())
+    frame["label"] = np.asarray(run.truth[pos, frame["item"].to_numpy()]).ravel()
+    frame = frame[frame.groupby("user")["label"].transform("max") > 0].copy()
+    week_no = int((run.week - pd.Timestamp("2000-01-03")).days // 7)
+    frame["group"] = week_no * 100_000_000 + frame["user"].astype(np.int64)
+    return frame
+
+
+@dataclass
+class Evaluation:
+    hyper: dict[str, dict]
+    candidate_model: str
+    trials: pd.DataFrame
+    by_week: pd.DataFrame  # week_start, model, exclude_seen, metrics...
+    fit_seconds: pd.DataFrame
+
+
+def evaluate(
+    interactions: pd.DataFrame,
+    cat: Catalogue,
+    playlist_features: pd.DataFrame,
+    rp: RecsParams,
+    progress: bool = False,
+) -> Evaluation:
+    """Tune on the validation weeks, then roll over the evaluated weeks (module doc)."""
+    weeks = sorted(pd.DatetimeIndex(interactions["week_start"].unique()))
+    valid, evaluated = split_weeks(weeks, rp)
+    hyper, trials = tune(interactions, cat, valid, rp)
+    cand_model = pick_candidate_model(trials, rp)
+    log.info("candidate model of the re-ranker: %s", cand_model)
+    needed = sorted(
+        {weeks[weeks.index(w) - j] for w in evaluated for j in range(rp.rerank.train_weeks + 1)}
+    )
+    runs: dict[pd.Timestamp, WeekRun] = {}
+    rows, fits = [], []
+    for w in needed:
+        t0 = time.perf_counter()
+        runs[w] = run_week(interactions, cat, w, rp, hyper, cand_model, playlist_features)
+        fits += [
+            {"week_start": w, "model": m, "seconds": s} for m, s in runs[w].fit_seconds.items()
+        ]
+        log.info(
+            "week %s: %d listeners, %.1f s", w.date(), len(runs[w].users), time.perf_counter() - t0
+        )
+    for w in evaluated:
+        run = runs[w]
+        i = weeks.index(w)
+        train = pd.concat(
+            [train_rerank_frame(runs[weeks[i - j]]) for j in range(1, rp.rerank.train_weeks + 1)],
+            ignore_index=True,
+        )
+        t0 = time.process_time()
+        ranker, cols = fit_ranker(train, rp.rerank)
+        fits.append({"week_start": w, "model": RERANK, "seconds": time.process_time() - t0})
+        for ex in SETTINGS:
+            run.recs[(RERANK, ex)] = rerank(ranker, cols, run.frame, len(run.users), 20, ex)
+        for (name, ex), recs in sorted(run.recs.items()):
+            rows.append(
+                {
+                    "week_start": w,
+                    "model": name,
+                    "exclude_seen": ex,
+                    **week_metrics(run, recs, cat.items.size),
+                }
+            )
+        for ex in SETTINGS:
+            oracle = {}
+            for k in M.KS:
+                r = M.oracle_recall(run.truth, k, run.heard if ex else None)
+                oracle[f"recall_at_{k}"] = float(r.mean())
+            rows.append({"week_start": w, "model": ORACLE, "exclude_seen": ex, **oracle})
+        week_rows = [r for r in rows if r["week_start"] == w and not r["exclude_seen"]]
+        log.info(
+            "week %s: NDCG@20 %s",
+            w.date(),
+            ", ".join(
+                f"{r['model']} {r['ndcg_at_20']:.4f}" for r in week_rows if "ndcg_at_20" in r
+            ),
+        )
+    by_week = pd.DataFrame(rows)
+    by_week["listeners"] = by_week["week_start"].map({w: len(runs[w].users) for w in evaluated})
+    return Evaluation(hyper, cand_model, trials, by_week, pd.DataFrame(fits))
+
+
+METRIC_KEYS = [f"{m}_at_{k}" for m in M.NAMES for k in M.KS]
+
+
+def summarise(ev: Evaluation, rp: RecsParams) -> dict:
+    """``metrics/recs.json`` (DESIGN §6): per model mean and 95% CI across weeks.
+
+    Models are keyed by name at the top (the ``recs.exclude_seen`` setting);
+    ``exclude_seen_true`` / ``exclude_seen_false`` holds the other setting.
+    ``weeks_better_than_popularity_genres`` counts the
+    weeks each model's NDCG@20 beats the baseline to beat.
+    """
+
+    def block(ex: bool) -> dict:
+        sub = ev.by_week[ev.by_week["exclude_seen"] == ex]
+        base = sub[sub["model"] == FALLBACK].set_index("week_start")["ndcg_at_20"]
+        out = {}
+        for name, g in sub.groupby("model", sort=True):
+            entry = {}
+            keys = METRIC_KEYS + ["coverage_at_10", "coverage_at_20", "novelty_at_20"]
+            for key in keys:
+                if key not in g or g[key].isna().all():
+                    continue
+                mean, lo, hi = mean_ci(g[key].to_numpy())
+                entry[key] = round(mean, 6)
+                if key in METRIC_KEYS:
+                    entry[f"{key}_ci_low"] = round(lo, 6)
+                    entry[f"{key}_ci_high"] = round(hi, 6)
+            if name != ORACLE:
+                ndcg = g.set_index("week_start")["ndcg_at_20"]
+                entry["weeks_better_than_popularity_genres"] = int(
+                    (ndcg > base.reindex(ndcg.index)).sum()
+                )
+            out[str(name)] = entry
+        return out
+
+    models = block(rp.exclude_seen)
+    ranked = {m: v["ndcg_at_20"] for m, v in models.items() if m != ORACLE}
+    return {
+        **models,
+        "k": [10, 20],
+        "weeks_evaluated": int(ev.by_week["week_start"].nunique()),
+        "listeners_per_week": round(
+            float(ev.by_week.groupby("week_start")["listeners"].first().mean()), 1
+        ),
+        "exclude_seen": rp.exclude_seen,
+        "candidate_model": ev.candidate_model,
+        "best_model": max(sorted(ranked), key=lambda m: ranked[m]),
+        f"exclude_seen_{str(not rp.exclude_seen).lower()}": block(not rp.exclude_seen),
+        "hyper": {m: _public(h) for m, h in sorted(ev.hyper.items())},
+    }

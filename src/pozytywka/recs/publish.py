@@ -1,0 +1,148 @@
+"""Next week's recommendations for every listener, for both arms of the live experiment.
+
+The week published is the one after the last complete week (DESIGN §4). Every
+model is fitted on all complete weeks with the hyper-params tuned by
+``recs_evaluate``; the re-ranker learns on the ``rerank.train_weeks`` last
+complete weeks, exactly as in the rolling evaluation. Arm A is popularity in the
+listener's favourite genres, arm B the best model of the evaluation.
+
+Output (:func:`publish`), one row per (listener, arm, rank): ``week_start``
+(``YYYY-MM-DD``), ``user_id``, ``arm`` (A/B), ``model``, ``rank`` (1 = first),
+``track_id``, ``source`` (``model``, or ``popularity fallback (no history)`` for a
+listener with no interactions before the week). :func:`fallback_list` is the list
+for a listener the dump does not know (no favourite genres either): last weeks'
+chart (the tuned ``popularity`` model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..config import RecsParams
+from ..weeks import WEEK
+from .evaluate import FALLBACK, RERANK, fit_model, run_week, train_rerank_frame
+from .interactions import Catalogue
+from .rerank import fit_ranker, rerank
+
+MODEL_SOURCE = "model"
+FALLBACK_SOURCE = "popularity fallback (no history)"
+COLUMNS = ["week_start", "user_id", "arm", "model", "rank", "track_id", "source"]
+
+
+def publish(
+    interactions: pd.DataFrame,
+    cat: Catalogue,
+    playlist_features: pd.DataFrame,
+    rp: RecsParams,
+    tuned: dict,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(every listener's lists for both arms, the fallback list for unknown listeners).
+
+    ``tuned``: the ``recs_evaluate`` output (``hyper``, ``candidate_model``, ``best_model``).
+    """
+    weeks = sorted(pd.DatetimeIndex(interactions["week_start"].unique()))
+    target = weeks[-1] + WEEK
+    hyper, cand_model, best = tuned["hyper"], tuned["candidate_model"], tuned["best_model"]
+    hyper = {m: {**h, "seed": rp.seed} for m, h in hyper.items()}
+    users = np.arange(len(cat.users))
+    run = run_week(
+        interactions,
+        cat,
+        target,
+        rp,
+        hyper,
+        cand_model if best == RERANK else None,
+        playlist_features,
+        users=users,
+        k=rp.k,
+    )
+    lists = {"A": (FALLBACK, run.recs[(FALLBACK, rp.exclude_seen)])}
+    if best == RERANK:
+        train = pd.concat(
+            [
+                train_rerank_frame(
+                    run_week(interactions, cat, w, rp, hyper, cand_model, playlist_features)
+                )
+                for w in weeks[-rp.rerank.train_weeks :]
+            ],
+            ignore_index=True,
+        )
+        ranker, cols = fit_ranker(train, rp.rerank)
+        lists["B"] = (RERANK, rerank(ranker, cols, run.frame, len(users), rp.k, rp.exclude_seen))
+    else:
+        lists["B"] = (best, run.recs[(best, rp.exclude_seen)])
+    cold = np.diff(run.data.matrix.indptr) == 0
+    frames = []
+    for arm, (model, recs) in lists.items():
+        n, k = recs.shape
+        frames.append(
+            pd.DataFrame(
+                {
+                    "user_id": np.repeat(cat.users.to_numpy(), k),
+                    "arm": arm,
+                    "model": model,
+                    "rank": np.tile(np.arange(1, k + 1), n),
+                    "track_id": cat.items.to_numpy()[recs.ravel()],
+                    "source": np.where(np.repeat(cold, k), FALLBACK_SOURCE, MODEL_SOURCE),
+                }
+            )
+        )
+    out = pd.concat(frames, ignore_index=True)
+    out.insert(0, "week_start", target.strftime("%Y-%m-%d"))
+    out = out.sort_values(["user_id", "arm", "rank"], kind="stable").reset_index(drop=True)
+    chart = fit_model("popularity", hyper["popularity"], run.data, None).recommend(
+        np.array([0]), rp.k, exclude_seen=False
+    )[0]
+    fallback = pd.DataFrame(
+        {
+            "week_start": target.strftime("%Y-%m-%d"),
+            "rank": np.arange(1, len(chart) + 1),
+            "track_id": cat.items.to_numpy()[chart],
+        }
+    )
+    return out[COLUMNS], fallback
+
+
+def sample_markdown(
+    published: pd.DataFrame,
+    tracks: pd.DataFrame,
+    artists: pd.DataFrame,
+    n_listeners: int = 5,
+    k: int = 10,
+) -> str:
+    """A few listeners' lists side by side (A | B) for people: the first listeners by id
+    with history and the first without, top ``k`` each."""
+    from ..markdown import table
+
+    names = tracks.assign(track_id=tracks["track_id"].astype(str)).merge(
+        artists.rename(columns={"name": "artist"})[["artist_id", "artist"]],
+        on="artist_id",
+        how="left",
+    )
+    label = names["name"].astype(str) + " — " + names["artist"].fillna("?").astype(str)
+    label = pd.Series(label.to_numpy(), index=names["track_id"]).groupby(level=0).first()
+    week = published["week_start"].iloc[0] if len(published) else "?"
+    src = published.drop_duplicates("user_id").set_index("user_id")["source"]
+    chosen = list(src[src == MODEL_SOURCE].index[:n_listeners]) + list(
+        src[src != MODEL_SOURCE].index[:1]
+    )
+    lines = [f"# Personal recommendations for the week of {week}", ""]
+    lines.append(
+        "Arm A: popularity in the listener's favourite genres; arm B: "
+        f"`{published[published['arm'] == 'B']['model'].iloc[0] if len(published) else '?'}`. "
+        f"First {k} of each list; {published['user_id'].nunique()} listeners in "
+        "`data/serving/recs.parquet`."
+    )
+    for user in chosen:
+        rows = published[(published["user_id"] == user) & (published["rank"] <= k)]
+        a = rows[rows["arm"] == "A"]["track_id"].map(label).fillna("?").tolist()
+        b = rows[rows["arm"] == "B"]["track_id"].map(label).fillna("?").tolist()
+        lines += ["", f"## Listener {user} ({src[user]})", ""]
+        lines.append(
+            table(
+                ["rank", "A", "B"],
+                [[i + 1, x, y] for i, (x, y) in enumerate(zip(a, b, strict=False))],
+            )
+        )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,151 @@
+"""Markdown of the recommendation results: "each model against popularity" (pure functions).
+
+Reads the ``metrics/recs.json`` mapping (:func:`pozytywka.recs.evaluate.summarise`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..markdown import table
+from .models import FALLBACK
+
+ROWS = ("recall_at_10", "recall_at_20", "ndcg_at_10", "ndcg_at_20", "map_at_20")
+ORDER = ("popularity", "popularity_genres", "itemknn", "ease", "als", "svd", "catboost", "oracle")
+
+
+def _cell(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, (int, float)):
+        return "—"
+    lo, hi = entry.get(f"{key}_ci_low"), entry.get(f"{key}_ci_high")
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+        return f"{value:.4f} [{lo:.4f}, {hi:.4f}]"
+    return f"{value:.4f}"
+
+
+def results_table(metrics: Mapping[str, Any]) -> str:
+    """One row per model: recall/NDCG/MAP (mean [95% CI across weeks]), coverage@20,
+    NDCG@20 minus popularity-in-favourite-genres, weeks better than it."""
+    base = (metrics.get(FALLBACK) or {}).get("ndcg_at_20")
+    weeks = metrics.get("weeks_evaluated", "?")
+    rows = []
+    for name in ORDER:
+        entry = metrics.get(name)
+        if not isinstance(entry, Mapping):
+            continue
+        ndcg = entry.get("ndcg_at_20")
+        diff = (
+            f"{ndcg - base:+.4f}"
+            if isinstance(ndcg, (int, float))
+            and isinstance(base, (int, float))
+            and name != "oracle"
+            else ""
+        )
+        better = entry.get("weeks_better_than_popularity_genres")
+        cov = entry.get("coverage_at_20")
+        rows.append(
+            [f"`{name}`"]
+            + [_cell(entry, key) for key in ROWS]
+            + [
+                f"{cov:.3f}" if isinstance(cov, (int, float)) else "—",
+                diff,
+                f"{better}/{weeks}" if isinstance(better, int) and name != FALLBACK else "",
+            ]
+        )
+    headers = ["model", "recall@10", "recall@20", "NDCG@10", "NDCG@20", "MAP@20", "coverage@20"]
+    headers += ["NDCG@20 − pop. in fav. genres", "weeks better"]
+    return table(headers, rows, "l" + "r" * (len(headers) - 1))
+
+
+def vs_popularity_markdown(metrics: Mapping[str, Any]) -> str:
+    """The report file ``reports/recs/vs_popularity.md``: both exclude_seen settings."""
+    ex = metrics.get("exclude_seen")
+    other_key = f"exclude_seen_{str(not ex).lower()}"
+    other = {**(metrics.get(other_key) or {}), "weeks_evaluated": metrics.get("weeks_evaluated")}
+    lines = [
+        "# Personal recommendations: each model against popularity",
+        "",
+        f"{metrics.get('weeks_evaluated', '?')} evaluated weeks, about "
+        f"{metrics.get('listeners_per_week', '?')} listeners each (every listener with a full "
+        "play in the week), ranked against the whole catalogue; mean [95% CI across weeks]. "
+        f"Candidate model of the re-ranker (`catboost`): `{metrics.get('candidate_model')}`; "
+        f"best model: `{metrics.get('best_model')}`.",
+        "",
+        f"## Already-played tracks allowed: {'no' if ex else 'yes'} (`recs.exclude_seen: "
+        f"{str(ex).lower()}`, published)",
+        "",
+        results_table(metrics),
+        "",
+        f"## Already-played tracks allowed: {'yes' if ex else 'no'} "
+        f"(`recs.exclude_seen: {str(not ex).lower()}`)",
+        "",
+        results_table(other),
+        "",
+        "Tuned hyper-params (validation weeks before the evaluated ones): "
+        + "; ".join(f"`{m}` {h}" for m, h in (metrics.get("hyper") or {}).items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.4f}" if isinstance(value, (int, float)) else "—"
+
+
+def pr_section(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> str:
+    """The PR report's recommendations section: per model NDCG@20 / recall@20, base → PR."""
+    head = "### Personal recommendations"
+    if before is None and after is None:
+        return f"{head}\n\n`metrics/recs.json` is missing on both sides."
+    b, a = before or {}, after or {}
+    rows = []
+    for name in ORDER:
+        if not isinstance(a.get(name), Mapping) and not isinstance(b.get(name), Mapping):
+            continue
+        cells = [f"`{name}`"]
+        for key in ("ndcg_at_20", "recall_at_20", "map_at_20", "coverage_at_20"):
+            vb, va = (b.get(name) or {}).get(key), (a.get(name) or {}).get(key)
+            if isinstance(vb, (int, float)) and isinstance(va, (int, float)):
+                cells.append(f"{vb:.4f} → {va:.4f} ({va - vb:+.4f})")
+            else:
+                cells.append(f"{_fmt(vb)} → {_fmt(va)}")
+        rows.append(cells)
+    lines = [
+        f"{head} ({a.get('weeks_evaluated', '?')} weeks, best model `{a.get('best_model', '?')}`)",
+        "",
+        "Each cell: base → this PR (change); mean over the evaluated weeks.",
+        "",
+        table(["model", "NDCG@20", "recall@20", "MAP@20", "coverage@20"], rows, "lrrrr"),
+    ]
+    if before is None:
+        lines += ["", "_metrics/recs.json: not present at base._"]
+    return "\n".join(lines)
+
+
+def summary_lines(metrics: Mapping[str, Any] | None) -> list[str]:
+    """``pozytywka summary``: NDCG@20 and recall@20 per model, best vs the baseline."""
+    if metrics is None:
+        return [
+            "Personal recommendations",
+            "  metrics/recs.json is missing: run `dvc repro recs_evaluate` (or `make repro`)",
+        ]
+    lines = [
+        f"Personal recommendations over {metrics.get('weeks_evaluated', '?')} weeks "
+        f"(NDCG@20 / recall@20, mean [95% CI]; exclude_seen {metrics.get('exclude_seen')})"
+    ]
+    for name in ORDER:
+        entry = metrics.get(name)
+        if isinstance(entry, Mapping):
+            lines.append(
+                f"  {name:<18} {_cell(entry, 'ndcg_at_20'):<26} {_cell(entry, 'recall_at_20')}"
+            )
+    best = metrics.get("best_model")
+    entry = metrics.get(best) if isinstance(best, str) else None
+    if isinstance(entry, Mapping):
+        lines.append(
+            f"  best: {best}, better than popularity in favourite genres in "
+            f"{entry.get('weeks_better_than_popularity_genres', '?')}/"
+            f"{metrics.get('weeks_evaluated', '?')} weeks"
+        )
+    return lines

@@ -1,0 +1,72 @@
+"""Stage `recs_evaluate`: tune on validation weeks, then roll over the evaluated weeks."""
+
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+
+from .. import paths
+from ..config import Params
+from ..io import save_figure, write_csv, write_json
+from ..plotting import new_figure
+from ..recs.evaluate import FALLBACK, ORACLE, evaluate, summarise
+from ..recs.report import vs_popularity_markdown
+from ._recs_inputs import read_inputs
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    rp = params.recs
+    interactions, cat, features = read_inputs()
+    ev = evaluate(interactions, cat, features, rp)
+    summary = summarise(ev, rp)
+    by_week = ev.by_week.copy()
+    by_week["week_start"] = by_week["week_start"].dt.strftime("%Y-%m-%d")
+    by_week = by_week.sort_values(["week_start", "exclude_seen", "model"], kind="stable")
+    write_csv(paths.RECS_REPORTS / "by_week.csv", by_week.round(6))
+    wide = by_week[~by_week["exclude_seen"].astype(bool).ne(rp.exclude_seen)].pivot(
+        index="week_start", columns="model", values="ndcg_at_20"
+    )
+    wide = wide.drop(columns=[ORACLE], errors="ignore").reset_index()
+    write_csv(paths.RECS_REPORTS / "ndcg_at_20_by_week.csv", wide.round(6))
+    trials = ev.trials.copy()
+    write_csv(paths.RECS_REPORTS / "tuning.csv", trials.round(6))
+    write_json(
+        paths.RECS_TUNED,
+        {
+            "hyper": summary["hyper"],
+            "candidate_model": summary["candidate_model"],
+            "best_model": summary["best_model"],
+        },
+    )
+    write_json(paths.RECS_METRICS, summary)
+    (paths.RECS_REPORTS).mkdir(parents=True, exist_ok=True)
+    from ..io import write_text
+
+    write_text(paths.RECS_REPORTS / "vs_popularity.md", vs_popularity_markdown(summary))
+    _plot(wide, summary)
+    log.info(
+        "best model %s: NDCG@20 %.4f vs %s %.4f (better in %d/%d weeks)",
+        summary["best_model"],
+        summary[summary["best_model"]]["ndcg_at_20"],
+        FALLBACK,
+        summary[FALLBACK]["ndcg_at_20"],
+        summary[summary["best_model"]]["weeks_better_than_popularity_genres"],
+        summary["weeks_evaluated"],
+    )
+
+
+def _plot(wide: pd.DataFrame, summary: dict) -> None:
+    fig, ax = new_figure()
+    x = range(len(wide))
+    for model in [c for c in wide.columns if c != "week_start"]:
+        ax.plot(x, wide[model], marker="o", label=f"{model} ({summary[model]['ndcg_at_20']:.3f})")
+    ax.set_xticks(list(x), wide["week_start"], rotation=30, ha="right")
+    ax.set_xlabel("evaluated week (models fitted on the weeks before it)")
+    ax.set_ylabel("NDCG@20 (mean over listeners)")
+    ax.set_title("Personal recommendations: NDCG@20 per week")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    save_figure(paths.RECS_REPORTS / "ndcg_at_20_by_week.png", fig)

@@ -1,0 +1,27 @@
+"""Stage `recs_interactions`: implicit feedback per (week, listener, track) from the sessions."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import paths
+from ..config import Params
+from ..errors import PozytywkaError
+from ..io import write_parquet
+from ..recs.interactions import weekly_interactions
+
+log = logging.getLogger(__name__)
+
+
+def run(params: Params) -> None:
+    if not paths.INTERIM_SESSIONS.exists():
+        raise PozytywkaError(f"{paths.INTERIM_SESSIONS} not found: run `dvc repro ingest` first")
+    out = weekly_interactions(paths.INTERIM_SESSIONS)
+    log.info(
+        "interactions: %d (week, listener, track) rows, %d listeners, %d tracks, %d weeks",
+        len(out),
+        out["user_id"].nunique(),
+        out["track_id"].nunique(),
+        out["week_start"].nunique(),
+    )
+    write_parquet(paths.RECS_INTERACTIONS, out)

@@ -1,0 +1,223 @@
+"""Personal recommendations: hand-computed model scores, metrics, the time split, fallbacks."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from pozytywka.config import RecsParams, RecsWeightParams, params_from_dict
+from pozytywka.errors import ParamError, PozytywkaError
+from pozytywka.recs import metrics as M
+from pozytywka.recs.evaluate import grid, split_weeks
+from pozytywka.recs.interactions import catalogue, relevant, train_data
+from pozytywka.recs.models import MODELS
+from pozytywka.recs.models.base import top_k
+from pozytywka.recs.online import PublishedRecs
+from pozytywka.recs.publish import FALLBACK_SOURCE, MODEL_SOURCE
+
+W0 = pd.Timestamp("2024-01-01")
+W1 = W0 + pd.Timedelta(days=7)
+W2 = W1 + pd.Timedelta(days=7)
+BINARY = RecsWeightParams(full_play=1.0, like=0.0, skip=0.0)
+
+# The 4 x 5 matrix of the hand computations (listeners u0..u3, tracks t0..t4):
+#   u0: t0 t1      u1: t0 t1      u2: t0 t2      u3: t3      (t4: nobody)
+MATRIX = [("u0", "t0"), ("u0", "t1"), ("u1", "t0"), ("u1", "t1"), ("u2", "t0"), ("u2", "t2")]
+MATRIX += [("u3", "t3")]
+
+
+def _rows(pairs, week=W0, **counts):
+    frame = pd.DataFrame(pairs, columns=["user_id", "track_id"])
+    frame.insert(0, "week_start", pd.Timestamp(week).as_unit("us"))
+    for col in ("plays", "full_plays", "skips", "likes"):
+        frame[col] = np.int32(counts.get(col, 1 if col in ("plays", "full_plays") else 0))
+    return frame
+
+
+def _catalogue(interactions, favourites=None, genres=None):
+    users = pd.DataFrame(
+        {
+            "user_id": ["u0", "u1", "u2", "u3"],
+            "favourite_genres": favourites or [["rock"], ["rock"], ["jazz"], []],
+        }
+    )
+    tracks = pd.DataFrame({"track_id": [f"t{i}" for i in range(5)], "energy": np.arange(5.0)})
+    track_genres = pd.DataFrame(
+        genres
+        or {
+            "track_id": ["t0", "t1", "t2", "t3", "t4"],
+            "genre": ["rock", "jazz", "jazz", "pop", "rock"],
+        }
+    )
+    return catalogue(interactions, users, tracks, track_genres)
+
+
+@pytest.fixture
+def data():
+    inter = _rows(MATRIX)
+    return train_data(inter, W1, _catalogue(inter), BINARY)
+
+
+def test_ease_scores_match_the_hand_computed_closed_form(data):
+    # G = X^T X + I on the used tracks t0..t3: [[4,2,1,0],[2,3,0,0],[1,0,2,0],[0,0,0,2]];
+    # its 3x3 block inverts to [[6,-4,-3],[-4,7,2],[-3,2,8]] / 13, P33 = 1/2.
+    # B_ij = -P_ij / P_jj: B01 = 4/7, B02 = 3/8, B10 = 2/3, B12 = -1/4, B20 = 1/2, B21 = -2/7.
+    model = MODELS["ease"](l2=1.0).fit(data)
+    s = model.scores(np.array([0, 2]))
+    np.testing.assert_allclose(s[0], [2 / 3, 4 / 7, 3 / 8 - 1 / 4, 0, 0], rtol=1e-5)  # u0: t0 t1
+    np.testing.assert_allclose(s[1], [1 / 2, 4 / 7 - 2 / 7, 3 / 8, 0, 0], rtol=1e-5)  # u2: t0 t2
+
+
+def test_itemknn_cosine_scores_match_the_hand_computation(data):
+    # columns: t0 = (1,1,1,0), t1 = (1,1,0,0), t2 = (0,0,1,0): cos(t0,t1) = 2/sqrt(6),
+    # cos(t0,t2) = 1/sqrt(3), cos(t1,t2) = 0. u2 holds t0 and t2.
+    full = MODELS["itemknn"](neighbours=10).fit(data).scores(np.array([2]))[0]
+    np.testing.assert_allclose(
+        full, [1 / math.sqrt(3), 2 / math.sqrt(6), 1 / math.sqrt(3), 0, 0], rtol=1e-5
+    )
+    # one neighbour per target: t0 keeps t1, t1 keeps t0, t2 keeps t0
+    one = MODELS["itemknn"](neighbours=1).fit(data).scores(np.array([2]))[0]
+    np.testing.assert_allclose(one, [0, 2 / math.sqrt(6), 1 / math.sqrt(3), 0, 0], rtol=1e-5)
+
+
+def test_metrics_on_hand_made_rankings():
+    truth = sp.csr_matrix(np.array([[0, 1, 0, 0, 0, 1], [0, 0, 0, 1, 0, 0]], dtype=np.float32))
+    recs = np.array([[0, 1, 2], [3, 4, 5]])
+    got = M.per_user(recs, truth, ks=(2, 3))
+    # u0: one hit at rank 2 of 2 relevant; u1: its only relevant track first
+    np.testing.assert_allclose(got["recall_at_2"], [0.5, 1.0])
+    dcg = 1 / math.log2(3)
+    np.testing.assert_allclose(got["ndcg_at_2"], [dcg / (1 + dcg), 1.0])
+    np.testing.assert_allclose(got["ndcg_at_3"], [dcg / (1 + dcg), 1.0])
+    np.testing.assert_allclose(got["map_at_2"], [0.5 / 2, 1.0])
+    np.testing.assert_allclose(M.oracle_recall(truth, 1), [0.5, 1.0])
+    heard = sp.csr_matrix(np.array([[0, 1, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0]], dtype=np.float32))
+    np.testing.assert_allclose(M.oracle_recall(truth, 2, heard), [0.5, 1.0])
+    assert M.coverage(recs, 2, 6) == pytest.approx(4 / 6)
+
+
+def test_time_split_never_trains_on_the_week_or_later():
+    inter = pd.concat(
+        [
+            _rows([("u0", "t0")], W0),
+            _rows([("u0", "t1")], W0, skips=4),  # mostly skipped: clipped to 0
+            _rows([("u1", "t2")], W1),
+            _rows([("u2", "t3")], W2),
+        ],
+        ignore_index=True,
+    )
+    cat = _catalogue(inter)
+    weights = RecsWeightParams(full_play=1.0, like=2.0, skip=-0.5)
+    d = train_data(inter, W1, cat, weights)
+    assert d.history["week_start"].max() < W1
+    dense = d.matrix.toarray()
+    assert dense[0, 0] == 1.0 and dense.sum() == 1.0  # t1's 1 - 4 x 0.5 < 0 -> dropped
+    assert d.heard.toarray()[0, 1] == 1.0  # but it was heard
+    later = inter.copy()
+    later.loc[later["week_start"] >= W1, "full_plays"] = 99  # changing the future changes nothing
+    assert (train_data(later, W1, cat, weights).matrix != d.matrix).nnz == 0
+    assert relevant(inter, W1, cat).toarray()[1, 2] == 1 and relevant(inter, W1, cat).sum() == 1
+
+
+def test_new_listener_gets_popularity_in_favourite_genres(data):
+    # u3's only track t3 -> give u3 no history: a fresh split with u3's row removed
+    inter = _rows(MATRIX[:-1])
+    d = train_data(inter, W1, _catalogue(inter), BINARY)
+    fallback = MODELS["popularity_genres"](window_weeks=1).fit(d)
+    ease = MODELS["ease"](l2=1.0).fit(d)
+    ease.fallback = fallback
+    u3 = 3
+    assert np.diff(d.matrix.indptr)[u3] == 0
+    np.testing.assert_array_equal(
+        ease.recommend(np.array([u3]), 3, False), fallback.recommend(np.array([u3]), 3, False)
+    )
+    # popularity (distinct listeners last week): t0 3, t1 2, t2 1; u0 likes rock: t0, t4 first
+    np.testing.assert_array_equal(fallback.recommend(np.array([0]), 3, False)[0], [0, 4, 1])
+
+
+def test_exclude_seen_never_recommends_a_played_track(data):
+    for name in ("popularity", "ease", "itemknn"):
+        recs = MODELS[name]().fit(data).recommend(np.arange(3), 2, exclude_seen=True)
+        heard = data.heard.toarray()
+        assert not any(heard[u, recs[u]].any() for u in range(3)), name
+
+
+def test_top_k_is_stable_on_ties():
+    np.testing.assert_array_equal(top_k(np.array([[1.0, 3.0, 3.0, 0.0, 3.0]]), 2), [[1, 2]])
+
+
+def test_a_single_grid_value_is_a_grid_of_one_and_values_are_checked():
+    p = params_from_dict({"recs": {"als": {"factors": 128}}})
+    assert p.recs.als.factors == [128]
+    assert [h["factors"] for h in grid("als", p.recs)] == [128, 128]  # x two alphas
+    with pytest.raises(ParamError, match=r"recs.ease.l2\[1\]"):
+        params_from_dict({"recs": {"ease": {"l2": [1.0, -1.0]}}})
+
+
+def test_grid_sample_respects_the_budget():
+    rp = params_from_dict({"recs": {"tune_budget": 3, "svd": {"factors": [8, 16, 32, 64, 128]}}})
+    configs = grid("svd", rp.recs)
+    assert len(configs) == 3 and configs == grid("svd", rp.recs)
+
+
+def test_too_few_weeks_is_one_line():
+    with pytest.raises(PozytywkaError, match="recs needs 7 complete weeks"):
+        split_weeks([W0] * 5, RecsParams(min_train_weeks=4, valid_weeks=1, eval_weeks=2))
+
+
+def test_online_answers_from_the_published_lists(tmp_path):
+    published = pd.DataFrame(
+        {
+            "week_start": "2024-07-29",
+            "user_id": ["u0", "u0", "u0", "u0", "u9", "u9"],
+            "arm": ["A", "A", "B", "B", "B", "B"],
+            "model": ["popularity_genres"] * 2 + ["catboost"] * 4,
+            "rank": [1, 2, 1, 2, 1, 2],
+            "track_id": ["t0", "t1", "t5", "t6", "t0", "t4"],
+            "source": [MODEL_SOURCE] * 4 + [FALLBACK_SOURCE] * 2,
+        }
+    )
+    fallback = pd.DataFrame({"week_start": "2024-07-29", "rank": [1, 2], "track_id": ["t0", "t2"]})
+    published.to_parquet(tmp_path / "recs.parquet")
+    fallback.to_parquet(tmp_path / "fb.parquet")
+    recs = PublishedRecs.load(tmp_path / "recs.parquet", tmp_path / "fb.parquet")
+    assert recs.recommend("u0", 1, "B") == (["t5"], MODEL_SOURCE)
+    assert recs.recommend("u0", 20, "A") == (["t0", "t1"], MODEL_SOURCE)
+    assert recs.recommend("u9", 2, "B") == (["t0", "t4"], FALLBACK_SOURCE)  # known, no history
+    assert recs.recommend("nobody", 2, "B") == (["t0", "t2"], FALLBACK_SOURCE)  # unknown
+    assert recs.models == {"A": "popularity_genres", "B": "catboost"}
+    with pytest.raises(ValueError, match="arm"):
+        recs.recommend("u0", 2, "C")
+    with pytest.raises(PozytywkaError, match="recs_publish"):
+        PublishedRecs.load(tmp_path / "missing.parquet", tmp_path / "fb.parquet")
+
+
+def test_summary_and_pr_report_show_each_model_against_the_baseline():
+    from pozytywka.recs.report import pr_section, summary_lines, vs_popularity_markdown
+
+    entry = {"ndcg_at_20": 0.3, "ndcg_at_20_ci_low": 0.25, "ndcg_at_20_ci_high": 0.35}
+    after = {
+        "popularity_genres": {**entry, "recall_at_20": 0.4},
+        "catboost": {
+            **entry,
+            "ndcg_at_20": 0.32,
+            "recall_at_20": 0.41,
+            "weeks_better_than_popularity_genres": 3,
+        },
+        "weeks_evaluated": 4,
+        "best_model": "catboost",
+        "exclude_seen": False,
+        "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
+    }
+    text = "\n".join(summary_lines(after))
+    assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
+    assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
+    section = pr_section({"catboost": {"ndcg_at_20": 0.30}}, after)
+    assert "0.3000 → 0.3200 (+0.0200)" in section
+    assert "not present at base" in pr_section(None, after)
+    md = vs_popularity_markdown(after)
+    assert "+0.0200" in md and "3/4" in md and "`recs.exclude_seen: true`" in md
