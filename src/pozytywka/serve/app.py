@@ -20,7 +20,10 @@ from fastapi.responses import JSONResponse
 from .artifacts import Artifacts, load_artifacts
 from .clock import ManualClock, WallClock
 from .deps import Live
-from .routers import admin, events, experiments, health, playlists
+from .products import RECS, RECS_FIX, SKIPS, SKIPS_FIX, load_product, recs_arms, skips_arms
+from .products import load_recs as _load_recs
+from .products import load_skips as _load_skips
+from .routers import admin, events, experiments, health, playlists, recs, skips
 from .settings import Settings, settings_from_env
 from .store import Store
 
@@ -41,10 +44,16 @@ def validation_lines(exc: RequestValidationError) -> list[str]:
 def create_app(
     settings: Settings | None = None,
     load: Callable[[Settings], Artifacts] | None = None,
+    load_skips: Callable[[Settings], object] | None = None,
+    load_recs: Callable[[Settings], object] | None = None,
 ) -> FastAPI:
-    """The service. ``load`` replaces :func:`load_artifacts` (tests pass tiny artifacts)."""
+    """The service. ``load`` replaces :func:`load_artifacts` (tests pass tiny artifacts);
+    ``load_skips``/``load_recs`` replace the optional products' loaders
+    (:mod:`.products`)."""
     settings = settings or settings_from_env()
     loader = load or (lambda s: load_artifacts(s.root))
+    skips_loader = load_skips or (lambda s: _load_skips(s.root))
+    recs_loader = load_recs or (lambda s: _load_recs(s.root))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +69,13 @@ def create_app(
         app.state.store = store
         app.state.clock = clock
         app.state.live = Live(arts, ids)
+        app.state.products = {
+            key: load_product(key, lambda f=f: f(settings), arms, store, arts.ab, clock.now(), fix)
+            for key, f, arms, fix in (
+                (SKIPS, skips_loader, skips_arms, SKIPS_FIX),
+                (RECS, recs_loader, recs_arms, RECS_FIX),
+            )
+        }
         try:
             yield
         finally:
@@ -77,6 +93,6 @@ def create_app(
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse(status_code=422, content={"detail": validation_lines(exc)})
 
-    for module in (health, playlists, events, experiments, admin):
+    for module in (health, playlists, skips, recs, events, experiments, admin):
         app.include_router(module.router)
     return app

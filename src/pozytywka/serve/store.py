@@ -18,6 +18,16 @@ Tables (constraints enforced by the database, not only by this code):
   what that request served. Unique on (request_id, track_id, event_type, ts):
   a retried batch is not stored twice. ``batch_id`` groups the rows of one POST
   (one transaction).
+- ``predictions`` (schema 2): what a scoring request answered (``POST
+  /v1/skips/predict``): ``request_id`` (primary key, foreign key -> requests),
+  the scored ``track_id``, ``probability`` in [0, 1] and ``decision`` (``fetch``
+  or ``stream``), both CHECKed. Its outcome is the request's events.
+
+Any experiment key (``playlists``, ``skips``, ``recs``) uses the same tables: an
+"artifact" is what one arm of one experiment may serve in a week, and its
+``artifact_tracks`` the items it may serve (:meth:`Store.register_items`). A
+store of schema 1 is migrated on start (the new table is added; nothing else
+changes).
 
 Every write is one transaction, committed before the route answers: a 2xx
 means the rows are on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
@@ -41,6 +51,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKeyConstraint,
     Index,
     Integer,
@@ -64,7 +75,8 @@ from ..errors import PozytywkaError
 from .artifacts import Artifacts
 from .clock import utc_now
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DECISIONS = ("fetch", "stream")
 EVENT_TYPES = ("play", "skip", "like")
 ID = 64  # max length of ids (user, track, request)
 
@@ -157,6 +169,18 @@ events = Table(
     Index("ix_events_batch", "batch_id"),
 )
 
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("track_id", String(ID), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("decision", String(8), nullable=False),
+    ForeignKeyConstraint(["request_id"], ["requests.request_id"], name="fk_predictions_request"),
+    CheckConstraint("probability >= 0 AND probability <= 1", name="ck_predictions_probability"),
+    CheckConstraint("decision IN ('fetch', 'stream')", name="ck_predictions_decision"),
+)
+
 
 class BatchRejected(Exception):
     """A batch with bad items: ``reasons`` holds one line per bad item; nothing was stored."""
@@ -240,6 +264,12 @@ class Store:
                         .on_conflict_do_nothing()
                     )
                     have = SCHEMA_VERSION
+                elif have < SCHEMA_VERSION:
+                    # 1 -> 2: create_all above added ``predictions``; record the upgrade.
+                    conn.execute(
+                        schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
+                    )
+                    have = SCHEMA_VERSION
         except OperationalError as exc:
             raise PozytywkaError(f"cannot open the store {self.safe_url}: {exc.orig}") from None
         if have > SCHEMA_VERSION:
@@ -268,25 +298,40 @@ class Store:
     # -- artifacts ------------------------------------------------------------
     def register_artifacts(self, arts: Artifacts, now: dt.datetime) -> dict[str, int]:
         """Record the published arms (once per version) and their tracks; ``arm -> artifact_id``."""
-        ids = {}
+        return {
+            arm: self.register_items(
+                arts.experiment, arts.week_start, arm, a.model, a.model_version, a.track_ids, now
+            )
+            for arm, a in arts.arms.items()
+        }
+
+    def register_items(
+        self,
+        experiment: str,
+        week_start: dt.date,
+        arm: str,
+        model: str,
+        model_version: str,
+        track_ids: Iterable[str],
+        now: dt.datetime,
+    ) -> int:
+        """Record what one arm of ``experiment`` may serve in the week (once per version).
+
+        Returns its ``artifact_id``; events are accepted only on these tracks."""
+        key = dict(
+            experiment=experiment, week_start=week_start, arm=arm, model_version=model_version
+        )
         with self.engine.begin() as conn:
-            for arm, a in arts.arms.items():
-                key = dict(
-                    experiment=arts.experiment,
-                    week_start=arts.week_start,
-                    arm=arm,
-                    model_version=a.model_version,
-                )
-                conn.execute(
-                    self._insert(artifacts)
-                    .values(**key, model=a.model, loaded_at=now)
-                    .on_conflict_do_nothing()
-                )
-                aid = conn.execute(select(artifacts.c.artifact_id).filter_by(**key)).scalar_one()
-                rows = [{"artifact_id": aid, "track_id": t} for t in sorted(a.track_ids)]
+            conn.execute(
+                self._insert(artifacts)
+                .values(**key, model=model, loaded_at=now)
+                .on_conflict_do_nothing()
+            )
+            aid = conn.execute(select(artifacts.c.artifact_id).filter_by(**key)).scalar_one()
+            rows = [{"artifact_id": aid, "track_id": t} for t in sorted(set(track_ids))]
+            if rows:
                 conn.execute(self._insert(artifact_tracks).on_conflict_do_nothing(), rows)
-                ids[arm] = int(aid)
-        return ids
+        return int(aid)
 
     # -- serving --------------------------------------------------------------
     def serve(
@@ -297,8 +342,12 @@ class Store:
         arm: str,
         artifact_id: int,
         now: dt.datetime,
+        prediction: tuple[str, float, str] | None = None,
     ) -> Served:
-        """Log a served request and, if it is the listener's first this week, their exposure."""
+        """Log a served request and, if it is the listener's first this week, their exposure.
+
+        ``prediction``: ``(track_id, probability, decision)`` of a scoring request,
+        stored in the same transaction."""
         request_id = uuid.uuid4().hex
         with self.engine.begin() as conn:
             conn.execute(
@@ -324,6 +373,16 @@ class Store:
                 )
                 .on_conflict_do_nothing(index_elements=["experiment", "user_id", "week_start"])
             )
+            if prediction is not None:
+                track_id, probability, decision = prediction
+                conn.execute(
+                    predictions.insert().values(
+                        request_id=request_id,
+                        track_id=track_id,
+                        probability=probability,
+                        decision=decision,
+                    )
+                )
             row = conn.execute(
                 select(exposures.c.arm, exposures.c.exposed_at, exposures.c.request_id).where(
                     exposures.c.experiment == experiment,
@@ -475,6 +534,37 @@ class Store:
         )
         frame = self._frame(q, ["session_id", "user_id", "track_id", "event_type", "timestamp"])
         frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
+        return frame
+
+    def predictions_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+        """The week's scoring requests with their outcome, one row per prediction.
+
+        Columns ``request_id``, ``user_id``, ``arm``, ``track_id``, ``probability``,
+        ``decision``, ``played`` (a ``play`` event on the scored track was logged)
+        and ``skipped`` (a ``skip`` event was logged), both 0/1."""
+        q = (
+            select(
+                predictions.c.request_id,
+                requests.c.user_id,
+                requests.c.arm,
+                predictions.c.track_id,
+                predictions.c.probability,
+                predictions.c.decision,
+            )
+            .join(requests, requests.c.request_id == predictions.c.request_id)
+            .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
+            .order_by(requests.c.user_id, predictions.c.request_id)
+        )
+        cols = ["request_id", "user_id", "arm", "track_id", "probability", "decision"]
+        frame = self._frame(q, cols)
+        ev = self.events_frame(experiment, week_start)
+        for kind, col in (("play", "played"), ("skip", "skipped")):
+            hit = ev.loc[ev["event_type"] == kind, ["session_id", "track_id"]].drop_duplicates()
+            keys = set(zip(hit["session_id"], hit["track_id"], strict=True))
+            frame[col] = [
+                int((r, t) in keys)
+                for r, t in zip(frame["request_id"], frame["track_id"], strict=True)
+            ]
         return frame
 
     def count(self, table: str) -> int:

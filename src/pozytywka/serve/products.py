@@ -1,0 +1,223 @@
+"""The service's other products: skip prediction (``skips``) and recommendations (``recs``).
+
+Each is an experiment with its own key, served by its own router
+(:mod:`.routers.skips`, :mod:`.routers.recs`) and logged in the same store as the
+playlists (:meth:`Store.register_items`, :meth:`Store.serve`): every answer is a
+served request, the listener's first request of the week is their exposure, and
+outcomes come back through ``POST /v1/events`` with the answer's ``request_id``.
+
+Assignment: :func:`pozytywka.experiment.assign.arm_of` with the playlists' split
+(``ab.split``) and a salt per experiment, ``f"{ab.salt}:{key}"`` (:func:`salt_of`),
+so a listener's arms in the three experiments are independent.
+
+Both products are optional: when their artifacts are missing the service starts,
+the playlists work, and the product's routes answer 503 with one line naming the
+stage to run (:attr:`ProductLive.problem`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from ..config import ABParams
+from ..errors import PozytywkaError
+from ..experiment.assign import arm_of
+from ..experiment.stats import compare
+from ..playlists.metrics import mean_ci
+from .store import Store
+
+SKIPS = "skips"
+RECS = "recs"
+SKIPS_FIX = "run dvc repro skips_train first"
+RECS_FIX = "run dvc repro recs_publish first"
+#: P(skip) is clipped to [EPS, 1 - EPS] in the log loss (a 0 or 1 would be infinite).
+EPS = 1e-6
+
+
+def salt_of(ab: ABParams, key: str) -> str:
+    """The assignment salt of experiment ``key``: ``"<ab.salt>:<key>"``."""
+    return f"{ab.salt}:{key}"
+
+
+@dataclass
+class ProductLive:
+    """One product as served: its model object, week, arms' artifact ids, or its problem."""
+
+    key: str
+    model: Any = None  # OnlineScorer (skips) or PublishedRecs (recs)
+    week_start: dt.date | None = None
+    artifact_ids: dict[str, int] = field(default_factory=dict)
+    ab: ABParams | None = None
+    problem: str | None = None
+
+    def arm(self, user_id: str) -> str:
+        return arm_of(user_id, salt_of(self.ab, self.key), self.ab.split)
+
+
+def load_product(
+    key: str,
+    loader: Callable[[], Any],
+    register: Callable[[Any], tuple[dt.date, dict[str, tuple[str, str, frozenset[str]]]]],
+    store: Store,
+    ab: ABParams,
+    now: dt.datetime,
+    fix: str,
+) -> ProductLive:
+    """Load a product once (at start-up) and register its arms' items in the store.
+
+    ``register(model) -> (week_start, {arm: (model name, version, track ids)})``. A
+    missing artifact (:class:`PozytywkaError`, ``FileNotFoundError``) leaves the
+    product unavailable with the one-line ``fix``."""
+    try:
+        model = loader()
+    except (PozytywkaError, FileNotFoundError):
+        return ProductLive(key, ab=ab, problem=fix)
+    week, arms = register(model)
+    ids = {
+        arm: store.register_items(key, week, arm, name, version, tracks, now)
+        for arm, (name, version, tracks) in arms.items()
+    }
+    return ProductLive(key, model, week, ids, ab)
+
+
+def _arm_block(values: np.ndarray) -> dict:
+    if not len(values):
+        return {"n": 0, "mean": None, "ci_low": None, "ci_high": None}
+    mean, low, high = mean_ci(values)
+    return {"n": int(len(values)), "mean": mean, "ci_low": low, "ci_high": high}
+
+
+def _compare_block(per_unit: pd.DataFrame, metric: str, ab: ABParams, bounds) -> dict:
+    a = per_unit.loc[per_unit["arm"] == "A", metric].to_numpy(dtype="float64")
+    b = per_unit.loc[per_unit["arm"] == "B", metric].to_numpy(dtype="float64")
+    c = compare(a, b, metric, ab.alpha, ab.power, bounds=bounds).as_dict()
+    return {
+        "arms": {"A": _arm_block(a), "B": _arm_block(b)},
+        "diff_b_minus_a": c["diff"],
+        "diff_ci_low": c["abs_ci_low"],
+        "diff_ci_high": c["abs_ci_high"],
+        "p_value": c["abs_p_value"],
+    }
+
+
+def skip_losses(predictions: pd.DataFrame) -> pd.DataFrame:
+    """Per scored play with a known outcome (a ``play`` event was logged): ``skipped``
+    (1 when a ``skip`` event followed), ``log_loss`` (natural log, P clipped to
+    [EPS, 1 - EPS]) and ``correct`` (1 when the decision ``stream`` matched a skip or
+    ``fetch`` a play to the end). Columns of :meth:`Store.predictions_frame` plus these."""
+    done = predictions.loc[predictions["played"] == 1].copy()
+    p = done["probability"].clip(EPS, 1 - EPS)
+    y = done["skipped"].astype(float)
+    done["log_loss"] = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+    done["correct"] = ((done["decision"] == "stream").astype(int) == done["skipped"]).astype(float)
+    return done
+
+
+def read_skips(store: Store, live: ProductLive, week: dt.date) -> dict:
+    """Arms' log loss and accuracy on the logged outcomes, B - A with 95% intervals.
+
+    Unit: the listener (mean of their scored plays). Listeners are what is
+    randomised, and one listener's plays are correlated, so per-prediction values
+    would understate the variance; per listener they are independent."""
+    frame = skip_losses(store.predictions_frame(SKIPS, week))
+    per_user = frame.groupby(["user_id", "arm"], as_index=False)[["log_loss", "correct"]].mean()
+    both = per_user["user_id"].duplicated(keep=False)
+    per_user = per_user.loc[~both]
+    return {
+        "experiment": SKIPS,
+        "week_start": week.isoformat(),
+        "unit": "listener (mean over their scored plays with an outcome)",
+        "predictions_with_outcome": int(len(frame)),
+        "listeners": int(len(per_user)),
+        "excluded_both_arms": int(both.sum() // 2),
+        "log_loss": _compare_block(per_user, "log_loss", live.ab, (0.0, None)),
+        "accuracy": _compare_block(per_user, "correct", live.ab, (0.0, 1.0)),
+    }
+
+
+def read_recs(store: Store, live: ProductLive, week: dt.date) -> dict:
+    """Arms' hit rate (share of exposed listeners who played or liked a recommended
+    track) and plays of recommended tracks per exposed listener, B - A with 95%
+    intervals. Unit: the exposed listener (the randomised unit); a listener with
+    no events counts with zeros."""
+    exposed = store.exposures_frame(RECS, week)
+    both = set(store.listeners_in_both_arms(RECS, week))
+    exposed = exposed.loc[~exposed["user_id"].isin(both), ["user_id", "arm"]]
+    ev = store.events_frame(RECS, week)
+    plays = ev.loc[ev["event_type"] == "play"].groupby("user_id").size()
+    engaged = set(ev.loc[ev["event_type"].isin(["play", "like"]), "user_id"])
+    per_user = exposed.assign(
+        plays=exposed["user_id"].map(plays).fillna(0).astype(float),
+        hit=exposed["user_id"].isin(engaged).astype(float),
+    )
+    return {
+        "experiment": RECS,
+        "week_start": week.isoformat(),
+        "unit": "exposed listener",
+        "listeners": int(len(per_user)),
+        "excluded_both_arms": len(both),
+        "events": int(len(ev)),
+        "hit_rate": _compare_block(per_user, "hit", live.ab, (0.0, 1.0)),
+        "plays_per_listener": _compare_block(per_user, "plays", live.ab, (0.0, None)),
+    }
+
+
+def finite(doc: Any) -> Any:
+    """``doc`` with NaN/inf floats as None (JSON has no NaN)."""
+    if isinstance(doc, dict):
+        return {k: finite(v) for k, v in doc.items()}
+    if isinstance(doc, list):
+        return [finite(v) for v in doc]
+    if isinstance(doc, float) and not math.isfinite(doc):
+        return None
+    return doc
+
+
+def _version(*parts: Any) -> str:
+    return hashlib.md5(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def skips_arms(scorer: Any) -> tuple[dt.date, dict[str, tuple[str, str, frozenset[str]]]]:
+    """The ``skips`` arms of an :class:`~pozytywka.skips.online.OnlineScorer`: both may
+    score any catalogue track; the version is a hash of the published ``meta.json``."""
+    from ..skips.online import ARM_MODELS
+
+    version = _version(scorer.meta)
+    tracks = frozenset(scorer.known_tracks)
+    week = pd.Timestamp(scorer.serve_week).date()
+    return week, {arm: (name, version, tracks) for arm, name in ARM_MODELS.items()}
+
+
+def recs_arms(recs: Any) -> tuple[dt.date, dict[str, tuple[str, str, frozenset[str]]]]:
+    """The ``recs`` arms of a :class:`~pozytywka.recs.online.PublishedRecs`: each may
+    serve its published lists' tracks and the fallback's."""
+    arms = {}
+    for arm in ("A", "B"):
+        tracks = {t for (_, a), (ts, _) in recs.lists.items() if a == arm for t in ts}
+        tracks |= set(recs.fallback)
+        name = recs.models.get(arm, "popularity_genre")
+        arms[arm] = (name, _version(recs.week_start, name, sorted(tracks)), frozenset(tracks))
+    return pd.Timestamp(recs.week_start).date(), arms
+
+
+def load_skips(root: Path) -> Any:
+    from ..skips.online import OnlineScorer
+
+    return OnlineScorer.load(root)
+
+
+def load_recs(root: Path) -> Any:
+    from ..recs.online import PublishedRecs
+
+    return PublishedRecs.load(root / paths.RECS_PUBLISHED, root / paths.RECS_FALLBACK)
