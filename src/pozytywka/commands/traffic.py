@@ -13,6 +13,7 @@ simulated one of ``metrics/ab.json``) and ``summary.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import secrets
@@ -36,6 +37,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--listeners", type=int, default=None, help="how many (default: all)")
     p.add_argument("--workers", type=int, default=4, help="client threads (default: %(default)s)")
     p.add_argument("--out", default=None, help="write the read-out JSON here")
+    p.add_argument(
+        "--product",
+        choices=("playlists", "skips"),
+        default="playlists",
+        help="which experiment to exercise (default: %(default)s)",
+    )
+    p.add_argument(
+        "--plays", type=int, default=10, help="skips: plays scored per listener (%(default)s)"
+    )
     p.set_defaults(func=run_traffic_command)
 
     q = subparsers.add_parser(
@@ -51,6 +61,21 @@ def run_traffic_command(args: argparse.Namespace) -> int:
     from ..io import write_json
     from ..serve.traffic import run_traffic
 
+    if args.product == "skips":
+        from ..serve.traffic_skips import run_skips_traffic
+
+        doc = run_skips_traffic(
+            args.url,
+            load_params(args.params),
+            args.listeners or 50,
+            os.environ.get("POZYTYWKA_ADMIN_TOKEN"),
+            args.workers,
+            args.plays,
+        )
+        log.info("skips: %s", json.dumps({k: doc[k] for k in ("log_loss", "accuracy")}))
+        if args.out:
+            write_json(args.out, doc)
+        return 0
     res = run_traffic(
         args.url,
         load_params(args.params),

@@ -34,7 +34,7 @@ from ..config import ABParams
 from ..errors import PozytywkaError
 from ..experiment.assign import arm_of
 from ..experiment.stats import compare
-from ..playlists.metrics import mean_ci
+from ..playlists.metrics import bounded_mean_ci, mean_ci
 from .store import Store
 
 SKIPS = "skips"
@@ -91,10 +91,12 @@ def load_product(
     return ProductLive(key, model, week, ids, ab)
 
 
-def _arm_block(values: np.ndarray) -> dict:
+def _arm_block(values: np.ndarray, bounds) -> dict:
+    """Mean and 95% interval: logit-t for a share (bounds (0, 1)), else Student t."""
     if not len(values):
         return {"n": 0, "mean": None, "ci_low": None, "ci_high": None}
-    mean, low, high = mean_ci(values)
+    share = bounds == (0.0, 1.0)
+    mean, low, high = bounded_mean_ci(values) if share else mean_ci(values)
     return {"n": int(len(values)), "mean": mean, "ci_low": low, "ci_high": high}
 
 
@@ -103,7 +105,7 @@ def _compare_block(per_unit: pd.DataFrame, metric: str, ab: ABParams, bounds) ->
     b = per_unit.loc[per_unit["arm"] == "B", metric].to_numpy(dtype="float64")
     c = compare(a, b, metric, ab.alpha, ab.power, bounds=bounds).as_dict()
     return {
-        "arms": {"A": _arm_block(a), "B": _arm_block(b)},
+        "arms": {"A": _arm_block(a, bounds), "B": _arm_block(b, bounds)},
         "diff_b_minus_a": c["diff"],
         "diff_ci_low": c["abs_ci_low"],
         "diff_ci_high": c["abs_ci_high"],

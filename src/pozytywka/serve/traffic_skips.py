@@ -1,0 +1,119 @@
+"""``pozytywka traffic --product skips``: the behaviour model's plays scored by the service.
+
+For the week the service scores (``week_start`` of ``GET
+/v1/experiments/skips/results``) the behaviour model
+(:func:`pozytywka.synthetic.simulate_week`, no playlists served, seed ``ab.seed``)
+plays the first ``listeners`` listeners' week. Each of their first
+``plays_per_listener`` plays is judged by :func:`pozytywka.skips.target.play_targets`
+(the one skip definition) and, before it starts, scored by ``POST
+/v1/skips/predict`` with the session so far; its outcome is posted with the
+answer's ``request_id``: ``play``, then ``skip`` when it was skipped. The driver
+moves the manual clock to the week's end before posting (as for the playlists),
+then reads ``GET /v1/experiments/skips/results``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import numpy as np
+import pandas as pd
+
+from ..config import Params
+from ..skips.target import play_targets
+from .traffic import BATCH, _check, _parallel, listener_ids
+
+
+def skips_requests(events: pd.DataFrame, plays_per_listener: int) -> list[dict]:
+    """Per judged play (first ``plays_per_listener`` of each listener): the predict body
+    and its outcome. ``events``: the behaviour model's (``user_id``, ``session_id``,
+    ``timestamp``, ``track_id``, ``event_type``)."""
+    ev = events.reset_index(drop=True).copy()
+    ev["timestamp"] = pd.to_datetime(ev["timestamp"]).astype("datetime64[us]")
+    ev["row_number"] = np.arange(len(ev), dtype="int64")
+    judged = play_targets(ev).sort_values(["user_id", "ts", "play_id"], kind="stable")
+    judged = judged.groupby("user_id", sort=False).head(plays_per_listener)
+    out = []
+    for play in judged.itertuples(index=False):
+        before = ev[(ev["session_id"] == play.session_id) & (ev["row_number"] < play.play_id)]
+        out.append(
+            {
+                "body": {
+                    "user_id": str(play.user_id),
+                    "track_id": str(play.track_id),
+                    "timestamp": play.ts.isoformat(),
+                    "session": [
+                        {"timestamp": t.isoformat(), "event_type": k, "track_id": str(tr)}
+                        for t, k, tr in zip(
+                            before["timestamp"],
+                            before["event_type"],
+                            before["track_id"],
+                            strict=True,
+                        )
+                    ],
+                },
+                "skipped": int(play.skipped),
+                "skip_at": (
+                    play.ts + pd.Timedelta(seconds=float(play.skip_after_s))
+                    if play.skipped
+                    else None
+                ),
+            }
+        )
+    return out
+
+
+def run_skips_traffic(
+    base_url: str,
+    params: Params,
+    listeners: int | None = 50,
+    admin_token: str | None = None,
+    workers: int = 4,
+    plays_per_listener: int = 10,
+    world=None,
+    timeout: float = 60.0,
+) -> dict:
+    """Score the behaviour model's plays against the service; the experiment's read-out."""
+    from ..synthetic import build_world, simulate_week
+
+    world = world if world is not None else build_world(params.data.synthetic)
+    users = set(listener_ids(world, listeners))
+    headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
+    with httpx.Client(base_url=base_url, timeout=timeout) as client:
+        week_start = dt.date.fromisoformat(
+            _check(client.get("/v1/experiments/skips/results"))["week_start"]
+        )
+        week = world.week_index(pd.Timestamp(week_start))
+        events = simulate_week(world, week=week, served=None, seed=params.ab.seed)
+        events = events[events["user_id"].astype(str).isin(users)]
+        events = events.assign(user_id=events["user_id"].astype(str))
+        plan = skips_requests(events, plays_per_listener)
+        answers = _parallel(
+            lambda p: _check(client.post("/v1/skips/predict", json=p["body"])), plan, workers
+        )
+        end = dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time())
+        _check(client.put("/v1/admin/clock", json={"now": end.isoformat()}, headers=headers))
+        records = []
+        for p, a in zip(plan, answers, strict=True):
+            track, rid = p["body"]["track_id"], a["request_id"]
+            records.append(
+                dict(
+                    request_id=rid,
+                    track_id=track,
+                    event_type="play",
+                    timestamp=p["body"]["timestamp"],
+                )
+            )
+            if p["skipped"]:
+                records.append(
+                    dict(
+                        request_id=rid,
+                        track_id=track,
+                        event_type="skip",
+                        timestamp=p["skip_at"].isoformat(),
+                    )
+                )
+        for i in range(0, len(records), BATCH):
+            _check(client.post("/v1/events", json={"events": records[i : i + BATCH]}))
+        return _check(client.get("/v1/experiments/skips/results"))
