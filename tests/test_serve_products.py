@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import pandas as pd
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -241,3 +242,24 @@ def test_real_http_skips_and_recs(served, published):  # noqa: F811
         assert recs["track_ids"] == [RECS.lists[("known", recs["arm"])][0][0]]
         assert http.get("/v1/experiments/recs/results").json()["listeners"] == 1
         assert dt.date.fromisoformat(recs["week_start"]) == dt.date(2024, 7, 29)
+
+
+def test_skips_traffic_plan_judges_each_play_and_gives_its_session_so_far():
+    from pozytywka.serve.traffic_skips import skips_requests
+
+    t = pd.Timestamp("2024-07-29T10:00:00")
+    events = pd.DataFrame(
+        {
+            "user_id": ["u1"] * 3,
+            "session_id": ["s1"] * 3,
+            "timestamp": [t, t + pd.Timedelta(seconds=10), t + pd.Timedelta(seconds=20)],
+            "track_id": ["t1", "t1", "t2"],
+            "event_type": ["play", "skip", "play"],
+        }
+    )
+    first, second = skips_requests(events, plays_per_listener=5)
+    assert first["body"]["session"] == [] and first["skipped"] == 1
+    assert first["skip_at"] == t + pd.Timedelta(seconds=10)
+    assert [e["event_type"] for e in second["body"]["session"]] == ["play", "skip"]
+    assert second["body"]["timestamp"] == "2024-07-29T10:00:20" and second["skipped"] == 0
+    assert len(skips_requests(events, plays_per_listener=1)) == 1
