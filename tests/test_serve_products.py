@@ -109,6 +109,11 @@ def test_skips_bad_input_is_one_line_and_events_need_a_served_request(tmp_path):
         assert r.status_code == 422 and r.json() == {"detail": ["unknown track_id 'nope'"]}
         r = c.post("/v1/events", json={"events": [ev("0" * 32, "t1", "play")]})
         assert r.status_code == 422
+        rid = c.post("/v1/skips/predict", json={"user_id": "u1", "track_id": "t1"}).json()
+        r = c.post("/v1/events", json={"events": [ev(rid["request_id"], "t2", "play")]})
+        assert r.json() == {
+            "detail": [f"events[0]: track 't2' was not scored in request {rid['request_id']}"]
+        }
 
 
 def test_missing_products_answer_503_and_playlists_still_work(tmp_path):

@@ -21,7 +21,8 @@ Tables (constraints enforced by the database, not only by this code):
 - ``predictions`` (schema 2): what a scoring request answered (``POST
   /v1/skips/predict``): ``request_id`` (primary key, foreign key -> requests),
   the scored ``track_id``, ``probability`` in [0, 1] and ``decision`` (``fetch``
-  or ``stream``), both CHECKed. Its outcome is the request's events.
+  or ``stream``), both CHECKed. Its outcome is the request's events, which must be
+  on the scored track.
 
 Any experiment key (``playlists``, ``skips``, ``recs``) uses the same tables: an
 "artifact" is what one arm of one experiment may serve in a week, and its
@@ -424,6 +425,7 @@ class Store:
                     requests.c.request_id,
                     requests.c.artifact_id,
                     exposures.c.exposed_at,
+                    predictions.c.track_id.label("scored"),
                 )
                 .join(
                     exposures,
@@ -431,6 +433,7 @@ class Store:
                     & (exposures.c.user_id == requests.c.user_id)
                     & (exposures.c.week_start == requests.c.week_start),
                 )
+                .outerjoin(predictions, predictions.c.request_id == requests.c.request_id)
                 .where(requests.c.request_id.in_(chunk))
             )
             known.update({r.request_id: r for r in conn.execute(q)})
@@ -453,6 +456,10 @@ class Store:
                 reasons.append(f"{where}: unknown event_type {e.event_type!r} (play, skip or like)")
             elif r is None:
                 reasons.append(f"{where}: unknown request_id {e.request_id!r}")
+            elif r.scored is not None and e.track_id != r.scored:
+                reasons.append(
+                    f"{where}: track {e.track_id!r} was not scored in request {e.request_id}"
+                )
             elif (r.artifact_id, e.track_id) not in served:
                 reasons.append(
                     f"{where}: track {e.track_id!r} was not served in request {e.request_id}"
