@@ -45,6 +45,7 @@ class SyntheticParams:
     start_date: str = _f("2024-01-01")  # a Monday: week 0 starts there
     sessions_per_user_week: float = _f(0.55, lo=0.1)
     events_per_session: float = _f(7.5, lo=1)
+    signup_rate: float = _f(0.002, lo=0, hi=0.1)  # new users a week, as a share of `users`
     dirt: str = _f("standard", choices=("none", "standard", "heavy"))
 
 
