@@ -24,6 +24,8 @@ STAGES = {
     "evaluate": ("evaluate", "time-based backtest of baseline vs CatBoost"),
     "playlists": ("playlists", "build next week's popular playlists"),
     "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
+    "hindsight": ("hindsight", "score the previously published playlists on their week"),
+    "drift": ("drift", "what moved in the newest week of data vs the weeks before"),
 }
 
 
@@ -45,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    for module in ("summary", "report", "bench"):
+    for module in ("summary", "report", "bench", "retrain"):
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")
         except ModuleNotFoundError as exc:

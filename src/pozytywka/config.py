@@ -130,6 +130,16 @@ class ABParams:
 
 
 @dataclass(frozen=True)
+class DriftParams:
+    """What the retraining report flags as moved (pozytywka.retrain.drift)."""
+
+    lookback_weeks: int = _f(4, lo=1, hi=52)  # the newest week vs this many weeks before it
+    tolerance: float = _f(0.1, lo=0, hi=10)  # relative margin beyond the previous weeks' range
+    share_tolerance: float = _f(0.02, lo=0, hi=1)  # absolute margin for a genre's share of plays
+    top_genres: int = _f(8, lo=1, hi=1000)  # genre shares shown (flagged ones always are)
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams = field(default_factory=DataParams)
     features: FeaturesParams = field(default_factory=FeaturesParams)
@@ -139,6 +149,7 @@ class Params:
     playlists: PlaylistParams = field(default_factory=PlaylistParams)
     evaluate: EvaluateParams = field(default_factory=EvaluateParams)
     ab: ABParams = field(default_factory=ABParams)
+    drift: DriftParams = field(default_factory=DriftParams)
 
 
 def _describe(meta: dict, kind: type) -> str:

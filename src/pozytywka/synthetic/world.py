@@ -594,7 +594,9 @@ def _track_noise(seed: int, first_week: np.ndarray, n_by_week: np.ndarray) -> np
         shock = _rng_at(seed, STREAM_NOISE, w).normal(0.0, 1.0, int(n_w))
         prev = out[:n_w, w - 1] if w else np.zeros(n_w)
         start = first_week[:n_w] == w
-        out[:n_w, w] = np.where(start, shock * sigma / np.sqrt(1 - rho**2), rho * prev + sigma * shock)
+        out[:n_w, w] = np.where(
+            start, shock * sigma / np.sqrt(1 - rho**2), rho * prev + sigma * shock
+        )
     return out
 
 
@@ -682,11 +684,11 @@ def build_world(params: SyntheticParams) -> World:
     user_blocks = [_draw_users(_rng(params.seed, STREAM_USERS), ctx, params.users)]
     for w in range(weeks):
         rng = _rng_at(params.seed, STREAM_SIGNUPS, w)
-        user_blocks.append(_draw_users(rng, ctx, int(rng.poisson(params.users * params.signup_rate))))
+        user_blocks.append(
+            _draw_users(rng, ctx, int(rng.poisson(params.users * params.signup_rate)))
+        )
     us = _concat(user_blocks)
-    user_block = np.repeat(
-        np.arange(len(user_blocks)), [len(b["activity"]) for b in user_blocks]
-    )
+    user_block = np.repeat(np.arange(len(user_blocks)), [len(b["activity"]) for b in user_blocks])
     # scale of user-track audio distances (first users x catalogue), for a standardised taste fit
     rng = _rng(params.seed, STREAM_SCALE)
     i = rng.integers(0, params.users, 20_000)
