@@ -16,24 +16,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from e2e_helpers import TINY, deep_update, run, stages_run
 
+from e2e_helpers import TINY, deep_update, run, stages_run
 from pozytywka.bench.runner import copy_like_a_clone
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[1]
-ALL_STAGES = {
-    "generate",
-    "ingest",
-    "features",
-    "baseline",
-    "train",
-    "evaluate",
-    "hindsight",
-    "drift",
-    "playlists",
-    "ab_test",
-}
+ALL_STAGES = set(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"])
 
 
 def _json(repo: Path, path: str) -> dict:

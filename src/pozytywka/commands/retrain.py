@@ -177,12 +177,7 @@ def run(args: argparse.Namespace) -> int:
     pointer = [] if synthetic else [f"{source.rstrip('/')}.dvc"]
     _git(root, "add", "-A", "--", *COMMITTED, *pointer)
     tree = _git(root, "write-tree")
-    existing = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    existing = _commit_of(root, f"refs/heads/{branch}")
     if existing and _same(root, existing, tree, base_sha):
         _git(root, "reset", "-q", "--soft", existing)
         _git(root, "checkout", "-q", branch)
@@ -196,12 +191,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _commit_of(root: Path, rev: str) -> str:
+    """The commit ``rev`` names, or "" when there is none (e.g. no such branch yet)."""
+    out = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", rev], cwd=root, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
 def _same(root: Path, commit: str, tree: str, base_sha: str) -> bool:
     """The existing branch is this retraining: one commit on the base, with the same tree."""
-    parent = subprocess.run(
-        ["git", "rev-parse", "--verify", "--quiet", f"{commit}^"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    parent = _commit_of(root, f"{commit}^")
     return parent == base_sha and _git(root, "rev-parse", f"{commit}^{{tree}}") == tree
