@@ -157,8 +157,8 @@ def run(args: argparse.Namespace) -> int:
 
     if _git(root, "status", "--porcelain", "--untracked-files=no"):
         raise PozytywkaError("the working tree has uncommitted changes: commit or stash them")
-    if _git(root, "rev-parse", "HEAD") != base_sha:
-        _git(root, "checkout", "-q", "--detach", base_sha)
+    # always detached: the commit must never land on the base branch itself
+    _git(root, "checkout", "-q", "--detach", base_sha)
     _write_previous(root, base_sha)
     if synthetic:
         text = (root / paths.PARAMS).read_text(encoding="utf-8")
