@@ -93,7 +93,9 @@ def test_a_retraining_adds_one_week_and_scores_last_weeks_playlists(tmp_path: Pa
     head = _git(repo, "rev-parse", "HEAD")
     _git(repo, "checkout", "-q", "main")
     again = run(["pozytywka", "retrain", "--base", "main"], repo)
-    assert "already holds this retraining" in again and not stages_run(again)
+    # (stages with uncached outputs rerun; their outputs are byte-identical: same tree)
+    assert "already holds this retraining" in again
+    assert _git(repo, "rev-parse", "main") == main
     assert _git(repo, "rev-parse", "retrain/2024-W15") == head
     # a week already in the data adds nothing: said, nothing committed
     nothing = run(["pozytywka", "retrain", "--week", "2024-W15"], repo)
