@@ -113,3 +113,27 @@ def test_each_app_owns_its_registry():
     assert ma.registry.get_sample_value("pozytywka_playlist_requests_total", {"arm": "A"}) == 1
     assert mb.registry.get_sample_value("pozytywka_playlist_requests_total", {"arm": "A"}) is None
     assert REGISTRY.get_sample_value("pozytywka_playlist_requests_total", {"arm": "A"}) is None
+
+
+def test_two_workers_report_one_sum(tmp_path):
+    """``--workers 2`` with PROMETHEUS_MULTIPROC_DIR: every scrape, whichever worker answers
+    it, counts all the requests both workers served; each worker reports the live week."""
+    root = write_tiny_root(tmp_path / "root")
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    env = {
+        "POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "PROMETHEUS_MULTIPROC_DIR": str(prom),
+    }
+    with ServiceProcess(root, env, args=("--workers", "2")) as svc:
+        for i in range(40):  # a new connection each: the kernel spreads them over the workers
+            assert httpx.get(svc.url + "/v1/playlists", params={"user_id": f"w{i}"}).is_success
+        scrapes = [scrape(svc.url) for _ in range(6)]
+    key = ("pozytywka_http_requests_total",
+           (("method", "GET"), ("route", "/v1/playlists"), ("status", "200")))  # fmt: skip
+    assert [s[key] for s in scrapes] == [40.0] * 6
+    assert all(sum(v for (n, _), v in s.items() if n == "pozytywka_exposures_total") == 40
+               for s in scrapes)  # fmt: skip
+    live = [k for k, v in scrapes[-1].items() if k[0] == "pozytywka_live_artifacts_info" and v]
+    assert len({dict(labels)["pid"] for _, labels in live}) == 2
+    assert {dict(labels)["week_start"] for _, labels in live} == {WEEK}

@@ -73,6 +73,7 @@ def create_app(
             yield
         finally:
             store.dispose()
+            metrics.process_exit()
 
     app = FastAPI(
         title="Pozytywka playlist service",

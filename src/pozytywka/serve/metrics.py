@@ -25,8 +25,8 @@ Several workers: with ``PROMETHEUS_MULTIPROC_DIR`` set (an empty folder, before
 the workers start), counters and histograms are written to per-process files and
 ``/metrics`` answers the sum over the workers with prometheus-client's
 ``MultiProcessCollector``; the live artifacts are then a gauge (``liveall``:
-one sample per live worker, labelled ``pid``) since multiprocess mode has no
-info metric.
+one sample per live worker, labelled ``pid``; 1 for the week served, 0 for one
+replaced by a reload) since multiprocess mode has no info metric.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from prometheus_client import (
     Info,
     generate_latest,
 )
-from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from .artifacts import Artifacts
 
@@ -137,10 +137,15 @@ class ServiceMetrics:
             self.live_info.info(labels)
         else:
             assert self.live_gauge is not None
-            if self._live_labels is not None:
-                self.live_gauge.remove(*self._live_labels.values())
+            if self._live_labels is not None:  # the value files keep old samples: zero it
+                self.live_gauge.labels(**self._live_labels).set(0)
             self.live_gauge.labels(**labels).set(1)
         self._live_labels = labels
+
+    def process_exit(self) -> None:
+        """In multiprocess mode: drop this worker's live samples (``liveall`` gauges)."""
+        if self.multiprocess:
+            mark_process_dead(os.getpid())
 
     def observe_http(self, method: str, route: str, status: int, seconds: float) -> None:
         s = str(status)
