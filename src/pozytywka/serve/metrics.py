@@ -53,6 +53,7 @@ UNMATCHED = "<unmatched>"
 #: Latency buckets (seconds): 1 ms .. 2.5 s, fine below 50 ms where the service lives.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.0075, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.25, 0.5)
 LATENCY_BUCKETS += (1.0, 2.5)
+LIVE_LABELS = ("experiment", "week_start", "model_a", "version_a", "model_b", "version_b")
 #: BatchRejected codes (store.py) -> the label of ``events_rejected_total``.
 REJECT_REASONS = (
     "unknown_event_type",
@@ -78,47 +79,39 @@ class ServiceMetrics:
         # registered on the scrape registry (the collector reads the files instead).
         self.registry = CollectorRegistry(auto_describe=True)
         reg = None if self.multiprocess else self.registry
-        h = dict(registry=reg, buckets=LATENCY_BUCKETS)
-        self.http_requests = Counter(
-            f"{PREFIX}_http_requests", "HTTP requests answered", ["method", "route", "status"],
-            registry=reg,
-        )  # fmt: skip
-        self.http_latency = Histogram(
-            f"{PREFIX}_http_request_duration_seconds",
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(f"{PREFIX}_{name}", doc, labels, registry=reg)
+
+        def histogram(name: str, doc: str, *labels: str) -> Histogram:
+            return Histogram(f"{PREFIX}_{name}", doc, labels, registry=reg, buckets=LATENCY_BUCKETS)
+
+        http = ("method", "route", "status")
+        self.http_requests = counter("http_requests", "HTTP requests answered", *http)
+        self.http_latency = histogram(
+            "http_request_duration_seconds",
             "Time to answer an HTTP request (seconds, until the response is sent)",
-            ["method", "route", "status"],
-            **h,
+            *http,
         )
-        self.playlist_requests = Counter(
-            f"{PREFIX}_playlist_requests", "GET /v1/playlists served, per arm", ["arm"],
-            registry=reg,
-        )  # fmt: skip
-        self.exposures = Counter(
-            f"{PREFIX}_exposures", "Listeners exposed (first request in the week), per arm",
-            ["arm"], registry=reg,
-        )  # fmt: skip
-        self.events = Counter(
-            f"{PREFIX}_events", "Events stored, per arm and type", ["arm", "event_type"],
-            registry=reg,
-        )  # fmt: skip
-        self.events_rejected = Counter(
-            f"{PREFIX}_events_rejected", "Bad items of rejected event batches, by reason",
-            ["reason"], registry=reg,
-        )  # fmt: skip
-        self.store_write = Histogram(
-            f"{PREFIX}_store_write_seconds",
-            "One write transaction of the store, commit included (seconds)",
-            ["op"],
-            **h,
+        self.playlist_requests = counter(
+            "playlist_requests", "GET /v1/playlists served, per arm", "arm"
         )
-        self.reloads = Counter(
-            f"{PREFIX}_reloads", "POST /admin/reload attempts", ["result"], registry=reg
+        self.exposures = counter(
+            "exposures", "Listeners exposed (first request in the week), per arm", "arm"
         )
+        self.events = counter("events", "Events stored, per arm and type", "arm", "event_type")
+        self.events_rejected = counter(
+            "events_rejected", "Bad items of rejected event batches, by reason", "reason"
+        )
+        self.store_write = histogram(
+            "store_write_seconds", "One write transaction of the store, commit included", "op"
+        )
+        self.reloads = counter("reloads", "POST /admin/reload attempts", "result")
         if self.multiprocess:
             self.live_gauge = Gauge(
                 f"{PREFIX}_live_artifacts_info",
                 "The week and model versions being served (1 per worker)",
-                list(_live_labels_names()),
+                list(LIVE_LABELS),
                 multiprocess_mode="liveall",
             )
             self.live_info = None
@@ -164,10 +157,6 @@ class ServiceMetrics:
             MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
-
-
-def _live_labels_names() -> tuple[str, ...]:
-    return ("experiment", "week_start", "model_a", "version_a", "model_b", "version_b")
 
 
 def live_labels(arts: Artifacts) -> dict[str, str]:
