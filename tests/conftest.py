@@ -8,6 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
+# Tests marked `needs("java")` / `needs("node")`: a skip fails CI and is loud on a laptop.
+from needs_tools import (  # noqa: F401  (pytest finds hooks by name in conftest)
+    pytest_configure,
+    pytest_runtest_makereport,
+    pytest_terminal_summary,
+)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 settings.register_profile(

@@ -134,14 +134,18 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
         assert m["arms"][arm]["likes_per_user"] == pytest.approx(g["likes"].mean(), abs=1e-6)
         assert m["arms"][arm]["skips_per_user"] == pytest.approx(g["skips"].mean(), abs=1e-6)
     assert m["lift"] == pytest.approx(mb / ma - 1, abs=1e-6)
-    p = stats.ttest_ind(ptr["B"], ptr["A"], equal_var=False).pvalue
-    assert m["p_value"] == pytest.approx(p, rel=1e-5)
+    # The lift's interval and test: the delta method on log(mB / mA) (stats.py).
     se = math.sqrt(
-        ptr["B"].var() / (len(ptr["B"]) * ma**2) + mb**2 * ptr["A"].var() / (len(ptr["A"]) * ma**4)
+        ptr["B"].var() / (len(ptr["B"]) * mb**2) + ptr["A"].var() / (len(ptr["A"]) * ma**2)
     )
     z = stats.norm.ppf(0.975)
-    assert m["ci_low"] == pytest.approx(mb / ma - 1 - z * se, abs=1e-6)
-    assert m["ci_high"] == pytest.approx(mb / ma - 1 + z * se, abs=1e-6)
+    assert m["lift_defined"] is True and m["test"] == "log_ratio_z"
+    assert m["p_value"] == pytest.approx(2 * stats.norm.sf(abs(math.log(mb / ma)) / se), rel=1e-5)
+    assert m["ci_low"] == pytest.approx(mb / ma * math.exp(-z * se) - 1, abs=1e-6)
+    assert m["ci_high"] == pytest.approx(mb / ma * math.exp(z * se) - 1, abs=1e-6)
+    welch = stats.ttest_ind(ptr["B"], ptr["A"], equal_var=False)
+    assert m["abs_p_value"] == pytest.approx(welch.pvalue, rel=1e-5)
+    assert m["abs_ci_low"] == pytest.approx(welch.confidence_interval().low, abs=1e-6)
     n = o["arm"].value_counts()
     srm = stats.chisquare([n["A"], n["B"]], [len(o) / 2, len(o) / 2]).pvalue
     assert m["srm_p_value"] == pytest.approx(srm, rel=1e-5)
@@ -166,7 +170,7 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
     assert c["theta"] == pytest.approx(theta.tolist(), abs=1e-6)
     assert c["lift"] == pytest.approx(yb.mean() / ya.mean() - 1, abs=1e-6)
     p = stats.ttest_ind(yb, ya, equal_var=False).pvalue
-    assert c["p_value"] == pytest.approx(p, rel=1e-5)
+    assert c["abs_p_value"] == pytest.approx(p, rel=1e-5)
     assert c["variance_reduction"] == pytest.approx(1 - adj.var(ddof=1) / y.var(ddof=1), abs=1e-6)
     assert "CUPED" in paths.AB_SUMMARY.read_text()
     # B serves better tracks (0.74..0.85 vs 0.5..0.61): a clear win.
@@ -196,15 +200,29 @@ def _write_catalogue(tracks: pd.DataFrame, track_genres: pd.DataFrame) -> None:
     track_genres.to_parquet(paths.INTERIM_TRACK_GENRES)
 
 
-def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
-    from pozytywka.stages import ab_test
+REPLAY_PARAMS = replace(
+    Params(),
+    data=DataParams(source="some/real/dump"),
+    playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
+)
 
+
+def _replay_project(tmp_path, monkeypatch, n_users: int) -> list[str]:
+    """A real-dump project in ``tmp_path`` (``replay_world``'s catalogue and backtest,
+    ``n_users`` users, no sessions yet); returns the user ids."""
     monkeypatch.chdir(tmp_path)
     tracks, tg, bt = replay_world()
     _write_catalogue(tracks, tg)
     bt.to_parquet(paths.BACKTEST_PREDICTIONS)
-    users = [f"u{i:03d}" for i in range(200)]
+    users = [f"u{i:03d}" for i in range(n_users)]
     pd.DataFrame({"user_id": users}).to_parquet(paths.INTERIM_USERS)
+    return users
+
+
+def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
+    from pozytywka.stages import ab_test
+
+    users = _replay_project(tmp_path, monkeypatch, 200)
     rng = np.random.default_rng(0)
     rows = []
     for k, u in enumerate(users):
@@ -217,17 +235,66 @@ def test_ab_stage_replay_on_a_real_dump(tmp_path, monkeypatch):
     pd.DataFrame(
         rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"]
     ).to_parquet(paths.INTERIM_SESSIONS)
-    params = replace(
-        Params(),
-        data=DataParams(source="some/real/dump"),
-        playlists=PlaylistParams(n_genres=1, min_size=10, max_size=10, max_per_artist=1),
-    )
-    ab_test.run(params)
+    ab_test.run(REPLAY_PARAMS)
     m = json.loads(paths.AB_METRICS.read_text())
     assert m["mode"] == "replay"
     # Arm B (CatBoost) served the later, more-skipped tracks: B looks worse.
     assert m["lift"] < 0
     assert "estimate, not an experiment" in paths.AB_SUMMARY.read_text()
+
+
+def test_replay_with_one_listener_per_arm_says_why_and_draws_a_message(tmp_path, monkeypatch):
+    """Issue 9 item 9: a sparse real dump, 1 user per arm played a served track."""
+    from pozytywka.experiment.assign import assign_arms
+    from pozytywka.experiment.report import too_few_users_message
+    from pozytywka.stages import ab_test
+
+    users = _replay_project(tmp_path, monkeypatch, 40)
+    arms = assign_arms(users, Params().ab.salt, Params().ab.split)
+    listeners = [arms.loc[arms["arm"] == arm, "user_id"].iloc[0] for arm in "AB"]
+    rows = [
+        (f"s{u}", pd.Timestamp("2024-07-29 10:00") + pd.Timedelta(minutes=4 * t), u, f"t{t:02d}")
+        for u in listeners
+        for t in range(24)  # every track: whatever the arm serves, it is played
+    ]
+    sessions = pd.DataFrame(rows, columns=["session_id", "timestamp", "user_id", "track_id"])
+    sessions["event_type"] = "play"
+    sessions["row_number"] = range(len(sessions))
+    sessions.to_parquet(paths.INTERIM_SESSIONS)
+    ab_test.run(REPLAY_PARAMS)
+    m = json.loads(paths.AB_METRICS.read_text())
+    assert m["mode"] == "replay" and m["decision"] == "inconclusive"
+    assert m["users_with_plays"] == {"A": 1, "B": 1}
+    assert m["reason"].startswith("only 1 user in arm A and 1 user in arm B played a served track")
+    assert m["mode_note"].startswith("replay estimate, not an experiment")
+    summary = paths.AB_SUMMARY.read_text()
+    assert summary.startswith("# A/B replay estimate")
+    assert "1 user in arm A and 1 user in arm B played a served track" in summary
+    seq = pd.read_csv(paths.AB_REPORTS / "sequential.csv")
+    assert too_few_users_message(seq).startswith(
+        "Too few users to draw the lift: 1 in arm A and 1 in arm B"
+    )
+
+
+def test_sequential_figure_draws_a_message_or_the_lift():
+    from pozytywka.experiment.report import sequential_figure
+
+    few = pd.DataFrame(
+        {"day": [1, 7], "users_a": [0, 1], "users_b": [1, 1], "lift": [None, None]}
+        | {"ci_low": [None, None], "ci_high": [None, None]}
+    )
+    ax = sequential_figure(few, 0.95).axes[0]
+    assert [t.get_text() for t in ax.texts] == [
+        "Too few users to draw the lift: 1 in arm A and 1 in arm B with counted plays by "
+        "day 7 (fewer than 10 in an arm)"
+    ]
+    assert not ax.lines
+    enough = pd.DataFrame(
+        {"day": [1, 2], "users_a": [30, 60], "users_b": [31, 59], "lift": [0.1, 0.05]}
+        | {"ci_low": [-0.2, -0.1], "ci_high": [0.4, 0.2]}
+    )
+    ax = sequential_figure(enough, 0.95).axes[0]
+    assert not ax.texts and ax.lines
 
 
 def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
@@ -266,6 +333,41 @@ def test_playlists_stage_writes_both_arms(tmp_path, monkeypatch):
     assert metrics["n_playlists"] == 1 and metrics["n_tracks"] == 20
     assert metrics["track_jaccard_baseline_catboost"] == pytest.approx(16 / 24, abs=1e-6)
     assert "# Pozytywka popular playlists, week of 2024-07-29" in paths.PLAYLISTS_MD.read_text()
+
+
+def test_playlists_stage_summarises_skipped_genres(tmp_path, monkeypatch, caplog):
+    """Issue 9 item 10: one warning per skipped genre and model became one line per model,
+    with counts by reason and the first few names; the full list goes to a CSV."""
+    from pozytywka.playlists.models import scoring
+    from pozytywka.stages import playlists as stage
+
+    monkeypatch.chdir(tmp_path)
+    tracks, tg, _ = replay_world()
+    micro = pd.DataFrame({"track_id": [f"t{i:02d}" for i in range(8)]})
+    micro["genre"] = [f"micro {i}" for i in range(8)]  # one track each: cannot fill 10
+    _write_catalogue(tracks, pd.concat([tg, micro], ignore_index=True))
+    pd.DataFrame(
+        {"week_start": pd.Timestamp("2024-07-22"), "track_id": tracks["track_id"]}
+        | {"is_prediction_week": True}
+    ).to_parquet(paths.FEATURES)
+
+    def fake_score_week(model, rows, models_dir):
+        return pd.DataFrame({"track_id": rows["track_id"], "score": 1.0})
+
+    monkeypatch.setattr(scoring, "score_week", fake_score_week)
+    with caplog.at_level("WARNING"):
+        stage.run(Params())
+    lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert lines == [
+        f"{model}: 8 genres skipped (8 only N eligible tracks (min_size N)): micro 0, micro 1, "
+        "micro 2, micro 3, micro 4 and 3 more; full list in reports/playlists/skipped_genres.csv"
+        for model in ("baseline", "catboost")
+    ]
+    table = pd.read_csv(paths.PLAYLISTS_SKIPPED)
+    assert list(table.columns) == stage.SKIPPED_COLUMNS
+    assert len(table) == 16 and set(table["model"]) == {"baseline", "catboost"}
+    assert set(table["genre"]) == {f"micro {i}" for i in range(8)}
+    assert (table["reason"] == "only 1 eligible tracks (min_size 10)").all()
 
 
 def test_the_real_simulator_plays_the_served_playlists():

@@ -9,6 +9,8 @@ and checks that ``bench.json`` is complete and sane.
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -132,6 +134,8 @@ def test_bench_runs_at_a_tiny_scale_and_writes_a_valid_report(tmp_path):
     bench = json.loads((out / "bench.json").read_text())
     assert (out / "bench.png").stat().st_size > 0 and (out / "bench.md").read_text().strip()
     assert {"machine", "scales", "scaling", "targets", "noop_repro"} <= set(bench)
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", bench["machine"]["date_utc"])
+    assert f"measured {bench['machine']['date_utc']} on " in (out / "bench.md").read_text()
     (scale,) = bench["scales"]
     assert 15_000 < scale["events"] < 30_000
     assert set(scale["stages"]) == {
@@ -163,3 +167,44 @@ def test_sampling_fractions_are_validated_with_one_line():
     for bad in ("0", "1.5", "half", ""):
         with pytest.raises(PozytywkaError, match="--sampling takes fractions"):
             _fractions(bad)
+
+
+# --- the figures quoted in the README and docs come from the committed report -----------
+
+QUOTE_START = "<!-- quoted from reports/bench/bench.md -->"
+QUOTE_END = "<!-- end of quote -->"
+
+
+def _quoted_lines(text: str) -> list[str]:
+    lines = []
+    for block in text.split(QUOTE_START)[1:]:
+        assert QUOTE_END in block, "a bench quote is not closed"
+        lines += [line.strip() for line in block.split(QUOTE_END)[0].splitlines() if line.strip()]
+    return lines
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/scaling.md"])
+def test_bench_figures_quoted_in_the_docs_are_in_the_committed_report(doc):
+    report = ROOT / "reports/bench"
+    bench = json.loads((report / "bench.json").read_text())
+    md = (report / "bench.md").read_text()
+    assert (report / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    date = bench["machine"]["date_utc"]
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    quoted = _quoted_lines(text)
+    assert quoted, f"{doc} quotes no bench figures"
+    missing = [line for line in quoted if line.lstrip("> ") not in md]
+    assert missing == [], f"{doc} quotes lines that are not in reports/bench/bench.md"
+    # the prose around the quote names the day and the machine it came from
+    assert f"measured {date}" in md and date in text
+    assert f"{bench['machine']['cpus']} CPUs" in text
+
+
+def test_gitignore_keeps_the_bench_report_and_ignores_the_rest_of_reports_bench():
+    def ignored(path: str) -> bool:
+        check = ["git", "check-ignore", "-q", "--no-index", path]
+        return subprocess.run(check, cwd=ROOT).returncode == 0
+
+    for name in ("bench.json", "bench.md", "bench.png"):
+        assert not ignored(f"reports/bench/{name}"), name
+    assert ignored("reports/bench/profile_ingest.txt")

@@ -105,11 +105,11 @@ def test_unknown_event_types_are_kept_lower_cased_and_flagged(tmp_path, dump):
             "timestamp": "2024-01-15T09:05:00",
             "user_id": 2,
             "track_id": None,
-            "event_type": "Buy-Premium",
+            "event_type": "Share-Track",
         }
     )
     result = run(tmp_path, dump)
-    assert "buy_premium" in result.tables["sessions"]["event_type"].tolist()
+    assert "share_track" in result.tables["sessions"]["event_type"].tolist()
     assert result.quality["sessions"]["flagged"]["unknown_event_type"] == 1
     assert result.quality["sessions"]["rows_dropped"] == 0
 

@@ -98,38 +98,74 @@ def test_second_repro_does_nothing(pipeline):
     assert "up to date" in _run(["dvc", "status"], repo)
 
 
-def test_retraining_on_the_same_data_is_byte_identical(pipeline):
-    repo, _ = pipeline
-    watched = [
-        "models/catboost.cbm",
-        "metrics/train.json",
-        "metrics/offline.json",
-        "reports/train/feature_importance.png",
-        "reports/evaluate/offline_by_week.png",
-        "reports/playlists/playlists.json",
-        "metrics/ab.json",
-    ]
-    before = {path: (repo / path).read_bytes() for path in watched}
-    _run(["dvc", "repro", "--force", "--downstream", "train"], repo)
-    changed = [path for path in watched if (repo / path).read_bytes() != before[path]]
-    assert changed == []
+def _declared_outputs(repo: Path) -> dict[str, list[str]]:
+    """Every output dvc.yaml declares (outs, metrics, plots), per stage, as written there."""
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    return {
+        name: [
+            entry if isinstance(entry, str) else next(iter(entry))
+            for kind in ("outs", "metrics", "plots")
+            for entry in spec.get(kind, [])
+        ]
+        for name, spec in stages.items()
+    }
 
 
-def test_a_playlist_param_reruns_only_the_stages_after_it(pipeline):
+def _output_bytes(repo: Path, declared: list[str]) -> dict[str, bytes]:
+    """Path -> bytes of every file those outputs hold (folders walked)."""
+    files: dict[str, bytes] = {}
+    for out in declared:
+        path = repo / out
+        for file in sorted(path.rglob("*")) if path.is_dir() else [path]:
+            if file.is_file():
+                files[file.relative_to(repo).as_posix()] = file.read_bytes()
+    return files
+
+
+def test_rerunning_every_stage_from_features_on_is_byte_identical(pipeline):
+    """Same params and data -> the same bytes, for everything the pipeline commits or caches.
+
+    The outputs are read from dvc.yaml, so a stage added later is covered; every
+    stage after ``ingest`` is forced to rerun (checked), and each file is compared.
+    """
     repo, _ = pipeline
-    params_path = repo / "params.yaml"
-    original = params_path.read_text()
-    params = yaml.safe_load(original)
-    params["playlists"]["max_size"] = 15
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    declared = _declared_outputs(repo)
+    rerun = {"features", *_downstream_of(repo, "features")}
+    watched = [out for stage in sorted(rerun) for out in declared[stage]]
+    before = _output_bytes(repo, watched)
+    lock = (repo / "dvc.lock").read_bytes()
+    assert "models/catboost.cbm" in before and "metrics/offline.json" in before
+    assert "data/processed/features.parquet" in before
     try:
-        output = _run(["dvc", "repro"], repo)
-        assert _stages_run(output) == {"playlists", "ab_test"}
-        published = json.loads((repo / "reports/playlists/playlists.json").read_text())
-        assert all(len(p["tracks"]) <= 15 for p in published["playlists"])
-    finally:
-        params_path.write_text(original)
-        _run(["dvc", "repro"], repo)
+        output = _run(["dvc", "repro", "--force", "--downstream", "features"], repo)
+        assert _stages_run(output) == rerun
+        after = _output_bytes(repo, watched)
+        assert sorted(after) == sorted(before)
+        assert [path for path in before if after[path] != before[path]] == []
+        assert (repo / "dvc.lock").read_bytes() == lock
+    finally:  # leave the shared repo as it was, whatever happened
+        for path, data in before.items():
+            if (repo / path).read_bytes() != data:
+                (repo / path).write_bytes(data)
+        (repo / "dvc.lock").write_bytes(lock)
+
+
+def _downstream_of(repo: Path, stage: str) -> set[str]:
+    """Stages that depend, directly or not, on ``stage``'s outputs (from dvc.yaml)."""
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    declared = _declared_outputs(repo)
+
+    def reads(name: str, out: str) -> bool:
+        deps = [str(d) for d in spec[name].get("deps", [])]
+        return any(d == out or d.startswith(out + "/") or out.startswith(d + "/") for d in deps)
+
+    found: set[str] = set()
+    frontier = {stage}
+    while frontier:
+        outs = [o for s in frontier for o in declared[s]]
+        frontier = {n for n in spec if n not in found | {stage} and any(reads(n, o) for o in outs)}
+        found |= frontier
+    return found
 
 
 def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipeline, tmp_path):
@@ -139,6 +175,7 @@ def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipel
     _commit(repo, "results")
     clone = tmp_path / "clone"
     _run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    assert not (clone / "data/interim").exists()  # data comes from the remote, not git
     _run(["dvc", "pull"], clone)
     assert _stages_run(_run(["dvc", "repro"], clone)) == set()
     for path in ("data/interim/sessions.parquet", "models/catboost.cbm"):
@@ -150,14 +187,28 @@ def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipel
     assert _stages_run(_run(["dvc", "repro"], clone)) == {"playlists", "ab_test"}
 
 
-def test_experiments_and_metric_diffs_work_as_dvc_users_expect(pipeline):
+def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
+    """A param of a late stage reruns only that stage and what follows, and the DVC
+    experiment tools show it (exp show, params diff, metrics diff against HEAD).
+
+    One `dvc exp run` on a playlists param: only `playlists` and `ab_test` run, the
+    cheap end of the pipeline. The repo is restored from HEAD afterwards.
+    """
     repo, _ = pipeline
-    _commit(repo, "baseline run")
-    _run(["dvc", "exp", "run", "-S", "catboost.depth=4", "-n", "shallow"], repo)
-    shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
-    assert "shallow" in shown and "catboost.depth" in shown
-    # `exp run` leaves the experiment's results in the workspace: diff it with HEAD.
-    params_diff = _run(["dvc", "params", "diff", "HEAD", "--md"], repo)
-    assert re.search(r"catboost\.depth\s*\|\s*6\s*\|\s*4", params_diff), params_diff
-    metrics_diff = _run(["dvc", "metrics", "diff", "HEAD", "--md"], repo)
-    assert "metrics/train.json" in metrics_diff, metrics_diff
+    _commit(repo, "baseline run")  # HEAD holds every git-tracked output of this state
+    try:
+        output = _run(["dvc", "exp", "run", "-S", "playlists.max_size=15", "-n", "short"], repo)
+        assert _stages_run(output) == {"playlists", "ab_test"}
+        published = json.loads((repo / "reports/playlists/playlists.json").read_text())
+        assert all(len(p["tracks"]) <= 15 for p in published["playlists"])
+        shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
+        assert "short" in shown and "playlists.max_size" in shown
+        # `exp run` leaves the experiment's results in the workspace: diff it with HEAD.
+        params_diff = _run(["dvc", "params", "diff", "HEAD", "--md"], repo)
+        assert re.search(r"playlists\.max_size\s*\|\s*20\s*\|\s*15", params_diff), params_diff
+        metrics_diff = _run(["dvc", "metrics", "diff", "HEAD", "--md"], repo)
+        assert "metrics/playlists.json" in metrics_diff, metrics_diff
+    finally:
+        _run(["git", "checkout", "--", "."], repo)
+        _run(["dvc", "checkout", "--force"], repo)
+    assert "up to date" in _run(["dvc", "status"], repo)

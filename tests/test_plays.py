@@ -153,3 +153,26 @@ def test_weekly_popularity_does_not_depend_on_row_order() -> None:
     a = weekly_popularity(sessions_frame(rows))
     b = weekly_popularity(sessions_frame(rows[::-1]))
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_next_weeks_first_event_can_change_a_finished_weeks_popularity() -> None:
+    """Why incremental aggregation must recompute the previous week (docs/scaling.md).
+
+    Week of 2024-01-08 is complete once the log reaches Sunday 01-14. Its last play
+    (Sunday 23:59) is full while nothing follows it; a skip of that track in the
+    same session on Monday 00:00:01 (the next week's first event) makes it not full,
+    and the finished week's popularity drops from 1 to 0. Appending weeks as they
+    arrive would keep the stale 1.
+    """
+    week_one = [
+        ("s0", "2024-01-08 00:00:00", "u0", None, "advertisement"),
+        ("s1", "2024-01-14 23:59:00", "u1", "a", "play"),
+    ]
+    monday = [("s1", "2024-01-15 00:00:01", "u1", "a", "skip")]
+    week = pd.Timestamp("2024-01-08")
+
+    before = weekly_popularity(sessions_frame(week_one))
+    after = weekly_popularity(sessions_frame(week_one + monday))
+    assert before.set_index(["week_start", "track_id"]).loc[(week, "a"), "popularity"] == 1
+    got = after.set_index(["week_start", "track_id"]).loc[(week, "a")]
+    assert (got["plays"], got["full_plays"], got["popularity"]) == (1, 0, 0)

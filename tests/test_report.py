@@ -368,3 +368,32 @@ def test_a_dvc_diff_with_only_a_header_counts_as_no_change():
     with_row = header_only + "\n| params.yaml | catboost.depth | 6 | 8 |"
     assert not DvcDiff("params", with_row).empty
     assert not DvcDiff("params", "", error="dvc failed").empty
+
+
+def test_pr_report_heads_a_replay_as_an_estimate_and_shows_an_undefined_lift_as_a_difference():
+    """Issue 9 items 8-9: the PR report said "A/B simulation" for a replay; an undefined
+    lift has its difference B - A with Welch's interval instead."""
+    from pozytywka.report.build import Snapshot, _ab_section
+
+    replay = {
+        **ab_doc(0.0, 0.4, 0.6),
+        "mode": "replay",
+        "lift": None,
+        "ci_low": None,
+        "ci_high": None,
+        "lift_defined": False,
+        "abs_diff": -0.3333,
+        "abs_ci_low": -1.0,
+        "abs_ci_high": 1.0,
+        "reason": "only 1 user in arm A and 1 user in arm B played a served track",
+    }
+    text = _ab_section(
+        Snapshot("base", ab=ab_doc(0.03, 0.01, 0.62)), Snapshot("pr", ab=replay), 0.05
+    )
+    assert text.startswith("### A/B replay estimate (not an experiment) (arm A: baseline")
+    assert "| difference B − A |" in text and "[-1.0000, 1.0000]" in text
+    assert "_Why: only 1 user in arm A and 1 user in arm B played a served track._" in text
+    simulated = _ab_section(
+        Snapshot("b"), Snapshot("pr", ab={**ab_doc(0.03, 0.01, 0.62), "mode": "simulation"}), 0.05
+    )
+    assert simulated.startswith("### A/B simulation (arm A")

@@ -69,7 +69,7 @@ def test_summary_lists_playlists_metrics_with_ci_and_the_ab_decision():
     text = render_summary(PLAYLISTS, OFFLINE, AB)
     assert "Playlists for the week of 2024-07-29 (model catboost): 2 published" in text
     assert "dance pop   20 tracks" in text and "pop rap     12 tracks" in text
-    assert "skipped: polka (only 4 eligible tracks)" in text
+    assert "1 genre skipped (1 only N eligible tracks): polka" in text
     assert "NDCG@10         0.4100 [0.3900, 0.4300]" in text  # CI shown when present
     assert "0.4600" in text
     assert "CatBoost − baseline NDCG@10: +0.0500 [+0.0300, +0.0700], better in 5/6 weeks" in text
@@ -98,3 +98,105 @@ def test_summary_command_reads_the_files(tmp_path: Path, monkeypatch, capsys):
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
     assert "better in 5/6 weeks" in out and "run `dvc repro playlists`" in out
+
+
+def test_a_replay_is_headed_as_an_estimate_with_why_it_is_inconclusive():
+    """Issue 9 item 9: a replay was headed "A/B simulation" with no reason."""
+    replay = {
+        **AB,
+        "mode": "replay",
+        "lift": None,
+        "ci_low": None,
+        "ci_high": None,
+        "p_value": None,
+        "decision": "inconclusive",
+        "reason": "only 1 user in arm A and 1 user in arm B played a served track: at least "
+        "2 per arm, with some spread, are needed to compare",
+    }
+    text = render_summary(PLAYLISTS, OFFLINE, replay)
+    assert "A/B replay estimate (not an experiment)" in text
+    assert "A/B simulation" not in text
+    assert "why: only 1 user in arm A and 1 user in arm B played a served track" in text
+    assert "note: " in text
+    simulation = render_summary(PLAYLISTS, OFFLINE, {**AB, "mode": "simulation"})
+    assert "A/B simulation (A: baseline" in simulation
+
+
+def test_an_undefined_lift_shows_the_difference_instead():
+    undefined = {
+        **AB,
+        "lift": None,
+        "ci_low": None,
+        "ci_high": None,
+        "lift_defined": False,
+        "lift_note": "the control (A) mean is 0",
+        "abs_diff": 0.25,
+        "abs_ci_low": 0.05,
+        "abs_ci_high": 0.45,
+    }
+    text = render_summary(PLAYLISTS, OFFLINE, undefined)
+    assert (
+        "difference +0.2500 (95% CI +0.0500 to +0.4500), relative lift undefined "
+        "(the control (A) mean is 0)"
+    ) in text
+
+
+def test_one_week_prints_no_interval_and_names_the_left_out_weeks():
+    """Issue 9 item 6: 'NDCG@10 0.5833 [0.5833, 0.5833]', 'better in 1/1 weeks', nothing else."""
+    one = {
+        "k": 10,
+        "weeks_evaluated": 1,
+        "interval": "too few weeks for an interval",
+        "left_out_weeks": [
+            {"week_start": "2024-05-06", "reason": "no evaluated genre had 2 or more ..."},
+            {"week_start": "2024-05-13", "reason": "its history or target week touches a gap"},
+        ],
+        "baseline": {"ndcg_at_k": 0.5833, "ndcg_at_k_ci_low": None, "ndcg_at_k_ci_high": None},
+        "catboost": {"ndcg_at_k": 0.6},
+        "ndcg_diff": 0.0167,
+        "ndcg_diff_ci_low": None,
+        "ndcg_diff_ci_high": None,
+        "weeks_catboost_better": 1,
+    }
+    text = render_summary(PLAYLISTS, one, AB)
+    assert "Offline backtest over 1 week (mean; too few weeks for an interval)" in text
+    assert "0.5833 [" not in text and "0.5833" in text
+    assert "left out: week 2024-05-06: no evaluated genre" in text
+    assert "left out: week 2024-05-13: its history or target week touches a gap" in text
+
+
+def test_gap_weeks_are_in_the_summary():
+    quality = {
+        "window": {
+            "complete_weeks": 30,
+            "first_complete_week": "2024-01-01",
+            "last_complete_week": "2024-07-22",
+        },
+        "gaps": {
+            "min_share": 0.1,
+            "median_week_events": 4512.0,
+            "threshold": 451.2,
+            "weeks": [{"week_start": "2024-02-12", "events": 0}],
+        },
+    }
+    text = render_summary(PLAYLISTS, OFFLINE, AB, quality)
+    assert text.startswith("Data: 30 complete weeks (2024-01-01 .. 2024-07-22)\n")
+    assert "1 gap week: 2024-02-12 (0 events); fewer than 0.1 x the median week (4512" in text
+    assert "left out of training and the backtest" in text
+
+
+def test_many_skipped_genres_are_summarised_not_listed():
+    """Issue 9 item 10: 126 skipped genres were listed one per line."""
+    doc = {
+        **PLAYLISTS,
+        "skipped": [
+            {"genre": f"g{i:03d}", "reason": f"only {i % 9} eligible tracks (min_size 10)"}
+            for i in range(126)
+        ],
+    }
+    text = render_summary(doc, OFFLINE, AB)
+    skipped = [line for line in text.splitlines() if "skipped" in line]
+    assert skipped == [
+        "  126 genres skipped (126 only N eligible tracks (min_size N)): g000, g001, g002, "
+        "g003, g004 and 121 more; full list in reports/playlists/skipped_genres.csv"
+    ]

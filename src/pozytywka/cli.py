@@ -3,6 +3,11 @@
 Each DVC stage is a subcommand (``pozytywka train`` is what dvc.yaml runs), and
 so are the things that are not stages (``summary``, ``report``, ``bench``).
 Errors a user can cause print one line and exit 2; bugs keep their traceback.
+
+Every subcommand runs in the project root (:func:`pozytywka.paths.find_root`),
+from whichever folder inside the project it is started, as ``dvc`` does; paths
+given on the command line (``--params``, ``--out`` ...) are relative to the
+folder it was started in (:class:`UserPath`).
 """
 
 from __future__ import annotations
@@ -10,9 +15,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
+from pathlib import Path
 
+from . import paths
 from .errors import PozytywkaError
+
+log = logging.getLogger(__name__)
 
 # subcommand -> (module under pozytywka.stages, one-line help)
 STAGES = {
@@ -27,6 +37,18 @@ STAGES = {
 }
 
 
+class UserPath(argparse.Action):
+    """Store a path option as given, made absolute against the folder the command started in.
+
+    Only options the user types go through an action (defaults do not), so a
+    default like ``params.yaml`` stays relative to the project root the
+    command then moves to, and ``--out report.md`` typed in ``src/`` stays in ``src/``.
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, type(values)(Path(values).absolute()))
+
+
 def _run_stage(module: str, params_path: str) -> None:
     from .config import load_params
 
@@ -37,7 +59,10 @@ def _run_stage(module: str, params_path: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pozytywka", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--params", default="params.yaml", help="params file (default: %(default)s)"
+        "--params",
+        default="params.yaml",
+        action=UserPath,
+        help="params file (default: the project root's %(default)s)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="log warnings only")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -65,6 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
+        root = paths.find_root(Path.cwd())
+        if root is not None and root != Path.cwd().absolute():
+            log.info("running in the project root %s", root)
+            os.chdir(root)
         result = args.func(args)
     except PozytywkaError as exc:
         print(f"pozytywka {args.command}: error: {exc}", file=sys.stderr)

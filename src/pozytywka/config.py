@@ -3,11 +3,22 @@
 Each stage reads only its own sections (and dvc.yaml declares exactly those),
 so a bad value in one section stops only the stages that use it. A bad value
 raises :class:`ParamError` with one line naming the param and what is allowed.
+
+YAML is read as DVC reads it (:func:`read_yaml`): ruamel.yaml's safe loader,
+YAML 1.2, so a value means here what ``dvc params diff`` and ``dvc exp run -S``
+say it means. Numbers: ``1e-5``, ``1E5``, ``8e-2``, ``1e-05`` (what
+``dvc exp run -S x=1e-5`` writes), ``+1e5``, ``.5``, ``1.``, ``1_000`` and
+``0x1A`` are numbers; ``1,000``, ``5e``, ``1:30`` (a YAML 1.1 sexagesimal),
+``yes``/``on`` (YAML 1.1 booleans) are strings to DVC and so to us too, and a
+number param given a string is an error naming it. ``.inf`` and ``.nan`` are
+numbers to YAML but never valid params. A whole number written as a float
+(``iterations: 1e3``) is accepted where an integer is expected.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import types
 import typing
@@ -15,7 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from .errors import ParamError
 from .paths import PARAMS
@@ -51,6 +63,8 @@ class SyntheticParams:
 @dataclass(frozen=True)
 class DataParams:
     source: str = _f("data/raw/synthetic")
+    # a complete week with fewer events than this share of the median week is a gap (gaps.py)
+    gap_min_share: float = _f(0.1, lo=0.0, hi=1.0)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
 
 
@@ -165,6 +179,10 @@ def _coerce(value: Any, kind: Any, meta: dict, where: str) -> Any:
         return [_coerce(v, inner, {}, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin is types.UnionType:
         kind = next(a for a in typing.get_args(kind) if a is not type(None))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ParamError(f"{where} must be {_describe(meta, kind)}, got {value!r}")
+    if kind is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # 1e3 is 1000.0 in YAML: a whole number
     ok = (
         (kind is bool and isinstance(value, bool))
         or (kind is int and isinstance(value, int) and not isinstance(value, bool))
@@ -222,16 +240,35 @@ def params_from_dict(raw: dict) -> Params:
     return Params(**sections)
 
 
-def load_params(path: str | os.PathLike[str] = PARAMS) -> Params:
-    """Read and validate params.yaml; a missing file means all defaults."""
+def parse_yaml(text: str, source: str | os.PathLike[str]) -> Any:
+    """The data in YAML ``text`` (from ``source``, for messages), read exactly as DVC reads it.
+
+    DVC loads ``params.yaml`` and ``dvc.lock`` with ruamel.yaml's safe loader,
+    YAML 1.2 (``dvc.utils.serialize.parse_yaml``); the same loader is what keeps
+    a value like ``1e-5`` a number here (PyYAML, a YAML 1.1 loader, reads it as
+    the string ``'1e-5'``). Raises :class:`ParamError` (one line, with the line
+    and column) when the text is not valid YAML.
+    """
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc).strip().splitlines()[0]
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        raise ParamError(f"{source} is not valid YAML: {problem}{where}") from None
+
+
+def read_yaml(path: str | os.PathLike[str]) -> Any:
+    """:func:`parse_yaml` of the file ``path``; a missing file is a :class:`ParamError`."""
     path = Path(path)
     if not path.exists():
         raise ParamError(f"{path} not found: run from the project root (where dvc.yaml is)")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ParamError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
-    return params_from_dict(raw)
+    return parse_yaml(path.read_text(encoding="utf-8"), path)
+
+
+def load_params(path: str | os.PathLike[str] = PARAMS) -> Params:
+    """Read and validate params.yaml (YAML 1.2, as DVC reads it: :func:`read_yaml`)."""
+    return params_from_dict(read_yaml(path))
 
 
 def as_dict(params: Any) -> dict:

@@ -22,3 +22,25 @@ AUDIO_FEATURES: tuple[str, ...] = (
     "valence",
     "tempo",
 )
+
+#: Column order of each file in the positional edition, where every line is a
+#: JSON array instead of an object (e.g. sessions
+#: ``["2024-02-08 09:52:40.925 +02:00:00", 101, "T1", "Play", 7]``). It is the
+#: key order of the object editions' lines. Ingest reads an array line by these
+#: positions; an array of another length is a malformed row.
+POSITIONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "artists": ("id", "name", "genres"),
+    "tracks": (
+        "id",
+        "name",
+        "popularity",
+        "duration_ms",
+        "explicit",
+        "id_artist",
+        "release_date",
+        *AUDIO_FEATURES,
+    ),
+    "users": ("user_id", "name", "city", "street", "favourite_genres", "premium_user"),
+    "sessions": ("timestamp", "user_id", "track_id", "event_type", "session_id"),
+    "track_storage": ("track_id", "storage_class", "daily_cost"),
+}

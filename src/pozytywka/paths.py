@@ -1,12 +1,33 @@
 """Where every stage reads and writes: the same names dvc.yaml declares.
 
 Paths are relative to the project root (the folder holding dvc.yaml), which is
-the working directory of every DVC stage.
+the working directory of every DVC stage; the ``pozytywka`` console script
+moves there first from any folder inside the project (:func:`find_root`).
 """
 
 from pathlib import Path
 
+DVC_YAML = Path("dvc.yaml")
 PARAMS = Path("params.yaml")
+
+
+def find_root(start: Path) -> Path | None:
+    """The project root for a command started in folder ``start``, or None outside any project.
+
+    The nearest folder at or above ``start`` holding ``dvc.yaml``, found by
+    walking up as ``dvc`` finds its repository. A folder holding a
+    ``params.yaml`` but no ``dvc.yaml`` is a project of its own (how the
+    benchmark runs stages in its scale folders), never a subfolder of the one
+    above it: the stage runs there, not on the enclosing project's data.
+    """
+    start = start.absolute()
+    if (start / PARAMS).is_file() and not (start / DVC_YAML).is_file():
+        return start
+    for folder in (start, *start.parents):
+        if (folder / DVC_YAML).is_file():
+            return folder
+    return None
+
 
 RAW_SYNTHETIC = Path("data/raw/synthetic")
 
@@ -43,6 +64,7 @@ PLAYLIST_REPORTS = REPORTS / "playlists"
 PLAYLISTS_JSON = PLAYLIST_REPORTS / "playlists.json"
 PLAYLISTS_MD = PLAYLIST_REPORTS / "playlists.md"
 PLAYLISTS_BY_MODEL = PLAYLIST_REPORTS / "by_model"
+PLAYLISTS_SKIPPED = PLAYLIST_REPORTS / "skipped_genres.csv"
 AB_REPORTS = REPORTS / "ab"
 AB_OUTCOMES = AB_REPORTS / "outcomes.csv"
 AB_SUMMARY = AB_REPORTS / "summary.md"

@@ -98,7 +98,7 @@ def to_pandas(frame: SparkDataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records([r.asDict() for r in rows], columns=frame.columns)
 
 
-def _normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
+def normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
     """Complete weeks only, plays.weekly_popularity's dtypes and row order."""
     out = raw.copy()
     out["week_start"] = pd.to_datetime(out["week_start"]).dt.tz_localize(None)
@@ -112,6 +112,19 @@ def _normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFr
     ]
 
 
+def complete_week_starts_spark(
+    spark: SparkSession, sessions: str = "sessions"
+) -> list[pd.Timestamp]:
+    """The complete weeks of the view ``sessions``, from Spark's own MIN/MAX of the log.
+
+    The Spark counterpart of :func:`pozytywka.plays.complete_week_starts`: the weeks
+    ``build_features`` gets on this engine (empty list for no events).
+    """
+    span = spark.sql(f'SELECT MIN("timestamp") AS lo, MAX("timestamp") AS hi FROM {sessions}')
+    lo, hi = span.collect()[0]
+    return [] if lo is None else complete_weeks(pd.Timestamp(lo), pd.Timestamp(hi))
+
+
 def weekly_popularity_spark(spark: SparkSession, sessions: str = "sessions") -> pd.DataFrame:
     """Weekly popularity on Spark from the view ``sessions`` (the interim table).
 
@@ -119,13 +132,11 @@ def weekly_popularity_spark(spark: SparkSession, sessions: str = "sessions") -> 
     complete weeks of the whole log exactly as :func:`pozytywka.plays.weekly_popularity`
     does, so the two engines return equal frames.
     """
-    span = spark.sql(f'SELECT MIN("timestamp") AS lo, MAX("timestamp") AS hi FROM {sessions}')
-    lo, hi = span.collect()[0]
-    if lo is None:
+    weeks = complete_week_starts_spark(spark, sessions)
+    if not weeks:
         return plays.weekly_popularity(pd.DataFrame({"timestamp": pd.Series(dtype="object")}))
-    weeks = complete_weeks(pd.Timestamp(lo), pd.Timestamp(hi))
     raw = to_pandas(spark.sql(plays.weekly_popularity_sql(sessions)))
-    return _normalise_weekly(raw, weeks)
+    return normalise_weekly(raw, weeks)
 
 
 def weekly_popularity_from_parquet(

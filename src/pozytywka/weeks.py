@@ -47,6 +47,13 @@ def complete_weeks(first: pd.Timestamp, last: pd.Timestamp) -> list[pd.Timestamp
     return weeks
 
 
+def complete_weeks_between(first, last) -> list[pd.Timestamp]:
+    """:func:`complete_weeks`, or no weeks when there is no event (``first``/``last`` None/NaT)."""
+    if first is None or last is None or pd.isna(first) or pd.isna(last):
+        return []
+    return complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
+
+
 def target_week(last_complete_week: pd.Timestamp) -> pd.Timestamp:
     """The week playlists are published for: the one after the last complete week."""
     return pd.Timestamp(last_complete_week) + WEEK

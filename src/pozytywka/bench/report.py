@@ -168,6 +168,13 @@ def format_table(bench: dict[str, Any], markdown: bool = False) -> str:
         lines.append(
             f"dvc repro with nothing to do: {bench['noop_repro']['noop_repro']['seconds']:.2f} s"
         )
+    m = bench.get("machine", {})
+    lines.append(
+        f"measured {m.get('date_utc', 'on an unrecorded date')} on {m.get('cpus')} CPUs, "
+        f"{m.get('memory_gb')} GiB RAM, load average at start "
+        f"{', '.join(str(x) for x in m.get('load_average_at_start', []))} "
+        f"({m.get('platform')}, Python {m.get('python')})"
+    )
     return "\n".join(lines)
 
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from ..config import params_from_dict
+from ..config import params_from_dict, read_yaml
 from ..errors import PozytywkaError
 from . import report
 from .measure import Measurement, run_measured
@@ -302,7 +302,7 @@ def measure_noop_repro(root: Path, work: Path, env: dict[str, str]) -> dict[str,
         shutil.rmtree(repo)
     repo.mkdir(parents=True)
     copy_like_a_clone(root, repo)
-    params = yaml.safe_load((repo / "params.yaml").read_text(encoding="utf-8"))
+    params = read_yaml(repo / "params.yaml")
     (repo / "params.yaml").write_text(
         yaml.safe_dump(deep_update(params, NOOP_TINY), sort_keys=False), encoding="utf-8"
     )
@@ -344,6 +344,8 @@ def machine() -> dict[str, Any]:
         "duckdb": duckdb.__version__,
         "pandas": pd.__version__,
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        # the day the numbers were measured: quoted figures must say when (issue 10)
+        "date_utc": time.strftime("%Y-%m-%d", time.gmtime()),
     }
 
 
@@ -352,7 +354,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
     params_path = Path(config.params_path)
     if not params_path.exists():
         raise PozytywkaError(f"bench: {params_path} not found (run from the project root)")
-    raw_params = yaml.safe_load(params_path.read_text(encoding="utf-8")) or {}
+    raw_params = read_yaml(params_path) or {}
     work = Path(config.work_dir) if config.work_dir else Path(tempfile.mkdtemp(prefix="pz-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..bench import report
 from ..bench.runner import STAGES, BenchConfig, run_bench
 from ..bench.scale import parse_scales
+from ..cli import UserPath
 from ..errors import PozytywkaError
 from ..io import save_figure, write_json, write_text
 from ..paths import BENCH_REPORTS
@@ -35,8 +36,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=os.environ.get("BENCH_EVENTS") or DEFAULT_EVENTS,
         help="session event counts, e.g. '1M 10M' (default: $BENCH_EVENTS or %(default)r)",
     )
-    p.add_argument("--out", default=str(BENCH_REPORTS), help="output folder (default: %(default)s)")
-    p.add_argument("--workdir", default=None, help="where the dumps go (default: a temp folder)")
+    p.add_argument(
+        "--out",
+        default=str(BENCH_REPORTS),
+        action=UserPath,
+        help="output folder (default: %(default)s)",
+    )
+    p.add_argument(
+        "--workdir",
+        default=None,
+        action=UserPath,
+        help="where the dumps go (default: a temp folder)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the per-scale project folders")
     p.add_argument(
         "--iterations",

@@ -20,9 +20,9 @@ import os
 import shutil
 from pathlib import Path
 
-import yaml
-
 from .. import paths
+from ..cli import UserPath
+from ..config import parse_yaml, read_yaml
 from ..errors import PozytywkaError
 from ..io import write_text
 from ..report.build import ReportInputs, Snapshot, load_snapshot, render_report
@@ -46,7 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[1],
     )
     p.add_argument("--base", required=True, help="git revision to compare with, e.g. origin/main")
-    p.add_argument("--out", required=True, type=Path, help="Markdown file to write")
+    p.add_argument(
+        "--out", required=True, type=Path, action=UserPath, help="Markdown file to write"
+    )
     p.add_argument(
         "--offline-threshold",
         type=float,
@@ -79,9 +81,9 @@ def _workspace_reader(root: Path):
 def _alpha(root: Path) -> float:
     """ab.alpha from the workspace params (the decision rule of this PR)."""
     try:
-        params = yaml.safe_load((root / paths.PARAMS).read_text(encoding="utf-8")) or {}
+        params = read_yaml(root / paths.PARAMS) or {}
         return float(params.get("ab", {}).get("alpha", Thresholds.alpha))
-    except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
+    except (PozytywkaError, OSError, TypeError, ValueError, AttributeError):
         return Thresholds.alpha
 
 
@@ -121,7 +123,10 @@ def _check_lock(root: Path, notes: list[str]) -> LockDrift | None:
     if committed is None:
         notes.append("`dvc.lock` is not committed yet: commit it with the results of `dvc repro`.")
         return None
-    return lock_drift(yaml.safe_load(committed), yaml.safe_load(fresh.read_text(encoding="utf-8")))
+    return lock_drift(
+        parse_yaml(committed.decode("utf-8"), "dvc.lock (HEAD)"),
+        parse_yaml(fresh.read_text(encoding="utf-8"), fresh),
+    )
 
 
 def run(args: argparse.Namespace) -> int:

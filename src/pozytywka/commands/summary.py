@@ -1,8 +1,11 @@
 """``pozytywka summary``: what the pipeline produced, in a dozen lines (end of ``make repro``).
 
-The playlists published (genre, track count, genres skipped and why), baseline vs
-CatBoost on the offline metrics with their confidence intervals across weeks, and
-the A/B result (lift, CI, p-value, decision). It reads only the files of DESIGN §6;
+The data's complete weeks and gaps, the playlists published (genre, track count;
+skipped genres summarised: counts by reason, the first few by name), baseline vs
+CatBoost on the offline metrics with their confidence intervals across weeks (none
+under 2 weeks) and the weeks left out and why, and the A/B result (lift, or the
+difference when the lift is undefined; CI, p-value, decision and why; a replay is
+headed as a replay estimate). It reads only the files of DESIGN §6;
 a missing one is named with the stage that writes it, so the user knows what to run.
 """
 
@@ -16,15 +19,28 @@ from typing import Any
 
 from .. import paths
 from ..errors import PozytywkaError
+from ..gaps import describe
 from ..markdown import fmt_p
-from ..report.compare import OFFLINE_METRICS, ab_decision, metric_ci, number, skipped_genres
+from ..report.compare import (
+    OFFLINE_METRICS,
+    ab_decision,
+    ab_heading,
+    metric_ci,
+    number,
+    skipped_genres,
+    skipped_summary,
+)
 
 # file -> stage that writes it (dvc.yaml)
 SOURCES = {
+    paths.DATA_QUALITY: "ingest",
     paths.PLAYLISTS_JSON: "playlists",
     paths.OFFLINE_METRICS: "evaluate",
     paths.AB_METRICS: "ab_test",
 }
+
+
+REPLAY_NOTE = "users never saw these playlists; arms scored by what users played anyway"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -59,9 +75,27 @@ def playlists_lines(doc: Mapping[str, Any] | None) -> list[str]:
     width = max((len(p["genre"]) for p in lists), default=0)
     for p in lists:
         lines.append(f"  {p['genre']:<{width}}  {len(p.get('tracks', [])):>3} tracks")
-    for genre, reason in skipped_genres(doc):
-        lines.append(f"  skipped: {genre}" + (f" ({reason})" if reason else ""))
+    skipped = skipped_genres(doc)
+    if skipped:
+        lines.append("  " + skipped_summary(skipped, where=str(paths.PLAYLISTS_SKIPPED)))
     return lines
+
+
+def data_lines(quality: Mapping[str, Any] | None) -> list[str]:
+    """The data's time window and its gaps (weeks with no or almost no events)."""
+    if quality is None:
+        return []
+    window = quality.get("window") or {}
+    line = f"Data: {window.get('complete_weeks', '?')} complete weeks"
+    if window.get("first_complete_week"):
+        line += f" ({window['first_complete_week']} .. {window.get('last_complete_week')})"
+    gaps = quality.get("gaps")
+    if not gaps:
+        return [line]
+    text = describe(gaps)
+    if gaps.get("weeks"):
+        text += " (left out of training and the backtest with the weeks they touch)"
+    return [line, f"  {text}"]
 
 
 def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
@@ -69,9 +103,15 @@ def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
     if offline is None:
         return ["Offline backtest", _missing(paths.OFFLINE_METRICS)]
     k = offline.get("k", "k")
+    n_weeks = offline.get("weeks_evaluated", "?")
+    interval = str(offline.get("interval") or "")
     lines = [
-        f"Offline backtest over {offline.get('weeks_evaluated', '?')} weeks "
-        "(mean [95% CI across weeks])",
+        f"Offline backtest over {n_weeks} week{'s' if n_weeks != 1 else ''} "
+        + (
+            f"(mean; {interval})"
+            if interval.startswith("too few")
+            else "(mean [95% CI across weeks])"
+        ),
         f"  {'metric':<14}  {'baseline':<26}  CatBoost",
     ]
     for key, label in OFFLINE_METRICS.items():
@@ -94,22 +134,30 @@ def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
         if isinstance(better, int):
             text += f", better in {better}/{offline.get('weeks_evaluated', '?')} weeks"
         lines.append(text)
+    for week in offline.get("left_out_weeks") or []:
+        lines.append(f"  left out: week {week.get('week_start')}: {week.get('reason')}")
     return lines
 
 
 def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
     """The A/B result in one sentence plus the per-arm numbers behind it."""
     if ab is None:
-        return ["A/B simulation", _missing(paths.AB_METRICS)]
+        return ["A/B test", _missing(paths.AB_METRICS)]
     metric = ab.get("metric", "play_through_rate")
     lift, lo, hi = number(ab, "lift"), number(ab, "ci_low"), number(ab, "ci_high")
     alpha = number(ab, "alpha") or alpha
-    lines = [f"A/B simulation (A: baseline playlists, B: CatBoost), metric {metric}"]
+    head = ab_heading(ab)
+    lines = [f"{head} (A: baseline playlists, B: CatBoost), metric {metric}"]
+    p_srm = f"p = {fmt_p(number(ab, 'p_value'))}, SRM p = {fmt_p(number(ab, 'srm_p_value'))}"
+    diff, d_lo, d_hi = number(ab, "abs_diff"), number(ab, "abs_ci_low"), number(ab, "abs_ci_high")
     if lift is not None and lo is not None and hi is not None:
-        lines.append(
-            f"  lift {lift:+.2%} (95% CI {lo:+.2%} to {hi:+.2%}), "
-            f"p = {fmt_p(number(ab, 'p_value'))}, SRM p = {fmt_p(number(ab, 'srm_p_value'))}"
-        )
+        lines.append(f"  lift {lift:+.2%} (95% CI {lo:+.2%} to {hi:+.2%}), {p_srm}")
+    elif diff is not None:
+        ci = ""
+        if d_lo is not None and d_hi is not None:
+            ci = f" (95% CI {d_lo:+.4f} to {d_hi:+.4f})"
+        note = ab.get("lift_note") or "not estimable"
+        lines.append(f"  difference {diff:+.4f}{ci}, relative lift undefined ({note}), {p_srm}")
     for arm in ("A", "B"):
         a = (ab.get("arms") or {}).get(arm) or {}
         users = number(a, "users")
@@ -119,7 +167,12 @@ def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
             if value is not None:
                 parts.append(f"{key.replace('_', ' ')} {value:.3f}")
         lines.append(f"  arm {arm}: " + ", ".join(parts))
-    lines.append(f"  decision: {ab_decision(ab, alpha)}")
+    decision = ab_decision(ab, alpha)
+    lines.append(f"  decision: {decision}")
+    if decision == "inconclusive" and isinstance(ab.get("reason"), str):
+        lines.append(f"  why: {ab['reason']}")
+    if ab.get("mode") == "replay":
+        lines.append(f"  note: {ab.get('mode_note') or REPLAY_NOTE}")
     return lines
 
 
@@ -127,9 +180,10 @@ def render_summary(
     playlists: Mapping[str, Any] | None,
     offline: Mapping[str, Any] | None,
     ab: Mapping[str, Any] | None,
+    quality: Mapping[str, Any] | None = None,
 ) -> str:
-    blocks = [playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
-    return "\n\n".join("\n".join(b) for b in blocks) + "\n"
+    blocks = [data_lines(quality), playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
+    return "\n\n".join("\n".join(b) for b in blocks if b) + "\n"
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -147,10 +201,18 @@ def _read(path: Path) -> dict[str, Any] | None:
 def run(args: argparse.Namespace) -> int:
     docs = {path: _read(path) for path in SOURCES}
     if all(doc is None for doc in docs.values()):
+        if not paths.DVC_YAML.is_file():  # the console script found no project root
+            raise PozytywkaError(
+                f"no dvc.yaml in {Path.cwd()} or any folder above it: run `pozytywka summary` "
+                "inside the project (the folder holding dvc.yaml), after `make repro`"
+            )
         raise PozytywkaError("no pipeline results yet: run `make repro` (or `dvc repro`) first")
     print(
         render_summary(
-            docs[paths.PLAYLISTS_JSON], docs[paths.OFFLINE_METRICS], docs[paths.AB_METRICS]
+            docs[paths.PLAYLISTS_JSON],
+            docs[paths.OFFLINE_METRICS],
+            docs[paths.AB_METRICS],
+            docs[paths.DATA_QUALITY],
         ),
         end="",
     )

@@ -50,9 +50,38 @@ def arms_figure(intervals: pd.DataFrame, confidence: float):
     return fig
 
 
+#: Fewer users with plays than this in an arm by the week's end: the sequential plot
+#: says so in one line instead of drawing a lift that a handful of users decide.
+SEQUENTIAL_MIN_USERS = 10
+
+
+def too_few_users_message(seq: pd.DataFrame, min_users: int = SEQUENTIAL_MIN_USERS) -> str:
+    """The one-line reason the sequential view cannot be drawn ("" when it can)."""
+    if seq.empty:
+        return "No A/B data to draw: no day of the week has events"
+    last = seq.sort_values("day").iloc[-1]
+    n_a, n_b = int(last["users_a"]), int(last["users_b"])
+    if min(n_a, n_b) >= min_users:
+        return ""
+    return (
+        f"Too few users to draw the lift: {n_a} in arm A and {n_b} in arm B with counted plays "
+        f"by day {int(last['day'])} (fewer than {min_users} in an arm)"
+    )
+
+
 def sequential_figure(seq: pd.DataFrame, confidence: float):
-    """The primary metric's lift and interval after each day of the week."""
+    """The primary metric's lift and interval after each day of the week.
+
+    With almost no users in an arm (:func:`too_few_users_message`) the figure
+    holds that one line instead of an empty frame.
+    """
     fig, ax = new_figure(width=7.0, height=3.8)
+    message = too_few_users_message(seq)
+    if message:
+        ax.axis("off")
+        ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10)
+        fig.tight_layout()
+        return fig
     ok = seq.dropna(subset=["lift", "ci_low", "ci_high"])
     if len(ok):
         ax.fill_between(
@@ -80,6 +109,19 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
 
 
+def _effect(c: dict) -> str:
+    """A comparison's cell: the relative lift [CI], p; or the difference when it is undefined."""
+    p = f"p = {fmt_p(c.get('p_value'))}"
+    if c.get("lift") is not None:
+        return f"{_pct(c['lift'])} [{_pct(c.get('ci_low'))}, {_pct(c.get('ci_high'))}], {p}"
+    diff = c.get("abs_diff", c.get("diff"))
+    if diff is None:
+        return "n/a"
+    lo, hi = c.get("abs_ci_low"), c.get("abs_ci_high")
+    ci = f" [{lo:+.4f}, {hi:+.4f}]" if lo is not None and hi is not None else ""
+    return f"difference {diff:+.4f}{ci}, {p} (lift undefined: {c.get('lift_note') or 'n/a'})"
+
+
 def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
@@ -92,8 +134,9 @@ def summary_markdown(metrics: dict, context: dict) -> str:
     """
     a, b = metrics["arms"]["A"], metrics["arms"]["B"]
     mode = metrics["mode"]
+    title = "A/B replay estimate" if mode == "replay" else "A/B test"
     lines = [
-        f"# A/B test: baseline (A) vs CatBoost (B) playlists, week of {context['week_start']}",
+        f"# {title}: baseline (A) vs CatBoost (B) playlists, week of {context['week_start']}",
         "",
         f"**Decision: {metrics['decision']}.** {metrics['reason'][0].upper()}"
         f"{metrics['reason'][1:]}.",
@@ -121,15 +164,18 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         f"| users with plays | {metrics['users_with_plays']['A']} | "
         f"{metrics['users_with_plays']['B']} | |",
         f"| play-through rate | {_num(a['play_through_rate'])} | "
-        f"{_num(b['play_through_rate'])} | {_pct(metrics['lift'])} "
-        f"[{_pct(metrics['ci_low'])}, {_pct(metrics['ci_high'])}], "
-        f"p = {fmt_p(metrics['p_value'])} |",
+        f"{_num(b['play_through_rate'])} | {_effect(metrics)} |",
     ]
     for m, s in metrics["secondary"].items():
         lines.append(
-            f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_pct(s['lift'])} "
-            f"[{_pct(s['ci_low'])}, {_pct(s['ci_high'])}], p = {fmt_p(s['p_value'])} |"
+            f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_effect(s)} |"
         )
+    lines += [
+        "",
+        "Relative lifts: delta method on log(B/A), with its matching z-test; where a lift "
+        "is undefined (a zero mean, or an arm without variance) the difference B - A with "
+        "Welch's interval and test.",
+    ]
     lines += [
         "",
         f"Minimum detectable effect (relative, alpha {metrics['alpha']}, power "
@@ -143,7 +189,7 @@ def summary_markdown(metrics: dict, context: dict) -> str:
             f"reduced by {_pct(cuped['variance_reduction']).lstrip('+')}): play-through rate "
             f"lift {_pct(cuped['lift'])} [{_pct(cuped['ci_low'])}, {_pct(cuped['ci_high'])}], "
             f"p = {fmt_p(cuped['p_value'])}, MDE {_pct(cuped['mde']).lstrip('+')}. "
-            "The plain Welch comparison above is the primary one and makes the decision "
+            "The plain comparison above is the primary one and makes the decision "
             "(it assumes nothing about the covariates and is what DESIGN §6 names); CUPED is "
             "the same comparison with what was predictable before the week removed, a more "
             "precise read that should agree with it.",

@@ -14,13 +14,40 @@ value:
   this one counts every randomised user, so it is the guardrail against a
   rate that rises only because fewer, keener users are left in it.
 
-The relative lift is ``mean_B / mean_A - 1``; its interval is the delta
-method for a ratio of two independent means,
-``Var(mB/mA) ~ varB/(nB mA^2) + mB^2 varA/(nA mA^4)``, with the normal
-quantile for ``1 - alpha`` (95% at the default alpha). The MDE is the
-relative effect a two-sided Welch test at ``alpha`` detects with probability
-``power`` for the users available, by the normal approximation:
-``(z_{1-alpha/2} + z_power) * sqrt(sA^2/nA + sB^2/nB) / mean_A``.
+The relative lift is ``mean_B / mean_A - 1``. Its interval and its test come
+from one method, so they always agree (p < alpha exactly when the interval
+excludes 0): the **delta method on the log ratio**,
+``log(mB/mA) +- z_{1-alpha/2} * se`` with
+``se^2 = varB/(nB mB^2) + varA/(nA mA^2)``, back-transformed with ``exp`` and
+tested with ``z = log(mB/mA) / se`` (two-sided normal p-value). The source is
+the delta method for a ratio of independent means (Kohavi, Tang & Xu,
+*Trustworthy Online Controlled Experiments*, CUP 2020, ch. 18 "Variance
+Estimation and Improved Sensitivity"; Deng, Knoblich & Lu, "Applying the Delta
+Method in Metric Analytics", KDD 2018) applied on the log scale, where the
+ratio's sampling distribution is closer to normal. On that scale the interval
+cannot reach a lift of -100% or below, which a ratio of non-negative means never
+is (the linear delta-method interval did: issue 9, item 8).
+
+The log ratio needs both means > 0 and a variance in each arm. When the
+control mean is 0 (``mB/mA`` undefined), the treatment mean is 0 (log of 0),
+or either arm shows no variance (one value repeated: the spread is not
+estimable, and the delta method would claim a certainty it does not have),
+the relative lift is **undefined** (``lift_defined: false``, ``lift`` and its
+interval ``None``) and the comparison falls back to the absolute difference
+``mB - mA`` with Welch's t interval and Welch's t-test (Welch 1947, the
+Welch-Satterthwaite degrees of freedom; scipy's ``ttest_ind(equal_var=False)``),
+again one method for both. The absolute difference, its Welch interval and
+Welch p-value are always reported too (``diff``, ``abs_ci_low``,
+``abs_ci_high``, ``abs_p_value``). For a metric bounded in ``[lo, hi]`` (the
+play-through rate is in [0, 1]) the difference lies in ``[lo - hi, hi - lo]`` and
+its interval is cut to that range (cutting never lowers coverage).
+
+The MDE is the relative effect a two-sided test at ``alpha`` detects with
+probability ``power`` for the users available, by the normal approximation:
+``(z_{1-alpha/2} + z_power) * sqrt(sA^2/nA + sB^2/nB) / mean_A`` (the usual
+two-sample size formula solved for the effect, e.g. van Belle, *Statistical
+Rules of Thumb*, 2nd ed. 2008, §2.3: ``n = 16 s^2 / d^2`` per arm at alpha 0.05
+and power 0.8; ``tests/test_ab_stats.py`` checks the MDE against it).
 
 When the outcomes carry pre-experiment covariates (``pre_plays``,
 ``pre_full_plays``, ``fav_on_shelf``: see :mod:`pozytywka.experiment.cuped`), the
@@ -88,9 +115,43 @@ def per_user_values(outcomes: pd.DataFrame, metric: str) -> dict[str, np.ndarray
     return out
 
 
+#: The range of each metric's per-user values: (low, high), None = unbounded.
+METRIC_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    PRIMARY: (0.0, 1.0),
+    "likes_per_user": (0.0, None),
+    "skips_per_user": (0.0, None),
+    "full_plays_per_user": (0.0, None),
+}
+UNBOUNDED: tuple[float | None, float | None] = (None, None)
+#: The keys of a comparison that ``ab.json`` carries for secondary metrics and CUPED.
+COMPARISON_KEYS = (
+    "mean_a",
+    "mean_b",
+    "diff",
+    "lift",
+    "ci_low",
+    "ci_high",
+    "p_value",
+    "lift_defined",
+    "lift_note",
+    "test",
+    "abs_ci_low",
+    "abs_ci_high",
+    "abs_p_value",
+)
+
+
 @dataclass(frozen=True)
 class Comparison:
-    """B against A on one metric (lift and interval relative to A)."""
+    """B against A on one metric.
+
+    ``lift``/``ci_low``/``ci_high`` are relative to A (``mB/mA - 1``) and
+    ``None`` when ``lift_defined`` is false (see the module docstring for
+    when); ``p_value`` is the test of the method used (``test``:
+    ``"log_ratio_z"`` or ``"welch_t"``); ``diff``/``abs_ci_low``/``abs_ci_high``/
+    ``abs_p_value`` are the absolute difference ``mB - mA`` with Welch's interval
+    and test, always reported. ``lift_note`` says why the lift is undefined.
+    """
 
     metric: str
     n_a: int
@@ -103,12 +164,23 @@ class Comparison:
     ci_high: float | None
     p_value: float | None
     mde: float | None
+    lift_defined: bool = False
+    abs_ci_low: float | None = None
+    abs_ci_high: float | None = None
+    abs_p_value: float | None = None
+    test: str | None = None
+    lift_note: str | None = None
 
     def as_dict(self) -> dict:
-        """Rounded for output (p-value to significant digits)."""
+        """Rounded for output (p-values to significant digits)."""
         out = {k: (_r(v) if isinstance(v, float) else v) for k, v in asdict(self).items()}
         out["p_value"] = _r_sig(self.p_value)
+        out["abs_p_value"] = _r_sig(self.abs_p_value)
         return out
+
+
+def _clip(value: float, lo: float | None, hi: float | None) -> float:
+    return min(max(value, -math.inf if lo is None else lo), math.inf if hi is None else hi)
 
 
 def _mean(x: np.ndarray) -> float | None:
@@ -135,22 +207,95 @@ def mde_relative(
     return float(z * math.sqrt(var_a / n_a + var_b / n_b) / abs(mean_a))
 
 
-def compare(a: np.ndarray, b: np.ndarray, metric: str, alpha: float, power: float) -> Comparison:
-    """Difference, relative lift with its delta-method interval, Welch p-value, MDE."""
+def welch_difference(
+    a: np.ndarray,
+    b: np.ndarray,
+    alpha: float,
+    bounds: tuple[float | None, float | None] = UNBOUNDED,
+) -> tuple[float | None, float | None, float | None]:
+    """``(ci_low, ci_high, p_value)`` of ``mean(b) - mean(a)`` by Welch's t (scipy).
+
+    ``None`` where undefined: fewer than 2 values in an arm; no variance in
+    either arm (then p is 1 for equal means, else None). With metric
+    ``bounds`` ``(lo, hi)`` the interval is cut to ``[lo - hi, hi - lo]``.
+    """
+    if len(a) < 2 or len(b) < 2:
+        return None, None, None
+    if float(np.ptp(a)) == 0 and float(np.ptp(b)) == 0:
+        return None, None, (1.0 if float(b.mean()) == float(a.mean()) else None)
+    res = stats.ttest_ind(b, a, equal_var=False)
+    ci = res.confidence_interval(1 - alpha)
+    low, high = float(ci.low), float(ci.high)
+    lo, hi = bounds
+    if lo is not None and hi is not None:
+        low, high = max(low, lo - hi), min(high, hi - lo)
+    return low, high, float(res.pvalue)
+
+
+def log_ratio_lift(
+    mean_a: float, mean_b: float, var_a: float, var_b: float, n_a: int, n_b: int, alpha: float
+) -> tuple[float, float, float, float]:
+    """``(lift, ci_low, ci_high, p_value)`` of ``mB/mA - 1``: delta method on ``log(mB/mA)``.
+
+    Needs both means > 0 and n >= 2 per arm (the caller checks). See the
+    module docstring for the formula and its sources.
+    """
+    log_ratio = math.log(mean_b / mean_a)
+    se = math.sqrt(var_b / (n_b * mean_b**2) + var_a / (n_a * mean_a**2))
+    z = stats.norm.ppf(1 - alpha / 2)
+    p = float(2 * stats.norm.sf(abs(log_ratio) / se))
+    return (
+        mean_b / mean_a - 1,
+        math.exp(log_ratio - z * se) - 1,
+        math.exp(log_ratio + z * se) - 1,
+        p,
+    )
+
+
+def _lift_problem(ma: float | None, mb: float | None, va: float | None, vb: float | None) -> str:
+    """Why the relative lift is undefined ("" when it is defined)."""
+    if ma is None or mb is None or va is None or vb is None:
+        return "fewer than 2 users in an arm"
+    problems = []
+    if ma <= 0:
+        problems.append("the control (A) mean is 0")
+    if mb <= 0:
+        problems.append("the treatment (B) mean is 0")
+    still = [arm for arm, v in (("A", va), ("B", vb)) if v == 0]
+    if still:
+        problems.append(f"no variance in arm {' and '.join(still)}")
+    return "; ".join(problems)
+
+
+def compare(
+    a: np.ndarray,
+    b: np.ndarray,
+    metric: str,
+    alpha: float,
+    power: float,
+    bounds: tuple[float | None, float | None] | None = None,
+) -> Comparison:
+    """B against A on per-user values ``a``, ``b`` (1-D arrays, one value per user).
+
+    The relative lift with the log-ratio interval and test when it is defined,
+    else the absolute difference with Welch's (module docstring). ``bounds``:
+    the range of a per-user value, default :data:`METRIC_BOUNDS` of ``metric``.
+    A pure function: the ``ab_test`` stage and the service's live read-out call it.
+    """
     a = np.asarray(a, dtype="float64")
     b = np.asarray(b, dtype="float64")
+    if bounds is None:
+        bounds = METRIC_BOUNDS.get(metric, UNBOUNDED)
     ma, mb, va, vb = _mean(a), _mean(b), _var(a), _var(b)
-    diff = lift = lo = hi = p = None
-    if ma is not None and mb is not None:
-        diff = mb - ma
-    if len(a) >= 2 and len(b) >= 2:
-        res = stats.ttest_ind(b, a, equal_var=False)
-        p = float(res.pvalue) if np.isfinite(res.pvalue) else (1.0 if diff == 0 else None)
-        if ma:
-            lift = mb / ma - 1
-            se = math.sqrt(vb / (len(b) * ma**2) + mb**2 * va / (len(a) * ma**4))
-            z = stats.norm.ppf(1 - alpha / 2)
-            lo, hi = lift - z * se, lift + z * se
+    diff = None if ma is None or mb is None else mb - ma
+    abs_lo, abs_hi, abs_p = welch_difference(a, b, alpha, bounds)
+    problem = _lift_problem(ma, mb, va, vb)
+    lift = lo = hi = None
+    if problem:
+        p, test = abs_p, ("welch_t" if abs_p is not None else None)
+    else:
+        lift, lo, hi, p = log_ratio_lift(ma, mb, va, vb, len(a), len(b), alpha)
+        test = "log_ratio_z"
     return Comparison(
         metric=metric,
         n_a=int(len(a)),
@@ -163,6 +308,12 @@ def compare(a: np.ndarray, b: np.ndarray, metric: str, alpha: float, power: floa
         ci_high=hi,
         p_value=p,
         mde=mde_relative(va, vb, len(a), len(b), ma, alpha, power),
+        lift_defined=not problem,
+        abs_ci_low=abs_lo,
+        abs_ci_high=abs_hi,
+        abs_p_value=abs_p,
+        test=test,
+        lift_note=problem or None,
     )
 
 
@@ -175,45 +326,81 @@ def srm_p_value(n_a: int, n_b: int, split: float) -> float | None:
     return float(res.pvalue)
 
 
+#: What a user with a counted play did, per mode (for the reasons in words).
+PLAYED = {"simulation": "had plays", "replay": "played a served track"}
+#: ``mode_note`` of ``ab.json``: what kind of estimate each mode is.
+MODE_NOTES = {
+    "simulation": "simulation: the synthetic service's behaviour model played the week "
+    "with each user offered their arm's playlists (a causal estimate on synthetic users)",
+    "replay": "replay estimate, not an experiment: users never saw these playlists; each arm "
+    "is scored by what its users actually played in the held-out week",
+}
+
+
+def _users(n: int) -> str:
+    return f"{n} user" + ("" if n == 1 else "s")
+
+
+def _effect_text(c: Comparison) -> str:
+    """The primary effect in words: the lift when defined, else the absolute difference."""
+    if c.lift_defined:
+        return f"play-through rate lift {c.lift:+.2%} (95% CI {c.ci_low:+.2%} to {c.ci_high:+.2%})"
+    ci = (
+        f" (95% CI {c.abs_ci_low:+.4f} to {c.abs_ci_high:+.4f})"
+        if c.abs_ci_low is not None and c.abs_ci_high is not None
+        else ""
+    )
+    return (
+        f"play-through rate difference {c.diff:+.4f}{ci}; relative lift undefined ({c.lift_note})"
+    )
+
+
 def decide(
     primary: Comparison,
     srm_p: float | None,
     alpha: float,
     guardrail: Comparison | None = None,
+    mode: str = "simulation",
 ) -> tuple[str, str]:
     """``(decision, why)``: ship B / keep A / inconclusive, from the primary metric.
 
     An SRM voids the result (the arms are not the random halves they should be,
     so any difference may come from who is in them). Otherwise a significant
-    lift decides; a non-significant one is inconclusive, and the MDE says how
-    large an effect the test could have seen. A significant rise is not shipped
-    when the guardrail (full plays per randomised user) fell significantly:
-    then the rate rose because fewer users played, not because they liked more.
+    effect decides (the relative lift's test, or Welch's on the difference when
+    the lift is undefined: :func:`compare`); a non-significant one is
+    inconclusive, and the MDE says how large an effect the test could have seen.
+    Too few users to compare is inconclusive with the counts in words (e.g.
+    "1 user in arm A and 1 user in arm B played a served track"). A significant
+    rise is not shipped when the guardrail (full plays per randomised user) fell
+    significantly: then the rate rose because fewer users played.
     """
     if srm_p is not None and srm_p < SRM_ALPHA:
         return "inconclusive", (
             f"sample ratio mismatch (SRM p = {srm_p:.2g} < {SRM_ALPHA}): the arms are not "
             "the planned random split, so the comparison is not trustworthy"
         )
-    if primary.p_value is None or primary.lift is None:
-        return "inconclusive", "not enough users with plays in both arms to compare"
-    ci = f"{primary.lift:+.2%} (95% CI {primary.ci_low:+.2%} to {primary.ci_high:+.2%})"
-    if primary.p_value < alpha and primary.lift > 0:
+    if primary.p_value is None or primary.diff is None:
+        return "inconclusive", (
+            f"only {_users(primary.n_a)} in arm A and {_users(primary.n_b)} in arm B "
+            f"{PLAYED.get(mode, 'had plays')}: at least 2 per arm, with some spread, are needed "
+            "to compare"
+        )
+    effect = _effect_text(primary)
+    direction = primary.lift if primary.lift_defined else primary.diff
+    if primary.p_value < alpha and direction > 0:
         g = guardrail
         if g is not None and g.p_value is not None and g.p_value < alpha and (g.diff or 0) < 0:
+            fell = f"{g.lift:+.2%}" if g.lift_defined else f"{g.diff:+.4f}"
             return "inconclusive", (
-                f"play-through rate lift {ci}, p = {primary.p_value:.2g}, but full plays per "
-                f"user fell ({g.lift:+.2%}, p = {g.p_value:.2g}): B reaches fewer listeners"
+                f"{effect}, p = {primary.p_value:.2g}, but full plays per "
+                f"user fell ({fell}, p = {g.p_value:.2g}): B reaches fewer listeners"
             )
-        return "ship B", f"play-through rate lift {ci}, p = {primary.p_value:.2g} < {alpha}"
-    if primary.p_value < alpha and primary.lift < 0:
-        return (
-            "keep A",
-            f"play-through rate lift {ci}, p = {primary.p_value:.2g} < {alpha}: B is worse",
-        )
+        return "ship B", f"{effect}, p = {primary.p_value:.2g} < {alpha}"
+    if primary.p_value < alpha and direction < 0:
+        return "keep A", f"{effect}, p = {primary.p_value:.2g} < {alpha}: B is worse"
     mde = f"{primary.mde:.2%}" if primary.mde is not None else "unknown"
     return "inconclusive", (
-        f"play-through rate lift {ci}, p = {primary.p_value:.2g} >= {alpha}; "
+        f"{effect}, p = {primary.p_value:.2g} >= {alpha}; "
         f"the test could detect a lift of {mde} or more (MDE at the configured power); keep A "
         "until a longer or larger test shows a difference"
     )
@@ -223,8 +410,8 @@ def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
     """The primary metric after CUPED (:mod:`pozytywka.experiment.cuped`); None without covariates.
 
     Same users as the plain comparison (those with plays); ``theta`` is fitted on
-    both arms pooled; then the same Welch test, delta-method interval and MDE run
-    on the adjusted per-user rates. ``variance_reduction`` is
+    both arms pooled; then the same :func:`compare` runs on the adjusted
+    per-user rates (unbounded: an adjusted rate may leave [0, 1]). ``variance_reduction`` is
     ``1 - var(adjusted) / var(plain)`` over those users.
     """
     if not set(PRE_COLUMNS) & set(outcomes.columns):
@@ -236,18 +423,14 @@ def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
     y = (rows["full_plays"] / rows["plays"]).to_numpy(dtype="float64")
     adjusted, theta = cuped_adjust(y, x)
     arm = rows["arm"].to_numpy()
-    c = compare(adjusted[arm == "A"], adjusted[arm == "B"], PRIMARY, ab.alpha, ab.power)
+    c = compare(adjusted[arm == "A"], adjusted[arm == "B"], PRIMARY, ab.alpha, ab.power, UNBOUNDED)
     reduction = 1 - adjusted.var(ddof=1) / y.var(ddof=1) if len(y) >= 2 and y.var() > 0 else None
     return {
         "covariates": names,
         "theta": [_r(t) for t in theta],
         "variance_reduction": _r(reduction),
         "users_with_pre_period": int((rows.get("pre_plays", pd.Series(dtype=int)) > 0).sum()),
-        **{
-            k: v
-            for k, v in c.as_dict().items()
-            if k in ("mean_a", "mean_b", "diff", "lift", "ci_low", "ci_high", "p_value", "mde")
-        },
+        **{k: v for k, v in c.as_dict().items() if k in (*COMPARISON_KEYS, "mde")},
     }
 
 
@@ -260,7 +443,7 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
     }
     primary = comparisons[PRIMARY]
     srm = srm_p_value(n_a, n_b, ab.split)
-    decision, why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"])
+    decision, why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"], mode)
     cuped = cuped_comparison(outcomes, ab)
 
     def arm(which: str, n: int) -> dict:
@@ -281,19 +464,23 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
         "mde": _r(primary.mde),
         # Extras (DESIGN §6 allows more keys; the ones above are the contract).
         "mode": mode,
+        "mode_note": MODE_NOTES.get(mode, mode),
         "decision": decision,
         "reason": why,
         "alpha": ab.alpha,
         "power": ab.power,
         "split": ab.split,
         "diff": _r(primary.diff),
+        "lift_defined": primary.lift_defined,
+        "lift_note": primary.lift_note,
+        "test": primary.test,
+        "abs_diff": _r(primary.diff),
+        "abs_ci_low": _r(primary.abs_ci_low),
+        "abs_ci_high": _r(primary.abs_ci_high),
+        "abs_p_value": _r_sig(primary.abs_p_value),
         "users_with_plays": {"A": primary.n_a, "B": primary.n_b},
         "secondary": {
-            m: {
-                k: v
-                for k, v in comparisons[m].as_dict().items()
-                if k in ("mean_a", "mean_b", "diff", "lift", "ci_low", "ci_high", "p_value")
-            }
+            m: {k: v for k, v in comparisons[m].as_dict().items() if k in COMPARISON_KEYS}
             for m in SECONDARY
         },
         **({"cuped": cuped} if cuped is not None else {}),
@@ -327,10 +514,11 @@ def sequential_view(daily: dict[int, pd.DataFrame], ab: ABParams) -> pd.DataFram
 
 
 def arm_intervals(outcomes: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    """Per arm and metric: the mean and its normal interval (for the arms plot)."""
+    """Per arm and metric: the mean and its normal interval, cut to the metric's range."""
     z = stats.norm.ppf(1 - alpha / 2)
     rows = []
     for m in METRICS:
+        lo, hi = METRIC_BOUNDS[m]
         for arm, x in per_user_values(outcomes, m).items():
             mean = _mean(x)
             se = math.sqrt(_var(x) / len(x)) if len(x) >= 2 else None
@@ -340,8 +528,8 @@ def arm_intervals(outcomes: pd.DataFrame, alpha: float) -> pd.DataFrame:
                     "arm": arm,
                     "users": int(len(x)),
                     "mean": _r(mean),
-                    "ci_low": _r(mean - z * se) if se is not None else None,
-                    "ci_high": _r(mean + z * se) if se is not None else None,
+                    "ci_low": _r(_clip(mean - z * se, lo, hi)) if se is not None else None,
+                    "ci_high": _r(_clip(mean + z * se, lo, hi)) if se is not None else None,
                 }
             )
     return pd.DataFrame(rows)

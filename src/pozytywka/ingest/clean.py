@@ -27,9 +27,8 @@ Normalisation shared by all tables (SQL macros ``pz_*``):
 - lists may be JSON lists, null (an empty list), a JSON list written as a string
   (also with Python quotes) or a comma-separated string; items are lower-cased,
   trimmed, de-duplicated (first occurrence wins, order kept), empty items removed;
-- timestamps: any ISO 8601 variant DuckDB parses ('T' or space, with or without
-  fractional seconds, date only); no offset means UTC, an offset is converted,
-  and the result is naive UTC.
+- timestamps: one parser (:data:`TIMESTAMP_RULES`, macro ``pz_ts``) for every
+  spelling a dump uses; the result is naive UTC.
 """
 
 from __future__ import annotations
@@ -41,14 +40,16 @@ import duckdb
 from .read import RawStats, read_table
 from .schemas import AUDIO_FEATURES, INPUTS, KNOWN_EVENTS, PLAUSIBLE, TRACK_EVENTS
 
-#: Spellings seen across dump editions, mapped to the canonical event type
-#: (after lower-casing and trimming). The sic ``advertisment`` of the original
-#: format is canonicalised to ``advertisement``.
+#: Spellings seen across dump editions, mapped to the canonical event type. They
+#: are matched after :func:`_event_sql`'s case folding (``BuyPremium``,
+#: ``BUY_PREMIUM``, ``Buy premium`` and ``buy-premium`` are all ``buy_premium``).
+#: The sic ``advertisment`` of the original format is canonicalised to ``advertisement``.
 EVENT_SPELLINGS: dict[str, tuple[str, ...]] = {
     "advertisement": ("advertisment", "advertisement", "advert", "ad", "ads", "advertising"),
     "play": ("played", "plays"),
     "skip": ("skipped", "skips"),
     "like": ("liked", "likes"),
+    "buy_premium": ("buypremium", "premium_bought", "bought_premium"),
 }
 
 #: Drop reasons per table, in the order they are tested (first failing wins).
@@ -60,6 +61,8 @@ DROP_REASONS: dict[str, tuple[str, ...]] = {
         "malformed_json",
         "session_id_missing",
         "timestamp_missing",
+        "timestamp_zone_unknown",
+        "timestamp_zone_ambiguous",
         "timestamp_invalid",
         "event_type_missing",
         "track_id_missing",
@@ -81,13 +84,15 @@ def _sql_list(values: tuple[str, ...] | list[str]) -> str:
 def _event_sql(x: str) -> str:
     """CASE expression mapping a raw event type ``x`` to its canonical name.
 
-    Exact canonical names pass first (the common case on big dumps), then the
-    lower-cased, trimmed value is matched against the canonical names and
-    :data:`EVENT_SPELLINGS`; a blank or null token is null; anything else keeps
-    its lower-cased name with runs of spaces and hyphens as ``_``. Each branch
-    only runs on the rows the earlier ones did not match.
+    Exact canonical names pass first (the common case on big dumps); a blank
+    or null token is null; anything else is folded to lower snake case by
+    ``pz_snake`` (CamelCase, UPPER_SNAKE, lower, spaces and hyphens: every
+    spelling of one name becomes the same word) and then matched against the
+    canonical names and :data:`EVENT_SPELLINGS`; an unknown type keeps its
+    snake-case name (and is flagged). Each branch only runs on the rows the
+    earlier ones did not match.
     """
-    e = f"lower(trim({x}))"
+    e = f"pz_snake({x})"
     whens = " ".join(
         f"WHEN {e} IN ({_sql_list(spellings)}) THEN '{canonical}'"
         for canonical, spellings in EVENT_SPELLINGS.items()
@@ -95,18 +100,41 @@ def _event_sql(x: str) -> str:
     return (
         f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} IN ({_sql_list(KNOWN_EVENTS)}) THEN {x} "
         f"WHEN {x} = 'advertisment' THEN 'advertisement' "
+        f"WHEN pz_blank({x}) OR pz_token({x}) OR {e} = '' THEN NULL "
         f"WHEN {e} IN ({_sql_list(KNOWN_EVENTS)}) THEN {e} {whens} "
-        f"WHEN pz_blank({x}) OR pz_token({x}) THEN NULL "
-        f"ELSE regexp_replace({e}, '[\\s-]+', '_', 'g') END"
+        f"ELSE {e} END"
     )
+
+
+#: Session timestamps: the one parser (``pz_ts``), as RE2 patterns. A value is
+#: a local date-time (``T``, ``t`` or spaces between date and time, optional
+#: seconds and fraction, or a date alone) optionally followed, with or without
+#: spaces, by a zone: nothing (UTC: the format's default), ``Z``/``z``/``UTC``/
+#: ``GMT``, an offset ``+HH``, ``+HHMM``, ``+HH:MM`` or ``+HH:MM:SS`` (also
+#: after ``UTC``/``GMT``), or an IANA zone name like ``Europe/Warsaw``. The
+#: result is naive UTC. A plain value (no zone, the common case) is cast
+#: directly; everything else is split into its parts.
+TS_PLAIN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?)?"
+TS_PARTS = (
+    r"^\s*([0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|\s+)[0-9]{1,2}:[0-9]{2}"
+    r"(?::[0-9]{2}(?:\.[0-9]+)?)?)?)\s*(.*?)\s*$"
+)
+TZ_UTC = r"(?i)z|utc|gmt"
+TZ_OFFSET = r"^(?i:utc|gmt)?([+-])([0-9]{2})(?::?([0-9]{2}))?(?::?([0-9]{2}))?$"
+#: A zone name: letters first (``Europe/Warsaw``, ``America/Argentina/Salta``,
+#: but also ``CET`` or ``EST``). Only names of the form Area/Location in the
+#: time-zone database are converted; an abbreviation is not a zone (what "EST"
+#: or "IST" means depends on who wrote it), so such rows are dropped as
+#: ``timestamp_zone_unknown``, never guessed.
+TZ_NAME = r"[A-Za-z][A-Za-z0-9_+/-]*"
 
 
 # The guards on ``ascii(x)`` (the first character's code) keep the common case
 # cheap on ten million rows: only values starting with a space, tab, '-', 'n' or
 # 'N' can be blank, a null token or the -1 sentinel, so only those are trimmed
-# and lower-cased. ``pz_has_tz`` needs no guard: RE2 scans a timestamp faster
+# and lower-cased. ``pz_ts_plain`` needs no guard: RE2 scans a timestamp faster
 # than the string functions a guard would call (0.5 s against 1.5 s on ten
-# million timestamps).
+# million timestamps); only the values it rejects are split into parts.
 MACROS = rf"""
 CREATE OR REPLACE TEMP MACRO pz_blank(x) AS CASE
     WHEN x IS NULL THEN false WHEN x = '' THEN true
@@ -129,11 +157,49 @@ CREATE OR REPLACE TEMP MACRO pz_enum(x) AS CASE
 CREATE OR REPLACE TEMP MACRO pz_event(x) AS {_event_sql("x")};
 CREATE OR REPLACE TEMP MACRO pz_num(x) AS try_cast(trim(x) AS DOUBLE);
 CREATE OR REPLACE TEMP MACRO pz_in(v, lo, hi) AS CASE WHEN v BETWEEN lo AND hi THEN v END;
-CREATE OR REPLACE TEMP MACRO pz_has_tz(x) AS CASE WHEN x IS NULL THEN false ELSE regexp_matches(x,
-    ':[0-9]{{2}}(\.[0-9]+)?\s*([zZ]|UTC|utc|[+-][0-9]{{2}}(:?[0-9]{{2}})?)\s*$') END;
+CREATE OR REPLACE TEMP MACRO pz_snake(x) AS trim(regexp_replace(lower(regexp_replace(
+    regexp_replace(trim(x), '([A-Z]+)([A-Z][a-z])', '\1_\2', 'g'),
+    '([a-z0-9])([A-Z])', '\1_\2', 'g')), '[\s_-]+', '_', 'g'), '_');
+CREATE OR REPLACE TEMP MACRO pz_ts_plain(x) AS regexp_full_match(x, '{TS_PLAIN}');
+CREATE OR REPLACE TEMP MACRO pz_tz_part(v) AS coalesce(try_cast(nullif(v, '') AS INT), 0);
+CREATE OR REPLACE TEMP MACRO pz_tz_seconds(p) AS CASE
+    WHEN pz_tz_part(p.h) <= 18 AND pz_tz_part(p.m) < 60 AND pz_tz_part(p.s) < 60
+    THEN (CASE WHEN p.sign = '-' THEN -1 ELSE 1 END)
+        * (pz_tz_part(p.h) * 3600 + pz_tz_part(p.m) * 60 + pz_tz_part(p.s)) END;
+CREATE OR REPLACE TEMP MACRO pz_tz_offset(z) AS CASE
+    WHEN regexp_full_match(z, '{TZ_UTC}') THEN 0
+    WHEN regexp_full_match(z, '{TZ_OFFSET}')
+        THEN pz_tz_seconds(regexp_extract(z, '{TZ_OFFSET}', ['sign', 'h', 'm', 's'])) END;
+CREATE OR REPLACE TEMP MACRO pz_local_at(zone, u) AS timezone(zone, u::TIMESTAMPTZ);
+CREATE OR REPLACE TEMP MACRO pz_once_in(zone, t, u, c) AS c = u OR pz_local_at(zone, c) <> t;
+CREATE OR REPLACE TEMP MACRO pz_from_zone(zone, t) AS list_transform(
+    [timezone(zone, t)::TIMESTAMP], lambda u: CASE
+        WHEN pz_local_at(zone, u) = t
+            AND pz_once_in(zone, t, u,
+                t - (pz_local_at(zone, u - INTERVAL 1 DAY) - (u - INTERVAL 1 DAY)))
+            AND pz_once_in(zone, t, u,
+                t - (pz_local_at(zone, u + INTERVAL 1 DAY) - (u + INTERVAL 1 DAY)))
+        THEN u END)[1];
+CREATE OR REPLACE TEMP MACRO pz_ts_split(x) AS list_transform(
+    [regexp_extract(x, '{TS_PARTS}', ['local', 'zone'])], lambda p: {{
+        't': try_cast(regexp_replace(p.local, '[Tt]|\s+', ' ') AS TIMESTAMP),
+        'z': p.zone, 'o': pz_tz_offset(p.zone), 'n': pz_tz_name(p.zone)}})[1];
+CREATE OR REPLACE TEMP MACRO pz_ts_parse(x) AS list_transform([pz_ts_split(x)], lambda q:
+    list_transform([CASE WHEN q.t IS NOT NULL AND q.o IS NULL AND q.n IS NOT NULL
+                    THEN pz_from_zone(q.n, q.t) END], lambda zt: {{
+        'ts': CASE WHEN q.t IS NULL THEN NULL WHEN q.z = '' THEN q.t
+            WHEN q.o IS NOT NULL THEN q.t - to_seconds(q.o) ELSE zt END,
+        'kind': CASE WHEN q.t IS NULL THEN 'invalid' WHEN q.z = '' THEN 'naive'
+            WHEN q.o IS NOT NULL THEN 'offset'
+            WHEN q.n IS NOT NULL THEN CASE WHEN zt IS NULL THEN 'zone_ambiguous' ELSE 'zone' END
+            WHEN regexp_full_match(q.z, '{TZ_NAME}') THEN 'zone_unknown'
+            ELSE 'invalid' END}})[1])[1];
 CREATE OR REPLACE TEMP MACRO pz_ts(x) AS CASE
-    WHEN pz_has_tz(x) THEN try_cast(trim(x) AS TIMESTAMPTZ)::TIMESTAMP
-    ELSE try_cast(x AS TIMESTAMP) END;
+    WHEN x IS NULL THEN NULL
+    WHEN pz_ts_plain(x) THEN try_cast(x AS TIMESTAMP)
+    ELSE pz_ts_parse(x).ts END;
+CREATE OR REPLACE TEMP MACRO pz_ts_kind(x) AS CASE
+    WHEN x IS NULL OR pz_ts_plain(x) THEN NULL ELSE pz_ts_parse(x).kind END;
 CREATE OR REPLACE TEMP MACRO pz_bool(x) AS CASE
     WHEN lower(trim(x)) IN ({_sql_list(_TRUE)}) THEN true
     WHEN lower(trim(x)) IN ({_sql_list(_FALSE)}) THEN false END;
@@ -152,8 +218,24 @@ CREATE OR REPLACE TEMP MACRO pz_genres(x) AS
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Define the ``pz_*`` normalisation macros on a connection (UTC session time zone)."""
+    """Define the ``pz_*`` normalisation macros on a connection (UTC session time zone).
+
+    ``pz_tz_name`` knows the Area/Location names of the time-zone database
+    DuckDB's ICU extension carries (lower-cased: ``europe/warsaw`` works too).
+    """
     con.execute("SET TimeZone = 'UTC'")
+    zones = [
+        name
+        for (name,) in con.execute(
+            "SELECT DISTINCT lower(name) FROM pg_timezone_names() "
+            "WHERE contains(name, '/') ORDER BY 1"
+        ).fetchall()
+    ]
+    con.execute(f"CREATE OR REPLACE TYPE pz_zone AS ENUM ({_sql_list(zones)})")
+    con.execute(
+        "CREATE OR REPLACE TEMP MACRO pz_tz_name(z) AS CASE WHEN regexp_full_match(z, "
+        f"'{TZ_NAME}') THEN try_cast(lower(z) AS pz_zone)::VARCHAR END"
+    )
     con.execute(MACROS)
 
 
@@ -409,13 +491,15 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
             pz_blank(session_id)::INT + pz_blank("timestamp")::INT + user_id_blank
                 + track_id_blank + event_type_blank AS rep_empty_string_as_null,
             rep_event_type_normalised,
-            coalesce(pz_has_tz("timestamp"), false)::INT AS rep_timestamp_to_utc
+            pz_ts_kind("timestamp") AS ts_kind
         """,
         reason=_first_reason(
             [
                 ("malformed_json", "NOT ok"),
                 ("session_id_missing", "session_id IS NULL"),
                 ("timestamp_missing", "ts_missing"),
+                ("timestamp_zone_unknown", "ts_kind = 'zone_unknown'"),
+                ("timestamp_zone_ambiguous", "ts_kind = 'zone_ambiguous'"),
                 ("timestamp_invalid", '"timestamp" IS NULL'),
                 ("event_type_missing", "event_type IS NULL"),
                 ("track_id_missing", f"event_type IN ({track_events}) AND track_id0 IS NULL"),
@@ -479,6 +563,8 @@ def clean_sessions(con: duckdb.DuckDBPyConnection, path: Path) -> RawStats:
                coalesce(m.canonical_id, s.track_id0) AS track_id,
                s.event_type,
                {", ".join(f"s.{c}" for c in reps)},
+               coalesce(s.ts_kind IN ('offset', 'zone'), false)::INT AS rep_timestamp_to_utc,
+               coalesce(s.ts_kind = 'zone', false)::INT AS rep_timestamp_from_named_zone,
                (s.user_id0 IS NULL AND u.user_id IS NOT NULL)::INT AS rep_user_id_from_session,
                (m.canonical_id IS NOT NULL)::INT AS rep_track_id_canonicalised,
                coalesce(s.reason0, CASE

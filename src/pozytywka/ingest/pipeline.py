@@ -30,7 +30,9 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from ..gaps import find_gaps, log_gaps, weekly_event_counts_sql
 from ..io import PARQUET_ROW_GROUP, write_parquet_tables
+from ..weeks import complete_weeks_between
 from .clean import CLEANERS, install_macros
 from .quality import account, dropped_sample, summary_markdown, time_window
 from .read import locate_dump
@@ -152,7 +154,9 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, target: Path) -> Non
         con.execute("RESET arrow_large_buffer_size")
 
 
-def ingest_dump(source: str | Path, write: dict[str, Path] | None = None) -> IngestResult:
+def ingest_dump(
+    source: str | Path, write: dict[str, Path] | None = None, gap_min_share: float = 0.1
+) -> IngestResult:
     """Read, clean, validate and account for the dump in folder ``source``.
 
     ``write`` maps big tables (:data:`BIG_TABLES`) to the Parquet file each is
@@ -160,6 +164,8 @@ def ingest_dump(source: str | Path, write: dict[str, Path] | None = None) -> Ing
     ``tables``. Raises :class:`~pozytywka.errors.PozytywkaError` (one line naming
     the file) when the folder is not a usable dump, before anything is written;
     anything recoverable is repaired or dropped and counted instead.
+    ``gap_min_share``: which complete weeks are gaps in the log (:mod:`pozytywka.gaps`),
+    reported in ``quality["gaps"]``.
     """
     write = dict(write or {})
     if unknown := set(write) - set(BIG_TABLES):
@@ -199,7 +205,13 @@ def ingest_dump(source: str | Path, write: dict[str, Path] | None = None) -> Ing
         first, last = con.execute(
             'SELECT min("timestamp"), max("timestamp") FROM rows_sessions WHERE drop_reason IS NULL'
         ).fetchall()[0]
+        week_counts = dict(
+            con.execute(weekly_event_counts_sql("rows_sessions", "drop_reason IS NULL")).fetchall()
+        )
     quality["window"] = time_window(first, last)
+    quality["gaps"] = log_gaps(
+        find_gaps(complete_weeks_between(first, last), week_counts, gap_min_share)
+    )
     quality["derived"] = {"track_genres": len(tables["track_genres"])}
     summary = summary_markdown(str(source), quality, tuple(CLEANERS))
     return IngestResult(

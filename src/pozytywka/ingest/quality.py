@@ -17,6 +17,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from ..gaps import describe
 from ..weeks import complete_weeks
 from .clean import DROP_REASONS, FLAGS
 from .read import RawStats
@@ -150,4 +151,6 @@ def summary_markdown(source: str, quality: dict[str, Any], tables: tuple[str, ..
         ),
         "",
     ]
+    if "gaps" in quality:
+        lines += [f"Gaps in the log: {describe(quality['gaps'])}.", ""]
     return "\n".join(lines)

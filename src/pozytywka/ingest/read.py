@@ -4,9 +4,16 @@ Two readers, one result. The exact one reads each file with DuckDB's CSV reader
 as one text column per physical line (no delimiter, no quoting), which survives
 every real dump: it strips a UTF-8 BOM, accepts CRLF, decompresses ``.gz`` by
 extension and runs in parallel. Each line is then parsed with
-``json_extract_string`` inside ``try()``: a line that is not a JSON object
-becomes one ``malformed_json`` row instead of an error, so every non-blank line
-is accounted for, and its text is kept for the sample. That parse is several
+``json_extract_string`` inside ``try()``: a JSON object by key, a JSON array
+(the positional edition) by the table's column order
+(:data:`~pozytywka.dump_format.POSITIONAL_COLUMNS`). Anything else, an array of
+the wrong length included, becomes one ``malformed_json`` row instead of an
+error, so every non-blank line is accounted for, and its text is kept for the
+sample. A line that is not valid JSON only because a string holds a lone UTF-16
+surrogate escape (``"Song \\ud800"``, a character cut in half by the exporter)
+is parsed again with that escape replaced by U+FFFD, the replacement
+character: the row is kept and counted as repaired
+(``invalid_unicode_replaced``). That parse is several
 times slower than DuckDB's native ``read_json``, so every file is first loaded
 with the native reader, and only a file on which it lost something (a line came
 back all-null: see :func:`needs_line_reader`) is read again line by line; the
@@ -36,7 +43,7 @@ from pathlib import Path
 
 import duckdb
 
-from ..dump_format import DUMP_FILES
+from ..dump_format import DUMP_FILES, POSITIONAL_COLUMNS
 from ..errors import PozytywkaError
 from .schemas import InputSpec
 
@@ -110,23 +117,75 @@ class RawStats:
     malformed: int
 
 
-def parsed_sql(path: Path, keys: tuple[str, ...]) -> str:
+#: A UTF-16 surrogate escape (``\ud800`` to ``\udfff``): valid JSON only as a
+#: high-low pair, which is how JSON writes a character outside the BMP.
+_SURROGATE = r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+_SURROGATE_PAIR = r"\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+
+
+def _replace_lone_surrogates_sql(x: str) -> str:
+    """SQL: JSON text ``x`` with each lone surrogate escape replaced by ``\\ufffd``.
+
+    Escaped backslashes (``\\\\``) are set aside first (as ``chr(1)``), so
+    ``"C:\\\\ud800"`` (a backslash, then the letters ud800) is left alone; valid
+    high-low pairs are set aside (``chr(2)`` for their ``\\u``); what is left of
+    the surrogate escapes is lone. Lines holding ``chr(1)`` or ``chr(2)``
+    (control characters, never valid JSON) are not touched.
+    """
+    return (
+        f"CASE WHEN regexp_matches({x}, '{_SURROGATE}') AND NOT contains({x}, chr(1)) "
+        f"AND NOT contains({x}, chr(2)) THEN replace(replace(regexp_replace(regexp_replace("
+        f"replace({x}, '\\\\', chr(1)), '{_SURROGATE_PAIR}', "
+        r"chr(2) || '\1' || chr(2) || '\2', 'g'), "
+        f"'{_SURROGATE}', '\\\\ufffd', 'g'), chr(2), '\\u'), chr(1), '\\\\') END"
+    )
+
+
+def _parse_sql(x: str, table: str, keys: tuple[str, ...]) -> str:
+    """SQL: the values of ``keys`` in the JSON line ``x`` as a VARCHAR list, or null.
+
+    An object is read by key; an array by the table's positional column order
+    (a key that order lacks is null) and only when it has exactly that many
+    items; anything else (not JSON, a scalar, an array of another length) is null.
+    """
+    paths = "[" + ", ".join(_sql_str(f"$.{key}") for key in keys) + "]"
+    order = POSITIONAL_COLUMNS[table]
+    positions = (
+        "["
+        + ", ".join(
+            _sql_str(f"$[{order.index(key)}]" if key in order else "$.__absent__") for key in keys
+        )
+        + "]"
+    )
+    return (
+        f"CASE WHEN ltrim({x}) LIKE '{{%' THEN try(json_extract_string({x}, {paths})) "
+        f"WHEN ltrim({x}) LIKE '[%' AND try(json_array_length({x})) = {len(order)} "
+        f"THEN try(json_extract_string({x}, {positions})) END"
+    )
+
+
+def parsed_sql(path: Path, table: str, keys: tuple[str, ...]) -> str:
     """A query over the non-blank lines of ``path``: one row per line, values as text.
 
     Columns: ``row_number`` (1-based line number in the file, blank lines
     included, so a person can find the line), ``ok`` (the line is a JSON
-    object), ``line`` (its text) and one VARCHAR column per key (null when the
-    key is missing or null; lists arrive as JSON text).
+    object, or an array of the table's positional columns), ``unicode_fixed``
+    (it parsed only once its lone surrogate escapes were replaced), ``line``
+    (its text) and one VARCHAR column per key (null when the key is missing or
+    null; lists arrive as JSON text).
     """
-    paths = "[" + ", ".join(_sql_str(f"$.{key}") for key in keys) + "]"
     cols = ", ".join(f'j[{i + 1}] AS "{key}"' for i, key in enumerate(keys))
     return f"""
-        SELECT row_number, j IS NOT NULL AS ok, line, {cols}
+        SELECT row_number, j IS NOT NULL AS ok, j0 IS NULL AND j IS NOT NULL AS unicode_fixed,
+               line, {cols}
         FROM (
-            SELECT ordinality::BIGINT AS row_number, line,
-                   CASE WHEN ltrim(line) LIKE '{{%'
-                        THEN try(json_extract_string(line, {paths})) END AS j
-            FROM {_lines_sql(path)}
+            SELECT *, CASE WHEN j0 IS NOT NULL THEN j0
+                ELSE {_parse_sql(_replace_lone_surrogates_sql("line"), table, keys)} END AS j
+            FROM (
+                SELECT ordinality::BIGINT AS row_number, line,
+                       {_parse_sql("line", table, keys)} AS j0
+                FROM {_lines_sql(path)}
+            )
         )
         WHERE line IS NOT NULL AND (j IS NOT NULL OR NOT regexp_full_match(line, '\\s*'))
     """
@@ -180,7 +239,10 @@ def _load_raw(con: duckdb.DuckDBPyConnection, spec: InputSpec, path: Path) -> st
         con.execute(f"DROP TABLE IF EXISTS {raw}")
         return None
     cols = ", ".join(_q(key) for key in spec.keys)
-    return f"SELECT rowid + 1 AS row_number, true AS ok, NULL::VARCHAR AS line, {cols} FROM {raw}"
+    return (
+        "SELECT rowid + 1 AS row_number, true AS ok, false AS unicode_fixed, "
+        f"NULL::VARCHAR AS line, {cols} FROM {raw}"
+    )
 
 
 def _per_value_sql(
@@ -249,7 +311,7 @@ def read_table(
     """
     try:
         native = _load_raw(con, spec, path)
-        source = native if native is not None else parsed_sql(path, spec.keys)
+        source = native if native is not None else parsed_sql(path, spec.table, spec.keys)
         if per_value:
             source = _per_value_sql(con, spec, source, per_value, cache=native is not None)
         con.execute(f"""
@@ -258,7 +320,9 @@ def read_table(
                    CASE WHEN {keep_line} THEN left(line, {BAD_LINE_CHARS}) END AS line
             FROM (
                 SELECT *, {reason} AS reason0
-                FROM (SELECT row_number, ok, line, {columns} FROM ({source}))
+                FROM (SELECT row_number, ok, line, {columns},
+                      unicode_fixed::INT AS rep_invalid_unicode_replaced
+                      FROM ({source}))
             )
         """)
     except duckdb.Error as exc:
@@ -277,8 +341,9 @@ def read_table(
     malformed = lines - good
     if malformed > MAX_MALFORMED_SHARE * lines:
         raise PozytywkaError(
-            f"{path}: {malformed} of {lines} lines are not JSON objects "
-            "(is this a Pozytywka JSON-lines dump?)"
+            f"{path}: {malformed} of {lines} lines are neither JSON objects nor arrays of "
+            f"the {len(POSITIONAL_COLUMNS[spec.table])} positional columns "
+            f"({', '.join(POSITIONAL_COLUMNS[spec.table])}): is this a Pozytywka dump?"
         )
     for key, n in zip(spec.required, present, strict=True):
         if n == 0:
@@ -287,7 +352,7 @@ def read_table(
                 f"{_keys_hint(con, path)}"
             )
     if malformed:
-        log.warning("%s: %d of %d lines are not JSON objects (dropped)", path, malformed, lines)
+        log.warning("%s: %d of %d lines are malformed (dropped)", path, malformed, lines)
     return RawStats(file=path.name, lines=lines, malformed=malformed)
 
 

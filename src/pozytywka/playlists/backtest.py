@@ -4,7 +4,10 @@ Feature week ``w`` predicts popularity in week ``w+1``. At the end of week ``w``
 the targets of feature weeks ``< w`` are known, so CatBoost for ``w`` is trained
 on feature weeks ``< w - valid_weeks`` and early-stopped on the ``valid_weeks``
 feature weeks just before ``w``; the evaluated weeks are the last
-``evaluate.eval_weeks`` labelled feature weeks. The baseline needs no training.
+``evaluate.eval_weeks`` labelled feature weeks. Weeks whose history or target
+touches a gap in the log (``gap_in_window``, :mod:`pozytywka.gaps`) are used
+neither to train nor to evaluate: a gap inside the evaluation window leaves its
+weeks out, by name (:func:`backtest_weeks`). The baseline needs no training.
 The same split function serves the ``train`` stage (``w`` = the prediction week).
 """
 
@@ -19,7 +22,12 @@ from tqdm import tqdm
 from ..config import Params
 from ..errors import PozytywkaError
 from ..weeks import WEEK
-from .features import check_enough_weeks, labelled_weeks, model_feature_columns
+from .features import (
+    check_enough_weeks,
+    gap_touched_weeks,
+    labelled_weeks,
+    model_feature_columns,
+)
 from .models.baseline import fit_baseline, predict_baseline
 from .models.catboost_model import predict_catboost, train_catboost
 
@@ -61,8 +69,31 @@ def rows_of(features: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
 
 
 def evaluation_weeks(features: pd.DataFrame, eval_weeks: int) -> list[pd.Timestamp]:
-    """The last ``eval_weeks`` labelled feature weeks."""
-    return labelled_weeks(features)[-eval_weeks:]
+    """The last ``eval_weeks`` labelled feature weeks that touch no gap in the log."""
+    return backtest_weeks(features, eval_weeks)[0]
+
+
+def backtest_weeks(
+    features: pd.DataFrame, eval_weeks: int
+) -> tuple[list[pd.Timestamp], list[dict]]:
+    """``(evaluated, left_out)`` among the last ``eval_weeks`` labelled feature weeks.
+
+    The window is the calendar's last ``eval_weeks`` labelled weeks; a week in it
+    whose history or target touches a gap in the log (:mod:`pozytywka.gaps`) is
+    left out, not replaced by an earlier one, and listed as
+    ``{"week_start": "YYYY-MM-DD", "reason": ...}``.
+    """
+    window = labelled_weeks(features, usable_only=False)[-eval_weeks:]
+    touched = gap_touched_weeks(features)
+    left_out = [
+        {
+            "week_start": w.strftime("%Y-%m-%d"),
+            "reason": f"its history or target week touches a gap in the log ({touched[w]})",
+        }
+        for w in window
+        if w in touched
+    ]
+    return [w for w in window if w not in touched], left_out
 
 
 def sample_tracks(frame: pd.DataFrame, fraction: float) -> pd.DataFrame:
@@ -97,6 +128,11 @@ def run_backtest(
     baseline = fit_baseline(params.baseline)
     predictions, log = [], []
     weeks = evaluation_weeks(features, params.evaluate.eval_weeks)
+    if not weeks:
+        raise PozytywkaError(
+            f"every one of the last {params.evaluate.eval_weeks} labelled weeks touches a gap "
+            "in the log (metrics/data_quality.json, gaps): nothing to backtest"
+        )
     for week in tqdm(weeks, desc="backtest", unit="week", disable=not progress):
         split = split_before(features, week, params.split.valid_weeks, params.split.min_train_weeks)
         train = sample_tracks(rows_of(features, split.train_weeks), train_fraction)

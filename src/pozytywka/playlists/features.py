@@ -22,6 +22,8 @@ the future into the backtest.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -131,6 +133,7 @@ def build_features(
     track_genres: pd.DataFrame,
     weeks: list[pd.Timestamp],
     params: FeaturesParams,
+    gap_weeks: Sequence[pd.Timestamp] = (),
 ) -> pd.DataFrame:
     """Features of every candidate (week, track) of the complete ``weeks``.
 
@@ -138,7 +141,7 @@ def build_features(
     ``track_genres`` are the interim tables. Returns rows sorted by week, track,
     with ``week_start``, ``track_id``, ``artist_id``, ``popularity``, the lags,
     :data:`FEATURE_COLUMNS`, ``target`` (next week's popularity, NaN in the last
-    week) and ``is_prediction_week``.
+    week), ``is_prediction_week`` and ``gap_in_window`` (see :func:`gap_windows`).
     """
     h = params.history_weeks
     week_index = pd.DatetimeIndex(sorted(pd.Timestamp(w) for w in weeks)).astype("datetime64[us]")
@@ -304,7 +307,28 @@ def build_features(
         out[name] = feats[name][t_idx, w_idx]
     out["popularity"] = out["popularity"].astype("int64")
     out["is_prediction_week"] = out["week_start"] == week_index[-1]
+    touched = gap_windows(week_index, gap_weeks, h)
+    out["gap_in_window"] = pd.array(touched[w_idx], dtype="string")
     return out.reset_index(drop=True)
+
+
+def gap_windows(
+    week_index: pd.DatetimeIndex, gap_weeks: Sequence[pd.Timestamp], history_weeks: int
+) -> np.ndarray:
+    """Per feature week: the gap weeks (``YYYY-MM-DD``, comma-separated; "" for none)
+    among the weeks its row reads, i.e. its history window (the ``history_weeks``
+    weeks up to and including it: the lags) and its target week (the one after).
+
+    A week whose window holds a gap (:mod:`pozytywka.gaps`) has a history or a
+    target that is missing rather than zero; :func:`labelled_weeks` leaves it
+    out of training and the backtest.
+    """
+    gaps = {pd.Timestamp(g) for g in gap_weeks}
+    out = []
+    for week in week_index:
+        window = [week + WEEK * j for j in range(1 - history_weeks, 2)]
+        out.append(",".join(w.strftime("%Y-%m-%d") for w in window if w in gaps))
+    return np.array(out, dtype=object)
 
 
 def _rank_in_genre(pair_pop: np.ndarray, p_genre: np.ndarray) -> np.ndarray:
@@ -327,7 +351,23 @@ def _rank_in_genre(pair_pop: np.ndarray, p_genre: np.ndarray) -> np.ndarray:
     return ranks.to_numpy().reshape(n_pairs, n_w)
 
 
-def labelled_weeks(features: pd.DataFrame) -> list[pd.Timestamp]:
-    """Feature weeks whose target is known (every week but the prediction week)."""
-    weeks = features.loc[~features["is_prediction_week"], "week_start"].unique()
+def labelled_weeks(features: pd.DataFrame, usable_only: bool = True) -> list[pd.Timestamp]:
+    """Feature weeks whose target is known (every week but the prediction week).
+
+    With ``usable_only`` (the default: what training and the backtest use), weeks
+    whose history or target touches a gap in the log (``gap_in_window``) are left out.
+    """
+    rows = ~features["is_prediction_week"]
+    if usable_only and "gap_in_window" in features:
+        rows &= features["gap_in_window"].fillna("") == ""
+    weeks = features.loc[rows, "week_start"].unique()
     return sorted(pd.Timestamp(w) for w in weeks)
+
+
+def gap_touched_weeks(features: pd.DataFrame) -> dict[pd.Timestamp, str]:
+    """Labelled feature weeks whose window holds a gap -> the gap weeks (comma-separated)."""
+    if "gap_in_window" not in features:
+        return {}
+    rows = features[~features["is_prediction_week"] & (features["gap_in_window"].fillna("") != "")]
+    pairs = rows[["week_start", "gap_in_window"]].drop_duplicates("week_start")
+    return {pd.Timestamp(w): str(g) for w, g in pairs.itertuples(index=False)}

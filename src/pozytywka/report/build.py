@@ -26,6 +26,7 @@ from .compare import (
     PlaylistDiff,
     Thresholds,
     ab_decision,
+    ab_heading,
     margin,
     metric_ci,
     number,
@@ -145,7 +146,7 @@ def _offline_section(before: Snapshot, after: Snapshot, thresholds: Thresholds) 
 
 def _ab_section(before: Snapshot, after: Snapshot, alpha: float) -> str:
     if before.ab is None and after.ab is None:
-        return "### A/B simulation\n\n`metrics/ab.json` is missing on both sides."
+        return "### A/B test\n\n`metrics/ab.json` is missing on both sides."
     b, a = before.ab or {}, after.ab or {}
     metric = a.get("metric") or b.get("metric") or "play_through_rate"
     rows = []
@@ -163,13 +164,21 @@ def _ab_section(before: Snapshot, after: Snapshot, alpha: float) -> str:
         pp = MISSING if change is None else f"{change * 100:+.2f} pp"
         rows.append([label, fmt_pct(vb), fmt_pct(va), pp])
     rows.append(["95% CI of the lift", _ci(b), _ci(a), ""])
+    if "abs_diff" in a or "abs_diff" in b:
+        # the difference B - A with Welch's interval: the result when the lift is undefined
+        db, da = number(b, "abs_diff"), number(a, "abs_diff")
+        rows.append(
+            ["difference B − A", fmt_value(db, 4), fmt_value(da, 4), fmt_delta(_d(db, da), 4)]
+        )
+        rows.append(["95% CI of the difference", _ci(b, "abs_"), _ci(a, "abs_"), ""])
     for key, label in (("p_value", "p-value"), ("srm_p_value", "sample-ratio mismatch p")):
         rows.append([label, fmt_p(number(b, key)), fmt_p(number(a, key)), ""])
     decision_b = ab_decision(before.ab, alpha) if before.ab else NOT_AT_BASE
     decision_a = ab_decision(after.ab, alpha) if after.ab else "missing"
     rows.append(["**decision**", decision_b, f"**{decision_a}**", ""])
     lines = [
-        f"### A/B simulation (arm A: baseline playlists, arm B: CatBoost; α={alpha})",
+        f"### {ab_heading(after.ab or before.ab)} "
+        f"(arm A: baseline playlists, arm B: CatBoost; α={alpha})",
         "",
         table(["", "base", "this PR", "change"], rows, "lrrr"),
     ]
@@ -187,9 +196,14 @@ def _d(before: float | None, after: float | None) -> float | None:
     return None if before is None or after is None else after - before
 
 
-def _ci(ab: Mapping[str, Any]) -> str:
-    lo, hi = number(ab, "ci_low"), number(ab, "ci_high")
-    return MISSING if lo is None or hi is None else f"[{fmt_pct(lo)}, {fmt_pct(hi)}]"
+def _ci(ab: Mapping[str, Any], prefix: str = "") -> str:
+    """The lift's interval in percent, or (``prefix`` "abs_") the difference's in units."""
+    lo, hi = number(ab, f"{prefix}ci_low"), number(ab, f"{prefix}ci_high")
+    if lo is None or hi is None:
+        return MISSING
+    if prefix:
+        return f"[{fmt_value(lo, 4)}, {fmt_value(hi, 4)}]"
+    return f"[{fmt_pct(lo)}, {fmt_pct(hi)}]"
 
 
 def _track(t: Mapping[str, Any]) -> str:

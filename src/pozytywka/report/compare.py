@@ -9,6 +9,8 @@ CI and decision helpers so both say the same thing about a result.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -73,6 +75,18 @@ def metric_ci(section: Mapping[str, Any] | None, key: str) -> tuple[float, float
     ):
         return float(pair[0]), float(pair[1])
     return None
+
+
+#: How an A/B result is headed, by ``ab.json``'s ``mode``: a replay is no simulation.
+AB_HEADINGS = {
+    "simulation": "A/B simulation",
+    "replay": "A/B replay estimate (not an experiment)",
+}
+
+
+def ab_heading(ab: Mapping[str, Any] | None) -> str:
+    """ "A/B simulation", "A/B replay estimate (not an experiment)", or "A/B test"."""
+    return AB_HEADINGS.get(str((ab or {}).get("mode")), "A/B test")
 
 
 def ab_decision(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> str:
@@ -253,3 +267,33 @@ def skipped_genres(doc: Mapping[str, Any] | None) -> list[tuple[str, str]]:
         else:
             out.append((str(item), ""))
     return out
+
+
+#: Skipped genres named in logs and the summary; the rest are in the report file.
+SKIPPED_SHOWN = 5
+
+
+def skip_reason_kind(reason: str) -> str:
+    """A skip reason with its numbers replaced by ``N``: reasons of one kind group together
+    ("only 3 eligible tracks (min_size 10)" -> "only N eligible tracks (min_size N)")."""
+    return re.sub(r"\d+(\.\d+)?", "N", reason) if reason else "no reason given"
+
+
+def skipped_summary(
+    skipped: Sequence[tuple[str, str]], shown: int = SKIPPED_SHOWN, where: str | None = None
+) -> str:
+    """One line for many skipped genres (issue 9, item 10): the count, the counts by
+    kind of reason (most frequent first), the first ``shown`` genres by name and,
+    when given, ``where`` the full list is. "" for no skipped genre.
+    """
+    if not skipped:
+        return ""
+    kinds = Counter(skip_reason_kind(reason) for _, reason in skipped)
+    by_reason = "; ".join(
+        f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
+    names = ", ".join(genre for genre, _ in skipped[:shown])
+    more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    text = f"{len(skipped)} genre{'s' if len(skipped) != 1 else ''} skipped ({by_reason}): "
+    text += names + more
+    return text + (f"; full list in {where}" if where and more else "")

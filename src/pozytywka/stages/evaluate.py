@@ -10,8 +10,14 @@ from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import save_figure, write_csv, write_json, write_parquet
-from ..playlists.backtest import run_backtest
-from ..playlists.metrics import METRIC_NAMES, genre_week_metrics, summarise, weekly_metrics
+from ..playlists.backtest import backtest_weeks, run_backtest
+from ..playlists.metrics import (
+    METRIC_NAMES,
+    genre_week_metrics,
+    left_out_weeks,
+    summarise,
+    weekly_metrics,
+)
 from ..plotting import MODEL_COLOURS, new_figure
 
 log = logging.getLogger(__name__)
@@ -40,7 +46,12 @@ def run(params: Params) -> None:
     if by_genre.empty:
         raise PozytywkaError("no (week, genre) with listened tracks to evaluate on")
     weekly = weekly_metrics(by_genre)
-    summary = summarise(weekly, k)
+    left_out = backtest_weeks(features, params.evaluate.eval_weeks)[1] + left_out_weeks(
+        predictions, by_genre
+    )
+    for week in sorted(left_out, key=lambda w: w["week_start"]):
+        log.warning("backtest week %s left out: %s", week["week_start"], week["reason"])
+    summary = summarise(weekly, k, left_out=left_out)
 
     by_week = weekly.copy()
     by_week["week_start"] = by_week["week_start"].dt.strftime("%Y-%m-%d")
@@ -49,17 +60,22 @@ def run(params: Params) -> None:
     write_json(paths.OFFLINE_METRICS, summary)
     write_csv(paths.EVALUATE_REPORTS / "offline_by_week.csv", by_week[ordered].round(6))
     _plot(by_week, summary, k)
+    ci = (
+        f"95% CI {summary['ndcg_diff_ci_low']:+.4f}..{summary['ndcg_diff_ci_high']:+.4f}"
+        if summary["ndcg_diff_ci_low"] is not None
+        else summary["interval"]
+    )
     log.info(
-        "NDCG@%d baseline %.4f, catboost %.4f (diff %+.4f, 95%% CI %+.4f..%+.4f, "
-        "better in %d/%d weeks)",
+        "NDCG@%d baseline %.4f, catboost %.4f (diff %+.4f, %s, better in %d/%d weeks; "
+        "%d weeks left out)",
         k,
         summary["baseline"]["ndcg_at_k"],
         summary["catboost"]["ndcg_at_k"],
         summary["ndcg_diff"],
-        summary["ndcg_diff_ci_low"],
-        summary["ndcg_diff_ci_high"],
+        ci,
         summary["weeks_catboost_better"],
         summary["weeks_evaluated"],
+        len(left_out),
     )
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
+from ..gaps import gap_starts, log_gaps, session_gaps
 from ..io import write_parquet
 from ..playlists.features import build_features, check_enough_weeks
 from ..plays import complete_week_starts, weekly_popularity
@@ -27,6 +28,7 @@ def run(params: Params) -> None:
         params.split.valid_weeks,
         params.evaluate.eval_weeks,
     )
+    gaps = log_gaps(session_gaps(paths.INTERIM_SESSIONS, weeks, params.data.gap_min_share))
     weekly = weekly_popularity(paths.INTERIM_SESSIONS)
     log.info(
         "weekly popularity: %d (week, track) rows over %d complete weeks", len(weekly), len(weeks)
@@ -37,7 +39,16 @@ def run(params: Params) -> None:
         pd.read_parquet(paths.INTERIM_TRACK_GENRES),
         weeks,
         params.features,
+        gap_starts(gaps),
     )
+    touched = sorted(features.loc[features["gap_in_window"] != "", "week_start"].unique())
+    if touched:
+        log.warning(
+            "%d feature weeks touch a gap (history or target) and are left out of training "
+            "and the backtest: %s",
+            len(touched),
+            ", ".join(pd.Timestamp(w).strftime("%Y-%m-%d") for w in touched),
+        )
     log.info(
         "features: %d rows, %d prediction-week tracks",
         len(features),

@@ -63,7 +63,11 @@ def run(params: Params) -> None:
     log.info("ingesting the dump at %s", source)
     # Sessions go from DuckDB straight to their file (ten million rows never
     # become one pandas frame); the other tables come back as frames.
-    result = ingest_dump(source, write={t: INTERIM_FILES[t] for t in BIG_TABLES})
+    result = ingest_dump(
+        source,
+        write={t: INTERIM_FILES[t] for t in BIG_TABLES},
+        gap_min_share=params.data.gap_min_share,
+    )
 
     written: set[Path] = set(result.written.values())
     for table, target in INTERIM_FILES.items():

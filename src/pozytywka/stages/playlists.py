@@ -5,8 +5,9 @@ week, whose target is unknown), scores them with each model through
 ``pozytywka.playlists.models.scoring.score_week``, and builds the playlists with
 :func:`pozytywka.playlists.build_playlist_set`. Writes, under
 ``reports/playlists/``: ``by_model/{baseline,catboost}.json`` (the A/B arms),
-``playlists.json`` and ``playlists.md`` (the model in ``playlists.model``), and
-``metrics/playlists.json``.
+``playlists.json`` and ``playlists.md`` (the model in ``playlists.model``),
+``skipped_genres.csv`` (every genre either model skipped, and why; the log names
+a few per model, with counts by reason) and ``metrics/playlists.json``.
 """
 
 from __future__ import annotations
@@ -18,18 +19,31 @@ import pandas as pd
 from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
-from ..io import write_json, write_text
+from ..io import write_csv, write_json, write_text
 from ..playlists.publish import (
     build_playlist_set,
     playlist_document,
     playlist_metrics,
     playlists_markdown,
 )
+from ..report.compare import skipped_summary
 from ..weeks import target_week
 
 log = logging.getLogger(__name__)
 
 MODELS = ("baseline", "catboost")
+#: Every genre skipped by either model, with its reason (logs and the summary name a few).
+SKIPPED_CSV = paths.PLAYLISTS_SKIPPED
+SKIPPED_COLUMNS = ["model", "genre", "predicted_popularity", "eligible_tracks", "reason"]
+
+
+def skipped_table(skipped: list[dict]) -> pd.DataFrame:
+    """``skipped_genres.csv``: one row per (model, skipped genre), in skip order."""
+    frame = pd.DataFrame(skipped)
+    for column in SKIPPED_COLUMNS:
+        if column not in frame:
+            frame[column] = pd.Series(dtype="object")
+    return frame[SKIPPED_COLUMNS]
 
 
 def _read(path) -> pd.DataFrame:
@@ -58,6 +72,7 @@ def run(params: Params) -> None:
     track_genres = _read(paths.INTERIM_TRACK_GENRES)
 
     documents = {}
+    all_skipped: list[dict] = []
     for model in MODELS:
         scores = score_week(model, week_rows, paths.MODELS)
         if scores is None or len(scores) == 0:
@@ -71,8 +86,10 @@ def run(params: Params) -> None:
             ", ".join(p["genre"] for p in playlists),
             len(skipped),
         )
-        for s in skipped:
-            log.warning("%s: genre %r skipped: %s", model, s["genre"], s["reason"])
+        if skipped:
+            pairs = [(s["genre"], s["reason"]) for s in skipped]
+            log.warning("%s: %s", model, skipped_summary(pairs, where=str(SKIPPED_CSV)))
+        all_skipped += [{"model": model, **s} for s in skipped]
         write_json(paths.PLAYLISTS_BY_MODEL / f"{model}.json", documents[model])
 
     published = documents[params.playlists.model]
@@ -83,6 +100,7 @@ def run(params: Params) -> None:
             "no genre could fill playlists.min_size (%d) tracks: nothing to publish",
             params.playlists.min_size,
         )
+    write_csv(SKIPPED_CSV, skipped_table(all_skipped))
     write_json(paths.PLAYLISTS_JSON, published)
     write_text(paths.PLAYLISTS_MD, playlists_markdown(published))
     write_json(paths.PLAYLIST_METRICS, playlist_metrics(documents, params.playlists.model))
