@@ -34,7 +34,8 @@ def in_ci() -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "needs(tool): the test needs a tool outside Python (java, node, chromium); see needs_tools"
+        "markers",
+        "needs(tool): the test needs a tool outside Python (java, node, chromium); see needs_tools",
     )
 
 

@@ -50,7 +50,7 @@ def browser_page(profile: Path):
             executable_path=CHROMIUM,
             headless=True,
             args=ARGS,
-            viewport={"width": 1100, "height": 900},
+            viewport={"width": 1400, "height": 900},
         )
         try:
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
@@ -58,6 +58,13 @@ def browser_page(profile: Path):
             yield page
         finally:
             ctx.close()
+
+
+def refresh_readout(page) -> str:
+    """Click "Refresh" and wait for the new read-out; returns the chart's caption."""
+    page.click("#refresh")
+    page.wait_for_selector('#chart[data-state="ready"] svg')
+    return page.text_content("#chart .caption")
 
 
 def show_listener(page, url: str, user_id: str) -> None:
@@ -105,8 +112,13 @@ def test_a_listener_sees_their_playlists_and_a_like_is_logged(served, tmp_path):
         like.click()
         page.wait_for_selector(f'tr[data-track="{TRACKS[arm][2]}"] button.like.done')
         assert "Logged: like" in page.text_content("#status")
-        page.click("#refresh")
-        page.wait_for_selector("#chart svg")
+        caption = refresh_readout(page)
+        assert "1 listeners exposed, 1 events" in caption, caption
+        users = {
+            a: page.text_content(f"#arms-table tbody tr:nth-child({i + 1}) td:nth-child(2)")
+            for i, a in enumerate("AB")
+        }
+        assert users == {a: str(int(a == arm)) for a in "AB"}
         page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
 
         page.goto(svc.url + "/browse")
@@ -130,24 +142,31 @@ def test_a_listener_sees_their_playlists_and_a_like_is_logged(served, tmp_path):
 
 
 def main() -> None:
-    """Redraw the README's screenshot: the real service on ``--root``, a few marks, PNG."""
+    """Redraw the README's screenshot: the real service on ``--root`` (manual clock), the
+    behaviour model's traffic for ``--listeners`` listeners, a few marks, the read-out."""
+    from pozytywka.config import load_params
     from pozytywka.serve.process import ServiceProcess
+    from pozytywka.serve.traffic import run_traffic
 
     ap = argparse.ArgumentParser(description=main.__doc__)
     ap.add_argument("--root", type=Path, default=Path("."))
     ap.add_argument("--out", type=Path, default=Path("reports/serve/page.png"))
     ap.add_argument("--user", default="101")
+    ap.add_argument("--listeners", type=int, default=400)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {"POZYTYWKA_STORE": f"sqlite:///{Path(tmp) / 'log.sqlite'}"}
+        env |= {"POZYTYWKA_CLOCK": "manual", "POZYTYWKA_ADMIN_TOKEN": "screenshot"}
         with ServiceProcess(a.root.resolve(), env) as svc, browser_page(Path(tmp) / "p") as page:
+            params = load_params(a.root / "params.yaml")
+            run_traffic(svc.url, params, a.listeners, "screenshot", 2)
             show_listener(page, svc.url, a.user)
             buttons = page.locator("#playlists tbody tr")
             for i, kind in ((0, "play"), (1, "skip"), (2, "like")):
                 buttons.nth(i).locator(f'button[data-event="{kind}"]').click()
             page.wait_for_selector("#playlists button.like.done")
-            page.click("#refresh")
-            page.wait_for_selector("#chart svg")
+            refresh_readout(page)
+            page.evaluate("window.scrollTo(0, 0)")
             a.out.parent.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(a.out), full_page=False)
     print(f"wrote {a.out}")

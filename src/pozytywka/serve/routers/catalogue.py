@@ -32,9 +32,7 @@ def get_catalogue(request: Request) -> Catalogue:
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Rows per page (1-100)")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip (0-100000)")]
-Text = Annotated[
-    str, Query(min_length=1, max_length=100, description="Part of the name, any case")
-]
+Text = Annotated[str, Query(min_length=1, max_length=100, description="Part of the name, any case")]
 Year = Annotated[
     int, Query(ge=1000, le=9999, description="Release year (within the catalogue's years)")
 ]

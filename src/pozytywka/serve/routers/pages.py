@@ -28,9 +28,10 @@ templates = Jinja2Templates(
 )
 
 
-def _context(live) -> dict:
+def _context(request: Request, live) -> dict:
     arts = live.artifacts
     return {
+        "clock": request.app.state.settings.clock,
         "experiment": arts.experiment,
         "week_start": arts.week_start.isoformat(),
         "arms": {
@@ -43,14 +44,14 @@ def _context(live) -> dict:
 @router.get("/", response_class=HTMLResponse)
 def index(request: Request, live: LiveDep):
     """Type a listener id, see their playlists, mark tracks, read the experiment."""
-    return templates.TemplateResponse(request, "index.html", _context(live))
+    return templates.TemplateResponse(request, "index.html", _context(request, live))
 
 
 @router.get("/browse", response_class=HTMLResponse)
 def browse(request: Request, live: LiveDep):
     """Both arms' playlists for the week, side by side (no exposure is logged)."""
     arms = live.artifacts.arms
-    ctx = _context(live) | {
+    ctx = _context(request, live) | {
         "columns": [(arm, ARM_MODELS.get(arm, ""), arms[arm].playlists) for arm in sorted(arms)]
     }
     return templates.TemplateResponse(request, "browse.html", ctx)

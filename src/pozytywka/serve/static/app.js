@@ -58,9 +58,19 @@ async function showPlaylists(userId) {
   status(served.playlists.length + " playlists, in play order.");
 }
 
+// The event's time: now, but never before the listener's exposure (the service's clock,
+// naive UTC with microseconds: +1 ms covers the truncation). On the service's manual
+// clock (a simulated past week) "now" is the exposure itself.
+function eventTime() {
+  const iso = served.exposed_at;
+  const exposed = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z") + 1;
+  const t = document.body.dataset.clock === "manual" ? exposed : Math.max(Date.now(), exposed);
+  return new Date(t).toISOString();
+}
+
 async function mark(button, trackId, kind) {
   const event = { request_id: served.request_id, track_id: trackId, event_type: kind,
-                  timestamp: new Date().toISOString() };
+                  timestamp: eventTime() };
   try {
     await answer(await fetch("/v1/events", { method: "POST",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ events: [event] }) }));
@@ -80,8 +90,7 @@ function drawInterval(r) {
   const svgNS = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(svgNS, "svg");
   svg.setAttribute("viewBox", `0 0 ${W} ${H}`);
-  svg.setAttribute("width", W);
-  svg.setAttribute("height", H);
+  svg.setAttribute("width", "100%");
   svg.setAttribute("role", "img");
   const add = (tag, attrs, text) => {
     const n = document.createElementNS(svgNS, tag);
@@ -91,7 +100,7 @@ function drawInterval(r) {
     return n;
   };
   if (r.lift === null || r.ci_low === null || r.ci_high === null) {
-    add("text", { x: 10, y: H / 2 }, "Not enough events yet for an interval.");
+    add("text", { x: 10, y: H / 2 }, "No interval yet: " + (r.reason || r.lift_note || "too few events") + ".");
     svg.setAttribute("aria-label", "no interval yet");
     return svg;
   }
@@ -115,10 +124,12 @@ function drawInterval(r) {
 
 async function refreshReadout() {
   const chart = $("#chart");
+  chart.dataset.state = "loading";
   try {
     const r = await answer(await fetch(`/v1/experiments/${chart.dataset.experiment}/results`));
     const caption = el("p", { class: "caption" },
-      `${r.metric}: B vs A, 95% interval; p = ${fmt(r.p_value)}, SRM p = ${fmt(r.srm_p_value)}, ` +
+      `${r.metric}: lift of B over A, 95% interval; p = ${fmt(r.p_value)}, ` +
+      `SRM p = ${fmt(r.srm_p_value)}${r.decision ? ", " + r.decision : ""}; ` +
       `${r.listeners_exposed} listeners exposed, ${r.events} events (week of ${r.week_start}).`);
     chart.replaceChildren(drawInterval(r), caption);
     const rows = Object.entries(r.arms).map(([arm, a]) => el("tr", {}, el("td", {}, arm),
@@ -129,6 +140,7 @@ async function refreshReadout() {
   } catch (err) {
     chart.replaceChildren(el("p", { class: "error" }, "Read-out failed: " + err.message));
   }
+  chart.dataset.state = "ready";
 }
 
 $("#lookup").addEventListener("submit", (e) => {
