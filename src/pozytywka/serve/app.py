@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import PozytywkaError
-
 from .artifacts import Artifacts, load_artifacts
 from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
