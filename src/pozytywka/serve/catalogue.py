@@ -12,8 +12,10 @@ Inputs (under the project root, written by the ``ingest`` and ``features`` stage
   ``popularity`` (DESIGN §4: distinct listeners with a full play in the week).
   "Last week" is the latest ``week_start`` in that table.
 
-The connection is an in-memory DuckDB database holding only views over those
-files (Parquet is read, never written: nothing here can change the catalogue).
+The connection is a private in-memory DuckDB database holding a copy of those
+tables, read once when the service starts (the Parquet files are read, never
+written: nothing here can change the catalogue; a new ``dvc repro`` is seen
+after a restart).
 Every query is a constant SQL string with ``?`` parameters; input never becomes
 SQL text. Name search is a case-insensitive substring match
 (``strpos(lower(name), lower(?))``, so ``%`` and ``_`` are plain characters).
@@ -122,7 +124,7 @@ SQL_TOP_ARTIST = """
 
 
 class Catalogue:
-    """Views over the catalogue's Parquet files in a private in-memory DuckDB database.
+    """The catalogue's Parquet tables, copied into a private in-memory DuckDB database.
 
     ``root``: the project root (the files of :data:`TABLES` under it). A missing
     file raises :class:`~pozytywka.errors.PozytywkaError` ("run dvc repro first").
@@ -139,7 +141,8 @@ class Catalogue:
         for name, rel in TABLES.items():
             path = str((root / rel).resolve()).replace("'", "''")
             # DDL cannot take parameters; the path is ours (paths.py), never a request's.
-            self._con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{path}')")
+            # Copied into memory once: a query then costs milliseconds, not a Parquet scan.
+            self._con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
         self._lock = threading.Lock()
         self.genres = frozenset(r[0] for r in self._all("SELECT DISTINCT genre FROM track_genres"))
         lo, hi = self._all("SELECT min(year(release_date)), max(year(release_date)) FROM tracks")[0]
