@@ -23,6 +23,8 @@ import httpx
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pozytywka import paths
 from pozytywka.serve.app import create_app
@@ -79,7 +81,8 @@ def root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def client(root, tmp_path_factory):
     store = tmp_path_factory.mktemp("store") / "log.sqlite"
-    with TestClient(create_app(Settings(store_url=f"sqlite:///{store}", root=root))) as c:
+    app = create_app(Settings(store_url=f"sqlite:///{store}", root=root))
+    with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -211,3 +214,26 @@ def test_over_real_http(root, tmp_path):
         assert bad.json() == {
             "detail": ["year 1999 is outside the catalogue's release years 2020-2021"]
         }
+
+
+@settings(max_examples=40)
+@given(
+    q=st.text(max_size=120),
+    genre=st.text(max_size=20) | st.sampled_from(["pop", "rock", " POP"]),
+    year=st.integers(-5, 10_000) | st.text(max_size=6),
+    limit=st.integers(-2, 200),
+)
+def test_no_query_makes_a_5xx(client, q, genre, year, limit):
+    """Any text, year or page size: a 200, or a 422 with one line per reason."""
+    for path, params in [
+        ("/v1/catalogue/tracks", {"q": q, "limit": limit}),
+        ("/v1/catalogue/artists", {"q": q, "offset": limit}),
+        ("/v1/catalogue/genres/top-tracks", {"genre": genre, "limit": limit}),
+        ("/v1/catalogue/longest-track", {"year": year, "genre": genre}),
+        ("/v1/catalogue/genres/counts", {"year": year, "min_popularity": limit}),
+        ("/v1/catalogue/top-artist", {"year": year, "genre": genre}),
+    ]:
+        r = client.get(path, params=params)
+        assert r.status_code in (200, 422), (path, params, r.text)
+        if r.status_code == 422:
+            assert all("\n" not in line for line in r.json()["detail"])
