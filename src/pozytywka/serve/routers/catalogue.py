@@ -8,7 +8,7 @@ an unknown genre is a 422 with the reason; no catalogue files is a 503.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 from ..catalogue import Catalogue, CatalogueError, Page
 
 router = APIRouter(prefix="/v1/catalogue", tags=["catalogue"])
+T = TypeVar("T")
 
 MAX_LIMIT = 100
 MAX_OFFSET = 100_000
@@ -81,26 +82,13 @@ class CatalogueInfo(BaseModel):
     last_week: dt.date | None = Field(description="Monday of the last week with popularity")
 
 
-class _Paged(BaseModel):
+class Paged(BaseModel, Generic[T]):
+    """One page of an ordered list."""
+
     total: int = Field(description="Rows that match (all pages)")
     limit: int = Field(description="Rows per page asked for")
     offset: int = Field(description="Rows skipped")
-
-
-class TrackPage(_Paged):
-    items: list[CatalogueTrack] = Field(description="This page's tracks")
-
-
-class WeekTrackPage(_Paged):
-    items: list[WeekTrack] = Field(description="This page's tracks, most popular first")
-
-
-class ArtistPage(_Paged):
-    items: list[CatalogueArtist] = Field(description="This page's artists")
-
-
-class GenreCountPage(_Paged):
-    items: list[GenreCount] = Field(description="This page's genres, most tracks first")
+    items: list[T] = Field(description="This page's rows, in the list's order")
 
 
 def _paged(page: Page, limit: int, offset: int) -> dict:
@@ -128,13 +116,13 @@ def info(cat: CatalogueDep) -> CatalogueInfo:
     )
 
 
-@router.get("/tracks", response_model=TrackPage, summary="Search tracks by name")
+@router.get("/tracks", response_model=Paged[CatalogueTrack], summary="Search tracks by name")
 def search_tracks(cat: CatalogueDep, q: Text, limit: Limit = 20, offset: Offset = 0):
     """Most popular (catalogue popularity) first, then by name."""
     return _paged(cat.search_tracks(q, limit, offset), limit, offset)
 
 
-@router.get("/artists", response_model=ArtistPage, summary="Search artists by name")
+@router.get("/artists", response_model=Paged[CatalogueArtist], summary="Search artists by name")
 def search_artists(cat: CatalogueDep, q: Text, limit: Limit = 20, offset: Offset = 0):
     """Artists with the most tracks first, then by name."""
     return _paged(cat.search_artists(q, limit, offset), limit, offset)
@@ -142,7 +130,7 @@ def search_artists(cat: CatalogueDep, q: Text, limit: Limit = 20, offset: Offset
 
 @router.get(
     "/genres/top-tracks",
-    response_model=WeekTrackPage,
+    response_model=Paged[WeekTrack],
     responses=_422,
     summary="A genre's top tracks by last week's popularity",
 )
@@ -153,7 +141,7 @@ def genre_top(cat: CatalogueDep, genre: Genre, limit: Limit = 20, offset: Offset
 
 @router.get(
     "/genres/counts",
-    response_model=GenreCountPage,
+    response_model=Paged[GenreCount],
     responses=_422,
     summary="Tracks per genre released in a year above a catalogue popularity",
 )
