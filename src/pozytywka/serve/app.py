@@ -19,13 +19,25 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
+from ..errors import PozytywkaError
 from .artifacts import Artifacts, load_artifacts
+from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
 from .deps import Live
 from .metrics import MetricsMiddleware, ServiceMetrics
 from .reload import Reloader
-from .routers import admin, events, experiments, health, monitoring, playlists
+from .routers import (
+    admin,
+    catalogue,
+    events,
+    experiments,
+    health,
+    monitoring,
+    pages,
+    playlists,
+)
 from .settings import Settings, settings_from_env
 from .store import Store
 
@@ -69,11 +81,18 @@ def create_app(
         app.state.live = Live(arts, ids)
         app.state.reloader = Reloader(app.state, loader)
         metrics.set_live(arts)
+        # The catalogue API (issue 13) is optional: without the interim tables it answers 503.
+        try:
+            app.state.catalogue = Catalogue(settings.root)
+        except PozytywkaError as exc:
+            app.state.catalogue, app.state.catalogue_error = None, str(exc)
         try:
             yield
         finally:
             store.dispose()
             metrics.process_exit()
+            if app.state.catalogue is not None:
+                app.state.catalogue.close()
 
     app = FastAPI(
         title="Pozytywka playlist service",
@@ -94,4 +113,7 @@ def create_app(
     for module in (health, playlists, events, experiments, admin, monitoring):
         app.include_router(module.router)
     app.include_router(admin.reload_router)
+    app.include_router(catalogue.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("pozytywka.serve", "static")]), name="static")
     return app
