@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store
+.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
@@ -58,6 +58,12 @@ ab-live: setup
 # GET /v1/playlists latency with 10k and 1M exposures in the store -> reports/bench/store.*
 bench-store: setup
 	$(BIN)/pozytywka bench-store
+
+# The service under load from wrk (1, 8, 32 clients) on SQLite then PostgreSQL -> reports/bench/serve.*
+BENCH_SECONDS ?= 5
+bench-serve: setup
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
+	$(BIN)/pozytywka bench-serve --seconds $(BENCH_SECONDS)
 
 test: setup
 	$(BIN)/python -m pytest

@@ -82,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    for module in ("summary", "report", "bench", "retrain", "serve", "traffic", "bench_store"):
+    commands = ("summary", "report", "bench", "retrain")
+    commands += ("serve", "traffic", "bench_store", "bench_serve")
+    for module in commands:
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")
         except ModuleNotFoundError as exc:
