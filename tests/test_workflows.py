@@ -119,11 +119,20 @@ def test_pr_report_is_never_lost_when_the_token_is_read_only():
 def test_retrain_workflow_is_scheduled_and_idempotent():
     wf = load("retrain.yaml")
     assert set(wf[True]) == {"schedule", "workflow_dispatch"}
-    plan = "\n".join(s.get("run", "") for s in wf["jobs"]["plan"]["steps"])
-    assert "gh pr list" in plan and "%G-W%V" in plan  # one branch per ISO week
-    assert wf["jobs"]["retrain"]["if"] == "needs.plan.outputs.exists != 'true'"
-    runs = "\n".join(s.get("run", "") for s in wf["jobs"]["retrain"]["steps"])
-    assert "dvc push" in runs and "cml pr create" in runs and "--message" in runs
+    steps = wf["jobs"]["retrain"]["steps"]
+    runs = "\n".join(s.get("run", "") for s in steps)
+    # the week input goes through the ISO-calendar check before anything runs
+    plan = next(s for s in steps if s.get("id") == "plan")
+    assert "pozytywka retrain --plan" in plan["run"] and "--week" in plan["run"]
+    # the same steps as `make retrain`, from main; no second PR for a week; stale
+    # branches rebuilt (force-pushed) since no PR exists for them
+    assert "pozytywka retrain --base origin/main" in runs
+    assert runs.count("gh pr list") == 2 and "--state all" in runs
+    assert "git push --force origin" in runs and "gh pr create" in runs
+    assert "dvc push" in runs
+    retrain = next(s for s in steps if s.get("id") == "retrain")
+    assert "steps.planned.outputs.exists != 'true'" in retrain["if"]
+    assert "steps.plan.outputs.changed != 'false'" in retrain["if"]
 
 
 # The local-remote round trip (push, clone, pull, reproduce from pulled data) the
@@ -139,7 +148,11 @@ def test_workflows_that_run_the_pipeline_put_the_venv_on_path_first():
     for workflow in WORKFLOWS:
         for job in yaml.safe_load(workflow.read_text())["jobs"].values():
             runs = [step.get("run", "") for step in job.get("steps", [])]
-            pipeline = [i for i, r in enumerate(runs) if "dvc repro" in r or "dvc exp run" in r]
+            pipeline = [
+                i
+                for i, r in enumerate(runs)
+                if "dvc repro" in r or "dvc exp run" in r or "pozytywka retrain" in r
+            ]
             if not pipeline:
                 continue
             on_path = [i for i, r in enumerate(runs) if '.venv/bin" >> "$GITHUB_PATH"' in r]

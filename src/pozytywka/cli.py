@@ -44,6 +44,8 @@ STAGES = {
     "recs_interactions": ("recs_interactions", "implicit feedback per week, listener and track"),
     "recs_evaluate": ("recs_evaluate", "tune, then evaluate the recommenders week by week"),
     "recs_publish": ("recs_publish", "next week's recommendations for every listener"),
+    "hindsight": ("hindsight", "score the previously published playlists on their week"),
+    "drift": ("drift", "what moved in the newest week of data vs the weeks before"),
 }
 
 
@@ -80,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    for module in ("summary", "report", "bench", "serve", "traffic", "bench_store"):
+    commands = ("summary", "report", "bench", "retrain")
+    commands += ("serve", "traffic", "bench_store", "bench_serve")
+    for module in commands:
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")
         except ModuleNotFoundError as exc:

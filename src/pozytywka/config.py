@@ -66,6 +66,7 @@ class SyntheticParams:
     start_date: str = _f("2024-01-01")  # a Monday: week 0 starts there
     sessions_per_user_week: float = _f(0.55, lo=0.1)
     events_per_session: float = _f(7.5, lo=1)
+    signup_rate: float = _f(0.002, lo=0, hi=0.1)  # new users a week, as a share of `users`
     dirt: str = _f("standard", choices=("none", "standard", "heavy"))
 
 
@@ -290,6 +291,16 @@ class SkipsParams:
 
 
 @dataclass(frozen=True)
+class DriftParams:
+    """What the retraining report flags as moved (pozytywka.retrain.drift)."""
+
+    lookback_weeks: int = _f(4, lo=1, hi=52)  # the newest week vs this many weeks before it
+    tolerance: float = _f(0.1, lo=0, hi=10)  # relative margin beyond the previous weeks' range
+    share_tolerance: float = _f(0.02, lo=0, hi=1)  # absolute margin for a genre's share of plays
+    top_genres: int = _f(8, lo=1, hi=1000)  # genre shares shown (flagged ones always are)
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams = field(default_factory=DataParams)
     features: FeaturesParams = field(default_factory=FeaturesParams)
@@ -302,6 +313,7 @@ class Params:
     skips: SkipsParams = field(default_factory=SkipsParams)
 
     recs: RecsParams = field(default_factory=RecsParams)
+    drift: DriftParams = field(default_factory=DriftParams)
 
 
 def _describe(meta: dict, kind: type) -> str:

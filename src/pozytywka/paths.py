@@ -94,3 +94,15 @@ RECS_REPORTS = REPORTS / "recs"
 SERVING = Path("data/serving")
 RECS_PUBLISHED = SERVING / "recs.parquet"
 RECS_FALLBACK = SERVING / "recs_fallback.parquet"
+
+
+# Weekly retraining (issue 11): what `pozytywka retrain` copies from the base revision
+# (committed inputs of the `hindsight` stage), and what the stages write.
+RETRAIN_INPUTS = Path("retrain")
+RETRAIN_PREVIOUS = RETRAIN_INPUTS / "previous.json"
+RETRAIN_HISTORY = RETRAIN_INPUTS / "history.csv"
+HINDSIGHT_METRICS = METRICS / "hindsight.json"
+HINDSIGHT_REPORTS = REPORTS / "hindsight"
+HINDSIGHT_HISTORY = HINDSIGHT_REPORTS / "history.csv"
+DRIFT_METRICS = METRICS / "drift.json"
+DRIFT_REPORTS = REPORTS / "drift"

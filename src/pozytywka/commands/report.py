@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 STAGE_PNGS = (
     ("Offline NDCG per week (evaluate stage)", paths.EVALUATE_REPORTS / "offline_by_week.png"),
     ("A/B arms (ab_test stage)", paths.AB_REPORTS / "arms.png"),
+    (
+        "Published playlists scored on their week (hindsight stage)",
+        paths.HINDSIGHT_REPORTS / "history.png",
+    ),
 )
 
 

@@ -6,12 +6,21 @@ missing artifact or an unreachable database prints one line
 ("... run dvc repro first") instead of a traceback. SIGTERM (and Ctrl-C) is
 uvicorn's graceful shutdown: the socket stops accepting, requests in flight
 finish (up to ``--graceful-timeout`` seconds), then the store is closed.
+
+``--workers N`` (N > 1) runs N uvicorn worker processes, each building the app
+with :func:`~pozytywka.serve.app.create_app` from the environment; their
+Prometheus metrics are summed through ``PROMETHEUS_MULTIPROC_DIR`` (a temporary
+folder when it is not set). ``POST /admin/reload`` reloads only the worker that
+answers it: run one worker where reloads are used.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -26,6 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=30.0,
         help="seconds in-flight requests get after SIGTERM (default: %(default)s)",
     )
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
     p.set_defaults(func=run)
 
 
@@ -42,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         settings = dataclasses.replace(settings, root=Path(args.root))
     load_artifacts(settings.root)  # one-line errors before uvicorn starts
     Store(settings.database_url).dispose()
+    if args.workers > 1:
+        return _run_workers(args, settings.root)
     config = uvicorn.Config(
         create_app(settings),
         host=args.host,
@@ -51,4 +63,29 @@ def run(args: argparse.Namespace) -> int:
         access_log=False,
     )
     uvicorn.Server(config).run()
+    return 0
+
+
+def _run_workers(args: argparse.Namespace, root: Path) -> int:
+    import uvicorn
+
+    os.environ["POZYTYWKA_ROOT"] = str(root.resolve())
+    own_dir = None
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_dir = tempfile.mkdtemp(prefix="pozytywka-prometheus-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
+    try:
+        uvicorn.run(
+            "pozytywka.serve.app:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            timeout_graceful_shutdown=args.graceful_timeout,
+            log_level="info",
+            access_log=False,
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(own_dir, ignore_errors=True)
     return 0

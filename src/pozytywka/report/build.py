@@ -37,6 +37,7 @@ from .compare import (
 )
 from .dvcdiff import DvcDiff
 from .lockcheck import LockDrift
+from .retraining import retraining_sections
 
 WARN = "⚠️"
 NOT_AT_BASE = "not present at base"
@@ -57,6 +58,12 @@ class Snapshot:
     skips: dict[str, Any] | None = None
     cache: dict[str, Any] | None = None
     recs: dict[str, Any] | None = None
+
+    # weekly retraining (issue 11): hindsight, drift and the dump's row account
+    hindsight: dict[str, Any] | None = None
+    hindsight_by_playlist: list[dict[str, Any]] = field(default_factory=list)
+    drift: dict[str, Any] | None = None
+    data_quality: dict[str, Any] | None = None
 
 
 def _json(reader: Reader, path: str, label: str) -> dict[str, Any] | None:
@@ -81,7 +88,20 @@ def load_snapshot(reader: Reader, label: str) -> Snapshot:
         skips=_json(reader, paths.SKIPS_METRICS.as_posix(), label),
         cache=_json(reader, paths.CACHE_METRICS.as_posix(), label),
         recs=_json(reader, paths.RECS_METRICS.as_posix(), label),
+        hindsight=_json(reader, paths.HINDSIGHT_METRICS.as_posix(), label),
+        hindsight_by_playlist=_records(
+            reader(f"{paths.HINDSIGHT_REPORTS.as_posix()}/by_playlist.csv")
+        ),
+        drift=_json(reader, paths.DRIFT_METRICS.as_posix(), label),
+        data_quality=_json(reader, paths.DATA_QUALITY.as_posix(), label),
     )
+
+
+def _records(raw: bytes | None) -> list[dict[str, Any]]:
+    """Rows of a small CSV as dicts (none when the file is absent or empty)."""
+    if not raw or not raw.strip():
+        return []
+    return pd.read_csv(io.BytesIO(raw)).to_dict("records")
 
 
 @dataclass(frozen=True)
@@ -311,7 +331,16 @@ def render_report(inputs: ReportInputs) -> str:
         parts.append(f"> ✅ Nothing flagged ({', '.join(checks)}).")
     parts += [f"> {n}" for n in inputs.notes]
     alpha = number((inputs.after.ab or {}), "alpha") or inputs.thresholds.alpha
-    sections = [
+    after, before = inputs.after, inputs.before
+    # shown when this PR changed them: a retraining (new week, previous playlists scored)
+    moved = after.hindsight != before.hindsight or after.drift != before.drift
+    sections = retraining_sections(
+        after.hindsight if moved else None,
+        after.hindsight_by_playlist,
+        after.drift if moved else None,
+        before.data_quality,
+        after.data_quality,
+    ) + [
         _offline_section(inputs.before, inputs.after, inputs.thresholds),
         _ab_section(inputs.before, inputs.after, alpha),
         _playlist_section(

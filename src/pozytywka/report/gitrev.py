@@ -28,6 +28,24 @@ def is_shallow(cwd: Path) -> bool:
     return out.returncode == 0 and out.stdout.strip() == b"true"
 
 
+def unshallow_command(rev: str) -> str:
+    """A git command that makes ``rev`` resolvable in a shallow clone.
+
+    ``git fetch --unshallow origin HEAD~1`` is rejected (a refspec cannot hold
+    ``~``); plain ``git fetch --unshallow origin`` fetches the whole history, which
+    holds every relative revision and commit id. A branch (``origin/main`` or
+    ``main``) is fetched into the ref the name resolves to, with the history.
+    """
+    name = rev.split("/", 1)[1] if rev.startswith("origin/") else rev
+    relative = any(c in name for c in "~^@:") or name == "HEAD"
+    is_sha = len(name) >= 7 and all(c in "0123456789abcdef" for c in name.lower())
+    if relative or is_sha:
+        return "git fetch --unshallow origin"
+    if rev.startswith("origin/"):
+        return f"git fetch --unshallow origin {name}:refs/remotes/origin/{name}"
+    return f"git fetch --unshallow origin {name}:refs/heads/{name}"
+
+
 def resolve_revision(rev: str, cwd: Path) -> str:
     """The commit id ``rev`` names, or a PozytywkaError that says how to get it.
 
@@ -46,7 +64,7 @@ def resolve_revision(rev: str, cwd: Path) -> str:
     if is_shallow(cwd):
         raise PozytywkaError(
             f"revision {rev!r} is not in this shallow clone: check out with full history "
-            f"(actions/checkout `fetch-depth: 0`) or run `git fetch --unshallow origin {branch}`"
+            f"(actions/checkout `fetch-depth: 0`) or run `{unshallow_command(rev)}`"
         )
     raise PozytywkaError(
         f"unknown git revision {rev!r}: fetch it first (`git fetch origin {branch}`) "

@@ -2,7 +2,10 @@
 
 The lifespan loads what the pipeline published (:func:`load_artifacts`), opens
 the store (creating or migrating its schema), records which artifacts are live
-and keeps them on ``app.state``; routes get them through :mod:`.deps`. One
+and keeps them on ``app.state``; routes get them through :mod:`.deps`. The
+app's Prometheus metrics (:mod:`.metrics`) are counted by an ASGI middleware and
+the routes, and served at ``/metrics``; ``POST /admin/reload`` (:mod:`.reload`)
+swaps in a new week. One
 router per concern under :mod:`.routers`. A request that fails validation
 answers 422 with one line per bad item (``{"detail": [...]}``).
 """
@@ -16,14 +19,30 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
+from ..errors import PozytywkaError
 from .artifacts import Artifacts, load_artifacts
+from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
 from .deps import Live
+from .metrics import MetricsMiddleware, ServiceMetrics
 from .products import RECS, RECS_FIX, SKIPS, SKIPS_FIX, load_product, recs_arms, skips_arms
 from .products import load_recs as _load_recs
 from .products import load_skips as _load_skips
-from .routers import admin, events, experiments, health, playlists, recs, skips
+from .reload import Reloader
+from .routers import (
+    admin,
+    catalogue,
+    events,
+    experiments,
+    health,
+    monitoring,
+    pages,
+    playlists,
+    recs,
+    skips,
+)
 from .settings import Settings, settings_from_env
 from .store import Store
 
@@ -54,6 +73,7 @@ def create_app(
     loader = load or (lambda s: load_artifacts(s.root))
     skips_loader = load_skips or (lambda s: _load_skips(s.root))
     recs_loader = load_recs or (lambda s: _load_recs(s.root))
+    metrics = ServiceMetrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -64,7 +84,8 @@ def create_app(
             clock: WallClock | ManualClock = ManualClock(start)
         else:
             clock = WallClock()
-        ids = store.register_artifacts(arts, clock.now())
+        with metrics.store_write.labels("register_artifacts").time():
+            ids = store.register_artifacts(arts, clock.now())
         app.state.settings = settings
         app.state.store = store
         app.state.clock = clock
@@ -76,10 +97,20 @@ def create_app(
                 (RECS, recs_loader, recs_arms, RECS_FIX),
             )
         }
+        app.state.reloader = Reloader(app.state, loader)
+        metrics.set_live(arts)
+        # The catalogue API (issue 13) is optional: without the interim tables it answers 503.
+        try:
+            app.state.catalogue = Catalogue(settings.root)
+        except PozytywkaError as exc:
+            app.state.catalogue, app.state.catalogue_error = None, str(exc)
         try:
             yield
         finally:
             store.dispose()
+            metrics.process_exit()
+            if app.state.catalogue is not None:
+                app.state.catalogue.close()
 
     app = FastAPI(
         title="Pozytywka playlist service",
@@ -88,11 +119,19 @@ def create_app(
         "and events, and reads the experiment from the log.",
         lifespan=lifespan,
     )
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path == "/v1/events":
+            metrics.rejected(["invalid_payload"])
         return JSONResponse(status_code=422, content={"detail": validation_lines(exc)})
 
-    for module in (health, playlists, skips, recs, events, experiments, admin):
+    for module in (health, playlists, skips, recs, events, experiments, admin, monitoring):
         app.include_router(module.router)
+    app.include_router(admin.reload_router)
+    app.include_router(catalogue.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(packages=[("pozytywka.serve", "static")]), name="static")
     return app

@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 
 from .artifacts import Artifacts
 from .clock import ManualClock, WallClock
+from .metrics import ServiceMetrics
 from .settings import Settings
 from .store import Store
 
@@ -42,7 +43,12 @@ def get_clock(request: Request) -> WallClock | ManualClock:
     return request.app.state.clock
 
 
+def get_metrics(request: Request) -> ServiceMetrics:
+    return request.app.state.metrics
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LiveDep = Annotated[Live, Depends(get_live)]
 StoreDep = Annotated[Store, Depends(get_store)]
 ClockDep = Annotated[WallClock | ManualClock, Depends(get_clock)]
+MetricsDep = Annotated[ServiceMetrics, Depends(get_metrics)]

@@ -39,8 +39,10 @@ class ServiceProcess:
         port: int | None = None,
         startup_timeout: float = 300.0,
         log_path: Path | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
-        """``log_path``: where the server's output goes (default: a temp file)."""
+        """``log_path``: where the server's output goes (default: a temp file);
+        ``args``: more ``pozytywka serve`` arguments (e.g. ``("--workers", "2")``)."""
         self.root = Path(root)
         self.env = {**os.environ, **env}
         self.port = port or free_port()
@@ -49,11 +51,12 @@ class ServiceProcess:
         self.log_path = Path(
             log_path or tempfile.mkstemp(prefix="pozytywka-serve-", suffix=".log")[1]
         )
+        self.args = tuple(args)
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> ServiceProcess:
         cmd = [sys.executable, "-m", "pozytywka.cli", "serve", "--port", str(self.port)]
-        cmd += ["--root", str(self.root)]
+        cmd += ["--root", str(self.root), *self.args]
         with self.log_path.open("ab") as out:
             self.proc = subprocess.Popen(
                 cmd, cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT

@@ -130,3 +130,14 @@ class ClockOut(BaseModel):
 class Health(BaseModel):
     status: str = Field(description="'ok', or what is not ready")
     checks: dict[str, bool] = Field(default_factory=dict, description="Each readiness check")
+
+
+class LiveWeek(BaseModel):
+    week_start: dt.date = Field(description="Monday (UTC) of the served week")
+    versions: dict[str, str] = Field(description="Arm -> model version (md5 from dvc.lock)")
+    artifact_ids: dict[str, int] = Field(description="Arm -> artifact id in the store's log")
+
+
+class Reloaded(BaseModel):
+    previous: LiveWeek = Field(description="What was served before the reload")
+    live: LiveWeek = Field(description="What is served from now on")

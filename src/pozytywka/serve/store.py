@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,11 +185,16 @@ predictions = Table(
 
 
 class BatchRejected(Exception):
-    """A batch with bad items: ``reasons`` holds one line per bad item; nothing was stored."""
+    """A batch with bad items: ``reasons`` holds one line per bad item; nothing was stored.
 
-    def __init__(self, reasons: list[str]) -> None:
+    ``codes`` holds each line's reason as a short label (``unknown_request``, ...:
+    the ``reason`` of the ``pozytywka_events_rejected_total`` metric).
+    """
+
+    def __init__(self, reasons: list[str], codes: list[str] | None = None) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = reasons
+        self.codes = codes or []
 
 
 @dataclass(frozen=True)
@@ -395,7 +401,11 @@ class Store:
 
     # -- events ---------------------------------------------------------------
     def add_events(
-        self, batch: Sequence[EventIn], now: dt.datetime, skew: dt.timedelta
+        self,
+        batch: Sequence[EventIn],
+        now: dt.datetime,
+        skew: dt.timedelta,
+        stored_by: Counter[tuple[str, str]] | None = None,
     ) -> tuple[str, int, int]:
         """Validate and store a batch in one transaction: ``(batch_id, stored, duplicates)``.
 
@@ -403,20 +413,24 @@ class Store:
         unknown request, a track that request did not serve, or has a timestamp
         before the listener's exposure or later than ``now + skew``. Items already
         in the store (a retried batch) are counted as duplicates, not stored again.
+        ``stored_by``, when given, is incremented by the stored events per
+        ``(arm, event_type)`` once the transaction committed (the service's metrics).
         """
         batch_id = uuid.uuid4().hex
         for attempt in range(3):
             try:
                 with self.engine.begin() as conn:
-                    stored, dupes = self._add_events(conn, batch, batch_id, now, skew)
-                return batch_id, stored, dupes
+                    rows, dupes = self._add_events(conn, batch, batch_id, now, skew)
+                if stored_by is not None:
+                    stored_by.update((r["arm"], r["event_type"]) for r in rows)
+                return batch_id, len(rows), dupes
             except IntegrityError:
                 # PostgreSQL only: a concurrent identical batch won the race; re-check.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
-    def _add_events(self, conn, batch, batch_id, now, skew) -> tuple[int, int]:
+    def _add_events(self, conn, batch, batch_id, now, skew) -> tuple[list[dict], int]:
         req_ids = sorted({e.request_id for e in batch})
         known = {}
         for chunk in _chunks(req_ids, 500):
@@ -424,6 +438,7 @@ class Store:
                 select(
                     requests.c.request_id,
                     requests.c.artifact_id,
+                    requests.c.arm,
                     exposures.c.exposed_at,
                     predictions.c.track_id.label("scored"),
                 )
@@ -446,41 +461,53 @@ class Store:
                 tuple_(artifact_tracks.c.artifact_id, artifact_tracks.c.track_id).in_(chunk)
             )
             served.update((r.artifact_id, r.track_id) for r in conn.execute(q))
-        reasons = []
+        reasons, codes = [], []
+
+        def bad(code: str, line: str) -> None:
+            codes.append(code)
+            reasons.append(line)
+
         latest = now + skew
         seen: dict[tuple, int] = {}
         for i, e in enumerate(batch):
             r = known.get(e.request_id)
             where = f"events[{i}]"
             if e.event_type not in EVENT_TYPES:
-                reasons.append(f"{where}: unknown event_type {e.event_type!r} (play, skip or like)")
+                bad(
+                    "unknown_event_type",
+                    f"{where}: unknown event_type {e.event_type!r} (play, skip or like)",
+                )
             elif r is None:
-                reasons.append(f"{where}: unknown request_id {e.request_id!r}")
+                bad("unknown_request", f"{where}: unknown request_id {e.request_id!r}")
             elif r.scored is not None and e.track_id != r.scored:
-                reasons.append(
-                    f"{where}: track {e.track_id!r} was not scored in request {e.request_id}"
+                bad(
+                    "track_not_served",
+                    f"{where}: track {e.track_id!r} was not scored in request {e.request_id}",
                 )
             elif (r.artifact_id, e.track_id) not in served:
-                reasons.append(
-                    f"{where}: track {e.track_id!r} was not served in request {e.request_id}"
+                bad(
+                    "track_not_served",
+                    f"{where}: track {e.track_id!r} was not served in request {e.request_id}",
                 )
             elif e.ts < r.exposed_at:
-                reasons.append(
+                bad(
+                    "before_exposure",
                     f"{where}: timestamp {e.ts.isoformat()} is before the listener's exposure "
-                    f"({r.exposed_at.isoformat()})"
+                    f"({r.exposed_at.isoformat()})",
                 )
             elif e.ts > latest:
-                reasons.append(
+                bad(
+                    "in_future",
                     f"{where}: timestamp {e.ts.isoformat()} is in the future "
-                    f"(service time {now.isoformat()})"
+                    f"(service time {now.isoformat()})",
                 )
             else:
                 key = (e.request_id, e.track_id, e.event_type, e.ts)
                 if key in seen:
-                    reasons.append(f"{where}: repeats events[{seen[key]}]")
+                    bad("repeated", f"{where}: repeats events[{seen[key]}]")
                 seen.setdefault(key, i)
         if reasons:
-            raise BatchRejected(reasons)
+            raise BatchRejected(reasons, codes)
         existing = set()
         for chunk in _chunks(req_ids, 500):
             q = select(
@@ -496,13 +523,15 @@ class Store:
                 "ts": e.ts,
                 "batch_id": batch_id,
                 "received_at": now,
+                "arm": known[e.request_id].arm,
             }
             for e in batch
             if (e.request_id, e.track_id, e.event_type, e.ts) not in existing
         ]
         if rows:
-            conn.execute(events.insert(), rows)
-        return len(rows), len(batch) - len(rows)
+            stored = [{k: v for k, v in r.items() if k != "arm"} for r in rows]
+            conn.execute(events.insert(), stored)
+        return rows, len(batch) - len(rows)
 
     # -- reading the experiment ----------------------------------------------
     def exposures_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:

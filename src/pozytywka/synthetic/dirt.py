@@ -25,6 +25,7 @@ numeric events and per-row "style" codes out; ``dump.py`` renders them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -201,6 +202,12 @@ class SessionRows:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    @classmethod
+    def concat(cls, parts: list[SessionRows]) -> SessionRows:
+        """The rows of ``parts`` one after the other (e.g. week by week)."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        return cls(**{n: np.concatenate([getattr(p, n) for p in parts]) for n in names})
 
 
 def missing_style(rng: np.random.Generator, n: int, profile: DirtProfile) -> np.ndarray:

@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 
 from . import dirt as d
 from .simulate import Events
-from .world import AUDIO_COLUMNS, STREAM_DIRT, World
+from .world import AUDIO_COLUMNS, MICROS_PER_WEEK, STREAM_DIRT, World
 
 CHUNK_ROWS = 1_000_000
 _DAY_US = 86_400 * 1_000_000
@@ -72,12 +72,18 @@ def _set_missing(
         row[key] = None if style == d.NULL else ""
 
 
-def _pick_rows(rng: np.random.Generator, n: int, rate: float, at_least: int = 1) -> np.ndarray:
+def _pick_rows(
+    rng: np.random.Generator, n: int, rate: float, at_least: int = 1, exact: bool = True
+) -> np.ndarray:
     """Exactly ``round(rate * n)`` random rows (at least ``at_least`` when ``rate`` > 0).
 
-    Small tables get each kind of dirt at least once, so a tiny heavy dump still
-    shows every variant.
+    Small tables get each kind of dirt at least once in their first block, so a
+    tiny heavy dump still shows every variant. The rows a later week adds
+    (``exact=False``) are each picked with chance ``rate`` instead, so a week of a
+    few new tracks is not forced to carry every kind of dirt.
     """
+    if not exact:
+        return rng.random(n) < rate
     mask = np.zeros(n, dtype=bool)
     if rate > 0 and n:
         k = min(n, max(at_least, int(round(rate * n))))
@@ -99,22 +105,32 @@ def _genres(names: list[str], rng: np.random.Generator, profile: d.DirtProfile) 
     return [d.vary_genre(rng, g) if rng.random() < profile.genre_case else g for g in names]
 
 
-def _malformed(lines: list[str], rng: np.random.Generator, rate: float) -> list[str]:
-    """Cut a few lines short (at least one when ``rate`` > 0)."""
+def _malformed(
+    lines: list[str], rng: np.random.Generator, rate: float, exact: bool = True
+) -> list[str]:
+    """Cut a few lines short (see :func:`_pick_rows`: at least one in the first block)."""
     if rate <= 0 or not lines:
         return lines
-    k = max(1, int(round(rate * len(lines))))
-    for i in rng.choice(len(lines), size=k, replace=False):
+    for i in np.nonzero(_pick_rows(rng, len(lines), rate, 1, exact))[0]:
         lines[i] = lines[i][:MALFORMED_KEEP]
     return lines
 
 
+BlockRng = Callable[[int], np.random.Generator]
+
+
+def _blocks(block_of: np.ndarray, n_blocks: int) -> list[np.ndarray]:
+    """Positions of the rows of each block 0 .. n_blocks-1 (blocks are contiguous and sorted)."""
+    bounds = np.searchsorted(block_of, np.arange(n_blocks + 1), side="left")
+    return [np.arange(bounds[b], bounds[b + 1]) for b in range(n_blocks)]
+
+
 def _release_strings(
-    world: World, rng: np.random.Generator, profile: d.DirtProfile, n: int
+    release_date: np.ndarray, rng: np.random.Generator, profile: d.DirtProfile, n: int
 ) -> np.ndarray:
     """Release dates at mixed precision: ``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``."""
-    dates = np.datetime_as_string(world.release_date, unit="D")
-    old = world.release_date < np.datetime64("2015-01-01")
+    dates = np.datetime_as_string(release_date, unit="D")
+    old = release_date < np.datetime64("2015-01-01")
     u = rng.random(n)
     year_p = np.where(old, 2 * profile.release_year, profile.release_year)
     as_year = u < year_p
@@ -140,10 +156,30 @@ def artist_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator)
     return lines
 
 
-def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
-    """Tracks, then (heavy dirt) the alias rows: the same song under a second id."""
-    n = world.n_tracks
-    release = _release_strings(world, rng, profile, n)
+def track_lines(world: World, profile: d.DirtProfile, rng_of: BlockRng) -> list[str]:
+    """Tracks out before the dump's end, block by block (the catalogue, then each week's
+    releases), each block followed by (heavy dirt) its alias rows: the same song under
+    a second id. Each block's dirt comes from its own stream ``rng_of(block)``, so one
+    more week appends lines and changes none.
+    """
+    lines: list[str] = []
+    for b, idx in enumerate(_blocks(world.track_block, world.n_weeks + 1)):
+        lines += _track_block_lines(world, profile, rng_of(b), idx, first=b == 0)
+    return lines
+
+
+def _track_block_lines(
+    world: World, profile: d.DirtProfile, rng: np.random.Generator, idx: np.ndarray, first: bool
+) -> list[str]:
+    rows = idx.tolist()
+    alias_ids: list[str | None] = [None] * len(rows)
+    if profile.duplicate_tracks and len(idx):
+        mine = (world.alias_track >= idx[0]) & (world.alias_track <= idx[-1])
+        rows += world.alias_track[mine].tolist()
+        alias_ids += world.alias_ids[mine].tolist()
+    if not rows:
+        return []
+    release = _release_strings(world.release_date[rows], rng, profile, len(rows))
     audio = {}
     for col in AUDIO_COLUMNS:
         dec = _AUDIO_DECIMALS.get(col, 4)
@@ -155,15 +191,11 @@ def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) 
     artist = world.artist_ids[world.track_artist].tolist()
     names = world.track_names.tolist()
     ids = world.track_ids.tolist()
-    rows = list(range(n))
-    alias_ids: list[str | None] = [None] * n
-    if profile.duplicate_tracks:
-        rows += world.alias_track.tolist()
-        alias_ids += world.alias_ids.tolist()
-    tempo0 = _pick_rows(rng, len(rows), profile.implausible_tempo)
-    loud = _pick_rows(rng, len(rows), profile.implausible_loudness)
-    long = _pick_rows(rng, len(rows), profile.implausible_duration)
-    missing = _pick_rows(rng, len(rows), profile.missing_field, at_least=len(_MISSABLE))
+    n = len(rows)
+    tempo0 = _pick_rows(rng, n, profile.implausible_tempo, exact=first)
+    loud = _pick_rows(rng, n, profile.implausible_loudness, exact=first)
+    long = _pick_rows(rng, n, profile.implausible_duration, exact=first)
+    missing = _pick_rows(rng, n, profile.missing_field, at_least=len(_MISSABLE), exact=first)
     n_missing = 0
     lines = []
     for j, i in enumerate(rows):
@@ -175,7 +207,7 @@ def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) 
             "duration_ms": duration[i],
             "explicit": explicit[i],
             "id_artist": artist[i],
-            "release_date": str(release[i]),
+            "release_date": str(release[j]),
         }
         for col in AUDIO_COLUMNS:
             row[col] = audio[col][i]
@@ -192,43 +224,57 @@ def track_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) 
     return lines
 
 
-def user_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
+def user_lines(world: World, profile: d.DirtProfile, rng_of: BlockRng) -> list[str]:
+    """Users signed up before the dump's end, block by block (first users, then each
+    week's sign-ups), each block's dirt from its own stream."""
     genres = world.genre_names.tolist()
-    null_list = _pick_rows(rng, world.n_users, profile.null_list, at_least=2)
-    k = 0
     lines = []
-    for i in range(world.n_users):
-        row: dict[str, Any] = {
-            "user_id": str(world.user_ids[i]),
-            "name": str(world.user_names[i]),
-            "city": str(world.user_city[i]),
-            "street": str(world.user_street[i]),
-            "favourite_genres": _genres(
-                [genres[k] for k in world.user_fav[i] if k >= 0], rng, profile
-            ),
-            "premium_user": bool(world.premium[i]),
-        }
-        if null_list[i]:
-            _drop_list(row, "favourite_genres", k)
-            k += 1
-        lines.append(_dumps(row))
+    for b, idx in enumerate(_blocks(world.user_block, world.n_weeks + 1)):
+        rng = rng_of(b)
+        null_list = _pick_rows(rng, len(idx), profile.null_list, at_least=2, exact=b == 0)
+        k = 0
+        for j, i in enumerate(idx.tolist()):
+            row: dict[str, Any] = {
+                "user_id": str(world.user_ids[i]),
+                "name": str(world.user_names[i]),
+                "city": str(world.user_city[i]),
+                "street": str(world.user_street[i]),
+                "favourite_genres": _genres(
+                    [genres[k] for k in world.user_fav[i] if k >= 0], rng, profile
+                ),
+                "premium_user": bool(world.premium[i]),
+            }
+            if null_list[j]:
+                _drop_list(row, "favourite_genres", k)
+                k += 1
+            lines.append(_dumps(row))
     return lines
 
 
-def storage_lines(world: World, profile: d.DirtProfile, rng: np.random.Generator) -> list[str]:
-    rows = list(range(world.n_tracks))
-    ids = world.track_ids.tolist()
-    if profile.duplicate_tracks:
-        rows += world.alias_track.tolist()
-        ids += world.alias_ids.tolist()
-    lines = []
-    for j, i in enumerate(rows):
-        cls = str(world.storage_class[i])
-        if profile.case_variant > 0 and rng.random() < profile.case_variant:
-            cls = d.vary_case(rng, d.STORAGE_CLASS_VARIANTS[cls])
-        row = {"track_id": ids[j], "storage_class": cls, "daily_cost": float(world.daily_cost[i])}
-        lines.append(_dumps(row))
-    return _malformed(lines, rng, profile.malformed_lines)
+def storage_lines(world: World, profile: d.DirtProfile, rng_of: BlockRng) -> list[str]:
+    """Storage rows of the dump's tracks (and aliases), block by block like :func:`track_lines`."""
+    out: list[str] = []
+    for b, idx in enumerate(_blocks(world.track_block, world.n_weeks + 1)):
+        rng = rng_of(b)
+        rows = idx.tolist()
+        ids = world.track_ids[idx].tolist()
+        if profile.duplicate_tracks and len(idx):
+            mine = (world.alias_track >= idx[0]) & (world.alias_track <= idx[-1])
+            rows += world.alias_track[mine].tolist()
+            ids += world.alias_ids[mine].tolist()
+        lines = []
+        for j, i in enumerate(rows):
+            cls = str(world.storage_class[i])
+            if profile.case_variant > 0 and rng.random() < profile.case_variant:
+                cls = d.vary_case(rng, d.STORAGE_CLASS_VARIANTS[cls])
+            row = {
+                "track_id": ids[j],
+                "storage_class": cls,
+                "daily_cost": float(world.daily_cost[i]),
+            }
+            lines.append(_dumps(row))
+        out += _malformed(lines, rng, profile.malformed_lines, exact=b == 0)
+    return out
 
 
 # --- sessions: column-wise ------------------------------------------------------
@@ -334,21 +380,42 @@ def _session_chunks(world: World, rows: d.SessionRows) -> Callable[[str], Iterat
 def build_dump(world: World, events: Events, profile: d.DirtProfile) -> dict[str, DumpFile]:
     """The five files of the dump for the clean ``events``, with ``profile``'s dirt.
 
-    Each table's dirt draws from its own stream (seeded by the params seed),
-    so the files are deterministic and independent of each other's size.
+    Each table's dirt draws from its own stream (seeded by the params seed), and
+    inside a table from one stream per block (a week of sessions, a week's new
+    tracks or sign-ups), so the files are deterministic, independent of each other's
+    size, and one more week of horizon only appends lines (except where the format
+    cannot: gzip bytes, the heavy profile's partial last week and final blank line).
+    ``events`` must be week-major (as :func:`~.simulate.history_events` returns them).
     """
     seed = int(world.params.seed)
 
     def rng(k: int) -> np.random.Generator:
         return np.random.default_rng([seed, STREAM_DIRT, k])
 
-    rows = d.dirty_sessions(world, events, profile, rng(0))
+    def block_rng(k: int) -> BlockRng:
+        return lambda b: np.random.default_rng([seed, STREAM_DIRT, k, b + 1])
+
+    week = (events.ts - world.week_start(0).value // 1000) // MICROS_PER_WEEK
+    bounds = np.searchsorted(week, np.arange(world.n_weeks + 1), side="left")
+    if len(week) and (np.diff(week) < 0).any():
+        raise ValueError("build_dump needs week-major events (history_events order)")
+    rows = d.SessionRows.concat(
+        [
+            d.dirty_sessions(
+                world,
+                events.take(np.arange(bounds[w], bounds[w + 1])),
+                profile,
+                block_rng(0)(w),
+            )
+            for w in range(world.n_weeks)
+        ]
+    )
     tables = {
         "artists": _lines(artist_lines(world, profile, rng(1))),
-        "tracks": _lines(track_lines(world, profile, rng(2))),
-        "users": _lines(user_lines(world, profile, rng(3))),
+        "tracks": _lines(track_lines(world, profile, block_rng(2))),
+        "users": _lines(user_lines(world, profile, block_rng(3))),
         "sessions": _session_chunks(world, rows),
-        "track_storage": _lines(storage_lines(world, profile, rng(4))),
+        "track_storage": _lines(storage_lines(world, profile, block_rng(4))),
     }
     heavy_blank = profile.blank_lines > 0
     return {

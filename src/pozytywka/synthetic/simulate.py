@@ -354,7 +354,8 @@ def _organic_events(world: World, week: int, rng: np.random.Generator) -> tuple[
     n_users = world.n_users
 
     # -- sessions, chronological per user --
-    n_sess = rng.poisson(p.sessions_per_user_week * world.activity)
+    # users who have not signed up yet have rate 0 (numpy draws nothing for them)
+    n_sess = rng.poisson(p.sessions_per_user_week * world.activity * world.active(week))
     sess_user = np.repeat(np.arange(n_users), n_sess)
     n_s = len(sess_user)
     offset = _draw_starts(rng, n_s)
@@ -419,7 +420,7 @@ def _shelf_events(
             first_session,
         )
     # -- how many playlist sessions: drawn for every user, whatever they are served --
-    n_pl = rng.poisson(shelf_sessions * world.activity)
+    n_pl = rng.poisson(shelf_sessions * world.activity * world.active(week))
     n_pl = np.where(plan.has_pairs, n_pl, 0)
     sess_user = np.repeat(np.arange(world.n_users), n_pl)
     n_s = len(sess_user)
@@ -495,7 +496,8 @@ def history_rng(world: World, week: int) -> np.random.Generator:
 
 
 def history_events(world: World, progress: bool = True) -> Events:
-    """Clean events of weeks ``0 .. n_weeks-1``, grouped by user, then session, then time.
+    """Clean events of weeks ``0 .. n_weeks-1``: week by week, each week grouped by user,
+    then session, then time (an export appended weekly, so one more week appends rows).
 
     Session numbers are global (1, 2, ... in week order), so they are unique
     across the dump.
@@ -509,9 +511,7 @@ def history_events(world: World, progress: bool = True) -> Events:
         ev.session = ev.session + first_session
         first_session = int(ev.session.max()) + 1 if len(ev) else first_session
         parts.append(ev)
-    events = Events.concat(parts)
-    order = np.argsort(events.user, kind="stable")  # weeks are chronological within a user
-    return events.take(order)
+    return Events.concat(parts)
 
 
 def events_frame(world: World, events: Events, session_ids: np.ndarray) -> pd.DataFrame:

@@ -24,16 +24,26 @@ What makes next week predictable, but not from last week's chart alone:
 All latent arrays cover weeks ``0 .. params.weeks`` inclusive: week
 ``params.weeks`` is the week after the dump, the one playlists are published
 for and the A/B test simulates.
+
+**A world that advances.** ``params.weeks`` is a horizon, not a size: the
+catalogue before week 0 and the first users are one block each, every week adds
+a block of new releases (Poisson per artist, on its Friday) and of sign-ups, and
+every block and every week's shocks come from a stream keyed by the week. The
+world at horizon N+1 is therefore the world at horizon N with one more week
+appended (same positions, same values), which is what lets weekly retraining add
+a week of data to the same service instead of drawing a new one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from ..config import SyntheticParams
 from ..dump_format import AUDIO_FEATURES
@@ -59,6 +69,7 @@ MICROS_PER_WEEK = 7 * 86_400 * 1_000_000
 # Random streams: one per part of the world, so parts are independent of each other's size.
 STREAM_GENRES, STREAM_ARTISTS, STREAM_TRACKS, STREAM_USERS, STREAM_DYNAMICS = 1, 2, 3, 4, 5
 STREAM_IDS, STREAM_ALIASES, STREAM_HISTORY, STREAM_DIRT = 6, 7, 8, 9
+STREAM_RELEASES, STREAM_SIGNUPS, STREAM_NOISE, STREAM_SCALE = 10, 11, 12, 13
 
 # --- the catalogue -------------------------------------------------------------
 GENRE_SIZE_SIGMA = 0.6  # log-sd of a genre's base share of listening
@@ -68,8 +79,14 @@ TRACK_AUDIO_SD = 0.09  # a track around its artist's sound
 ARTIST_EXTRA_GENRES_P = 0.35  # each of 2 extra genres (same family) with this chance: 1-3 genres
 ARTIST_QUALITY_SIGMA = 0.5  # log-sd of an artist's drawing power
 TRACK_QUALITY_SIGMA = 0.7  # log-sd of a track's catalogue-level appeal
-IN_WINDOW_SHARE = 0.45  # share of tracks released during the window (on Fridays)
-RECENT_CATALOG_SHARE = 0.15  # share released in the RECENT_CATALOG_WEEKS before the window
+POPULARITY_NOISE_SD = 0.5  # the catalogue's static popularity score = log appeal + this noise
+POPULARITY_SCORE_SD = float(
+    np.sqrt(TRACK_QUALITY_SIGMA**2 + ARTIST_QUALITY_SIGMA**2 + POPULARITY_NOISE_SD**2)
+)
+# ``tracks_per_artist`` = the catalogue plus RELEASE_REFERENCE_WEEKS weeks of new releases
+IN_WINDOW_SHARE = 0.45  # ... of which this share are new releases (on Fridays)
+RELEASE_REFERENCE_WEEKS = 30  # so an artist releases tracks_per_artist x 0.45 / 30 a week
+RECENT_CATALOG_SHARE = 0.15  # share released in the RECENT_CATALOG_WEEKS before week 0
 RECENT_CATALOG_WEEKS = 16
 CATALOG_YEARS = 15  # the rest: released up to this many years before
 ALIAS_SHARE = 0.02  # tracks that also exist under a second id (written by the heavy dirt only)
@@ -145,6 +162,7 @@ class World:
     daily_cost: np.ndarray
     log_appeal: np.ndarray  # (T, W+1) float32, -inf before release
     appeal_z: np.ndarray  # (T, W+1) float32, log appeal standardised per week (0 if unreleased)
+    track_block: np.ndarray  # 0: the catalogue before week 0; 1 + w: released in week w
     # users
     user_ids: np.ndarray
     user_names: np.ndarray
@@ -156,6 +174,7 @@ class World:
     taste: np.ndarray  # (U, len(TASTE_DIMS)) float32
     skip_bias: np.ndarray
     like_bias: np.ndarray
+    user_block: np.ndarray  # 0: users from the start; 1 + w: signed up in week w
     dist_center: float
     dist_scale: float
     # the same song under a second id (used by the heavy dirt profile)
@@ -175,6 +194,18 @@ class World:
     @property
     def n_genres(self) -> int:
         return len(self.genre_names)
+
+    def tracks_by(self, week: int) -> int:
+        """How many tracks exist before world week ``week`` (a prefix of the track arrays)."""
+        return int(np.searchsorted(self.track_block, week, side="right"))
+
+    def users_by(self, week: int) -> int:
+        """How many users signed up before world week ``week`` (a prefix of the user arrays)."""
+        return int(np.searchsorted(self.user_block, week, side="right"))
+
+    def active(self, week: int) -> np.ndarray:
+        """(U,) bool: the users signed up by world week ``week`` (they listen that week)."""
+        return self.user_block <= week + 1
 
     def week_start(self, week: int) -> pd.Timestamp:
         """Monday 00:00 (naive UTC) of world week ``week`` (0 = the first week of the dump)."""
@@ -264,24 +295,18 @@ def _genre_names(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _ar_growth(
     rng: np.random.Generator, n: int, weeks: int, phi: float, sigma: float, kappa: float
 ) -> np.ndarray:
-    """Log level of an AR(1)-growth process, (n, weeks); level 0 at week 0."""
+    """Log level of an AR(1)-growth process, (n, weeks); level 0 at week 0.
+
+    Shocks are drawn week-major (all of week 1, then week 2, ...), so a longer
+    horizon continues the same path.
+    """
     growth = rng.normal(0.0, sigma / np.sqrt(1 - phi**2), size=n)
     level = np.zeros((n, weeks))
-    shocks = rng.normal(0.0, sigma, size=(n, weeks))
+    shocks = rng.normal(0.0, sigma, size=(weeks, n))
     for w in range(1, weeks):
-        growth = phi * growth + shocks[:, w]
+        growth = phi * growth + shocks[w]
         level[:, w] = (1 - kappa) * level[:, w - 1] + growth
     return level
-
-
-def _ar_noise(rng: np.random.Generator, n: int, weeks: int, rho: float, sigma: float) -> np.ndarray:
-    """Stationary mean-reverting AR(1) noise, (n, weeks)."""
-    out = np.empty((n, weeks))
-    out[:, 0] = rng.normal(0.0, sigma / np.sqrt(1 - rho**2), size=n)
-    shocks = rng.normal(0.0, sigma, size=(n, weeks))
-    for w in range(1, weeks):
-        out[:, w] = rho * out[:, w - 1] + shocks[:, w]
-    return out
 
 
 def _pick(rng: np.random.Generator, words: Sequence[str], n: int) -> np.ndarray:
@@ -381,8 +406,209 @@ def _distinct_rows(picks: np.ndarray) -> np.ndarray:
     return np.take_along_axis(out, order, axis=1)
 
 
+def _rng_at(seed: int, stream: int, key: int) -> np.random.Generator:
+    """The random stream of one block (a week's releases, sign-ups, noise): keyed, not shared.
+
+    ``key + 1``: a SeedSequence ignores trailing zeros, so ``[seed, stream, 0]``
+    would be the stream ``[seed, stream]`` that :func:`_rng` gives.
+    """
+    return np.random.default_rng([int(seed), stream, int(key) + 1])
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What a block of new tracks or users is drawn against (the fixed genres and artists)."""
+
+    params: SyntheticParams
+    genres: dict
+    fam_sampler: GroupedSampler
+    p_size: np.ndarray
+    artist_genres: np.ndarray
+    artist_quality: np.ndarray
+    artist_offset: np.ndarray
+
+
+def _draw_tracks(
+    rng: np.random.Generator, ctx: _Context, track_artist: np.ndarray, days: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-track attributes of one block of tracks (their artists and release days given).
+
+    Every value depends only on the block's own draws, so a block is the same
+    whatever else the catalogue holds. Popularity and storage class come from the
+    track's percentile in the *known* distribution of its noisy static appeal (not a
+    rank among the other tracks), for the same reason.
+    """
+    g = ctx.genres
+    n_tr = len(track_artist)
+    main_genre = ctx.artist_genres[track_artist, 0]
+    family = g["genre_family"][main_genre]
+    taste = g["genre_audio"][main_genre] + ctx.artist_offset[track_artist]
+    taste = np.clip(taste + rng.normal(0, TRACK_AUDIO_SD, taste.shape), 0.0, 1.0)
+    audio = {
+        "danceability": np.clip(taste[:, 0], 0.06, 0.98),
+        "energy": np.clip(taste[:, 1], 0.02, 0.999),
+        "key": rng.integers(0, 12, n_tr).astype(np.int64),
+        "loudness": np.clip(-21.0 + 16.0 * taste[:, 1] + rng.normal(0, 1.5, n_tr), -35.0, -1.0),
+        "speechiness": np.clip(taste[:, 2], 0.022, 0.95),
+        "acousticness": np.clip(taste[:, 3], 1e-5, 0.995),
+        "instrumentalness": np.clip(taste[:, 4] - 0.05, 0.0, 0.98),
+        "liveness": np.where(
+            rng.random(n_tr) < 0.04, rng.uniform(0.6, 0.95, n_tr), rng.beta(1.6, 9.0, n_tr)
+        ).clip(0.02, 0.99),
+        "valence": np.clip(taste[:, 5], 0.03, 0.98),
+        "tempo": np.clip(60.0 + 140.0 * taste[:, 6], 55.0, 210.0),
+    }
+    jazz = np.isin(g["family_names"][family], ["jazz", "folk"])
+    duration = rng.lognormal(np.log(205_000.0), 0.22, n_tr) * np.where(jazz, 1.25, 1.0)
+    explicit_p = np.array(
+        [vocab.EXPLICIT_SHARE.get(f, vocab.DEFAULT_EXPLICIT_SHARE) for f in g["family_names"]]
+    )[family]
+    explicit = (rng.random(n_tr) < explicit_p).astype(np.int64)
+    names = _track_names(rng, n_tr) if n_tr else np.zeros(0, dtype=str)
+    quality = rng.lognormal(0.0, TRACK_QUALITY_SIGMA, n_tr)
+    peak = rng.lognormal(np.log(HYPE_PEAK_MEDIAN), HYPE_PEAK_SIGMA, n_tr)
+    peak_week = rng.uniform(0.0, HYPE_PEAK_WEEK_MAX, n_tr)
+    decay = rng.lognormal(np.log(HYPE_DECAY_MEDIAN_WEEKS), HYPE_DECAY_SIGMA, n_tr)
+    static = np.log(quality) + np.log(ctx.artist_quality[track_artist])
+    noisy = static + rng.normal(0.0, POPULARITY_NOISE_SD, n_tr)
+    pct = ndtr(noisy / POPULARITY_SCORE_SD)
+    base_cost = np.select([pct > 0.8, pct > 0.4], [0.25, 0.12], default=0.04)
+    return dict(
+        track_artist=track_artist,
+        track_taste=taste.astype(np.float32),
+        audio=audio,
+        duration_ms=np.clip(duration, 75_000, 720_000).astype(np.int64),
+        explicit=explicit,
+        track_names=names.astype(str),
+        release_date=np.datetime64(ctx.params.start_date, "D") + days.astype("timedelta64[D]"),
+        release_week=days / 7.0,
+        popularity=np.clip(np.round(98.0 * pct**1.4), 0, 100).astype(np.int64),
+        storage_class=np.where(pct > 0.8, "fast", np.where(pct > 0.4, "medium", "slow")),
+        daily_cost=np.round(base_cost * rng.uniform(0.8, 1.2, n_tr), 4),
+        static=static,
+        peak=peak,
+        peak_week=peak_week,
+        decay=decay,
+    )
+
+
+def _catalogue_block(ctx: _Context) -> dict[str, np.ndarray]:
+    """Tracks released before week 0: a recent batch and an old catalogue (every artist has one)."""
+    p = ctx.params
+    rng = _rng(p.seed, STREAM_TRACKS)
+    n_art = len(ctx.artist_quality)
+    mean = max(p.tracks_per_artist * (1.0 - IN_WINDOW_SHARE) - 1.0, 0.0)
+    per_artist = 1 + rng.poisson(mean, n_art)
+    track_artist = np.repeat(np.arange(n_art), per_artist)
+    n_tr = len(track_artist)
+    recent = rng.random(n_tr) < RECENT_CATALOG_SHARE / (1.0 - IN_WINDOW_SHARE)
+    recent[np.cumsum(per_artist) - per_artist] = False  # every artist has an old track
+    days = np.where(
+        recent,
+        -rng.integers(1, RECENT_CATALOG_WEEKS + 1, n_tr) * 7 + 4,
+        -rng.integers(RECENT_CATALOG_WEEKS * 7, CATALOG_YEARS * 365, n_tr),
+    )
+    return _draw_tracks(rng, ctx, track_artist, days)
+
+
+def _release_block(ctx: _Context, week: int) -> dict[str, np.ndarray]:
+    """The new releases of world week ``week`` (a Friday): Poisson per artist, own stream."""
+    p = ctx.params
+    rng = _rng_at(p.seed, STREAM_RELEASES, week)
+    rate = p.tracks_per_artist * IN_WINDOW_SHARE / RELEASE_REFERENCE_WEEKS
+    counts = rng.poisson(rate, len(ctx.artist_quality))
+    track_artist = np.repeat(np.arange(len(counts)), counts)
+    days = np.full(len(track_artist), week * 7 + 4, dtype=np.int64)
+    return _draw_tracks(rng, ctx, track_artist, days)
+
+
+def _block_ids(seed: int, block: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Track ids of a block, which of its tracks also have an alias, and the alias ids."""
+    alias = _rng_at(seed, STREAM_ALIASES, block).random(n) < ALIAS_SHARE
+    ids = random_ids(_rng_at(seed, STREAM_IDS, block), n + int(alias.sum()))
+    return ids[:n], np.nonzero(alias)[0], ids[n:]
+
+
+def _draw_users(rng: np.random.Generator, ctx: _Context, n_us: int) -> dict[str, np.ndarray]:
+    """One block of users (the first ones, or a week's sign-ups), from the block's own stream."""
+    g = ctx.genres
+    n_genres = len(g["genre_names"])
+    first = rng.choice(n_genres, size=n_us, p=ctx.p_size)
+    same = ctx.fam_sampler.sample(rng, np.repeat(g["genre_family"][first], 2)).reshape(n_us, 2)
+    anywhere = rng.choice(n_genres, size=(n_us, 2), p=ctx.p_size)
+    more = np.where(rng.random((n_us, 2)) < FAV_SAME_FAMILY_P, same, anywhere)
+    more = np.where(rng.random((n_us, 2)) < FAV_EXTRA_P, more, first[:, None])
+    user_fav = _distinct_rows(np.column_stack([first, more]))
+    fav_audio = np.where(
+        (user_fav >= 0)[:, :, None], g["genre_audio"][np.maximum(user_fav, 0)], np.nan
+    )
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an empty block: mean of nothing
+        centre = np.nanmean(fav_audio, axis=1) if n_us else np.zeros((0, len(TASTE_DIMS)))
+    user_taste = np.clip(centre + rng.normal(0, USER_TASTE_SD, (n_us, len(TASTE_DIMS))), 0.0, 1.0)
+    premium = rng.random(n_us) < PREMIUM_SHARE
+    activity = rng.lognormal(-(ACTIVITY_SIGMA**2) / 2, ACTIVITY_SIGMA, n_us)
+    skip_bias = rng.normal(0, USER_SKIP_BIAS_SD, n_us)
+    like_bias = rng.normal(0, USER_LIKE_BIAS_SD, n_us)
+    cities, weights = zip(*vocab.CITIES, strict=True)
+    w_city = np.asarray(weights) / sum(weights)
+    user_city = np.asarray(cities)[rng.choice(len(cities), size=n_us, p=w_city)]
+    street_no = rng.integers(1, 160, n_us).astype(str)
+    user_street = np.char.add(
+        np.char.add(np.char.add("ul. ", _pick(rng, vocab.STREETS, n_us)), " "), street_no
+    )
+    return dict(
+        user_fav=user_fav,
+        taste=user_taste.astype(np.float32),
+        premium=premium,
+        activity=activity,
+        skip_bias=skip_bias,
+        like_bias=like_bias,
+        user_city=user_city.astype(str),
+        user_street=user_street.astype(str),
+        user_names=_user_names(rng, n_us) if n_us else np.zeros(0, dtype=str),
+    )
+
+
+def _concat(blocks: list[dict]) -> dict:
+    """Concatenate blocks key by key (dicts of arrays, e.g. ``audio``, are merged the same way)."""
+    out = {}
+    for key, first in blocks[0].items():
+        if isinstance(first, dict):
+            out[key] = {k: np.concatenate([b[key][k] for b in blocks]) for k in first}
+        else:
+            out[key] = np.concatenate([b[key] for b in blocks])
+    return out
+
+
+def _track_noise(seed: int, first_week: np.ndarray, n_by_week: np.ndarray) -> np.ndarray:
+    """Mean-reverting AR(1) wobble per track, (T, W+1), drawn week by week.
+
+    Week ``w`` draws one shock per track that exists by then (the first
+    ``n_by_week[w]`` tracks) from its own stream; a track starts at a stationary
+    draw in its first week. A longer horizon adds columns and leaves these as they are.
+    """
+    rho, sigma = TRACK_NOISE_RHO, TRACK_NOISE_SIGMA
+    out = np.zeros((len(first_week), len(n_by_week)))
+    for w, n_w in enumerate(n_by_week):
+        shock = _rng_at(seed, STREAM_NOISE, w).normal(0.0, 1.0, int(n_w))
+        prev = out[:n_w, w - 1] if w else np.zeros(n_w)
+        start = first_week[:n_w] == w
+        out[:n_w, w] = np.where(
+            start, shock * sigma / np.sqrt(1 - rho**2), rho * prev + sigma * shock
+        )
+    return out
+
+
 def build_world(params: SyntheticParams) -> World:
-    """The synthetic service, deterministic from ``params`` (same params: the same world)."""
+    """The synthetic service, deterministic from ``params`` (same params: the same world).
+
+    The horizon ``params.weeks`` only says how far the world is played: every
+    part is drawn by block from its own keyed stream (the catalogue before week 0,
+    each week's releases and sign-ups, each week's shocks), so the world at
+    horizon N+1 is the world at horizon N plus one more week (tracks and users
+    keep their positions; new ones are appended).
+    """
     start = _parse_start(params.start_date)
     weeks = params.weeks + 1  # + the week after the dump
     g = _build_genres(params, weeks)
@@ -404,131 +630,70 @@ def build_world(params: SyntheticParams) -> World:
     artist_momentum = _ar_growth(
         dyn, n_art, weeks, ARTIST_GROWTH_PHI, ARTIST_GROWTH_SIGMA, ARTIST_MEAN_REVERSION
     )
+    ctx = _Context(params, g, fam_sampler, p_size, artist_genres, artist_quality, artist_offset)
 
-    # --- tracks ---
-    rng = _rng(params.seed, STREAM_TRACKS)
-    per_artist = 1 + rng.poisson(max(params.tracks_per_artist - 1.0, 0.0), n_art)
-    track_artist = np.repeat(np.arange(n_art), per_artist)
-    n_tr = len(track_artist)
-    main_genre = artist_genres[track_artist, 0]
-    family = g["genre_family"][main_genre]
-    taste = g["genre_audio"][main_genre] + artist_offset[track_artist]
-    taste = np.clip(taste + rng.normal(0, TRACK_AUDIO_SD, taste.shape), 0.0, 1.0)
-    audio = {
-        "danceability": np.clip(taste[:, 0], 0.06, 0.98),
-        "energy": np.clip(taste[:, 1], 0.02, 0.999),
-        "key": rng.integers(0, 12, n_tr).astype(np.int64),
-        "loudness": np.clip(-21.0 + 16.0 * taste[:, 1] + rng.normal(0, 1.5, n_tr), -35.0, -1.0),
-        "speechiness": np.clip(taste[:, 2], 0.022, 0.95),
-        "acousticness": np.clip(taste[:, 3], 1e-5, 0.995),
-        "instrumentalness": np.clip(taste[:, 4] - 0.05, 0.0, 0.98),
-        "liveness": np.where(
-            rng.random(n_tr) < 0.04, rng.uniform(0.6, 0.95, n_tr), rng.beta(1.6, 9.0, n_tr)
-        ).clip(0.02, 0.99),
-        "valence": np.clip(taste[:, 5], 0.03, 0.98),
-        "tempo": np.clip(60.0 + 140.0 * taste[:, 6], 55.0, 210.0),
-    }
-    jazz = np.isin(g["family_names"][family], ["jazz", "folk"])
-    duration = rng.lognormal(np.log(205_000.0), 0.22, n_tr) * np.where(jazz, 1.25, 1.0)
-    duration_ms = np.clip(duration, 75_000, 720_000).astype(np.int64)
-    explicit_p = np.array(
-        [vocab.EXPLICIT_SHARE.get(f, vocab.DEFAULT_EXPLICIT_SHARE) for f in g["family_names"]]
-    )[family]
-    explicit = (rng.random(n_tr) < explicit_p).astype(np.int64)
-    track_names = _track_names(rng, n_tr)
-
-    # release: Fridays inside the window, a recent batch before it, an old catalogue (so
-    # every genre with an artist has something to play from week 0)
-    kind = rng.random(n_tr)
-    kind[np.cumsum(per_artist) - per_artist] = 1.0  # every artist has an old catalogue track
-    in_window = kind < IN_WINDOW_SHARE
-    recent = (~in_window) & (kind < IN_WINDOW_SHARE + RECENT_CATALOG_SHARE)
-    days = np.where(
-        in_window,
-        rng.integers(0, params.weeks, n_tr) * 7 + 4,
-        np.where(
-            recent,
-            -rng.integers(1, RECENT_CATALOG_WEEKS + 1, n_tr) * 7 + 4,
-            -rng.integers(RECENT_CATALOG_WEEKS * 7, CATALOG_YEARS * 365, n_tr),
-        ),
-    )
-    release_date = np.datetime64(start.date(), "D") + days.astype("timedelta64[D]")
-    release_week = days / 7.0
-    quality = rng.lognormal(0.0, TRACK_QUALITY_SIGMA, n_tr)
-    peak = rng.lognormal(np.log(HYPE_PEAK_MEDIAN), HYPE_PEAK_SIGMA, n_tr)
-    peak_week = rng.uniform(0.0, HYPE_PEAK_WEEK_MAX, n_tr)
-    decay = rng.lognormal(np.log(HYPE_DECAY_MEDIAN_WEEKS), HYPE_DECAY_SIGMA, n_tr)
-    static = np.log(quality) + np.log(artist_quality[track_artist])
-    noisy = static + rng.normal(0.0, 0.5, n_tr)
-    pct = (np.argsort(np.argsort(noisy, kind="stable"), kind="stable") + 0.5) / n_tr
-    popularity = np.clip(np.round(98.0 * pct**1.4), 0, 100).astype(np.int64)
-    storage_class = np.where(pct > 0.8, "fast", np.where(pct > 0.4, "medium", "slow"))
-    base_cost = np.select([pct > 0.8, pct > 0.4], [0.25, 0.12], default=0.04)
-    daily_cost = np.round(base_cost * rng.uniform(0.8, 1.2, n_tr), 4)
+    # --- tracks: the catalogue (block 0), then each week's releases (block 1 + week) ---
+    blocks = [_catalogue_block(ctx)] + [_release_block(ctx, w) for w in range(weeks)]
+    sizes = np.array([len(b["track_artist"]) for b in blocks], dtype=np.int64)
+    tr = _concat(blocks)
+    n_tr = len(tr["track_artist"])
+    track_block = np.repeat(np.arange(len(blocks)), sizes)
+    ids = [_block_ids(params.seed, k, int(n)) for k, n in enumerate(sizes)]
+    offsets = np.concatenate(([0], np.cumsum(sizes)))
+    track_ids = np.concatenate([i[0] for i in ids])
+    alias_track = np.concatenate([i[1] + offsets[k] for k, i in enumerate(ids)])
+    alias_ids = np.concatenate([i[2] for i in ids])
+    artist_ids = random_ids(_rng(params.seed, STREAM_IDS), n_art)
+    if len(np.unique(np.concatenate([artist_ids, track_ids, alias_ids]))) != (
+        n_art + n_tr + len(alias_ids)
+    ):  # 22 base-62 characters: never in practice, but never silently
+        raise AssertionError("two synthetic ids collide")
 
     # weekly appeal: catalogue level x hype x momentum x noise x availability
+    release_week = tr["release_week"]
     w_idx = np.arange(weeks)
     age = (w_idx[None, :] + 0.5) - release_week[:, None]
     avail = np.clip((w_idx[None, :] + 1) - release_week[:, None], 0.0, 1.0)
     a = np.maximum(age, 0.0)
-    pw = peak_week[:, None]
-    shape = np.where(a <= pw, ((a + 1.0) / (pw + 1.0)) ** 1.5, np.exp(-(a - pw) / decay[:, None]))
-    hype = 1.0 + peak[:, None] * shape
-    noise = _ar_noise(
-        _rng(params.seed, STREAM_DYNAMICS + 200), n_tr, weeks, TRACK_NOISE_RHO, TRACK_NOISE_SIGMA
+    pw = tr["peak_week"][:, None]
+    shape = np.where(
+        a <= pw, ((a + 1.0) / (pw + 1.0)) ** 1.5, np.exp(-(a - pw) / tr["decay"][:, None])
     )
+    hype = 1.0 + tr["peak"][:, None] * shape
+    n_by_week = offsets[2 : weeks + 2]  # tracks that exist by the end of each week
+    noise = _track_noise(params.seed, np.maximum(track_block - 1, 0), n_by_week)
     with np.errstate(divide="ignore"):
         log_appeal = (
-            static[:, None] + np.log(hype) + noise + artist_momentum[track_artist] + np.log(avail)
+            tr["static"][:, None]
+            + np.log(hype)
+            + noise
+            + artist_momentum[tr["track_artist"]]
+            + np.log(avail)
         )
-    available = np.isfinite(log_appeal)
-    cnt = np.maximum(available.sum(axis=0), 1)
-    la0 = np.where(available, log_appeal, 0.0)
-    mean = la0.sum(axis=0) / cnt
-    sd = np.sqrt(np.maximum((np.where(available, (la0 - mean) ** 2, 0.0)).sum(axis=0) / cnt, 1e-9))
-    appeal_z = np.where(available, (la0 - mean) / sd, 0.0)
+    # standardised per week over the tracks out by then (a prefix: the same sums at any horizon)
+    appeal_z = np.zeros_like(log_appeal)
+    for w, n_w in enumerate(n_by_week):
+        col = log_appeal[:n_w, w]
+        ok = np.isfinite(col)
+        vals = col[ok]
+        mean = vals.sum() / max(len(vals), 1)
+        sd = np.sqrt(max(((vals - mean) ** 2).sum() / max(len(vals), 1), 1e-9))
+        appeal_z[:n_w, w] = np.where(ok, (np.where(ok, col, 0.0) - mean) / sd, 0.0)
 
-    # --- users ---
-    rng = _rng(params.seed, STREAM_USERS)
-    n_us = params.users
-    first = rng.choice(n_genres, size=n_us, p=p_size)
-    same = fam_sampler.sample(rng, np.repeat(g["genre_family"][first], 2)).reshape(n_us, 2)
-    anywhere = rng.choice(n_genres, size=(n_us, 2), p=p_size)
-    more = np.where(rng.random((n_us, 2)) < FAV_SAME_FAMILY_P, same, anywhere)
-    more = np.where(rng.random((n_us, 2)) < FAV_EXTRA_P, more, first[:, None])
-    user_fav = _distinct_rows(np.column_stack([first, more]))
-    fav_audio = np.where(
-        (user_fav >= 0)[:, :, None], g["genre_audio"][np.maximum(user_fav, 0)], np.nan
-    )
-    user_taste = np.nanmean(fav_audio, axis=1) + rng.normal(
-        0, USER_TASTE_SD, (n_us, len(TASTE_DIMS))
-    )
-    user_taste = np.clip(user_taste, 0.0, 1.0)
-    premium = rng.random(n_us) < PREMIUM_SHARE
-    activity = rng.lognormal(-(ACTIVITY_SIGMA**2) / 2, ACTIVITY_SIGMA, n_us)
-    skip_bias = rng.normal(0, USER_SKIP_BIAS_SD, n_us)
-    like_bias = rng.normal(0, USER_LIKE_BIAS_SD, n_us)
-    cities, weights = zip(*vocab.CITIES, strict=True)
-    w_city = np.asarray(weights) / sum(weights)
-    user_city = np.asarray(cities)[rng.choice(len(cities), size=n_us, p=w_city)]
-    street_no = rng.integers(1, 160, n_us).astype(str)
-    user_street = np.char.add(
-        np.char.add(np.char.add("ul. ", _pick(rng, vocab.STREETS, n_us)), " "), street_no
-    )
-    user_names = _user_names(rng, n_us)
-    # scale of user-track audio distances, for a standardised taste fit
-    i = rng.integers(0, n_us, 20_000)
-    j = rng.integers(0, n_tr, 20_000)
-    d = np.linalg.norm(user_taste[i] - taste[j], axis=1)
-
-    # --- ids ---
-    rng = _rng(params.seed, STREAM_IDS)
-    ids = random_ids(rng, n_art + n_tr + int(np.ceil(ALIAS_SHARE * n_tr)) + 1)
-    artist_ids, track_ids = ids[:n_art], ids[n_art : n_art + n_tr]
-    rng = _rng(params.seed, STREAM_ALIASES)
-    n_alias = int(round(ALIAS_SHARE * n_tr))
-    alias_track = np.sort(rng.choice(n_tr, size=n_alias, replace=False))
-    alias_ids = ids[n_art + n_tr : n_art + n_tr + n_alias]
+    # --- users: the first ones (block 0), then each week's sign-ups (block 1 + week) ---
+    user_blocks = [_draw_users(_rng(params.seed, STREAM_USERS), ctx, params.users)]
+    for w in range(weeks):
+        rng = _rng_at(params.seed, STREAM_SIGNUPS, w)
+        user_blocks.append(
+            _draw_users(rng, ctx, int(rng.poisson(params.users * params.signup_rate)))
+        )
+    us = _concat(user_blocks)
+    user_block = np.repeat(np.arange(len(user_blocks)), [len(b["activity"]) for b in user_blocks])
+    # scale of user-track audio distances (first users x catalogue), for a standardised taste fit
+    rng = _rng(params.seed, STREAM_SCALE)
+    i = rng.integers(0, params.users, 20_000)
+    j = rng.integers(0, int(sizes[0]), 20_000)
+    d = np.linalg.norm(us["taste"][i] - tr["track_taste"][j], axis=1)
 
     return World(
         params=params,
@@ -541,30 +706,32 @@ def build_world(params: SyntheticParams) -> World:
         artist_quality=artist_quality,
         artist_momentum=artist_momentum,
         track_ids=track_ids,
-        track_names=track_names,
-        track_artist=track_artist,
-        track_genres=artist_genres[track_artist],
-        track_taste=taste.astype(np.float32),
-        audio=audio,
-        duration_ms=duration_ms,
-        explicit=explicit,
-        release_date=release_date,
+        track_names=tr["track_names"],
+        track_artist=tr["track_artist"],
+        track_genres=artist_genres[tr["track_artist"]],
+        track_taste=tr["track_taste"],
+        audio=tr["audio"],
+        duration_ms=tr["duration_ms"],
+        explicit=tr["explicit"],
+        release_date=tr["release_date"],
         release_week=release_week,
-        popularity=popularity,
-        storage_class=storage_class,
-        daily_cost=daily_cost,
+        popularity=tr["popularity"],
+        storage_class=tr["storage_class"],
+        daily_cost=tr["daily_cost"],
         log_appeal=log_appeal.astype(np.float32),
         appeal_z=appeal_z.astype(np.float32),
-        user_ids=(101 + np.arange(n_us)).astype(str),
-        user_names=user_names,
-        user_city=user_city,
-        user_street=user_street.astype(str),
-        user_fav=user_fav,
-        premium=premium,
-        activity=activity,
-        taste=user_taste.astype(np.float32),
-        skip_bias=skip_bias,
-        like_bias=like_bias,
+        track_block=track_block,
+        user_ids=(101 + np.arange(len(user_block))).astype(str),
+        user_names=us["user_names"],
+        user_city=us["user_city"],
+        user_street=us["user_street"],
+        user_fav=us["user_fav"],
+        premium=us["premium"],
+        activity=us["activity"],
+        taste=us["taste"],
+        skip_bias=us["skip_bias"],
+        like_bias=us["like_bias"],
+        user_block=user_block,
         dist_center=float(np.median(d)),
         dist_scale=float(max(np.std(d), 1e-6)),
         alias_ids=alias_ids,

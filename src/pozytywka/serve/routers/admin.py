@@ -1,6 +1,9 @@
-"""``/v1/admin``: operator routes behind ``POZYTYWKA_ADMIN_TOKEN`` (absent: the routes are 404).
+"""Operator routes behind ``POZYTYWKA_ADMIN_TOKEN`` (absent: the routes are 404).
 
 ``PUT /v1/admin/clock`` moves the manual clock (``POZYTYWKA_CLOCK=manual``) forward.
+``POST /admin/reload`` swaps in the week a new ``dvc repro`` published
+(:mod:`..reload`): 200 with the previous and the new week; 422 when the new
+artifacts are invalid, 409 when they are not new; the live week is unchanged then.
 """
 
 from __future__ import annotations
@@ -8,12 +11,15 @@ from __future__ import annotations
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, HTTPException
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi.responses import JSONResponse
 
-from ..deps import ClockDep, SettingsDep
-from ..schemas import ClockIn, ClockOut
+from ..deps import ClockDep, Live, MetricsDep, SettingsDep
+from ..reload import ReloadRejected
+from ..schemas import ClockIn, ClockOut, LiveWeek, Problem, Reloaded
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+reload_router = APIRouter(prefix="/admin", tags=["admin"])
 
 
 def require_admin(
@@ -39,3 +45,33 @@ def set_clock(body: ClockIn, clock: ClockDep, _admin: Admin) -> ClockOut:
     except ValueError as exc:
         raise HTTPException(status_code=409, detail=str(exc)) from None
     return ClockOut(now=now, manual=True)
+
+
+def _week(live: Live) -> LiveWeek:
+    arts = live.artifacts
+    return LiveWeek(
+        week_start=arts.week_start,
+        versions={arm: a.model_version for arm, a in sorted(arts.arms.items())},
+        artifact_ids=dict(sorted(live.artifact_ids.items())),
+    )
+
+
+@reload_router.post(
+    "/reload",
+    response_model=Reloaded,
+    responses={
+        401: {"description": "Bad or missing admin token"},
+        404: {"description": "No POZYTYWKA_ADMIN_TOKEN configured: the route is off"},
+        409: {"model": Problem, "description": "Not a new week (same versions, earlier week)"},
+        422: {"model": Problem, "description": "The new artifacts are invalid"},
+    },
+    summary="Swap in the week a new dvc repro published (the old week stays live on failure)",
+)
+def reload(request: Request, metrics: MetricsDep, _admin: Admin):
+    try:
+        done = request.app.state.reloader.reload()
+    except ReloadRejected as exc:
+        metrics.reloads.labels("rejected").inc()
+        return JSONResponse(status_code=exc.status, content={"detail": exc.reasons})
+    metrics.reloads.labels("ok").inc()
+    return Reloaded(previous=_week(done.previous), live=_week(done.live))

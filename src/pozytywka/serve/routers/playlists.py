@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from ...experiment.assign import arm_of
-from ..deps import ClockDep, LiveDep, StoreDep
+from ..deps import ClockDep, LiveDep, MetricsDep, StoreDep
 from ..schemas import PlaylistOut, PlaylistsResponse, Problem, TrackOut
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
@@ -29,15 +29,23 @@ UserId = Annotated[
     responses={422: {"model": Problem}},
     summary="The listener's arm and playlists for the published week",
 )
-def get_playlists(user_id: UserId, live: LiveDep, store: StoreDep, clock: ClockDep):
+def get_playlists(
+    user_id: UserId, live: LiveDep, store: StoreDep, clock: ClockDep, metrics: MetricsDep
+):
     """Assign the listener (``pozytywka.experiment.assign.arm_of``, the ``ab_test`` stage's
-    rule), log the request and, on the listener's first request of the week, the exposure."""
+    rule), log the request and, on the listener's first request of the week, the exposure.
+    ``live`` is read once per request: a reload during the request does not change
+    what it serves (the request row records the artifact, so the week and versions)."""
     arts = live.artifacts
     arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
     served = arts.arms[arm]
-    rec = store.serve(
-        arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
-    )
+    with metrics.store_write.labels("serve").time():
+        rec = store.serve(
+            arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
+        )
+    metrics.playlist_requests.labels(arm).inc()
+    if rec.first_exposure:
+        metrics.exposures.labels(arm).inc()
     return PlaylistsResponse(
         request_id=rec.request_id,
         experiment=arts.experiment,
