@@ -374,8 +374,10 @@ def test_playlists_stage_summarises_skipped_genres(tmp_path, monkeypatch, caplog
         return pd.DataFrame({"track_id": rows["track_id"], "score": 1.0})
 
     monkeypatch.setattr(scoring, "score_week", fake_score_week)
+    params = Params()  # a fixed model: auto would need a backtest's metrics/offline.json
+    params = replace(params, playlists=replace(params.playlists, model="catboost"))
     with caplog.at_level("WARNING"):
-        stage.run(Params())
+        stage.run(params)
     lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert lines == [
         f"{model}: 8 genres skipped (8 only N eligible tracks (min_size N)): micro 0, micro 1, "
