@@ -416,3 +416,18 @@ def test_report_says_which_model_was_published_and_why():
     )
     assert "model `baseline`" in text
     assert "Published `baseline`: auto: the baseline has the better backtest NDCG@10" in text
+
+
+def test_a_huge_metrics_diff_is_cut_to_fit_a_pull_request_comment():
+    """A diff of every metric was 301 KB: more than the 65,536 characters of a comment."""
+    from pozytywka.report.build import MAX_TABLE_ROWS, _dvc_section
+    from pozytywka.report.dvcdiff import DvcDiff
+
+    header = "| Path | Metric | HEAD | workspace | Change |\n|---|---|---|---|---|"
+    rows = [f"| metrics/recs.json | m{i}.ndcg_at_20 | 0.1 | 0.2 | 0.1 |" for i in range(5000)]
+    text = _dvc_section("Metrics diff", DvcDiff("metrics", "\n".join([header, *rows])), "none")
+    assert len(text) < 65_536
+    assert rows[MAX_TABLE_ROWS - 1] in text and rows[MAX_TABLE_ROWS] not in text
+    assert f"{5000 - MAX_TABLE_ROWS} more rows left out" in text and "5000 changed values" in text
+    short = _dvc_section("Metrics diff", DvcDiff("metrics", "\n".join([header, *rows[:3]])), "n")
+    assert "left out" not in short and rows[2] in short

@@ -42,6 +42,9 @@ from .retraining import retraining_sections
 WARN = "⚠️"
 NOT_AT_BASE = "not present at base"
 LONG_TABLE = 15  # rows of a DVC diff table shown without collapsing
+#: rows of a DVC diff table kept in the report at all: a GitHub comment holds at most
+#: 65,536 characters, and a diff of every per-week/per-model metric can be 300 KB
+MAX_TABLE_ROWS = 200
 
 Reader = Callable[[str], bytes | None]
 
@@ -291,10 +294,17 @@ def _dvc_section(title: str, diff: DvcDiff | None, nothing: str) -> str:
         return f"### {title}\n\n{WARN} `dvc {diff.kind} diff` failed: {diff.error}"
     if diff.empty:
         return f"### {title}\n\n{nothing}"
-    rows = diff.markdown.count("\n") - 1
+    lines = diff.markdown.splitlines()
+    rows = len(lines) - 2  # header and separator
+    table = diff.markdown
+    if rows > MAX_TABLE_ROWS:
+        table = "\n".join(lines[: MAX_TABLE_ROWS + 2]) + (
+            f"\n\n_{rows - MAX_TABLE_ROWS} more rows left out to fit a pull-request comment: "
+            f"run `dvc {diff.kind} diff` locally or open the `pr-report` artifact._"
+        )
     if rows > LONG_TABLE:  # e.g. every data-quality counter: keep the comment scannable
-        return f"### {title}\n\n" + details(f"{rows} changed values", diff.markdown)
-    return f"### {title}\n\n{diff.markdown}"
+        return f"### {title}\n\n" + details(f"{rows} changed values", table)
+    return f"### {title}\n\n{table}"
 
 
 def _lock_section(lock: LockDrift | None) -> str:
