@@ -13,8 +13,9 @@ the hyper-params; at least ``recs.min_train_weeks`` must precede those.
   before w and recommends for every listener with a full play in w, ranked against
   the whole catalogue; both ``exclude_seen`` settings are scored from the same
   scores. The re-ranker of week w learns on the ``rerank.train_weeks`` weeks before w.
-- **Summary.** Per model, each metric's mean over weeks with a Student-t 95%
-  interval across weeks (:func:`pozytywka.playlists.metrics.mean_ci`), plus the
+- **Summary.** Per model, each metric's mean over weeks with a 95%
+  interval across weeks (logit-t, :func:`pozytywka.playlists.metrics.bounded_mean_ci`:
+  it stays inside [0, 1]), plus the
   oracle's recall (the ceiling).
 """
 
@@ -31,7 +32,7 @@ import scipy.sparse as sp
 
 from ..config import RecsParams, as_dict
 from ..errors import PozytywkaError
-from ..playlists.metrics import mean_ci
+from ..playlists.metrics import bounded_mean_ci
 from . import metrics as M
 from .interactions import Catalogue, TrainData, active_users, relevant, train_data
 from .models import FALLBACK, MODELS, PERSONAL, Recommender
@@ -330,11 +331,13 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
             for key in keys:
                 if key not in g or g[key].isna().all():
                     continue
-                mean, lo, hi = mean_ci(g[key].to_numpy())
+                if key in METRIC_KEYS:  # in [0, 1]: an interval that stays in the range
+                    mean, lo, hi = bounded_mean_ci(g[key].to_numpy())
+                    entry[f"{key}_ci_low"] = None if lo is None else round(lo, 6)
+                    entry[f"{key}_ci_high"] = None if hi is None else round(hi, 6)
+                else:
+                    mean = float(g[key].mean())
                 entry[key] = round(mean, 6)
-                if key in METRIC_KEYS:
-                    entry[f"{key}_ci_low"] = round(lo, 6)
-                    entry[f"{key}_ci_high"] = round(hi, 6)
             if name != ORACLE:
                 ndcg = g.set_index("week_start")["ndcg_at_20"]
                 entry["weeks_better_than_popularity_genres"] = int(
