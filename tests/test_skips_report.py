@@ -33,7 +33,7 @@ def test_summary_lines():
 
 
 def test_summary_names_the_missing_stage():
-    text = render_summary(None, None, None, SKIPS, None)
+    text = render_summary(None, None, None, skips=SKIPS, cache=None)
     assert "run `dvc repro skips_cache`" in text
     assert "Skip prediction" not in render_summary(None, None, None)
 
