@@ -15,6 +15,7 @@ from pozytywka.errors import PozytywkaError
 from pozytywka.experiment.assign import arm_of, assign_arms
 from pozytywka.serve.app import create_app
 from pozytywka.serve.artifacts import load_artifacts
+from pozytywka.serve.schemas import PlaylistsResponse
 from pozytywka.serve.settings import Settings
 from serve_support import TRACKS, VERSIONS, write_tiny_root
 
@@ -71,6 +72,17 @@ def test_playlists_answer_the_listeners_arm_and_log_one_exposure(client):
     assert again["arm"] == "A" and again["request_id"] != a["request_id"]
     store = client.app.state.store
     assert store.count("exposures") == 2 and store.count("requests") == 3
+
+
+def test_the_playlists_answer_is_the_response_models_own_json(client):
+    """The route splices the arm's playlists, serialised once, into the answer: the body
+    must be what the response model itself would serialise, to the byte."""
+    (ua,) = users_in("A", 1)
+    r = client.get("/v1/playlists", params={"user_id": ua})
+    assert r.headers["content-type"] == "application/json"
+    parsed = PlaylistsResponse.model_validate_json(r.content)
+    assert r.content == parsed.model_dump_json().encode()
+    assert len(parsed.playlists) == 1 and len(parsed.playlists[0].tracks) == 10
 
 
 @pytest.mark.parametrize("user_id", ["", "x" * 65, "bad\x00id", "tab\tid"])

@@ -15,6 +15,7 @@ from pozytywka.serve.store import (
     SCHEMA_VERSION,
     BatchRejected,
     EventIn,
+    ServeRequest,
     Store,
     events,
     exposures,
@@ -66,6 +67,20 @@ def test_concurrent_first_requests_expose_once(store, arts):
         served = list(pool.map(lambda _: _serve(store, arts, ids, "u9"), range(16)))
     assert sum(s.first_exposure for s in served) == 1
     assert store.count("exposures") == 1 and store.count("requests") == 16
+
+
+def test_one_transaction_of_many_requests_exposes_each_listener_at_their_first(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    at = [T0 + dt.timedelta(minutes=m) for m in range(4)]
+    items = [
+        ServeRequest(arts.experiment, arts.week_start, user, "A", ids["A"], t)
+        for user, t in zip(["u1", "u2", "u1", "u2"], at, strict=True)
+    ]
+    served = store.serve_many(items)
+    assert [s.first_exposure for s in served] == [True, True, False, False]
+    assert [s.exposed_at for s in served] == [at[0], at[1], at[0], at[1]]
+    assert served[2].exposure_arm == "A" and len({s.request_id for s in served}) == 4
+    assert store.count("exposures") == 2 and store.count("requests") == 4
 
 
 def test_the_database_rejects_a_second_exposure_and_orphan_events(store, arts):

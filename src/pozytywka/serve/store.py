@@ -31,7 +31,8 @@ store of schema 1 is migrated on start (the new table is added; nothing else
 changes).
 
 Every write is one transaction, committed before the route answers: a 2xx
-means the rows are on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
+means the rows are on disk (served requests that arrive together share one
+transaction: group commit, :mod:`.group_commit`) (SQLite ``synchronous=FULL``; PostgreSQL's default
 ``synchronous_commit``). On SQLite, write transactions start with ``BEGIN
 IMMEDIATE`` (writers queue on the busy timeout instead of failing to upgrade a
 read lock), foreign keys are switched on per connection, and the journal is WAL
@@ -41,6 +42,7 @@ read lock), foreign keys are switched on per connection, and the journal is WAL
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -76,6 +78,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ..errors import PozytywkaError
 from .artifacts import Artifacts
 from .clock import utc_now
+from .group_commit import GroupCommit
 
 SCHEMA_VERSION = 2
 DECISIONS = ("fetch", "stream")
@@ -206,6 +209,20 @@ class EventIn:
 
 
 @dataclass(frozen=True)
+class ServeRequest:
+    """A request to log (:meth:`Store.serve`): who was served what, when; ``prediction``
+    is ``(track_id, probability, decision)`` for a scoring request."""
+
+    experiment: str
+    week_start: dt.date
+    user_id: str
+    arm: str
+    artifact_id: int
+    now: dt.datetime
+    prediction: tuple[str, float, str] | None = None
+
+
+@dataclass(frozen=True)
 class Served:
     """What :meth:`Store.serve` recorded: the request, and the listener's exposure."""
 
@@ -252,6 +269,8 @@ class Store:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        self._group: GroupCommit[ServeRequest, Served] | None = None
+        self._group_lock = threading.Lock()
         self.migrate()
 
     # -- schema ---------------------------------------------------------------
@@ -300,6 +319,10 @@ class Store:
             return False
 
     def dispose(self) -> None:
+        """Stop the writer (after what is queued) and close the connections."""
+        if self._group is not None:
+            self._group.close()
+            self._group = None
         self.engine.dispose()
 
     # -- artifacts ------------------------------------------------------------
@@ -354,50 +377,93 @@ class Store:
         """Log a served request and, if it is the listener's first this week, their exposure.
 
         ``prediction``: ``(track_id, probability, decision)`` of a scoring request,
-        stored in the same transaction."""
-        request_id = uuid.uuid4().hex
+        stored in the same transaction. Concurrent calls are committed together
+        (:mod:`.group_commit`); this returns once the request's transaction has
+        committed."""
+        item = ServeRequest(experiment, week_start, user_id, arm, artifact_id, now, prediction)
+        return self._writer().submit(item)
+
+    def _writer(self) -> GroupCommit[ServeRequest, Served]:
+        if self._group is None:
+            with self._group_lock:
+                if self._group is None:
+                    self._group = GroupCommit(self.serve_many, name="store-writer")
+        return self._group
+
+    def serve_many(self, items: Sequence[ServeRequest]) -> list[Served]:
+        """Log ``items`` (in order) in one transaction; one :class:`Served` per item.
+
+        Within the batch as across batches, a listener's exposure is their first
+        request of the experiment's week."""
+        ids = [uuid.uuid4().hex for _ in items]
         with self.engine.begin() as conn:
             conn.execute(
-                requests.insert().values(
-                    request_id=request_id,
-                    artifact_id=artifact_id,
-                    experiment=experiment,
-                    week_start=week_start,
-                    user_id=user_id,
-                    arm=arm,
-                    served_at=now,
-                )
+                requests.insert(),
+                [
+                    dict(
+                        request_id=rid,
+                        artifact_id=it.artifact_id,
+                        experiment=it.experiment,
+                        week_start=it.week_start,
+                        user_id=it.user_id,
+                        arm=it.arm,
+                        served_at=it.now,
+                    )
+                    for rid, it in zip(ids, items, strict=True)
+                ],
             )
             conn.execute(
-                self._insert(exposures)
-                .values(
-                    experiment=experiment,
-                    user_id=user_id,
-                    week_start=week_start,
-                    arm=arm,
-                    request_id=request_id,
-                    exposed_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["experiment", "user_id", "week_start"])
-            )
-            if prediction is not None:
-                track_id, probability, decision = prediction
-                conn.execute(
-                    predictions.insert().values(
-                        request_id=request_id,
-                        track_id=track_id,
-                        probability=probability,
-                        decision=decision,
+                self._insert(exposures).on_conflict_do_nothing(
+                    index_elements=["experiment", "user_id", "week_start"]
+                ),
+                [
+                    dict(
+                        experiment=it.experiment,
+                        user_id=it.user_id,
+                        week_start=it.week_start,
+                        arm=it.arm,
+                        request_id=rid,
+                        exposed_at=it.now,
                     )
+                    for rid, it in zip(ids, items, strict=True)
+                ],
+            )
+            preds = [
+                dict(
+                    request_id=rid,
+                    track_id=it.prediction[0],
+                    probability=it.prediction[1],
+                    decision=it.prediction[2],
                 )
-            row = conn.execute(
-                select(exposures.c.arm, exposures.c.exposed_at, exposures.c.request_id).where(
-                    exposures.c.experiment == experiment,
-                    exposures.c.user_id == user_id,
-                    exposures.c.week_start == week_start,
-                )
-            ).one()
-        return Served(request_id, row.arm, row.exposed_at, row.request_id == request_id)
+                for rid, it in zip(ids, items, strict=True)
+                if it.prediction is not None
+            ]
+            if preds:
+                conn.execute(predictions.insert(), preds)
+            groups: dict[tuple[str, dt.date], set[str]] = {}
+            for it in items:
+                groups.setdefault((it.experiment, it.week_start), set()).add(it.user_id)
+            exposed = {}
+            for (experiment, week_start), users in groups.items():
+                for chunk in _chunks(sorted(users), 500):
+                    q = select(
+                        exposures.c.user_id,
+                        exposures.c.arm,
+                        exposures.c.exposed_at,
+                        exposures.c.request_id,
+                    ).where(
+                        exposures.c.experiment == experiment,
+                        exposures.c.week_start == week_start,
+                        exposures.c.user_id.in_(chunk),
+                    )
+                    exposed.update(
+                        ((experiment, week_start, r.user_id), r) for r in conn.execute(q)
+                    )
+        out = []
+        for rid, it in zip(ids, items, strict=True):
+            row = exposed[(it.experiment, it.week_start, it.user_id)]
+            out.append(Served(rid, row.arm, row.exposed_at, row.request_id == rid))
+        return out
 
     # -- events ---------------------------------------------------------------
     def add_events(

@@ -89,6 +89,38 @@ def playlist_sessions(events: pd.DataFrame) -> pd.DataFrame:
     return ev[["user_id", "session_id", "track_id", "event_type", "timestamp"]]
 
 
+def as_served_ids(events: pd.DataFrame, served: dict[str, list[list[str]]], world) -> pd.Series:
+    """Each shelf event's ``track_id`` as the listener was served it.
+
+    The behaviour model plays songs: a served alias id (the heavy dirt profile's
+    second id of a song, :attr:`pozytywka.synthetic.world.World.alias_ids`)
+    comes back as the song's first id. The app reports the id it showed, so
+    the driver maps it back per listener. ``events`` has ``user_id`` and
+    ``track_id``; returns the corrected ``track_id`` column (same index).
+    """
+    aliases: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    rows: list[tuple[str, str, str]] = []
+    for user, playlists in served.items():
+        for pl in playlists:
+            key = tuple(pl)
+            if key not in aliases:
+                pos = world.track_index(key)
+                aliases[key] = [
+                    (str(world.track_ids[p]), t)
+                    for p, t in zip(pos.tolist(), key, strict=True)
+                    if p >= 0 and world.track_ids[p] != t
+                ]
+            rows.extend((user, song, t) for song, t in aliases[key])
+    if not rows:
+        return events["track_id"]
+    table = pd.DataFrame(rows, columns=["user_id", "track_id", "served_id"]).drop_duplicates(
+        ["user_id", "track_id"]
+    )
+    merged = events[["user_id", "track_id"]].merge(table, how="left", on=["user_id", "track_id"])
+    ids = merged["served_id"].fillna(merged["track_id"]).to_numpy()
+    return pd.Series(ids, index=events.index, name="track_id")
+
+
 def _iso(ts: pd.Series) -> list[str]:
     return [t.isoformat() for t in pd.to_datetime(ts).dt.to_pydatetime()]
 
@@ -140,7 +172,7 @@ def run_traffic(
         payload = pd.DataFrame(
             {
                 "request_id": events["session_id"].map(request_of),
-                "track_id": events["track_id"].astype(str),
+                "track_id": as_served_ids(events, served, world).astype(str),
                 "event_type": events["event_type"].astype(str),
                 "timestamp": _iso(events["timestamp"]),
             }

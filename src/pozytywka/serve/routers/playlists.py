@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from ...experiment.assign import arm_of
+from ..artifacts import Arm
 from ..deps import ClockDep, LiveDep, MetricsDep, StoreDep
 from ..schemas import PlaylistOut, PlaylistsResponse, Problem, TrackOut
 
@@ -46,7 +50,7 @@ def get_playlists(
     metrics.playlist_requests.labels(arm).inc()
     if rec.first_exposure:
         metrics.exposures.labels(arm).inc()
-    return PlaylistsResponse(
+    head = PlaylistsResponse(
         request_id=rec.request_id,
         experiment=arts.experiment,
         user_id=user_id,
@@ -56,11 +60,36 @@ def get_playlists(
         week_start=arts.week_start,
         first_exposure=rec.first_exposure,
         exposed_at=rec.exposed_at,
-        playlists=[
+        playlists=[],
+    ).model_dump_json()
+    # The arm's playlists are the same for every listener: serialised once per artifact.
+    body = f"{head[: -len('[]}')]}{playlists_json(served)}}}"
+    return Response(content=body, media_type="application/json")
+
+
+_RENDERED: dict[int, tuple[Arm, str]] = {}
+_RENDER_LOCK = threading.Lock()
+
+
+def playlists_json(arm: Arm) -> str:
+    """The ``playlists`` array of :class:`PlaylistsResponse` for ``arm``, as JSON text.
+
+    Cached per loaded artifact (a reload brings new :class:`Arm` objects)."""
+    hit = _RENDERED.get(id(arm))
+    if hit is not None and hit[0] is arm:
+        return hit[1]
+    text = json.dumps(
+        [
             PlaylistOut(
-                genre=p.genre,
-                tracks=[TrackOut(**t.__dict__) for t in p.tracks],
-            )
-            for p in served.playlists
+                genre=p.genre, tracks=[TrackOut(**t.__dict__) for t in p.tracks]
+            ).model_dump(mode="json")
+            for p in arm.playlists
         ],
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
+    with _RENDER_LOCK:
+        if len(_RENDERED) >= 16:
+            _RENDERED.clear()
+        _RENDERED[id(arm)] = (arm, text)
+    return text
