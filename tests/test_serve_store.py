@@ -15,6 +15,7 @@ from pozytywka.serve.store import (
     SCHEMA_VERSION,
     BatchRejected,
     EventIn,
+    EventsWrite,
     ServeRequest,
     Store,
     events,
@@ -132,6 +133,26 @@ def test_a_bad_item_rejects_the_whole_batch(store, arts):
     _, stored, dupes = store.add_events([good], now, SKEW)  # a retry
     assert (stored, dupes) == (0, 1)
     assert store.count("events") == 1
+
+
+def test_batches_committed_together_stay_all_or_nothing_each(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    req = _serve(store, arts, ids, "u1").request_id
+    now = T0 + dt.timedelta(minutes=2)
+    good = EventIn(req, "a01", "play", T0 + dt.timedelta(minutes=1))
+    like = EventIn(req, "a01", "like", T0 + dt.timedelta(minutes=1))
+    bad = EventIn(req, "b01", "play", T0)
+    out = store.add_events_many(
+        [
+            EventsWrite((good,), now, SKEW),
+            EventsWrite((like, bad), now, SKEW),  # rejected: the like is not stored either
+            EventsWrite((good, like), now, SKEW),  # sees the first batch's row in the transaction
+        ]
+    )
+    assert [len(o[1]) for o in (out[0], out[2])] == [1, 1] and (out[0][2], out[2][2]) == (0, 1)
+    assert isinstance(out[1], BatchRejected) and "was not served" in out[1].reasons[0]
+    assert out[0][0] != out[2][0]  # each batch its own batch_id
+    assert store.count("events") == 2
 
 
 def test_events_frame_is_sessions_by_request(store, arts):

@@ -38,7 +38,9 @@ class GroupCommit(Generic[T, R]):
     """Batch ``write_many(items) -> results`` (one transaction, results in item order)
     behind one writer thread. :meth:`submit` blocks the caller until its item is committed.
 
-    Raises whatever ``write_many`` raised for the item (after the one-by-one retry);
+    A result that is an exception is raised to that item's caller alone (``write_many``
+    isolated the failure, e.g. in a savepoint). :meth:`submit` raises it, or whatever
+    ``write_many`` raised for the item (after the one-by-one retry), and
     :class:`RuntimeError` after :meth:`close`.
     """
 
@@ -113,4 +115,7 @@ class GroupCommit(Generic[T, R]):
         self.batches += 1
         self.items += len(batch)
         for (_, fut), res in zip(batch, results, strict=True):
-            fut.set_result(res)
+            if isinstance(res, BaseException):
+                fut.set_exception(res)  # this item failed alone; the others committed
+            else:
+                fut.set_result(res)

@@ -223,6 +223,15 @@ class ServeRequest:
 
 
 @dataclass(frozen=True)
+class EventsWrite:
+    """One posted batch to store (:meth:`Store.add_events`)."""
+
+    batch: tuple[EventIn, ...]
+    now: dt.datetime
+    skew: dt.timedelta
+
+
+@dataclass(frozen=True)
 class Served:
     """What :meth:`Store.serve` recorded: the request, and the listener's exposure."""
 
@@ -270,6 +279,7 @@ class Store:
         self.dialect = self.engine.dialect.name
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         self._group: GroupCommit[ServeRequest, Served] | None = None
+        self._event_group: GroupCommit | None = None
         self._group_lock = threading.Lock()
         self.migrate()
 
@@ -320,9 +330,10 @@ class Store:
 
     def dispose(self) -> None:
         """Stop the writer (after what is queued) and close the connections."""
-        if self._group is not None:
-            self._group.close()
-            self._group = None
+        for writer in (self._group, self._event_group):
+            if writer is not None:
+                writer.close()
+        self._group = self._event_group = None
         self.engine.dispose()
 
     # -- artifacts ------------------------------------------------------------
@@ -473,7 +484,7 @@ class Store:
         skew: dt.timedelta,
         stored_by: Counter[tuple[str, str]] | None = None,
     ) -> tuple[str, int, int]:
-        """Validate and store a batch in one transaction: ``(batch_id, stored, duplicates)``.
+        """Validate and store a batch atomically: ``(batch_id, stored, duplicates)``.
 
         Raises :class:`BatchRejected` (nothing stored) when an item refers to an
         unknown request, a track that request did not serve, or has a timestamp
@@ -481,20 +492,43 @@ class Store:
         in the store (a retried batch) are counted as duplicates, not stored again.
         ``stored_by``, when given, is incremented by the stored events per
         ``(arm, event_type)`` once the transaction committed (the service's metrics).
+        Batches posted together share one transaction, each in its own savepoint
+        (:mod:`.group_commit`); this returns once it has committed.
         """
-        batch_id = uuid.uuid4().hex
-        for attempt in range(3):
-            try:
-                with self.engine.begin() as conn:
-                    rows, dupes = self._add_events(conn, batch, batch_id, now, skew)
-                if stored_by is not None:
-                    stored_by.update((r["arm"], r["event_type"]) for r in rows)
-                return batch_id, len(rows), dupes
-            except IntegrityError:
-                # PostgreSQL only: a concurrent identical batch won the race; re-check.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+        if self._event_group is None:
+            with self._group_lock:
+                if self._event_group is None:
+                    self._event_group = GroupCommit(self.add_events_many, name="event-writer")
+        batch_id, rows, dupes = self._event_group.submit(EventsWrite(tuple(batch), now, skew))
+        if stored_by is not None:
+            stored_by.update((r["arm"], r["event_type"]) for r in rows)
+        return batch_id, len(rows), dupes
+
+    def add_events_many(
+        self, writes: Sequence[EventsWrite]
+    ) -> list[tuple[str, list[dict], int] | BatchRejected]:
+        """Store several batches in one transaction, each all-or-nothing in a savepoint.
+
+        One result per batch, in order: ``(batch_id, stored rows, duplicates)``, or
+        the :class:`BatchRejected` of a batch that stored nothing."""
+        out: list[tuple[str, list[dict], int] | BatchRejected] = []
+        with self.engine.begin() as conn:
+            for w in writes:
+                batch_id = uuid.uuid4().hex
+                for attempt in range(3):
+                    try:
+                        with conn.begin_nested():
+                            rows, dupes = self._add_events(conn, w.batch, batch_id, w.now, w.skew)
+                        out.append((batch_id, rows, dupes))
+                        break
+                    except BatchRejected as exc:
+                        out.append(exc)
+                        break
+                    except IntegrityError:
+                        # PostgreSQL: a concurrent identical batch won the race; re-check.
+                        if attempt == 2:
+                            raise
+        return out
 
     def _add_events(self, conn, batch, batch_id, now, skew) -> tuple[list[dict], int]:
         req_ids = sorted({e.request_id for e in batch})
