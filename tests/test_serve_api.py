@@ -251,3 +251,30 @@ def test_assignment_table_the_service_reproduces(tmp_path):
                     c.get("/v1/playlists", params={"user_id": r["user_id"]}).json()["arm"]
                     == r["arm"]
                 )
+
+
+def test_a_body_over_the_limit_is_413_before_any_route_reads_it(client):
+    limit = client.app.state.settings.max_body_bytes
+    big = b'{"events": [' + b" " * limit + b"]}"
+    r = client.post("/v1/events", content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json() == {"detail": [f"request body over {limit} bytes"]}
+
+    def chunks():  # no Content-Length: the bytes received are counted
+        yield b'{"events": ['
+        for _ in range(limit // 65536 + 2):
+            yield b" " * 65536
+        yield b"]}"
+
+    r = client.post("/v1/events", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert client.app.state.store.count("events") == 0
+    assert client.get("/healthz").status_code == 200
+
+
+def test_a_week_that_is_not_a_monday_is_422_with_the_reason(client):
+    r = client.get("/v1/experiments/playlists/results", params={"week": "2024-07-31"})
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        "week: Value error, 2024-07-31 is a Wednesday: weeks start on Monday (ISO 8601)"
+    ]
+    assert client.get("/v1/experiments/playlists/results", params={"week": "2024-07-29"}).is_success

@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 
 from ..errors import PozytywkaError
 from .artifacts import Artifacts, load_artifacts
+from .body_limit import BodyLimitMiddleware
 from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
 from .deps import Live
@@ -120,6 +121,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(RequestValidationError)

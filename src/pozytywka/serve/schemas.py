@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
+from fastapi import Query
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from .clock import to_naive_utc
@@ -23,6 +24,20 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 #: A datetime in naive UTC, as the store keeps it (an offset is converted; none means UTC).
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
+
+
+def _monday(day: dt.date) -> dt.date:
+    if day.weekday() != 0:
+        raise ValueError(f"{day.isoformat()} is a {day:%A}: weeks start on Monday (ISO 8601)")
+    return day
+
+
+#: ``?week=``: the Monday of a served week (ISO 8601 week start); default the served one.
+Week = Annotated[
+    dt.date | None,
+    AfterValidator(lambda d: d if d is None else _monday(d)),
+    Query(description="Monday of the week (default: the served one)"),
+]
 
 
 class TrackOut(BaseModel):

@@ -11,6 +11,8 @@
   (the traffic driver's simulation of a past week).
 - ``POZYTYWKA_CLOCK_SKEW_S`` (``5``): an event up to this many seconds ahead of
   the service's clock is accepted (client clocks drift).
+- ``POZYTYWKA_MAX_BODY_BYTES`` (``1048576``): a larger request body answers 413
+  (a full batch of 1,000 events is about 250 kB).
 
 A relative SQLite path is taken from the project root.
 """
@@ -23,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import PozytywkaError
+from .body_limit import DEFAULT_MAX_BODY_BYTES
 
 DEFAULT_STORE = "sqlite:///data/serving/log.sqlite"
 CLOCKS = ("wall", "manual")
@@ -37,6 +40,7 @@ class Settings:
     root: Path = Path(".")
     clock: str = "wall"
     clock_skew_s: float = 5.0
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def __post_init__(self) -> None:
         if self.clock not in CLOCKS:
@@ -70,10 +74,16 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
         skew = float(env.get("POZYTYWKA_CLOCK_SKEW_S", "5"))
     except ValueError as exc:
         raise PozytywkaError(f"POZYTYWKA_CLOCK_SKEW_S must be a number: {exc}") from None
+    raw_max = env.get("POZYTYWKA_MAX_BODY_BYTES") or str(DEFAULT_MAX_BODY_BYTES)
+    if not raw_max.isdigit() or int(raw_max) < 1024:
+        raise PozytywkaError(
+            f"POZYTYWKA_MAX_BODY_BYTES must be an integer >= 1024, got {raw_max!r}"
+        )
     return Settings(
         store_url=env.get("POZYTYWKA_STORE") or DEFAULT_STORE,
         admin_token=env.get("POZYTYWKA_ADMIN_TOKEN") or None,
         root=Path(env.get("POZYTYWKA_ROOT") or "."),
         clock=env.get("POZYTYWKA_CLOCK", "wall") or "wall",
         clock_skew_s=skew,
+        max_body_bytes=int(raw_max),
     )

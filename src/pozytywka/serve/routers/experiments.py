@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Annotated
-
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException
 
 from ..deps import LiveDep, StoreDep
 from ..readout import read_experiment
-from ..schemas import ExperimentResults
-
-Week = Annotated[dt.date | None, Query(description="Monday of the week (default: the served one)")]
+from ..schemas import ExperimentResults, Week
 
 router = APIRouter(prefix="/v1", tags=["experiments"])
 

@@ -17,9 +17,9 @@ from pydantic import BaseModel, Field
 
 from ..deps import ClockDep, StoreDep
 from ..products import RECS, finite, read_recs
-from ..schemas import Problem
+from ..schemas import Problem, Week
 from .playlists import UserId
-from .skips import Week, product
+from .skips import product
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 

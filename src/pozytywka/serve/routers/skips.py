@@ -12,16 +12,16 @@ request (prediction stored with it); its outcome comes back through
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ...errors import PozytywkaError
 from ..deps import ClockDep, StoreDep
 from ..products import SKIPS, ProductLive, finite, read_skips
-from ..schemas import Id, Problem, UtcDatetime
+from ..schemas import Id, Problem, UtcDatetime, Week
 
 router = APIRouter(prefix="/v1", tags=["skips"])
 
@@ -106,9 +106,6 @@ def predict(body: SkipPredictIn, request: Request, store: StoreDep, clock: Clock
         week_start=live.week_start,
         first_exposure=rec.first_exposure,
     )
-
-
-Week = Annotated[dt.date | None, Query(description="Monday of the week (default: the served one)")]
 
 
 @router.get(
