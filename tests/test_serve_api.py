@@ -93,6 +93,14 @@ def test_bad_user_ids_are_422_with_one_line(client, user_id):
     assert client.app.state.store.count("requests") == 0
 
 
+def test_undecodable_bytes_in_a_user_id_are_refused_not_folded(client):
+    # %FF and %FE are not UTF-8: both would decode to U+FFFD and name one listener.
+    for raw in ("/v1/playlists?user_id=u%FF", "/v1/playlists?user_id=u%FE"):
+        r = client.get(raw)
+        assert r.status_code == 422 and r.json()["detail"][0].startswith("user_id:")
+    assert client.app.state.store.count("requests") == 0
+
+
 def test_events_a_bad_batch_stores_nothing_and_names_each_bad_item(client):
     (ua,) = users_in("A", 1)
     req = client.get("/v1/playlists", params={"user_id": ua}).json()["request_id"]

@@ -11,7 +11,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from .clock import to_naive_utc
 
 #: Ids: 1-64 characters, no control characters (a NUL cannot be stored in PostgreSQL).
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+#: An id: no control characters and no U+FFFD (undecodable bytes in a query string
+#: decode to it, so two different byte strings would fold into one listener).
+ID_PATTERN = r"^[^\x00-\x1f\x7f\ufffd]+$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MAX_BATCH = 1000
 
 

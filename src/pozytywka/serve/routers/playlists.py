@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from ...experiment.assign import arm_of
 from ..artifacts import Arm
 from ..deps import ClockDep, LiveDep, MetricsDep, StoreDep
-from ..schemas import PlaylistOut, PlaylistsResponse, Problem, TrackOut
+from ..schemas import ID_PATTERN, PlaylistOut, PlaylistsResponse, Problem, TrackOut
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
 
@@ -21,7 +21,7 @@ UserId = Annotated[
     Query(
         min_length=1,
         max_length=64,
-        pattern=r"^[^\x00-\x1f\x7f]+$",
+        pattern=ID_PATTERN,
         description="The listener's id (as in the dump's users.jsonl)",
     ),
 ]
