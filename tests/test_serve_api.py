@@ -223,6 +223,12 @@ def test_missing_artifacts_stop_the_service_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"pozytywka serve: error: {root}/reports/playlists/by_model/catboost.json "
                    "not found: run dvc repro first"]  # fmt: skip
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert main(["serve", "--root", str(elsewhere)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"pozytywka serve: error: {elsewhere} is not the project root (no params.yaml): "
+                   "run the service from the project root or set POZYTYWKA_ROOT to it"]  # fmt: skip
 
 
 def test_stale_model_file_is_inconsistent(tmp_path):

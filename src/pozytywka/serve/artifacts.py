@@ -158,7 +158,10 @@ def load_artifacts(root: Path | str = ".") -> Artifacts:
     root = Path(root)
     params_path = root / paths.PARAMS
     if not params_path.is_file():
-        raise _fail(f"{params_path} not found")
+        raise PozytywkaError(
+            f"{root.resolve()} is not the project root (no {paths.PARAMS}): run the service "
+            "from the project root or set POZYTYWKA_ROOT to it"
+        )
     ab = load_params(params_path).ab
     versions = model_versions(root)
     arms, weeks = {}, {}
