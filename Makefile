@@ -65,11 +65,13 @@ bench-serve: setup
 	@command -v wrk >/dev/null 2>&1 || apt-get install -y wrk
 	$(BIN)/pozytywka bench-serve --seconds $(BENCH_SECONDS)
 
+# Two workers (pytest-xdist); the tests of the tiny pipeline share one (built once).
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-fast: setup
-	$(BIN)/python -m pytest -m "not e2e and not spark"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not e2e and not spark"
 
 lint: setup lint-workflows
 	$(BIN)/ruff check src tests

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 # Tests marked `needs("java")` / `needs("node")`: a skip fails CI and is loud on a laptop.
 from needs_tools import (  # noqa: F401  (pytest finds hooks by name in conftest)
     pytest_configure,
+    pytest_runtest_logreport,
     pytest_runtest_makereport,
     pytest_terminal_summary,
 )
@@ -25,6 +26,14 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n N --dist loadgroup`` (``make test``), every test that reads the
+    session's tiny pipeline runs on one worker, so it is built once."""
+    for item in items:
+        if "tiny_pipeline" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("tiny_pipeline"))
 
 
 @pytest.fixture

@@ -56,7 +56,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
             f"this test needs {tool}: {HOW_TO_ENABLE[tool]} (.ci/run installs it)"
         )
     else:
-        _skipped.setdefault(tool, []).append(item.nodeid)
+        # read back in pytest_runtest_logreport: under xdist that runs in the controller
+        report.user_properties.append(("needs_tool", tool))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    tool = dict(report.user_properties).get("needs_tool")
+    if tool is not None and report.skipped:
+        _skipped.setdefault(tool, []).append(report.nodeid)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:

@@ -33,12 +33,6 @@ def _git(repo: Path, *args: str) -> str:
     return run(["git", *args], repo).strip()
 
 
-@pytest.mark.xfail(
-    reason="not yet seen passing end to end on merged main: the last run failed at the "
-    "same-week rerun because the PR report was written inside the repo (now outside); open "
-    "in issue 11 until it passes",
-    strict=False,
-)
 def test_a_retraining_adds_one_week_and_scores_last_weeks_playlists(
     tmp_path: Path, tiny_pipeline
 ) -> None:
@@ -75,6 +69,7 @@ def test_a_retraining_adds_one_week_and_scores_last_weeks_playlists(
     changed = [r for r in rows if r[0] == "params.yaml"]
     assert changed == [["params.yaml", "data.synthetic.weeks", "14", "15"]]
     assert _git(repo, "rev-parse", "main") == main  # the base branch did not move
+    assert _git(repo, "status", "--porcelain", "--untracked-files=no") == ""  # all committed
 
     # week N's playlists, scored on week N+1's data (their week is now complete)
     hindsight = _json(repo, "metrics/hindsight.json")
@@ -97,6 +92,7 @@ def test_a_retraining_adds_one_week_and_scores_last_weeks_playlists(
     assert report.index("### Last week, in hindsight") < report.index("### What moved")
     assert hindsight["iso_week"] in report and "### Data quality of the new rows" in report
     assert f"| {by_playlist['genre'][0]} |" in report
+    assert _git(repo, "status", "--porcelain", "--untracked-files=no") == ""  # report wrote none
 
     # --- idempotent: the same week again from main -> the same branch commit ---
     head = _git(repo, "rev-parse", "HEAD")

@@ -22,14 +22,6 @@ from pozytywka.synthetic import build_world
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 
-@pytest.mark.xfail(
-    reason="known bug after merging the store generalisation (schema 2) with the world that "
-    "advances by weeks: on the tiny heavy-dirt world the behaviour model's shelf events include "
-    "a track the arm's published playlists do not hold, which the store rightly rejects (422, "
-    "track_not_served); passed on the service branch alone. Open in issue 12.",
-    raises=Exception,
-    strict=False,
-)
 def test_live_readout_agrees_with_the_simulation(tiny_pipeline, tmp_path):
     repo, _ = tiny_pipeline
     params = load_params(repo / "params.yaml")

@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 #: What a retraining commits (everything else a repro writes is DVC-cached or ignored).
 COMMITTED = ["params.yaml", "dvc.lock", "metrics", "reports", "retrain"]
+#: the ``generate`` stage's lock (``data/dvc.yaml``): committed when the dump is synthetic
+DATA_LOCK = "data/dvc.lock"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -174,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     if not synthetic:  # the newest complete week of the refreshed dump
         week = iso_week(pd.Timestamp(read_json(root / paths.DRIFT_METRICS)["week_start"]))
     branch = f"retrain/{week}"
-    pointer = [] if synthetic else [f"{source.rstrip('/')}.dvc"]
+    pointer = [DATA_LOCK] if synthetic else [f"{source.rstrip('/')}.dvc"]
     _git(root, "add", "-A", "--", *COMMITTED, *pointer)
     tree = _git(root, "write-tree")
     existing = _commit_of(root, f"refs/heads/{branch}")

@@ -13,6 +13,7 @@ answers 422 with one line per bad item (``{"detail": [...]}``).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -105,9 +106,15 @@ def create_app(
             app.state.catalogue = Catalogue(settings.root)
         except PozytywkaError as exc:
             app.state.catalogue, app.state.catalogue_error = None, str(exc)
+        # What was just loaded lives as long as the process: keep it out of the cyclic
+        # garbage collector's scans (a full collection over the loaded artifacts stalls
+        # every request in flight; Python docs, gc.freeze).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             store.dispose()
             metrics.process_exit()
             if app.state.catalogue is not None:

@@ -1,8 +1,9 @@
 """FastAPI dependencies: what routes get from the app's state (filled in by the lifespan).
 
-Routes never read globals: a test builds an app on tiny artifacts and a
-throwaway store, and a reload that swaps ``app.state.artifacts`` reaches the
-next request.
+The getters are ``async``: FastAPI runs them in the event loop instead of a
+thread-pool hop each (they only read ``app.state``). Routes never read globals:
+a test builds an app on tiny artifacts and a throwaway store, and a reload that
+swaps ``app.state.artifacts`` reaches the next request.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from .settings import Settings
 from .store import Store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
@@ -31,19 +32,19 @@ class Live:
     artifact_ids: dict[str, int]
 
 
-def get_live(request: Request) -> Live:
+async def get_live(request: Request) -> Live:
     return request.app.state.live
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_clock(request: Request) -> WallClock | ManualClock:
+async def get_clock(request: Request) -> WallClock | ManualClock:
     return request.app.state.clock
 
 
-def get_metrics(request: Request) -> ServiceMetrics:
+async def get_metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 

@@ -65,12 +65,17 @@ class GroupCommit(Generic[T, R]):
 
     def submit(self, item: T) -> R:
         """Queue ``item`` and wait until the transaction holding it has committed."""
+        return self.submit_future(item).result()
+
+    def submit_future(self, item: T) -> Future:
+        """Queue ``item``; the future resolves once its transaction has committed
+        (``await asyncio.wrap_future(...)`` from the event loop)."""
         fut: Future = Future()
         with self._lock:
             if self._closed:
                 raise RuntimeError("the store's writer is closed")
             self._queue.put((item, fut))
-        return fut.result()
+        return fut
 
     def close(self) -> None:
         """Write what is queued, then stop the writer thread."""

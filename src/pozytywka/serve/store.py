@@ -41,7 +41,9 @@ read lock), foreign keys are switched on per connection, and the journal is WAL
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import os
 import threading
 import uuid
 from collections import Counter
@@ -394,6 +396,19 @@ class Store:
         item = ServeRequest(experiment, week_start, user_id, arm, artifact_id, now, prediction)
         return self._writer().submit(item)
 
+    async def serve_async(
+        self,
+        experiment: str,
+        week_start: dt.date,
+        user_id: str,
+        arm: str,
+        artifact_id: int,
+        now: dt.datetime,
+    ) -> Served:
+        """:meth:`serve` for a coroutine: awaits the commit without holding a thread."""
+        item = ServeRequest(experiment, week_start, user_id, arm, artifact_id, now)
+        return await asyncio.wrap_future(self._writer().submit_future(item))
+
     def _writer(self) -> GroupCommit[ServeRequest, Served]:
         if self._group is None:
             with self._group_lock:
@@ -406,7 +421,8 @@ class Store:
 
         Within the batch as across batches, a listener's exposure is their first
         request of the experiment's week."""
-        ids = [uuid.uuid4().hex for _ in items]
+        raw = os.urandom(16 * len(items))  # one system call for the batch's request ids
+        ids = [raw[i : i + 16].hex() for i in range(0, len(raw), 16)]
         with self.engine.begin() as conn:
             conn.execute(
                 requests.insert(),
@@ -495,14 +511,26 @@ class Store:
         Batches posted together share one transaction, each in its own savepoint
         (:mod:`.group_commit`); this returns once it has committed.
         """
+        done = self._event_writer().submit(EventsWrite(tuple(batch), now, skew))
+        return _events_result(done, stored_by)
+
+    async def add_events_async(
+        self,
+        batch: Sequence[EventIn],
+        now: dt.datetime,
+        skew: dt.timedelta,
+        stored_by: Counter[tuple[str, str]] | None = None,
+    ) -> tuple[str, int, int]:
+        """:meth:`add_events` for a coroutine: awaits the commit without holding a thread."""
+        fut = self._event_writer().submit_future(EventsWrite(tuple(batch), now, skew))
+        return _events_result(await asyncio.wrap_future(fut), stored_by)
+
+    def _event_writer(self) -> GroupCommit:
         if self._event_group is None:
             with self._group_lock:
                 if self._event_group is None:
                     self._event_group = GroupCommit(self.add_events_many, name="event-writer")
-        batch_id, rows, dupes = self._event_group.submit(EventsWrite(tuple(batch), now, skew))
-        if stored_by is not None:
-            stored_by.update((r["arm"], r["event_type"]) for r in rows)
-        return batch_id, len(rows), dupes
+        return self._event_group
 
     def add_events_many(
         self, writes: Sequence[EventsWrite]
@@ -712,6 +740,15 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _events_result(
+    done: tuple[str, list[dict], int], stored_by: Counter[tuple[str, str]] | None
+) -> tuple[str, int, int]:
+    batch_id, rows, dupes = done
+    if stored_by is not None:
+        stored_by.update((r["arm"], r["event_type"]) for r in rows)
+    return batch_id, len(rows), dupes
 
 
 def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:

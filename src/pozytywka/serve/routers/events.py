@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["events"])
     responses={422: {"model": Problem, "description": "Bad items, one line each; nothing stored"}},
     summary="Log a batch of events (all or nothing)",
 )
-def post_events(
+async def post_events(
     batch: EventBatch,
     store: StoreDep,
     clock: ClockDep,
@@ -36,7 +36,7 @@ def post_events(
     stored_by: Counter[tuple[str, str]] = Counter()
     try:
         with metrics.store_write.labels("add_events").time():
-            batch_id, stored, dupes = store.add_events(
+            batch_id, stored, dupes = await store.add_events_async(
                 items, clock.now(), dt.timedelta(seconds=settings.clock_skew_s), stored_by
             )
     except BatchRejected as exc:

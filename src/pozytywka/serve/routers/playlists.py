@@ -6,12 +6,11 @@ import json
 import threading
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ...experiment.assign import arm_of
 from ..artifacts import Arm
-from ..deps import ClockDep, LiveDep, MetricsDep, StoreDep
 from ..schemas import ID_PATTERN, PlaylistOut, PlaylistsResponse, Problem, TrackOut
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
@@ -33,18 +32,20 @@ UserId = Annotated[
     responses={422: {"model": Problem}},
     summary="The listener's arm and playlists for the published week",
 )
-def get_playlists(
-    user_id: UserId, live: LiveDep, store: StoreDep, clock: ClockDep, metrics: MetricsDep
-):
+async def get_playlists(user_id: UserId, request: Request):
     """Assign the listener (``pozytywka.experiment.assign.arm_of``, the ``ab_test`` stage's
     rule), log the request and, on the listener's first request of the week, the exposure.
     ``live`` is read once per request: a reload during the request does not change
-    what it serves (the request row records the artifact, so the week and versions)."""
+    what it serves (the request row records the artifact, so the week and versions).
+    A coroutine: it awaits the group commit (:mod:`..group_commit`) in the event loop,
+    and reads ``app.state`` itself (the hottest route: no dependency resolution)."""
+    state = request.app.state
+    live, store, clock, metrics = state.live, state.store, state.clock, state.metrics
     arts = live.artifacts
     arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
     served = arts.arms[arm]
     with metrics.store_write.labels("serve").time():
-        rec = store.serve(
+        rec = await store.serve_async(
             arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
         )
     metrics.playlist_requests.labels(arm).inc()
