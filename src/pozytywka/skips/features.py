@@ -422,3 +422,184 @@ def build_features(
     )
     table = targets.reset_index(drop=True).join(features.drop(columns="play_id"))
     return table, history
+
+
+_US_PER_DAY = 86_400_000_000
+
+
+def epoch_us(ts: pd.Timestamp) -> int:
+    """Microseconds since the epoch of a naive timestamp (NaT: None)."""
+    return None if pd.isna(ts) else int(pd.Timestamp(ts).value // 1000)
+
+
+class PlayLookup:
+    """The features of one play of week ``week``, from indexed tables: the serving path.
+
+    :func:`play_features` is a query over whole tables (the offline path); scoring a
+    single live play with it costs a DuckDB query per request. This class holds the
+    same inputs (the history :func:`snapshot` at ``week``, :func:`catalogue_table`,
+    :func:`profile_table`, :func:`favourite_pairs`, track genres) as dicts keyed by
+    listener, track and (listener, genre), built once, and computes one play's
+    :data:`FEATURE_COLUMNS` by the same formulas in plain Python (about 0.1 ms).
+    Every formula mirrors a column of :func:`play_features`' SQL (NULL -> NaN, the
+    same COALESCE defaults and the same order of operations); the parity tests
+    (``tests/test_skips_online.py``) check the two paths agree on every play of a
+    week. Change one, change both.
+    """
+
+    def __init__(
+        self,
+        history: dict[str, pd.DataFrame],
+        week: pd.Timestamp,
+        catalogue: pd.DataFrame,
+        profiles: pd.DataFrame,
+        favourites: pd.DataFrame,
+        track_genres: pd.DataFrame,
+        prior_plays: float,
+    ) -> None:
+        self.week = pd.Timestamp(week)
+        snap = snapshot(history, self.week)
+        self.prior_plays = float(prior_plays)
+        overall = snap["overall"]
+        plays = int(overall["plays"].iloc[-1]) if len(overall) else 0
+        skips = int(overall["skips"].iloc[-1]) if len(overall) else 0
+        self.prior_rate = skips / plays if plays > 0 else EMPTY_HISTORY_SKIP_RATE
+        u = snap["user"]
+        s_cols = u[[f"s_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.users = {
+            uid: (int(p), int(s), int(lk), int(fn), s_cols[i])
+            for i, (uid, p, s, lk, fn) in enumerate(
+                zip(u["user_id"], u["plays"], u["skips"], u["likes"], u["full_n"], strict=True)
+            )
+        }
+        t = snap["track"]
+        this_week = (t["valid_from"] == self.week).to_numpy()
+        self.tracks = {
+            tid: (int(p), int(s), int(lk), int(wp) if cur else 0, int(ws) if cur else 0)
+            for tid, p, s, lk, wp, ws, cur in zip(
+                t["track_id"],
+                t["plays"],
+                t["skips"],
+                t["likes"],
+                t["week_plays"],
+                t["week_skips"],
+                this_week,
+                strict=True,
+            )
+        }
+        ug = snap["user_genre"]
+        self.user_genre = {
+            (uid, g): (int(p), int(s))
+            for uid, g, p, s in zip(
+                ug["user_id"], ug["genre"], ug["plays"], ug["skips"], strict=True
+            )
+        }
+        audio = catalogue[list(AUDIO_FEATURES)].to_numpy(dtype=float)
+        taste = catalogue[[f"t_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.catalogue = {
+            tid: (audio[i], float(dur), epoch_us(rel), taste[i])
+            for i, (tid, dur, rel) in enumerate(
+                zip(
+                    catalogue["track_id"],
+                    catalogue["duration_s"],
+                    catalogue["release_date"],
+                    strict=True,
+                )
+            )
+        }
+        centroid = profiles[[f"f_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.profiles = {
+            uid: (float(prem), centroid[i])
+            for i, (uid, prem) in enumerate(
+                zip(profiles["user_id"], profiles["premium"], strict=True)
+            )
+        }
+        self.favourites: dict[str, set[str]] = {}
+        for uid, g in zip(favourites["user_id"], favourites["genre"], strict=True):
+            self.favourites.setdefault(uid, set()).add(g)
+        self.genres: dict[str, list[str]] = {}  # duplicates kept, as the SQL join counts them
+        for tid, g in zip(track_genres["track_id"], track_genres["genre"], strict=True):
+            self.genres.setdefault(tid, []).append(g)
+
+    def features(
+        self,
+        user_id: str | None,
+        track_id: str,
+        ts: pd.Timestamp,
+        earlier_plays: list[tuple[int, int]],
+        event_times: list[int],
+    ) -> dict[str, float]:
+        """:data:`FEATURE_COLUMNS` of the play of ``user_id`` (None: unknown) of ``track_id``
+        starting at ``ts`` (naive UTC, in ``week``).
+
+        ``earlier_plays``: ``(start µs since the epoch, skipped 0/1)`` of the session's
+        plays strictly before ``ts``; ``event_times``: µs of the session's events (any
+        type) strictly before ``ts``. Missing values are NaN, as in :func:`play_features`.
+        """
+        nan = float("nan")
+        m = self.prior_plays
+        prior = self.prior_rate
+        now = epoch_us(ts)
+        known_user = user_id is not None
+        u = self.users.get(user_id) if known_user else None
+        u_plays, u_skips, u_likes = (u[0], u[1], u[2]) if u else (0, 0, 0)
+        t_plays, t_skips, t_likes, t_wplays, t_wskips = self.tracks.get(track_id, (0, 0, 0, 0, 0))
+        c = self.catalogue.get(track_id)
+        p = self.profiles.get(user_id) if known_user else None
+        favs = self.favourites.get(user_id, ()) if known_user else ()
+        tgs = self.genres.get(track_id, [])
+        fav_match = max((1 if g in favs else 0 for g in tgs), default=0)
+        g_counts = [self.user_genre.get((user_id, g), (0, 0)) for g in tgs] if known_user else []
+        g_plays_max = max((x[0] for x in g_counts), default=0)
+        g_plays = sum(x[0] for x in g_counts)
+        g_skips = sum(x[1] for x in g_counts)
+        u_rate = (u_skips + m * prior) / (u_plays + m)
+        t_rate = (t_skips + m * prior) / (t_plays + m)
+        if c is not None and u is not None and u[3] != 0:
+            diff = c[3] - u[4] / u[3]
+            taste_distance = float(np.sqrt(np.sum(diff * diff)))
+        else:
+            taste_distance = nan
+        if c is not None and p is not None:
+            diff = c[3] - p[1]
+            favourite_distance = float(np.sqrt(np.sum(diff * diff)))
+        else:
+            favourite_distance = nan
+        out = {
+            "user_plays": u_plays if known_user else nan,
+            "user_skip_rate": u_rate if known_user else nan,
+            "user_likes": u_likes if known_user else nan,
+            "user_like_rate": u_likes / (u_plays + 1.0) if known_user else nan,
+            "track_plays": t_plays,
+            "track_skip_rate": t_rate,
+            "track_likes": t_likes,
+            "track_like_rate": t_likes / (t_plays + 1.0),
+            "track_plays_last_week": t_wplays,
+            "track_skip_rate_last_week": (t_wskips + m * (t_skips + m * prior) / (t_plays + m))
+            / (t_wplays + m),
+            "genre_affinity": g_plays_max / max(u_plays, 1.0) if known_user else nan,
+            "user_genre_skip_rate": (g_skips + m * (u_skips + m * prior) / (u_plays + m))
+            / (g_plays + m)
+            if known_user
+            else nan,
+            "taste_distance": taste_distance,
+            "favourite_genre_match": fav_match if known_user and c is not None else nan,
+            "premium": p[0] if p is not None else nan,
+            "favourite_distance": favourite_distance,
+        }
+        for i, col in enumerate(AUDIO_FEATURES):
+            out[col] = c[0][i] if c is not None else nan
+        out["duration_s"] = c[1] if c is not None else nan
+        release = c[2] if c is not None else None
+        out["track_age_days"] = (
+            nan if release is None else now // _US_PER_DAY - release // _US_PER_DAY
+        )
+        position = len(earlier_plays)
+        skips_so_far = sum(s for _, s in earlier_plays)
+        out["session_position"] = position
+        out["session_skips_so_far"] = skips_so_far
+        out["session_skip_share"] = skips_so_far / position if position > 0 else nan
+        out["previous_skipped"] = max(earlier_plays)[1] if earlier_plays else nan
+        out["seconds_since_previous_event"] = (now - max(event_times)) / 1e6 if event_times else nan
+        out["seconds_since_session_start"] = (now - min([now, *event_times])) / 1e6
+        return {k: float(out[k]) for k in FEATURE_COLUMNS}
