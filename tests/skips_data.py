@@ -40,7 +40,9 @@ def events() -> pd.DataFrame:
 
 
 def tracks() -> pd.DataFrame:
-    """t1: every taste dim 0.2 (tempo 88 bpm), 200 s; t2: 0.4 (tempo 116), 100 s; t3: unplayed."""
+    """t1: every taste dim 0.2 (tempo 88 bpm), 200 s; t2: 0.4 (tempo 116), 100 s; t3: unplayed.
+
+    t1 and t2 are by artist a1, t3 by a2."""
     rows = []
     for tid, level, tempo, dur in (
         ("t1", 0.2, 88.0, 200_000),
@@ -50,6 +52,7 @@ def tracks() -> pd.DataFrame:
         rows.append(
             {
                 "track_id": tid,
+                "artist_id": "a2" if tid == "t3" else "a1",
                 "duration_ms": float(dur),
                 "release_date": pd.Timestamp("2023-01-01"),
                 "danceability": level,

@@ -78,6 +78,19 @@ def test_profile_and_taste_family(table):
     assert table.loc[10, "favourite_distance"] == pytest.approx(0.0)
 
 
+def test_artist_and_all_plays_taste(table):
+    # t1 and t2 are a1's: week 0 holds 4 plays of a1 (2 skipped), all known by 2024-01-08
+    r = table.loc[8]
+    assert r["artist_plays"] == 4 and r["artist_plays_last_week"] == 4
+    assert r["artist_skip_rate"] == pytest.approx((2 + PRIOR * 0.5) / (4 + PRIOR))
+    assert r["artist_skip_rate_last_week"] == pytest.approx((2 + PRIOR * 0.5) / (4 + PRIOR))
+    assert table.loc[3, "artist_plays"] == 0  # week 0: no history
+    assert table.loc[3, "artist_skip_rate"] == pytest.approx(0.3)
+    # u1 played t1 (0.2), t2 (0.4), t1 (0.2) in week 0, skipped or not: taste 0.8 / 3
+    assert r["taste_distance_all"] == pytest.approx(math.sqrt(7) * (0.4 - 0.8 / 3))
+    assert table.loc[10, "taste_distance_all"] == pytest.approx(math.sqrt(7) * (0.8 / 3 - 0.2))
+
+
 def test_catalogue_family(table):
     r = table.loc[10]
     assert r["duration_s"] == 200.0 and r["energy"] == 0.2 and r["tempo"] == 88.0

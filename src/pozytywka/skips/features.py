@@ -49,6 +49,11 @@ HISTORY_FEATURES = [
     "genre_affinity",
     "user_genre_skip_rate",
     "taste_distance",
+    "taste_distance_all",
+    "artist_plays",
+    "artist_skip_rate",
+    "artist_plays_last_week",
+    "artist_skip_rate_last_week",
 ]
 PROFILE_FEATURES = ["favourite_genre_match", "premium", "favourite_distance"]
 CATALOGUE_FEATURES = [*AUDIO_FEATURES, "duration_s", "track_age_days"]
@@ -78,9 +83,19 @@ def taste_vectors(tracks: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _artists(tracks: pd.DataFrame) -> np.ndarray:
+    """Each track's ``artist_id`` (object, None when missing or the column is absent)."""
+    if "artist_id" not in tracks:
+        return np.full(len(tracks), None, dtype=object)
+    col = tracks["artist_id"]
+    return col.astype(object).where(col.notna(), None).to_numpy()
+
+
 def catalogue_table(tracks: pd.DataFrame) -> pd.DataFrame:
-    """Per track: audio features, ``duration_s``, ``release_date`` and the taste dims (``t_*``)."""
+    """Per track: ``artist_id``, audio features, ``duration_s``, ``release_date`` and the taste
+    dims (``t_*``)."""
     out = pd.DataFrame({"track_id": tracks["track_id"].astype(str)})
+    out["artist_id"] = _artists(tracks)
     for col in AUDIO_FEATURES:
         out[col] = tracks[col].astype(float).to_numpy() if col in tracks else np.nan
     out["duration_s"] = tracks["duration_ms"].astype(float).to_numpy() / 1000.0
@@ -149,10 +164,13 @@ def history_tables(
     Each table has ``valid_from`` = Monday after the week its last counted event
     became known; its counts are totals over everything known before ``valid_from``:
 
-    - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, s_<dim>``
-      (sums of taste dims over full plays with audio, and their count ``full_n``);
+    - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, all_n, s_<dim>,
+      a_<dim>`` (sums of taste dims over full plays with audio and their count
+      ``full_n``; ``a_``/``all_n``: the same over all plays with audio);
     - ``track``: ``track_id, valid_from, plays, skips, likes`` and ``week_plays``,
       ``week_skips`` (the week before ``valid_from`` alone);
+    - ``artist``: ``artist_id, valid_from, plays, skips, week_plays, week_skips``
+      (the plays of the artist's tracks: a new release has no history, its artist has);
     - ``user_genre``: ``user_id, genre, valid_from, plays, skips``;
     - ``overall``: ``valid_from, plays, skips``.
     """
@@ -161,28 +179,39 @@ def history_tables(
     con.register("likes", _likes(sessions))
     con.register("track_genres", track_genres[["track_id", "genre"]])
     con.register("taste", taste_vectors(tracks).drop_duplicates("track_id"))
+    con.register(
+        "artists",
+        pd.DataFrame({"track_id": tracks["track_id"].astype(str), "artist_id": _artists(tracks)})
+        .dropna()
+        .drop_duplicates("track_id"),
+    )
     sums = ", ".join(f"SUM(CASE WHEN t.skipped = 0 THEN tv.{d} END) AS s_{d}" for d in TASTE_DIMS)
-    cum = ", ".join(f"SUM(s_{d}) OVER w AS s_{d}" for d in TASTE_DIMS)
+    sums += ", " + ", ".join(f"SUM(tv.{d}) AS a_{d}" for d in TASTE_DIMS)
+    sum_cols = [f"s_{d}" for d in TASTE_DIMS] + [f"a_{d}" for d in TASTE_DIMS]
+    cum = ", ".join(f"SUM({c}) OVER w AS {c}" for c in sum_cols)
     known = "date_trunc('week', known_at) + INTERVAL 7 DAY"
     tables = {
         "user": f"""
 WITH inc AS (
     SELECT t.user_id, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips,
            0 AS likes, SUM(CASE WHEN t.skipped = 0 AND tv.{TASTE_DIMS[0]} IS NOT NULL
-                                THEN 1 ELSE 0 END) AS full_n, {sums}
+                                THEN 1 ELSE 0 END) AS full_n,
+           SUM(CASE WHEN tv.{TASTE_DIMS[0]} IS NOT NULL THEN 1 ELSE 0 END) AS all_n, {sums}
     FROM targets t LEFT JOIN taste tv USING (track_id)
     WHERE t.user_id IS NOT NULL GROUP BY 1, 2
     UNION ALL
-    SELECT user_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*), 0,
-           {", ".join("NULL" for _ in TASTE_DIMS)}
+    SELECT user_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*), 0, 0,
+           {", ".join("NULL" for _ in sum_cols)}
     FROM likes WHERE user_id IS NOT NULL GROUP BY 1, 2
 ), wk AS (
     SELECT user_id, valid_from, SUM(plays) AS plays, SUM(skips) AS skips, SUM(likes) AS likes,
-           SUM(full_n) AS full_n, {", ".join(f"SUM(s_{d}) AS s_{d}" for d in TASTE_DIMS)}
+           SUM(full_n) AS full_n, SUM(all_n) AS all_n,
+           {", ".join(f"SUM({c}) AS {c}" for c in sum_cols)}
     FROM inc GROUP BY 1, 2
 )
 SELECT user_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
-       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, {cum}
+       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, SUM(all_n) OVER w AS all_n,
+       {cum}
 FROM wk WINDOW w AS (PARTITION BY user_id ORDER BY valid_from)
 """,
         "track": f"""
@@ -199,6 +228,15 @@ WITH inc AS (
 SELECT track_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
        SUM(likes) OVER w AS likes, plays AS week_plays, skips AS week_skips
 FROM wk WINDOW w AS (PARTITION BY track_id ORDER BY valid_from)
+""",
+        "artist": f"""
+WITH wk AS (
+    SELECT a.artist_id, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips
+    FROM targets t JOIN artists a USING (track_id) GROUP BY 1, 2
+)
+SELECT artist_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
+       plays AS week_plays, skips AS week_skips
+FROM wk WINDOW w AS (PARTITION BY artist_id ORDER BY valid_from)
 """,
         "user_genre": f"""
 WITH wk AS (
@@ -219,6 +257,7 @@ FROM wk WINDOW w AS (ORDER BY valid_from)
     keys = {
         "user": ["user_id", "valid_from"],
         "track": ["track_id", "valid_from"],
+        "artist": ["artist_id", "valid_from"],
         "user_genre": ["user_id", "genre", "valid_from"],
         "overall": ["valid_from"],
     }
@@ -227,7 +266,7 @@ FROM wk WINDOW w AS (ORDER BY valid_from)
         frame = con.sql(sql).df()
         frame["valid_from"] = pd.to_datetime(frame["valid_from"]).astype("datetime64[us]")
         for col in frame.columns:
-            if col in ("plays", "skips", "likes", "full_n", "week_plays", "week_skips"):
+            if col in ("plays", "skips", "likes", "full_n", "all_n", "week_plays", "week_skips"):
                 frame[col] = frame[col].astype("int64")
         out[name] = frame.sort_values(keys[name], kind="stable").reset_index(drop=True)
     con.close()
@@ -242,7 +281,12 @@ def snapshot(history: dict[str, pd.DataFrame], week: pd.Timestamp) -> dict[str, 
     ``track.week_*`` keep their meaning only when ``valid_from == week``.
     """
     week = pd.Timestamp(week)
-    keys = {"user": ["user_id"], "track": ["track_id"], "user_genre": ["user_id", "genre"]}
+    keys = {
+        "user": ["user_id"],
+        "track": ["track_id"],
+        "artist": ["artist_id"],
+        "user_genre": ["user_id", "genre"],
+    }
     out = {}
     for name, frame in history.items():
         known = frame[frame["valid_from"] <= week]
@@ -291,6 +335,7 @@ def play_features(
     dist_hist = " + ".join(
         f"POWER(c.t_{d} - hu.s_{d} / NULLIF(hu.full_n, 0), 2)" for d in TASTE_DIMS
     )
+    dist_all = " + ".join(f"POWER(c.t_{d} - hu.a_{d} / NULLIF(hu.all_n, 0), 2)" for d in TASTE_DIMS)
     dist_fav = " + ".join(f"POWER(c.t_{d} - p.f_{d}, 2)" for d in TASTE_DIMS)
     audio = ", ".join(f"c.{a}" for a in AUDIO_FEATURES)
     sql = f"""
@@ -338,6 +383,10 @@ joined AS (
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_plays ELSE 0 END AS t_wplays,
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_skips ELSE 0 END AS t_wskips,
            SQRT({dist_hist}) AS taste_distance,
+           SQRT({dist_all}) AS taste_distance_all,
+           COALESCE(ha.plays, 0) AS a_plays, COALESCE(ha.skips, 0) AS a_skips,
+           CASE WHEN ha.valid_from = r.week_start THEN ha.week_plays ELSE 0 END AS a_wplays,
+           CASE WHEN ha.valid_from = r.week_start THEN ha.week_skips ELSE 0 END AS a_wskips,
            SQRT({dist_fav}) AS favourite_distance,
            p.premium, {audio}, c.duration_s,
            date_diff('day', c.release_date, r.ts) AS track_age_days,
@@ -347,6 +396,7 @@ joined AS (
     ASOF LEFT JOIN h_user hu ON hu.user_id = r.user_id AND r.week_start >= hu.valid_from
     ASOF LEFT JOIN h_track ht ON ht.track_id = r.track_id AND r.week_start >= ht.valid_from
     LEFT JOIN catalogue c ON c.track_id = r.track_id
+    ASOF LEFT JOIN h_artist ha ON ha.artist_id = c.artist_id AND r.week_start >= ha.valid_from
     LEFT JOIN profiles p ON p.user_id = r.user_id
 )
 SELECT j.play_id,
@@ -369,7 +419,12 @@ SELECT j.play_id,
             ELSE (COALESCE(gn.genre_skips, 0)
                   + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
                  / (COALESCE(gn.genre_plays, 0) + {m}) END AS user_genre_skip_rate,
-       j.taste_distance,
+       j.taste_distance, j.taste_distance_all,
+       j.a_plays AS artist_plays,
+       (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}) AS artist_skip_rate,
+       j.a_wplays AS artist_plays_last_week,
+       (j.a_wskips + {m} * (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}))
+           / (j.a_wplays + {m}) AS artist_skip_rate_last_week,
        CASE WHEN j.user_id IS NULL OR NOT j.known_track THEN NULL
             ELSE COALESCE(gn.fav_match, 0) END AS favourite_genre_match,
        j.premium, j.favourite_distance,
@@ -466,10 +521,19 @@ class PlayLookup:
         self.prior_rate = skips / plays if plays > 0 else EMPTY_HISTORY_SKIP_RATE
         u = snap["user"]
         s_cols = u[[f"s_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        a_cols = u[[f"a_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
         self.users = {
-            uid: (int(p), int(s), int(lk), int(fn), s_cols[i])
-            for i, (uid, p, s, lk, fn) in enumerate(
-                zip(u["user_id"], u["plays"], u["skips"], u["likes"], u["full_n"], strict=True)
+            uid: (int(p), int(s), int(lk), int(fn), s_cols[i], int(an), a_cols[i])
+            for i, (uid, p, s, lk, fn, an) in enumerate(
+                zip(
+                    u["user_id"],
+                    u["plays"],
+                    u["skips"],
+                    u["likes"],
+                    u["full_n"],
+                    u["all_n"],
+                    strict=True,
+                )
             )
         }
         t = snap["track"]
@@ -487,6 +551,20 @@ class PlayLookup:
                 strict=True,
             )
         }
+        a = snap["artist"]
+        a_week = (a["valid_from"] == self.week).to_numpy()
+        self.artists = {
+            aid: (int(p), int(s), int(wp) if cur else 0, int(ws) if cur else 0)
+            for aid, p, s, wp, ws, cur in zip(
+                a["artist_id"],
+                a["plays"],
+                a["skips"],
+                a["week_plays"],
+                a["week_skips"],
+                a_week,
+                strict=True,
+            )
+        }
         ug = snap["user_genre"]
         self.user_genre = {
             (uid, g): (int(p), int(s))
@@ -497,12 +575,13 @@ class PlayLookup:
         audio = catalogue[list(AUDIO_FEATURES)].to_numpy(dtype=float)
         taste = catalogue[[f"t_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
         self.catalogue = {
-            tid: (audio[i], float(dur), epoch_us(rel), taste[i])
-            for i, (tid, dur, rel) in enumerate(
+            tid: (audio[i], float(dur), epoch_us(rel), taste[i], aid)
+            for i, (tid, dur, rel, aid) in enumerate(
                 zip(
                     catalogue["track_id"],
                     catalogue["duration_s"],
                     catalogue["release_date"],
+                    catalogue["artist_id"],
                     strict=True,
                 )
             )
@@ -560,6 +639,15 @@ class PlayLookup:
             taste_distance = float(np.sqrt(np.sum(diff * diff)))
         else:
             taste_distance = nan
+        if c is not None and u is not None and u[5] != 0:
+            diff = c[3] - u[6] / u[5]
+            taste_distance_all = float(np.sqrt(np.sum(diff * diff)))
+        else:
+            taste_distance_all = nan
+        artist = c[4] if c is not None else None
+        a_plays, a_skips, a_wplays, a_wskips = (
+            self.artists.get(artist, (0, 0, 0, 0)) if artist is not None else (0, 0, 0, 0)
+        )
         if c is not None and p is not None:
             diff = c[3] - p[1]
             favourite_distance = float(np.sqrt(np.sum(diff * diff)))
@@ -583,6 +671,12 @@ class PlayLookup:
             if known_user
             else nan,
             "taste_distance": taste_distance,
+            "taste_distance_all": taste_distance_all,
+            "artist_plays": a_plays,
+            "artist_skip_rate": (a_skips + m * prior) / (a_plays + m),
+            "artist_plays_last_week": a_wplays,
+            "artist_skip_rate_last_week": (a_wskips + m * (a_skips + m * prior) / (a_plays + m))
+            / (a_wplays + m),
             "favourite_genre_match": fav_match if known_user and c is not None else nan,
             "premium": p[0] if p is not None else nan,
             "favourite_distance": favourite_distance,

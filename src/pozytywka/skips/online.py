@@ -47,7 +47,7 @@ from .model import predict_skip
 from .target import session_outcomes
 
 ARM_MODELS = {"A": "genre_rule", "B": "catboost"}
-HISTORY_TABLES = ("user", "track", "user_genre", "overall")
+HISTORY_TABLES = ("user", "track", "artist", "user_genre", "overall")
 #: Event types a session may hold (the dump's "advertisment" is read as "advertisement").
 EVENT_TYPES = ("play", "skip", "like", "advertisement")
 
