@@ -88,3 +88,12 @@ def storage() -> pd.DataFrame:
     return pd.DataFrame(
         {"track_id": ["t1", "t2"], "storage_class": ["slow", "fast"], "daily_cost": [1.0, 2.0]}
     )
+
+
+def features(events: pd.DataFrame | None = None, prior: float = 2.0):
+    """``build_features`` over ``events`` (default :func:`events`) and this world's catalogue."""
+    from pozytywka.skips.features import build_features
+    from pozytywka.skips.target import play_targets
+
+    events = events if events is not None else globals()["events"]()
+    return build_features(play_targets(events), events, tracks(), track_genres(), users(), prior)

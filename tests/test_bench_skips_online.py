@@ -6,20 +6,11 @@ import skips_data
 from pozytywka import paths
 from pozytywka.bench.skips_online import requests
 from pozytywka.io import write_parquet
-from pozytywka.skips.features import build_features
-from pozytywka.skips.target import play_targets
 
 
 def test_requests_are_the_last_weeks_plays_with_their_earlier_events(tmp_path):
     events = skips_data.events()
-    table, _ = build_features(
-        play_targets(events),
-        events,
-        skips_data.tracks(),
-        skips_data.track_genres(),
-        skips_data.users(),
-        2.0,
-    )
+    table, _ = skips_data.features(events)
     write_parquet(tmp_path / paths.SKIPS_TABLE, table)
     write_parquet(tmp_path / paths.INTERIM_SESSIONS, events)
     plan = sorted(requests(tmp_path, calls=10, seed=0), key=lambda r: r["now"])

@@ -15,10 +15,9 @@ from pozytywka.errors import PozytywkaError
 from pozytywka.io import write_json, write_parquet
 from pozytywka.playlists.models.catboost_model import save_catboost
 from pozytywka.skips.baselines import fit_baselines
-from pozytywka.skips.features import FEATURE_COLUMNS, build_features
+from pozytywka.skips.features import FEATURE_COLUMNS
 from pozytywka.skips.model import predict_skip, train_classifier
 from pozytywka.skips.online import OnlineScorer
-from pozytywka.skips.target import play_targets
 
 PRIOR = 2.0
 
@@ -28,14 +27,7 @@ def published(tmp_path_factory):
     """Artifacts laid out as the pipeline publishes them, serving week 1 of skips_data."""
     root = tmp_path_factory.mktemp("published")
     events = skips_data.events()
-    table, history = build_features(
-        play_targets(events),
-        events,
-        skips_data.tracks(),
-        skips_data.track_genres(),
-        skips_data.users(),
-        PRIOR,
-    )
+    table, history = skips_data.features(events, PRIOR)
     model = train_classifier(table, table, SkipsCatBoostParams(iterations=5, depth=2))
     (root / paths.SKIPS_MODELS).mkdir(parents=True)
     save_catboost(model, root / paths.SKIPS_CATBOOST)
@@ -93,14 +85,7 @@ def _with(rows) -> pd.DataFrame:
 
 
 def _offline(events: pd.DataFrame) -> pd.DataFrame:
-    table, _ = build_features(
-        play_targets(events),
-        events,
-        skips_data.tracks(),
-        skips_data.track_genres(),
-        skips_data.users(),
-        PRIOR,
-    )
+    table, _ = skips_data.features(events, PRIOR)
     return table.set_index("play_id")
 
 

@@ -487,6 +487,21 @@ def epoch_us(ts: pd.Timestamp) -> int:
     return None if pd.isna(ts) else int(pd.Timestamp(ts).value // 1000)
 
 
+def _counts_by(
+    frame: pd.DataFrame, key: list[str], columns: list[str], week: pd.Timestamp | None = None
+) -> dict:
+    """``key`` value(s) -> the int ``columns`` of a snapshot table; with ``week``, the
+    ``week_*`` columns count only on rows with ``valid_from == week`` (else 0), as the SQL."""
+    values = frame[columns].to_numpy(dtype=np.int64).copy()
+    if week is not None:
+        stale = (frame["valid_from"] != week).to_numpy()
+        for i, col in enumerate(columns):
+            if col.startswith("week_"):
+                values[stale, i] = 0
+    keys = zip(*(frame[k] for k in key), strict=True) if len(key) > 1 else frame[key[0]]
+    return {k: tuple(row) for k, row in zip(keys, values.tolist(), strict=True)}
+
+
 class PlayLookup:
     """The features of one play of week ``week``, from indexed tables: the serving path.
 
@@ -536,42 +551,10 @@ class PlayLookup:
                 )
             )
         }
-        t = snap["track"]
-        this_week = (t["valid_from"] == self.week).to_numpy()
-        self.tracks = {
-            tid: (int(p), int(s), int(lk), int(wp) if cur else 0, int(ws) if cur else 0)
-            for tid, p, s, lk, wp, ws, cur in zip(
-                t["track_id"],
-                t["plays"],
-                t["skips"],
-                t["likes"],
-                t["week_plays"],
-                t["week_skips"],
-                this_week,
-                strict=True,
-            )
-        }
-        a = snap["artist"]
-        a_week = (a["valid_from"] == self.week).to_numpy()
-        self.artists = {
-            aid: (int(p), int(s), int(wp) if cur else 0, int(ws) if cur else 0)
-            for aid, p, s, wp, ws, cur in zip(
-                a["artist_id"],
-                a["plays"],
-                a["skips"],
-                a["week_plays"],
-                a["week_skips"],
-                a_week,
-                strict=True,
-            )
-        }
-        ug = snap["user_genre"]
-        self.user_genre = {
-            (uid, g): (int(p), int(s))
-            for uid, g, p, s in zip(
-                ug["user_id"], ug["genre"], ug["plays"], ug["skips"], strict=True
-            )
-        }
+        week_cols = ["plays", "skips", "week_plays", "week_skips"]
+        self.tracks = _counts_by(snap["track"], ["track_id"], ["likes", *week_cols], self.week)
+        self.artists = _counts_by(snap["artist"], ["artist_id"], week_cols, self.week)
+        self.user_genre = _counts_by(snap["user_genre"], ["user_id", "genre"], ["plays", "skips"])
         audio = catalogue[list(AUDIO_FEATURES)].to_numpy(dtype=float)
         taste = catalogue[[f"t_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
         self.catalogue = {
@@ -622,7 +605,7 @@ class PlayLookup:
         known_user = user_id is not None
         u = self.users.get(user_id) if known_user else None
         u_plays, u_skips, u_likes = (u[0], u[1], u[2]) if u else (0, 0, 0)
-        t_plays, t_skips, t_likes, t_wplays, t_wskips = self.tracks.get(track_id, (0, 0, 0, 0, 0))
+        t_likes, t_plays, t_skips, t_wplays, t_wskips = self.tracks.get(track_id, (0,) * 5)
         c = self.catalogue.get(track_id)
         p = self.profiles.get(user_id) if known_user else None
         favs = self.favourites.get(user_id, ()) if known_user else ()
@@ -645,9 +628,7 @@ class PlayLookup:
         else:
             taste_distance_all = nan
         artist = c[4] if c is not None else None
-        a_plays, a_skips, a_wplays, a_wskips = (
-            self.artists.get(artist, (0, 0, 0, 0)) if artist is not None else (0, 0, 0, 0)
-        )
+        a_plays, a_skips, a_wplays, a_wskips = self.artists.get(artist, (0,) * 4)
         if c is not None and p is not None:
             diff = c[3] - p[1]
             favourite_distance = float(np.sqrt(np.sum(diff * diff)))
