@@ -49,7 +49,6 @@ HISTORY_FEATURES = [
     "genre_affinity",
     "user_genre_skip_rate",
     "taste_distance",
-    "taste_distance_all",
     "artist_plays",
     "artist_skip_rate",
     "artist_plays_last_week",
@@ -164,9 +163,8 @@ def history_tables(
     Each table has ``valid_from`` = Monday after the week its last counted event
     became known; its counts are totals over everything known before ``valid_from``:
 
-    - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, all_n, s_<dim>,
-      a_<dim>`` (sums of taste dims over full plays with audio and their count
-      ``full_n``; ``a_``/``all_n``: the same over all plays with audio);
+    - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, s_<dim>``
+      (sums of taste dims over full plays with audio, and their count ``full_n``);
     - ``track``: ``track_id, valid_from, plays, skips, likes`` and ``week_plays``,
       ``week_skips`` (the week before ``valid_from`` alone);
     - ``artist``: ``artist_id, valid_from, plays, skips, week_plays, week_skips``
@@ -186,32 +184,27 @@ def history_tables(
         .drop_duplicates("track_id"),
     )
     sums = ", ".join(f"SUM(CASE WHEN t.skipped = 0 THEN tv.{d} END) AS s_{d}" for d in TASTE_DIMS)
-    sums += ", " + ", ".join(f"SUM(tv.{d}) AS a_{d}" for d in TASTE_DIMS)
-    sum_cols = [f"s_{d}" for d in TASTE_DIMS] + [f"a_{d}" for d in TASTE_DIMS]
-    cum = ", ".join(f"SUM({c}) OVER w AS {c}" for c in sum_cols)
+    cum = ", ".join(f"SUM(s_{d}) OVER w AS s_{d}" for d in TASTE_DIMS)
     known = "date_trunc('week', known_at) + INTERVAL 7 DAY"
     tables = {
         "user": f"""
 WITH inc AS (
     SELECT t.user_id, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips,
            0 AS likes, SUM(CASE WHEN t.skipped = 0 AND tv.{TASTE_DIMS[0]} IS NOT NULL
-                                THEN 1 ELSE 0 END) AS full_n,
-           SUM(CASE WHEN tv.{TASTE_DIMS[0]} IS NOT NULL THEN 1 ELSE 0 END) AS all_n, {sums}
+                                THEN 1 ELSE 0 END) AS full_n, {sums}
     FROM targets t LEFT JOIN taste tv USING (track_id)
     WHERE t.user_id IS NOT NULL GROUP BY 1, 2
     UNION ALL
-    SELECT user_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*), 0, 0,
-           {", ".join("NULL" for _ in sum_cols)}
+    SELECT user_id, date_trunc('week', ts) + INTERVAL 7 DAY, 0, 0, COUNT(*), 0,
+           {", ".join("NULL" for _ in TASTE_DIMS)}
     FROM likes WHERE user_id IS NOT NULL GROUP BY 1, 2
 ), wk AS (
     SELECT user_id, valid_from, SUM(plays) AS plays, SUM(skips) AS skips, SUM(likes) AS likes,
-           SUM(full_n) AS full_n, SUM(all_n) AS all_n,
-           {", ".join(f"SUM({c}) AS {c}" for c in sum_cols)}
+           SUM(full_n) AS full_n, {", ".join(f"SUM(s_{d}) AS s_{d}" for d in TASTE_DIMS)}
     FROM inc GROUP BY 1, 2
 )
 SELECT user_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
-       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, SUM(all_n) OVER w AS all_n,
-       {cum}
+       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, {cum}
 FROM wk WINDOW w AS (PARTITION BY user_id ORDER BY valid_from)
 """,
         "track": f"""
@@ -266,7 +259,7 @@ FROM wk WINDOW w AS (ORDER BY valid_from)
         frame = con.sql(sql).df()
         frame["valid_from"] = pd.to_datetime(frame["valid_from"]).astype("datetime64[us]")
         for col in frame.columns:
-            if col in ("plays", "skips", "likes", "full_n", "all_n", "week_plays", "week_skips"):
+            if col in ("plays", "skips", "likes", "full_n", "week_plays", "week_skips"):
                 frame[col] = frame[col].astype("int64")
         out[name] = frame.sort_values(keys[name], kind="stable").reset_index(drop=True)
     con.close()
@@ -335,7 +328,6 @@ def play_features(
     dist_hist = " + ".join(
         f"POWER(c.t_{d} - hu.s_{d} / NULLIF(hu.full_n, 0), 2)" for d in TASTE_DIMS
     )
-    dist_all = " + ".join(f"POWER(c.t_{d} - hu.a_{d} / NULLIF(hu.all_n, 0), 2)" for d in TASTE_DIMS)
     dist_fav = " + ".join(f"POWER(c.t_{d} - p.f_{d}, 2)" for d in TASTE_DIMS)
     audio = ", ".join(f"c.{a}" for a in AUDIO_FEATURES)
     sql = f"""
@@ -383,7 +375,6 @@ joined AS (
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_plays ELSE 0 END AS t_wplays,
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_skips ELSE 0 END AS t_wskips,
            SQRT({dist_hist}) AS taste_distance,
-           SQRT({dist_all}) AS taste_distance_all,
            COALESCE(ha.plays, 0) AS a_plays, COALESCE(ha.skips, 0) AS a_skips,
            CASE WHEN ha.valid_from = r.week_start THEN ha.week_plays ELSE 0 END AS a_wplays,
            CASE WHEN ha.valid_from = r.week_start THEN ha.week_skips ELSE 0 END AS a_wskips,
@@ -419,7 +410,7 @@ SELECT j.play_id,
             ELSE (COALESCE(gn.genre_skips, 0)
                   + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
                  / (COALESCE(gn.genre_plays, 0) + {m}) END AS user_genre_skip_rate,
-       j.taste_distance, j.taste_distance_all,
+       j.taste_distance,
        j.a_plays AS artist_plays,
        (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}) AS artist_skip_rate,
        j.a_wplays AS artist_plays_last_week,
@@ -457,14 +448,24 @@ def build_features(
     track_genres: pd.DataFrame,
     users: pd.DataFrame,
     prior_plays: float,
+    weeks: list[pd.Timestamp] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The modelling table (targets + features, target order) and the history tables.
 
     ``targets`` must be all plays (:func:`pozytywka.skips.target.play_targets`);
     the history is built from them, so the same call serves training and the
-    snapshot the service scores with. ``play_id`` must be unique.
+    snapshot the service scores with. ``play_id`` must be unique. ``weeks``: keep
+    only the plays of these week starts in the table (None: all). Their features
+    are the same as over all plays (history tables always use every play; the
+    session features of a kept play see its whole session), computed for far
+    fewer rows: the pipeline keeps only the weeks its models fit and score.
     """
     history = history_tables(targets, sessions, track_genres, tracks)
+    if weeks is not None:
+        keep = targets["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))
+        kept_sessions = targets.loc[keep, "session_id"].dropna().unique()
+        targets = targets[targets["session_id"].isin(kept_sessions)]
+        sessions = sessions[sessions["session_id"].isin(kept_sessions)]
     features = play_features(
         targets,
         sessions,
@@ -476,7 +477,9 @@ def build_features(
         prior_plays,
     )
     table = targets.reset_index(drop=True).join(features.drop(columns="play_id"))
-    return table, history
+    if weeks is not None:
+        table = table[table["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
+    return table.reset_index(drop=True), history
 
 
 _US_PER_DAY = 86_400_000_000
@@ -536,17 +539,15 @@ class PlayLookup:
         self.prior_rate = skips / plays if plays > 0 else EMPTY_HISTORY_SKIP_RATE
         u = snap["user"]
         s_cols = u[[f"s_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
-        a_cols = u[[f"a_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
         self.users = {
-            uid: (int(p), int(s), int(lk), int(fn), s_cols[i], int(an), a_cols[i])
-            for i, (uid, p, s, lk, fn, an) in enumerate(
+            uid: (int(p), int(s), int(lk), int(fn), s_cols[i])
+            for i, (uid, p, s, lk, fn) in enumerate(
                 zip(
                     u["user_id"],
                     u["plays"],
                     u["skips"],
                     u["likes"],
                     u["full_n"],
-                    u["all_n"],
                     strict=True,
                 )
             )
@@ -622,11 +623,6 @@ class PlayLookup:
             taste_distance = float(np.sqrt(np.sum(diff * diff)))
         else:
             taste_distance = nan
-        if c is not None and u is not None and u[5] != 0:
-            diff = c[3] - u[6] / u[5]
-            taste_distance_all = float(np.sqrt(np.sum(diff * diff)))
-        else:
-            taste_distance_all = nan
         artist = c[4] if c is not None else None
         a_plays, a_skips, a_wplays, a_wskips = self.artists.get(artist, (0,) * 4)
         if c is not None and p is not None:
@@ -652,7 +648,6 @@ class PlayLookup:
             if known_user
             else nan,
             "taste_distance": taste_distance,
-            "taste_distance_all": taste_distance_all,
             "artist_plays": a_plays,
             "artist_skip_rate": (a_skips + m * prior) / (a_plays + m),
             "artist_plays_last_week": a_wplays,
