@@ -89,8 +89,19 @@ def run(params: Params) -> None:
     tracks = pd.read_parquet(paths.INTERIM_TRACKS, columns=["track_id", "duration_ms"])
     storage = pd.read_parquet(paths.INTERIM_STORAGE)
 
+    # each play's costs depend only on the play: price every evaluated play once
+    priced = play_costs(
+        predictions[["play_id", "skipped"]]
+        .drop_duplicates("play_id")
+        .merge(plays, on="play_id", how="left"),
+        tracks,
+        storage,
+        cp,
+    ).drop(columns="skipped")
+
     def costs_of(rows: pd.DataFrame) -> pd.DataFrame:
-        return play_costs(rows.merge(plays, on="play_id", how="left"), tracks, storage, cp)
+        """:func:`play_costs` of ``rows`` (same order; plays of tracks without size dropped)."""
+        return rows.merge(priced, on="play_id", how="inner")
 
     weekly, curve = simulate_policies(predictions, costs_of, MODELS, THRESHOLD_GRID)
     summary = summarise_policies(weekly)
