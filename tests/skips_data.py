@@ -40,7 +40,9 @@ def events() -> pd.DataFrame:
 
 
 def tracks() -> pd.DataFrame:
-    """t1: every taste dim 0.2 (tempo 88 bpm), 200 s; t2: 0.4 (tempo 116), 100 s; t3: unplayed."""
+    """t1: every taste dim 0.2 (tempo 88 bpm), 200 s; t2: 0.4 (tempo 116), 100 s; t3: unplayed.
+
+    t1 and t2 are by artist a1, t3 by a2."""
     rows = []
     for tid, level, tempo, dur in (
         ("t1", 0.2, 88.0, 200_000),
@@ -50,6 +52,7 @@ def tracks() -> pd.DataFrame:
         rows.append(
             {
                 "track_id": tid,
+                "artist_id": "a2" if tid == "t3" else "a1",
                 "duration_ms": float(dur),
                 "release_date": pd.Timestamp("2023-01-01"),
                 "danceability": level,
@@ -85,3 +88,12 @@ def storage() -> pd.DataFrame:
     return pd.DataFrame(
         {"track_id": ["t1", "t2"], "storage_class": ["slow", "fast"], "daily_cost": [1.0, 2.0]}
     )
+
+
+def features(events: pd.DataFrame | None = None, prior: float = 2.0):
+    """``build_features`` over ``events`` (default :func:`events`) and this world's catalogue."""
+    from pozytywka.skips.features import build_features
+    from pozytywka.skips.target import play_targets
+
+    events = events if events is not None else globals()["events"]()
+    return build_features(play_targets(events), events, tracks(), track_genres(), users(), prior)

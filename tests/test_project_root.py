@@ -94,3 +94,17 @@ def test_find_root_walks_up_but_not_out_of_a_folder_with_its_own_params(project)
     (scale / "params.yaml").write_text("data:\n  source: dump\n")
     assert find_root(scale) == scale
     assert find_root(project.parent) is None
+
+
+def test_a_stage_run_parses_without_the_other_commands():
+    from pozytywka.cli import STAGES, _command_word
+
+    assert _command_word(["--params", "skips_train", "-q", "skips_cache"]) == "skips_cache"
+    assert _command_word(["-q", "report", "--out", "x.md"]) == "report"
+    assert _command_word(["-h"]) is None
+    light = build_parser(commands=False)
+    assert light.parse_args(["skips_train"]).command == "skips_train"
+    with pytest.raises(SystemExit):
+        light.parse_args(["summary"])  # only the full parser knows the other commands
+    assert build_parser().parse_args(["summary"]).command == "summary"
+    assert set(STAGES) >= {"skips_features", "skips_train", "skips_evaluate", "skips_cache"}

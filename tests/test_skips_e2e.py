@@ -38,12 +38,16 @@ def test_cache_metrics_are_sane(tiny_pipeline):
     repo, _ = tiny_pipeline
     doc = json.loads((repo / "metrics/cache.json").read_text())
     oracle, always = doc["oracle"], doc["always"]
-    for policy in ("never", "always", "genre_rule", "catboost"):
+    for policy in ("never", "always", "genre_rule", "catboost", "bayes"):
         # the oracle is the floor of every policy's cost
         assert doc[policy]["cost"] >= oracle["cost"] - 1e-9
     assert oracle["wasted_bytes"] == 0 and oracle["slow_deliveries"] == 0
     assert always["slow_deliveries"] == 0 and doc["never"]["wasted_bytes"] == 0
     assert oracle["share_of_oracle_saving"] == 1.0
+    # the synthetic dump: the generator's own P(skip) scored as a model (the ceiling)
+    bayes = doc["bayes"]
+    assert 0.5 < bayes["roc_auc"] <= 1.0 and bayes["threshold"] is not None
+    assert bayes["plays_without_probability"] < 0.1 * doc["plays"]
     server = doc["server"]
     for share in ("0.01", "0.2"):
         assert server["belady"][f"hit_ratio_at_{share}"] >= server["lru"][f"hit_ratio_at_{share}"]

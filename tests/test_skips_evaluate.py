@@ -8,7 +8,15 @@ import pytest
 
 from pozytywka.errors import PozytywkaError
 from pozytywka.skips.baselines import fit_baselines, predict_baseline
-from pozytywka.skips.evaluate import best_threshold, binary_metrics, fitting_rows, week_splits
+from pozytywka.skips.evaluate import (
+    METRICS,
+    MODELS,
+    best_threshold,
+    binary_metrics,
+    fitting_rows,
+    summarise,
+    week_splits,
+)
 
 WEEKS = list(pd.date_range("2024-01-01", periods=8, freq="7D"))
 
@@ -79,3 +87,39 @@ def test_baselines_are_group_rates_of_the_training_rows():
     assert predict_baseline(model, "genre_rule", rows).tolist() == [1.0, 0.0]
     # the listener's rate is the probability; an unknown listener gets the training rate
     assert predict_baseline(model, "listener_rate", rows).tolist() == [0.1, 0.5]
+
+
+def _weekly(values: dict[str, list[float]]) -> pd.DataFrame:
+    """A two-week ``weekly_metrics`` frame: every model at 0.5 except the given columns."""
+    n = len(next(iter(values.values())))
+    frame = pd.DataFrame({"week_start": WEEKS[:n], "n_plays": 100, "skip_rate": 0.3})
+    for model in MODELS:
+        frame[f"{model}_threshold"] = 0.5
+        for metric in METRICS:
+            frame[f"{model}_{metric}"] = 0.5
+    for col, v in values.items():
+        frame[col] = v
+    return frame
+
+
+def test_bounded_metrics_get_the_logit_interval_log_loss_the_t_interval():
+    # two weeks: ROC AUC 0.8 and 0.9 -> mean 0.85, se = sd / sqrt(2) = 0.05, t(0.975, 1) = 12.7062;
+    # logit(0.85) = ln(0.85 / 0.15) = 1.7346; half width 12.7062 * 0.05 / (0.85 * 0.15) = 4.9828;
+    # back: 1 / (1 + e^3.2482) = 0.0374, 1 / (1 + e^-6.7174) = 0.9988 (inside [0, 1]), whereas
+    # the plain t interval would be 0.85 +- 0.6353 = [0.2147, 1.4853].
+    # log loss 0.4 and 0.6 (unbounded): 0.5 +- 12.7062 * 0.1 = [-0.7706, 1.7706].
+    s = summarise(_weekly({"catboost_roc_auc": [0.8, 0.9], "catboost_log_loss": [0.4, 0.6]}))
+    cat = s["catboost"]
+    assert cat["roc_auc"] == pytest.approx(0.85)
+    assert cat["roc_auc_ci_low"] == pytest.approx(0.0374, abs=1e-4)
+    assert cat["roc_auc_ci_high"] == pytest.approx(0.9988, abs=1e-4)
+    assert cat["log_loss_ci_low"] == pytest.approx(-0.7706, abs=1e-4)
+    assert cat["log_loss_ci_high"] == pytest.approx(1.7706, abs=1e-4)
+    assert cat["brier_ci_low"] == cat["brier_ci_high"] == 0.5  # no spread: no width
+
+
+def test_one_week_has_no_interval_for_bounded_metrics():
+    s = summarise(_weekly({"catboost_accuracy": [0.7]}))
+    assert s["catboost"]["accuracy"] == pytest.approx(0.7)
+    assert s["catboost"]["accuracy_ci_low"] is None and s["catboost"]["accuracy_ci_high"] is None
+    assert s["catboost"]["log_loss_ci_low"] == 0.5  # mean_ci collapses to the mean

@@ -78,6 +78,16 @@ def test_profile_and_taste_family(table):
     assert table.loc[10, "favourite_distance"] == pytest.approx(0.0)
 
 
+def test_artist_family(table):
+    # t1 and t2 are a1's: week 0 holds 4 plays of a1 (2 skipped), all known by 2024-01-08
+    r = table.loc[8]
+    assert r["artist_plays"] == 4 and r["artist_plays_last_week"] == 4
+    assert r["artist_skip_rate"] == pytest.approx((2 + PRIOR * 0.5) / (4 + PRIOR))
+    assert r["artist_skip_rate_last_week"] == pytest.approx((2 + PRIOR * 0.5) / (4 + PRIOR))
+    assert table.loc[3, "artist_plays"] == 0  # week 0: no history
+    assert table.loc[3, "artist_skip_rate"] == pytest.approx(0.3)
+
+
 def test_catalogue_family(table):
     r = table.loc[10]
     assert r["duration_s"] == 200.0 and r["energy"] == 0.2 and r["tempo"] == 88.0
@@ -154,3 +164,21 @@ def test_leak_rule_on_random_sessions(rows, pick):
     if targets.empty:
         return
     _flipped_features_equal(frame, int(targets["play_id"].iloc[pick % len(targets)]))
+
+
+def test_keeping_some_weeks_keeps_their_features(table):
+    # the pipeline featurises only the weeks its models use: same rows, same values
+    events = skips_data.events()
+    kept, _ = build_features(
+        play_targets(events),
+        events,
+        skips_data.tracks(),
+        skips_data.track_genres(),
+        skips_data.users(),
+        PRIOR,
+        weeks=[skips_data.W1],
+    )
+    assert kept["play_id"].tolist() == [8, 10]
+    pd.testing.assert_frame_equal(
+        kept.set_index("play_id")[FEATURE_COLUMNS], table.loc[[8, 10], FEATURE_COLUMNS]
+    )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skips_data
 from pozytywka import paths
@@ -13,10 +15,9 @@ from pozytywka.errors import PozytywkaError
 from pozytywka.io import write_json, write_parquet
 from pozytywka.playlists.models.catboost_model import save_catboost
 from pozytywka.skips.baselines import fit_baselines
-from pozytywka.skips.features import FEATURE_COLUMNS, build_features
+from pozytywka.skips.features import FEATURE_COLUMNS
 from pozytywka.skips.model import predict_skip, train_classifier
 from pozytywka.skips.online import OnlineScorer
-from pozytywka.skips.target import play_targets
 
 PRIOR = 2.0
 
@@ -26,14 +27,7 @@ def published(tmp_path_factory):
     """Artifacts laid out as the pipeline publishes them, serving week 1 of skips_data."""
     root = tmp_path_factory.mktemp("published")
     events = skips_data.events()
-    table, history = build_features(
-        play_targets(events),
-        events,
-        skips_data.tracks(),
-        skips_data.track_genres(),
-        skips_data.users(),
-        PRIOR,
-    )
+    table, history = skips_data.features(events, PRIOR)
     model = train_classifier(table, table, SkipsCatBoostParams(iterations=5, depth=2))
     (root / paths.SKIPS_MODELS).mkdir(parents=True)
     save_catboost(model, root / paths.SKIPS_CATBOOST)
@@ -59,7 +53,69 @@ SESSION_S3 = [
 ]
 
 
-def test_online_features_are_the_offline_features(published):
+# Week-1 sessions added to the hand-made log for the parity tests. Week-1 outcomes are
+# known in week 1 at the earliest, so they leave the serving week's history unchanged.
+EXTRA = [
+    # an unknown listener: t3 played through (liked), t1 skipped after 10 s, then t2
+    ("s4", "2024-01-09 10:00:00", "u9", "t3", "play"),
+    ("s4", "2024-01-09 10:00:30", "u9", "t3", "like"),
+    ("s4", "2024-01-09 10:00:50", "u9", "t1", "play"),
+    ("s4", "2024-01-09 10:01:00", "u9", "t1", "skip"),
+    ("s4", "2024-01-09 10:01:02", "u9", "t2", "play"),
+    # u2 off their favourite genre, an ad, a full play, then t1 again
+    ("s5", "2024-01-10 20:00:00", "u2", "t1", "play"),
+    ("s5", "2024-01-10 20:03:20", "u2", None, "advertisement"),
+    ("s5", "2024-01-10 20:03:40", "u2", "t2", "play"),
+    ("s5", "2024-01-10 20:05:20", "u2", "t1", "play"),
+    # no listener id at all
+    ("s6", "2024-01-11 07:00:00", None, "t2", "play"),
+    ("s6", "2024-01-11 07:00:05", None, "t2", "skip"),
+    ("s6", "2024-01-11 07:00:06", None, "t1", "play"),
+]
+
+
+def _with(rows) -> pd.DataFrame:
+    extra = pd.DataFrame(
+        rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type"]
+    )
+    extra["timestamp"] = pd.to_datetime(extra["timestamp"]).astype("datetime64[us]")
+    events = pd.concat([skips_data.events(), extra], ignore_index=True)
+    events["row_number"] = range(len(events))
+    return events
+
+
+def _offline(events: pd.DataFrame) -> pd.DataFrame:
+    table, _ = skips_data.features(events, PRIOR)
+    return table.set_index("play_id")
+
+
+def _assert_online_is_offline(scorer, events, table, play_id) -> None:
+    """Score play ``play_id`` online from its session's earlier events; compare with the table."""
+    play = events.loc[events["row_number"] == play_id].iloc[0]
+    earlier = events[
+        (events["session_id"] == play["session_id"]) & (events["timestamp"] < play["timestamp"])
+    ]
+    session = [
+        {"timestamp": e.timestamp, "event_type": e.event_type, "track_id": e.track_id}
+        for e in earlier.itertuples()
+    ]
+    user = play["user_id"] if isinstance(play["user_id"], str) else None
+    online = scorer.features(user, play["track_id"], session, now=play["timestamp"])
+    pd.testing.assert_series_equal(
+        online.iloc[0][FEATURE_COLUMNS].astype(float),
+        table.loc[play_id, FEATURE_COLUMNS].astype(float),
+        check_names=False,
+        obj=f"play {play_id}",
+    )
+
+
+@pytest.fixture(scope="module")
+def extended():
+    events = _with(EXTRA)
+    return events, _offline(events)
+
+
+def test_online_features_are_the_offline_features(published, extended):
     root, table, _ = published
     scorer = OnlineScorer.load(root)
     online = scorer.features("u1", "t1", SESSION_S3, now="2024-01-08T09:00:51")
@@ -67,6 +123,59 @@ def test_online_features_are_the_offline_features(published):
     pd.testing.assert_series_equal(
         online.iloc[0][FEATURE_COLUMNS].astype(float), offline, check_names=False
     )
+    events, table = extended
+    by_id = events.set_index("row_number")
+    first = 8  # u1's first play of s3, after an ad
+    after_skip = 10  # u1's t1 right after skipping t2
+    unknown = int(by_id.index[(by_id["user_id"] == "u9") & (by_id["track_id"] == "t2")][0])
+    assert (
+        table.loc[first, "session_position"] == 0 and table.loc[after_skip, "previous_skipped"] == 1
+    )
+    assert table.loc[unknown, "user_plays"] == 0 and table.loc[unknown, "previous_skipped"] == 1
+    assert np.isnan(table.loc[unknown, "premium"])
+    week1 = table.index[table["week_start"] == skips_data.W1]
+    assert len(week1) == 2 + 8  # s3's two plays and the extra sessions' eight
+    for play_id in week1:  # first of a session, after a skip, full play, ad, unknown, no id
+        _assert_online_is_offline(scorer, events, table, int(play_id))
+
+
+@settings(max_examples=10, deadline=None)  # each example builds the offline table
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 2),  # session: u1 (known), u9 (unknown), no listener id
+            st.integers(0, 2_000),  # seconds into the week (distinct within a session)
+            st.sampled_from(["t1", "t2", "t3", None]),
+            st.sampled_from(["play", "play", "skip", "like", "advertisement"]),
+        ),
+        min_size=1,
+        max_size=12,
+        unique_by=lambda r: (r[0], r[1]),
+    )
+)
+def test_online_matches_offline_on_random_sessions(published, rows):
+    """Property: every week-1 play of any log gets the same features online as offline.
+
+    Times are distinct within a session: a live request carries only events
+    strictly before the play, so an event tied with the play is never part of it.
+    """
+    users = {0: "u1", 1: "u9", 2: None}
+    rows = [
+        (
+            f"r{s}",
+            skips_data.W1 + pd.Timedelta(seconds=sec),
+            users[s],
+            None if e == "advertisement" else t,
+            e,
+        )
+        for s, sec, t, e in rows
+        if e == "advertisement" or t is not None
+    ]
+    events = _with(rows)
+    table = _offline(events)
+    scorer = OnlineScorer.load(published[0])
+    for play_id in table.index[table["week_start"] == skips_data.W1]:
+        _assert_online_is_offline(scorer, events, table, int(play_id))
 
 
 def test_predict_arms(published):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import skips_data
 from pozytywka.plays import full_plays
-from pozytywka.skips.target import TARGET_COLUMNS, play_targets
+from pozytywka.skips.target import TARGET_COLUMNS, play_targets, session_outcomes
 
 
 def test_target_by_hand():
@@ -41,3 +43,42 @@ def test_target_is_the_full_play_rule():
 def test_weeks_filter_keeps_only_given_weeks():
     t = play_targets(skips_data.events(), [skips_data.W1])
     assert sorted(t["play_id"]) == [8, 10]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 6),  # seconds: few values, so ties are common
+            st.sampled_from(["play", "play", "skip", "like", "advertisement"]),
+            st.sampled_from(["t1", "t2"]),
+        ),
+        min_size=1,
+        max_size=10,
+    )
+)
+def test_session_outcomes_is_the_sql_rule(rows):
+    """The serving path's Python rule gives play_targets' outcome for every play, ties included."""
+    events = pd.DataFrame(
+        [
+            (
+                "s",
+                skips_data.W0 + pd.Timedelta(seconds=sec),
+                "u1",
+                None if e == "advertisement" else t,
+                e,
+            )
+            for sec, e, t in rows
+        ],
+        columns=["session_id", "timestamp", "user_id", "track_id", "event_type"],
+    )
+    events["timestamp"] = events["timestamp"].astype("datetime64[us]")
+    events["row_number"] = range(len(events))
+    sql = play_targets(events)
+    python = session_outcomes(
+        [(int(e.timestamp.value), e.event_type, e.track_id) for e in events.itertuples()]
+    )
+    expected = sorted(
+        zip(sql["ts"].astype("int64") * 1000, sql["skipped"].astype(int), strict=True)
+    )
+    assert sorted(python) == expected

@@ -68,7 +68,20 @@ def _run_stage(module: str, params_path: str) -> None:
     importlib.import_module(f"pozytywka.stages.{module}").run(params)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names (the first word after the global options), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "--params":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+    """The CLI; ``commands=False`` registers only the stages (a stage run then skips
+    importing every other command's modules: seconds of start-up per stage)."""
     parser = argparse.ArgumentParser(prog="pozytywka", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--params",
@@ -82,9 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    commands = ("summary", "report", "bench", "retrain")
-    commands += ("serve", "traffic", "bench_store", "bench_serve")
-    for module in commands:
+    modules = ("summary", "report", "bench", "retrain")
+    modules += ("serve", "traffic", "bench_store", "bench_serve")
+    for module in modules if commands else ():
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")
         except ModuleNotFoundError as exc:
@@ -96,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(commands=_command_word(argv) not in STAGES)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

@@ -25,8 +25,12 @@ _MISSING = "missing"
 
 
 def _groups(frame: pd.DataFrame, feature: str) -> pd.Series:
-    values = frame[feature]
-    return values.map(lambda v: _MISSING if pd.isna(v) else str(int(v)))
+    """The group label of each row: ``str(int(value))``, or "missing" (vectorised)."""
+    values = pd.to_numeric(frame[feature], errors="coerce").to_numpy(dtype=float)
+    missing = np.isnan(values)
+    labels = np.full(len(values), _MISSING, dtype=object)
+    labels[~missing] = np.trunc(values[~missing]).astype(np.int64).astype(str)
+    return pd.Series(labels, index=frame.index)
 
 
 def fit_baselines(train: pd.DataFrame) -> dict:

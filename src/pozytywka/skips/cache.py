@@ -186,7 +186,12 @@ def _r(x: float, nd: int = 6) -> float:
 
 def summarise_policies(weekly: pd.DataFrame) -> dict:
     """Per policy: totals over the evaluated weeks and the share of the oracle's saving
-    (mean across weeks with its 95% interval), the mean chosen threshold for models."""
+    (mean across weeks with its 95% interval), the mean chosen threshold for models.
+
+    Both intervals are Student-t (``mean_ci``): costs are unbounded, and so is the
+    share (a policy worse than "always" has a negative share: "never" is about
+    -165% on the default data), so the logit interval of bounded metrics does not apply.
+    """
     out = {}
     for policy, group in weekly.groupby("policy", sort=False):
         section = {

@@ -10,7 +10,11 @@ Only plays whose outcome was known before Monday of ``w`` are used to fit
 Per week and model: ROC AUC, PR AUC (average precision), log loss, Brier score
 and accuracy at the threshold that maximised accuracy on the validation weeks
 (scikit-learn's metrics). Weeks are the independent replications: the headline is
-the mean with a 95% Student-t interval across weeks (the playlists' ``mean_ci``).
+the mean with a 95% interval across weeks. ROC AUC, PR AUC, Brier score and
+accuracy live in [0, 1]: their interval is the logit-t interval of
+:func:`pozytywka.playlists.metrics.bounded_mean_ci` (as the playlist backtest's;
+it cannot leave the range; ``None`` with fewer than 2 weeks); log loss is
+unbounded and keeps the plain Student-t :func:`~pozytywka.playlists.metrics.mean_ci`.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from tqdm import tqdm
 
 from ..config import SkipsParams
 from ..errors import PozytywkaError
-from ..playlists.metrics import mean_ci
+from ..playlists.metrics import bounded_mean_ci, mean_ci
 from .baselines import BASELINES, fit_baselines, predict_baseline
 from .model import predict_skip, train_classifier
 
@@ -32,6 +36,8 @@ MODELS = (*BASELINES, "catboost")
 METRICS = ("roc_auc", "pr_auc", "log_loss", "brier", "accuracy")
 #: Lower is better for these; higher for the others.
 LOWER_IS_BETTER = ("log_loss", "brier")
+#: Metrics bounded to [0, 1]: their interval across weeks stays in the range.
+BOUNDED_METRICS = ("roc_auc", "pr_auc", "brier", "accuracy")
 THRESHOLD_GRID = np.round(np.linspace(0.0, 1.0, 201), 4)
 _EPS = 1e-6
 
@@ -187,12 +193,22 @@ def weekly_metrics(predictions: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _r(x: float) -> float:
-    return round(float(x), 6)
+def _r(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 6)
+
+
+def metric_ci(metric: str, values: np.ndarray) -> tuple[float, float | None, float | None]:
+    """Mean across weeks and its 95% interval: logit-t for :data:`BOUNDED_METRICS`
+    (:func:`~pozytywka.playlists.metrics.bounded_mean_ci`), Student-t otherwise."""
+    values = np.asarray(values, dtype=float)
+    if metric in BOUNDED_METRICS and not np.isnan(values).any():
+        return bounded_mean_ci(values)
+    return mean_ci(values)
 
 
 def summarise(weekly: pd.DataFrame) -> dict:
-    """``metrics/skips.json`` (DESIGN §6): per model each metric with ``_ci_low``/``_ci_high``.
+    """``metrics/skips.json`` (DESIGN §6): per model each metric with ``_ci_low``/``_ci_high``
+    (:func:`metric_ci`; ``None`` for a bounded metric over fewer than 2 weeks).
 
     Also ``weeks_evaluated``, ``plays_evaluated``, ``skip_rate`` and, per baseline,
     ``catboost_better_weeks`` = weeks CatBoost beat it on ROC AUC *and* log loss.
@@ -205,7 +221,7 @@ def summarise(weekly: pd.DataFrame) -> dict:
     for model in MODELS:
         section = {"threshold": _r(weekly[f"{model}_threshold"].mean())}
         for metric in METRICS:
-            mean, low, high = mean_ci(weekly[f"{model}_{metric}"].to_numpy())
+            mean, low, high = metric_ci(metric, weekly[f"{model}_{metric}"].to_numpy())
             section[metric] = _r(mean)
             section[f"{metric}_ci_low"] = _r(low)
             section[f"{metric}_ci_high"] = _r(high)

@@ -49,6 +49,10 @@ HISTORY_FEATURES = [
     "genre_affinity",
     "user_genre_skip_rate",
     "taste_distance",
+    "artist_plays",
+    "artist_skip_rate",
+    "artist_plays_last_week",
+    "artist_skip_rate_last_week",
 ]
 PROFILE_FEATURES = ["favourite_genre_match", "premium", "favourite_distance"]
 CATALOGUE_FEATURES = [*AUDIO_FEATURES, "duration_s", "track_age_days"]
@@ -78,9 +82,19 @@ def taste_vectors(tracks: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _artists(tracks: pd.DataFrame) -> np.ndarray:
+    """Each track's ``artist_id`` (object, None when missing or the column is absent)."""
+    if "artist_id" not in tracks:
+        return np.full(len(tracks), None, dtype=object)
+    col = tracks["artist_id"]
+    return col.astype(object).where(col.notna(), None).to_numpy()
+
+
 def catalogue_table(tracks: pd.DataFrame) -> pd.DataFrame:
-    """Per track: audio features, ``duration_s``, ``release_date`` and the taste dims (``t_*``)."""
+    """Per track: ``artist_id``, audio features, ``duration_s``, ``release_date`` and the taste
+    dims (``t_*``)."""
     out = pd.DataFrame({"track_id": tracks["track_id"].astype(str)})
+    out["artist_id"] = _artists(tracks)
     for col in AUDIO_FEATURES:
         out[col] = tracks[col].astype(float).to_numpy() if col in tracks else np.nan
     out["duration_s"] = tracks["duration_ms"].astype(float).to_numpy() / 1000.0
@@ -153,6 +167,8 @@ def history_tables(
       (sums of taste dims over full plays with audio, and their count ``full_n``);
     - ``track``: ``track_id, valid_from, plays, skips, likes`` and ``week_plays``,
       ``week_skips`` (the week before ``valid_from`` alone);
+    - ``artist``: ``artist_id, valid_from, plays, skips, week_plays, week_skips``
+      (the plays of the artist's tracks: a new release has no history, its artist has);
     - ``user_genre``: ``user_id, genre, valid_from, plays, skips``;
     - ``overall``: ``valid_from, plays, skips``.
     """
@@ -161,6 +177,12 @@ def history_tables(
     con.register("likes", _likes(sessions))
     con.register("track_genres", track_genres[["track_id", "genre"]])
     con.register("taste", taste_vectors(tracks).drop_duplicates("track_id"))
+    con.register(
+        "artists",
+        pd.DataFrame({"track_id": tracks["track_id"].astype(str), "artist_id": _artists(tracks)})
+        .dropna()
+        .drop_duplicates("track_id"),
+    )
     sums = ", ".join(f"SUM(CASE WHEN t.skipped = 0 THEN tv.{d} END) AS s_{d}" for d in TASTE_DIMS)
     cum = ", ".join(f"SUM(s_{d}) OVER w AS s_{d}" for d in TASTE_DIMS)
     known = "date_trunc('week', known_at) + INTERVAL 7 DAY"
@@ -200,6 +222,15 @@ SELECT track_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS sk
        SUM(likes) OVER w AS likes, plays AS week_plays, skips AS week_skips
 FROM wk WINDOW w AS (PARTITION BY track_id ORDER BY valid_from)
 """,
+        "artist": f"""
+WITH wk AS (
+    SELECT a.artist_id, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips
+    FROM targets t JOIN artists a USING (track_id) GROUP BY 1, 2
+)
+SELECT artist_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
+       plays AS week_plays, skips AS week_skips
+FROM wk WINDOW w AS (PARTITION BY artist_id ORDER BY valid_from)
+""",
         "user_genre": f"""
 WITH wk AS (
     SELECT t.user_id, g.genre, {known} AS valid_from, COUNT(*) AS plays, SUM(t.skipped) AS skips
@@ -219,6 +250,7 @@ FROM wk WINDOW w AS (ORDER BY valid_from)
     keys = {
         "user": ["user_id", "valid_from"],
         "track": ["track_id", "valid_from"],
+        "artist": ["artist_id", "valid_from"],
         "user_genre": ["user_id", "genre", "valid_from"],
         "overall": ["valid_from"],
     }
@@ -242,7 +274,12 @@ def snapshot(history: dict[str, pd.DataFrame], week: pd.Timestamp) -> dict[str, 
     ``track.week_*`` keep their meaning only when ``valid_from == week``.
     """
     week = pd.Timestamp(week)
-    keys = {"user": ["user_id"], "track": ["track_id"], "user_genre": ["user_id", "genre"]}
+    keys = {
+        "user": ["user_id"],
+        "track": ["track_id"],
+        "artist": ["artist_id"],
+        "user_genre": ["user_id", "genre"],
+    }
     out = {}
     for name, frame in history.items():
         known = frame[frame["valid_from"] <= week]
@@ -338,6 +375,9 @@ joined AS (
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_plays ELSE 0 END AS t_wplays,
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_skips ELSE 0 END AS t_wskips,
            SQRT({dist_hist}) AS taste_distance,
+           COALESCE(ha.plays, 0) AS a_plays, COALESCE(ha.skips, 0) AS a_skips,
+           CASE WHEN ha.valid_from = r.week_start THEN ha.week_plays ELSE 0 END AS a_wplays,
+           CASE WHEN ha.valid_from = r.week_start THEN ha.week_skips ELSE 0 END AS a_wskips,
            SQRT({dist_fav}) AS favourite_distance,
            p.premium, {audio}, c.duration_s,
            date_diff('day', c.release_date, r.ts) AS track_age_days,
@@ -347,6 +387,7 @@ joined AS (
     ASOF LEFT JOIN h_user hu ON hu.user_id = r.user_id AND r.week_start >= hu.valid_from
     ASOF LEFT JOIN h_track ht ON ht.track_id = r.track_id AND r.week_start >= ht.valid_from
     LEFT JOIN catalogue c ON c.track_id = r.track_id
+    ASOF LEFT JOIN h_artist ha ON ha.artist_id = c.artist_id AND r.week_start >= ha.valid_from
     LEFT JOIN profiles p ON p.user_id = r.user_id
 )
 SELECT j.play_id,
@@ -370,6 +411,11 @@ SELECT j.play_id,
                   + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
                  / (COALESCE(gn.genre_plays, 0) + {m}) END AS user_genre_skip_rate,
        j.taste_distance,
+       j.a_plays AS artist_plays,
+       (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}) AS artist_skip_rate,
+       j.a_wplays AS artist_plays_last_week,
+       (j.a_wskips + {m} * (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}))
+           / (j.a_wplays + {m}) AS artist_skip_rate_last_week,
        CASE WHEN j.user_id IS NULL OR NOT j.known_track THEN NULL
             ELSE COALESCE(gn.fav_match, 0) END AS favourite_genre_match,
        j.premium, j.favourite_distance,
@@ -402,14 +448,24 @@ def build_features(
     track_genres: pd.DataFrame,
     users: pd.DataFrame,
     prior_plays: float,
+    weeks: list[pd.Timestamp] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The modelling table (targets + features, target order) and the history tables.
 
     ``targets`` must be all plays (:func:`pozytywka.skips.target.play_targets`);
     the history is built from them, so the same call serves training and the
-    snapshot the service scores with. ``play_id`` must be unique.
+    snapshot the service scores with. ``play_id`` must be unique. ``weeks``: keep
+    only the plays of these week starts in the table (None: all). Their features
+    are the same as over all plays (history tables always use every play; the
+    session features of a kept play see its whole session), computed for far
+    fewer rows: the pipeline keeps only the weeks its models fit and score.
     """
     history = history_tables(targets, sessions, track_genres, tracks)
+    if weeks is not None:
+        keep = targets["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))
+        kept_sessions = targets.loc[keep, "session_id"].dropna().unique()
+        targets = targets[targets["session_id"].isin(kept_sessions)]
+        sessions = sessions[sessions["session_id"].isin(kept_sessions)]
     features = play_features(
         targets,
         sessions,
@@ -421,4 +477,199 @@ def build_features(
         prior_plays,
     )
     table = targets.reset_index(drop=True).join(features.drop(columns="play_id"))
-    return table, history
+    if weeks is not None:
+        table = table[table["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
+    return table.reset_index(drop=True), history
+
+
+_US_PER_DAY = 86_400_000_000
+
+
+def epoch_us(ts: pd.Timestamp) -> int:
+    """Microseconds since the epoch of a naive timestamp (NaT: None)."""
+    return None if pd.isna(ts) else int(pd.Timestamp(ts).value // 1000)
+
+
+def _counts_by(
+    frame: pd.DataFrame, key: list[str], columns: list[str], week: pd.Timestamp | None = None
+) -> dict:
+    """``key`` value(s) -> the int ``columns`` of a snapshot table; with ``week``, the
+    ``week_*`` columns count only on rows with ``valid_from == week`` (else 0), as the SQL."""
+    values = frame[columns].to_numpy(dtype=np.int64).copy()
+    if week is not None:
+        stale = (frame["valid_from"] != week).to_numpy()
+        for i, col in enumerate(columns):
+            if col.startswith("week_"):
+                values[stale, i] = 0
+    keys = zip(*(frame[k] for k in key), strict=True) if len(key) > 1 else frame[key[0]]
+    return {k: tuple(row) for k, row in zip(keys, values.tolist(), strict=True)}
+
+
+class PlayLookup:
+    """The features of one play of week ``week``, from indexed tables: the serving path.
+
+    :func:`play_features` is a query over whole tables (the offline path); scoring a
+    single live play with it costs a DuckDB query per request. This class holds the
+    same inputs (the history :func:`snapshot` at ``week``, :func:`catalogue_table`,
+    :func:`profile_table`, :func:`favourite_pairs`, track genres) as dicts keyed by
+    listener, track and (listener, genre), built once, and computes one play's
+    :data:`FEATURE_COLUMNS` by the same formulas in plain Python (about 0.1 ms).
+    Every formula mirrors a column of :func:`play_features`' SQL (NULL -> NaN, the
+    same COALESCE defaults and the same order of operations); the parity tests
+    (``tests/test_skips_online.py``) check the two paths agree on every play of a
+    week. Change one, change both.
+    """
+
+    def __init__(
+        self,
+        history: dict[str, pd.DataFrame],
+        week: pd.Timestamp,
+        catalogue: pd.DataFrame,
+        profiles: pd.DataFrame,
+        favourites: pd.DataFrame,
+        track_genres: pd.DataFrame,
+        prior_plays: float,
+    ) -> None:
+        self.week = pd.Timestamp(week)
+        snap = snapshot(history, self.week)
+        self.prior_plays = float(prior_plays)
+        overall = snap["overall"]
+        plays = int(overall["plays"].iloc[-1]) if len(overall) else 0
+        skips = int(overall["skips"].iloc[-1]) if len(overall) else 0
+        self.prior_rate = skips / plays if plays > 0 else EMPTY_HISTORY_SKIP_RATE
+        u = snap["user"]
+        s_cols = u[[f"s_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.users = {
+            uid: (int(p), int(s), int(lk), int(fn), s_cols[i])
+            for i, (uid, p, s, lk, fn) in enumerate(
+                zip(
+                    u["user_id"],
+                    u["plays"],
+                    u["skips"],
+                    u["likes"],
+                    u["full_n"],
+                    strict=True,
+                )
+            )
+        }
+        week_cols = ["plays", "skips", "week_plays", "week_skips"]
+        self.tracks = _counts_by(snap["track"], ["track_id"], ["likes", *week_cols], self.week)
+        self.artists = _counts_by(snap["artist"], ["artist_id"], week_cols, self.week)
+        self.user_genre = _counts_by(snap["user_genre"], ["user_id", "genre"], ["plays", "skips"])
+        audio = catalogue[list(AUDIO_FEATURES)].to_numpy(dtype=float)
+        taste = catalogue[[f"t_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.catalogue = {
+            tid: (audio[i], float(dur), epoch_us(rel), taste[i], aid)
+            for i, (tid, dur, rel, aid) in enumerate(
+                zip(
+                    catalogue["track_id"],
+                    catalogue["duration_s"],
+                    catalogue["release_date"],
+                    catalogue["artist_id"],
+                    strict=True,
+                )
+            )
+        }
+        centroid = profiles[[f"f_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        self.profiles = {
+            uid: (float(prem), centroid[i])
+            for i, (uid, prem) in enumerate(
+                zip(profiles["user_id"], profiles["premium"], strict=True)
+            )
+        }
+        self.favourites: dict[str, set[str]] = {}
+        for uid, g in zip(favourites["user_id"], favourites["genre"], strict=True):
+            self.favourites.setdefault(uid, set()).add(g)
+        self.genres: dict[str, list[str]] = {}  # duplicates kept, as the SQL join counts them
+        for tid, g in zip(track_genres["track_id"], track_genres["genre"], strict=True):
+            self.genres.setdefault(tid, []).append(g)
+
+    def features(
+        self,
+        user_id: str | None,
+        track_id: str,
+        ts: pd.Timestamp,
+        earlier_plays: list[tuple[int, int]],
+        event_times: list[int],
+    ) -> dict[str, float]:
+        """:data:`FEATURE_COLUMNS` of the play of ``user_id`` (None: unknown) of ``track_id``
+        starting at ``ts`` (naive UTC, in ``week``).
+
+        ``earlier_plays``: ``(start µs since the epoch, skipped 0/1)`` of the session's
+        plays strictly before ``ts``; ``event_times``: µs of the session's events (any
+        type) strictly before ``ts``. Missing values are NaN, as in :func:`play_features`.
+        """
+        nan = float("nan")
+        m = self.prior_plays
+        prior = self.prior_rate
+        now = epoch_us(ts)
+        known_user = user_id is not None
+        u = self.users.get(user_id) if known_user else None
+        u_plays, u_skips, u_likes = (u[0], u[1], u[2]) if u else (0, 0, 0)
+        t_likes, t_plays, t_skips, t_wplays, t_wskips = self.tracks.get(track_id, (0,) * 5)
+        c = self.catalogue.get(track_id)
+        p = self.profiles.get(user_id) if known_user else None
+        favs = self.favourites.get(user_id, ()) if known_user else ()
+        tgs = self.genres.get(track_id, [])
+        fav_match = max((1 if g in favs else 0 for g in tgs), default=0)
+        g_counts = [self.user_genre.get((user_id, g), (0, 0)) for g in tgs] if known_user else []
+        g_plays_max = max((x[0] for x in g_counts), default=0)
+        g_plays = sum(x[0] for x in g_counts)
+        g_skips = sum(x[1] for x in g_counts)
+        u_rate = (u_skips + m * prior) / (u_plays + m)
+        t_rate = (t_skips + m * prior) / (t_plays + m)
+        if c is not None and u is not None and u[3] != 0:
+            diff = c[3] - u[4] / u[3]
+            taste_distance = float(np.sqrt(np.sum(diff * diff)))
+        else:
+            taste_distance = nan
+        artist = c[4] if c is not None else None
+        a_plays, a_skips, a_wplays, a_wskips = self.artists.get(artist, (0,) * 4)
+        if c is not None and p is not None:
+            diff = c[3] - p[1]
+            favourite_distance = float(np.sqrt(np.sum(diff * diff)))
+        else:
+            favourite_distance = nan
+        out = {
+            "user_plays": u_plays if known_user else nan,
+            "user_skip_rate": u_rate if known_user else nan,
+            "user_likes": u_likes if known_user else nan,
+            "user_like_rate": u_likes / (u_plays + 1.0) if known_user else nan,
+            "track_plays": t_plays,
+            "track_skip_rate": t_rate,
+            "track_likes": t_likes,
+            "track_like_rate": t_likes / (t_plays + 1.0),
+            "track_plays_last_week": t_wplays,
+            "track_skip_rate_last_week": (t_wskips + m * (t_skips + m * prior) / (t_plays + m))
+            / (t_wplays + m),
+            "genre_affinity": g_plays_max / max(u_plays, 1.0) if known_user else nan,
+            "user_genre_skip_rate": (g_skips + m * (u_skips + m * prior) / (u_plays + m))
+            / (g_plays + m)
+            if known_user
+            else nan,
+            "taste_distance": taste_distance,
+            "artist_plays": a_plays,
+            "artist_skip_rate": (a_skips + m * prior) / (a_plays + m),
+            "artist_plays_last_week": a_wplays,
+            "artist_skip_rate_last_week": (a_wskips + m * (a_skips + m * prior) / (a_plays + m))
+            / (a_wplays + m),
+            "favourite_genre_match": fav_match if known_user and c is not None else nan,
+            "premium": p[0] if p is not None else nan,
+            "favourite_distance": favourite_distance,
+        }
+        for i, col in enumerate(AUDIO_FEATURES):
+            out[col] = c[0][i] if c is not None else nan
+        out["duration_s"] = c[1] if c is not None else nan
+        release = c[2] if c is not None else None
+        out["track_age_days"] = (
+            nan if release is None else now // _US_PER_DAY - release // _US_PER_DAY
+        )
+        position = len(earlier_plays)
+        skips_so_far = sum(s for _, s in earlier_plays)
+        out["session_position"] = position
+        out["session_skips_so_far"] = skips_so_far
+        out["session_skip_share"] = skips_so_far / position if position > 0 else nan
+        out["previous_skipped"] = max(earlier_plays)[1] if earlier_plays else nan
+        out["seconds_since_previous_event"] = (now - max(event_times)) / 1e6 if event_times else nan
+        out["seconds_since_session_start"] = (now - min([now, *event_times])) / 1e6
+        return {k: float(out[k]) for k in FEATURE_COLUMNS}

@@ -13,7 +13,7 @@ from ..markdown import MISSING, fmt_delta, fmt_value, table
 from .evaluate import MODELS
 
 Doc = Mapping[str, Any] | None
-POLICIES = ("never", "always", *MODELS, "oracle")
+POLICIES = ("never", "always", *MODELS, "bayes", "oracle")  # bayes: synthetic data only
 HEADLINE = (("roc_auc", "ROC AUC"), ("log_loss", "log loss"), ("accuracy", "accuracy"))
 
 

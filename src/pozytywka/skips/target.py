@@ -97,3 +97,27 @@ FROM p JOIN ends e USING (session_id)
         out = out[out["week_start"].isin(keep)]
     out = out.sort_values(["ts", "play_id"], kind="stable").reset_index(drop=True)
     return out[TARGET_COLUMNS]
+
+
+def session_outcomes(events: Sequence[tuple[int, str, str | None]]) -> list[tuple[int, int]]:
+    """``(start, skipped)`` of each play of one session, by the full-play rule, in plain Python.
+
+    The serving path's counterpart of :func:`play_targets` for one live session
+    (a handful of events: a DuckDB query would cost ~100 ms per request).
+    ``events``: ``(time, event_type, track_id)`` with any integer time unit;
+    ``play``/``skip`` events without a track are ignored, as in
+    :func:`pozytywka.plays.judged_events_sql`. The rule of :mod:`pozytywka.plays`: a
+    play of T at t is skipped when a skip of T falls at s with ``t <= s <= n``
+    (n = the next play strictly after t, any track), or ``s >= t`` when no play
+    follows. A property test checks it against :func:`play_targets` on random
+    sessions, ties included.
+    """
+    plays = [(t, k) for t, e, k in events if e == "play" and k is not None]
+    skips = [(t, k) for t, e, k in events if e == "skip" and k is not None]
+    out = []
+    for t, track in plays:
+        next_play = min((u for u, _ in plays if u > t), default=None)
+        next_skip = min((s for s, k in skips if k == track and s >= t), default=None)
+        full = next_skip is None or (next_play is not None and next_skip > next_play)
+        out.append((t, 0 if full else 1))
+    return out

@@ -6,11 +6,19 @@ with each policy's fetch-or-stream decision and prices them
 ``skips.cache.server_weeks`` evaluated weeks. Writes ``metrics/cache.json`` and
 ``reports/cache/`` (``by_week.csv``, ``cost_vs_threshold.csv``/``.png``,
 ``server.csv``/``.png``).
+
+On the synthetic dump (``data.source`` is the ``generate`` stage's output) it also
+scores the Bayes-optimal model, the behaviour model's own skip probability of
+each play (:mod:`pozytywka.skips.ceiling`, the world rebuilt from
+``data.synthetic``), with the same costs and threshold rule: ``bayes`` in
+``metrics/cache.json``, the ceiling of the share of the oracle's saving any skip
+model can capture on these data. A real dump has no such section.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +35,7 @@ from ..skips.cache import (
     simulate_policies,
     summarise_policies,
 )
+from ..skips.ceiling import BAYES, bayes_ceiling, generator_skip_probability
 from ..skips.evaluate import MODELS, THRESHOLD_GRID
 from ..skips.plots import cost_curve_figure, server_figure
 
@@ -42,6 +51,23 @@ def server_metrics(server: pd.DataFrame) -> dict:
         section[f"hit_ratio_at_{row.cache_share:g}"] = round(float(row.hit_ratio), 6)
         section[f"byte_hit_ratio_at_{row.cache_share:g}"] = round(float(row.byte_hit_ratio), 6)
     return out
+
+
+def ceiling(params: Params, predictions: pd.DataFrame, costs_of) -> dict:
+    """The ``bayes`` section: the generator's skip probabilities scored as a cache policy."""
+    from ..synthetic import build_world
+
+    world = build_world(params.data.synthetic)
+    weeks = predictions["week_start"].unique()
+    plays = pd.read_parquet(
+        paths.SKIPS_TABLE,
+        columns=["play_id", "session_id", "user_id", "track_id", "ts", "week_start"],
+    )
+    plays = plays[plays["week_start"].isin(weeks)].reset_index(drop=True)
+    p = pd.Series(generator_skip_probability(world, plays), index=plays["play_id"].to_numpy())
+    return bayes_ceiling(
+        predictions, predictions["play_id"].map(p).to_numpy(), costs_of, THRESHOLD_GRID
+    )
 
 
 def run(params: Params) -> None:
@@ -63,8 +89,19 @@ def run(params: Params) -> None:
     tracks = pd.read_parquet(paths.INTERIM_TRACKS, columns=["track_id", "duration_ms"])
     storage = pd.read_parquet(paths.INTERIM_STORAGE)
 
+    # each play's costs depend only on the play: price every evaluated play once
+    priced = play_costs(
+        predictions[["play_id", "skipped"]]
+        .drop_duplicates("play_id")
+        .merge(plays, on="play_id", how="left"),
+        tracks,
+        storage,
+        cp,
+    ).drop(columns="skipped")
+
     def costs_of(rows: pd.DataFrame) -> pd.DataFrame:
-        return play_costs(rows.merge(plays, on="play_id", how="left"), tracks, storage, cp)
+        """:func:`play_costs` of ``rows`` (same order; plays of tracks without size dropped)."""
+        return rows.merge(priced, on="play_id", how="inner")
 
     weekly, curve = simulate_policies(predictions, costs_of, MODELS, THRESHOLD_GRID)
     summary = summarise_policies(weekly)
@@ -77,6 +114,15 @@ def run(params: Params) -> None:
     dur = tracks.drop_duplicates("track_id")["duration_ms"].astype(float)
     catalogue_bytes = float(dur[dur > 0].sum()) / 1000.0 * cp.bitrate_kbps * 1000.0 / 8.0
     server = server_view(requests, catalogue_bytes, list(cp.server_sizes), admit)
+    # the test of experiment.simulate.is_synthetic_source (not imported: the A/B code with it)
+    if Path(params.data.source).resolve() == paths.RAW_SYNTHETIC.resolve():
+        summary[BAYES] = ceiling(params, predictions, costs_of)
+        log.info(
+            "Bayes-optimal model (the generator's own P(skip)): ROC AUC %.4f, captures %.1f%% "
+            "of the oracle's saving",
+            summary[BAYES]["roc_auc"],
+            100 * summary[BAYES]["share_of_oracle_saving"],
+        )
     doc = {
         "weeks": int(weekly["week_start"].nunique()),
         "plays": int(weekly[weekly["policy"] == "always"]["plays"].sum()),

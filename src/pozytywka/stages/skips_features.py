@@ -1,7 +1,9 @@
 """Stage ``skips_features``: one row per play, its outcome and the features known at its start.
 
 Reads the interim sessions, tracks, track genres and users; writes
-``data/processed/skips/plays.parquet`` (the plays of the complete weeks:
+``data/processed/skips/plays.parquet`` (the plays of the last ``skips.train_weeks`` +
+``valid_weeks`` + ``eval_weeks`` complete weeks, all the models fit and score; the
+history behind their features covers every week:
 :data:`pozytywka.skips.target.TARGET_COLUMNS` + :data:`pozytywka.skips.features.FEATURE_COLUMNS`)
 and the cumulative history tables under ``data/processed/skips/history/`` (what
 the online scorer reads).
@@ -38,6 +40,8 @@ def run(params: Params) -> None:
     sk = params.skips
     weeks = complete_week_starts(paths.INTERIM_SESSIONS)
     week_splits(weeks, sk.eval_weeks, sk.train_weeks, sk.valid_weeks)  # enough weeks? one line
+    # the models fit and score only the last train + valid + eval weeks: featurise those
+    used = weeks[-(sk.train_weeks + sk.valid_weeks + sk.eval_weeks) :]
     sessions = pd.read_parquet(
         paths.INTERIM_SESSIONS,
         columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"],
@@ -50,11 +54,12 @@ def run(params: Params) -> None:
         pd.read_parquet(paths.INTERIM_TRACK_GENRES),
         pd.read_parquet(paths.INTERIM_USERS),
         sk.prior_plays,
+        used,
     )
-    table = table[table["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
     log.info(
-        "skips: %d plays over %d complete weeks, skip rate %.3f",
+        "skips: %d plays of the last %d of %d complete weeks, skip rate %.3f",
         len(table),
+        len(used),
         len(weeks),
         float(table["skipped"].mean()),
     )
