@@ -4,7 +4,11 @@ The week published is the one after the last complete week (DESIGN §4). Every
 model is fitted on all complete weeks with the hyper-params tuned by
 ``recs_evaluate``; the re-ranker learns on the ``rerank.train_weeks`` last
 complete weeks, exactly as in the rolling evaluation. Arm A is popularity in the
-listener's favourite genres, arm B the best model of the evaluation.
+listener's favourite genres (the baseline to beat), arm B the evaluation's best model
+other than the two popularity baselines (``arm_b_model`` of ``recs_evaluate``): arm B
+is never the baseline itself, so the live experiment always compares two different
+recommenders (a deviation from DESIGN §11's "the best model", which was the baseline
+on the default data, i.e. an A/A test).
 
 Output (:func:`publish`), one row per (listener, arm, rank): ``week_start``
 (``YYYY-MM-DD``), ``user_id``, ``arm`` (A/B), ``model``, ``rank`` (1 = first),
@@ -39,11 +43,11 @@ def publish(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every listener's lists for both arms, the fallback list for unknown listeners).
 
-    ``tuned``: the ``recs_evaluate`` output (``hyper``, ``candidate_model``, ``best_model``).
+    ``tuned``: the ``recs_evaluate`` output (``hyper``, ``candidate_model``, ``arm_b_model``).
     """
     weeks = sorted(pd.DatetimeIndex(interactions["week_start"].unique()))
     target = weeks[-1] + WEEK
-    hyper, cand_model, best = tuned["hyper"], tuned["candidate_model"], tuned["best_model"]
+    hyper, cand_model, best = tuned["hyper"], tuned["candidate_model"], tuned["arm_b_model"]
     hyper = {m: {**h, "seed": rp.seed} for m, h in hyper.items()}
     users = np.arange(len(cat.users))
     run = run_week(
@@ -56,6 +60,7 @@ def publish(
         playlist_features,
         users=users,
         k=rp.k,
+        models=None if best == RERANK else (best,),  # the re-ranker's features: every model
     )
     lists = {"A": (FALLBACK, run.recs[(FALLBACK, rp.exclude_seen)])}
     if best == RERANK:

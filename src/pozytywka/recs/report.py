@@ -71,7 +71,8 @@ def vs_popularity_markdown(metrics: Mapping[str, Any]) -> str:
         f"{metrics.get('listeners_per_week', '?')} listeners each (every listener with a full "
         "play in the week), ranked against the whole catalogue; mean [95% CI across weeks]. "
         f"Candidate model of the re-ranker (`catboost`): `{metrics.get('candidate_model')}`; "
-        f"best model: `{metrics.get('best_model')}`.",
+        f"best model: `{metrics.get('best_model')}`; arm B of the live `recs` experiment "
+        f"(the best model that is not a popularity baseline): `{metrics.get('arm_b_model')}`.",
         "",
         f"## Already-played tracks allowed: {'no' if ex else 'yes'} (`recs.exclude_seen: "
         f"{str(ex).lower()}`, published)",

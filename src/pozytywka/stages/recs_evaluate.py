@@ -39,6 +39,7 @@ def run(params: Params) -> None:
             "hyper": summary["hyper"],
             "candidate_model": summary["candidate_model"],
             "best_model": summary["best_model"],
+            "arm_b_model": summary["arm_b_model"],
         },
     )
     write_json(paths.RECS_METRICS, summary)
