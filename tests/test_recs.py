@@ -211,11 +211,13 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
         },
         "weeks_evaluated": 4,
         "best_model": "catboost",
+        "arm_b_model": "catboost",
         "exclude_seen": False,
         "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
     }
     text = "\n".join(summary_lines(after))
     assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
+    assert "arm A popularity_genres, arm B catboost" in text
     assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
     section = pr_section({"catboost": {"ndcg_at_20": 0.30}}, after)
     assert "0.3000 → 0.3200 (+0.0200)" in section

@@ -13,6 +13,9 @@ the hyper-params; at least ``recs.min_train_weeks`` must precede those.
   before w and recommends for every listener with a full play in w, ranked against
   the whole catalogue; both ``exclude_seen`` settings are scored from the same
   scores. The re-ranker of week w learns on the ``rerank.train_weeks`` weeks before w.
+- **The next week.** The ranker ``recs_publish`` uses for the week after the data
+  learns on the last ``rerank.train_weeks`` weeks, from the candidate frames this
+  rolling already built (the same frames ``recs_publish`` would build again).
 - **Summary.** Per model, each metric's mean over weeks with a 95%
   interval across weeks (logit-t, :func:`pozytywka.playlists.metrics.bounded_mean_ci`:
   it stays inside [0, 1]), plus the
@@ -302,6 +305,9 @@ class Evaluation:
     by_week: pd.DataFrame  # week_start, model, exclude_seen, metrics...
     fit_seconds: pd.DataFrame
     diagnostics: pd.DataFrame  # week_start, the keys of :func:`week_diagnostics`
+    #: the ranker for the week after the data (learnt on the last ``train_weeks`` weeks,
+    #: whose candidate frames the rolling evaluation built) and its feature columns
+    next_ranker: tuple[object, list[str]] | None = None
 
 
 def evaluate(
@@ -376,10 +382,20 @@ def evaluate(
                 f"{r['model']} {r['ndcg_at_20']:.4f}" for r in week_rows if "ndcg_at_20" in r
             ),
         )
+    last = pd.concat(
+        [train_rerank_frame(runs[w]) for w in weeks[-rp.rerank.train_weeks :]], ignore_index=True
+    )
+    next_ranker = fit_ranker(last, rp.rerank)
     by_week = pd.DataFrame(rows)
     by_week["listeners"] = by_week["week_start"].map({w: len(runs[w].users) for w in evaluated})
     return Evaluation(
-        hyper, cand_model, trials, by_week, pd.DataFrame(fits), pd.DataFrame(diagnostics)
+        hyper,
+        cand_model,
+        trials,
+        by_week,
+        pd.DataFrame(fits),
+        pd.DataFrame(diagnostics),
+        next_ranker,
     )
 
 

@@ -149,4 +149,9 @@ def summary_lines(metrics: Mapping[str, Any] | None) -> list[str]:
             f"{entry.get('weeks_better_than_popularity_genres', '?')}/"
             f"{metrics.get('weeks_evaluated', '?')} weeks"
         )
+    if metrics.get("arm_b_model"):
+        lines.append(
+            f"  live experiment: arm A {FALLBACK}, arm B {metrics['arm_b_model']} "
+            "(the best model that is not a popularity baseline)"
+        )
     return lines
