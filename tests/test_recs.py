@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pozytywka.config import RecsParams, RecsWeightParams, params_from_dict
 from pozytywka.errors import ParamError, PozytywkaError
@@ -325,3 +327,38 @@ def test_week_diagnostics_count_what_bounds_every_model():
     assert got["relevant_new_track_share"] == pytest.approx(1 / 3)
     assert got["relevant_in_favourite_genres_share"] == pytest.approx(2 / 3)
     assert got["candidate_recall"] == pytest.approx((1 / 2 + 1) / 2)  # u0 finds t0, u3 t1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda rows: st.integers(1, 12).flatmap(
+            lambda cols: st.tuples(
+                st.lists(
+                    st.sampled_from([-np.inf, -1.0, -0.0, 0.0, 0.5, 2.0]),
+                    min_size=rows * cols,
+                    max_size=rows * cols,
+                ).map(lambda v: np.array(v, dtype=np.float32).reshape(rows, cols)),
+                st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols).map(
+                    lambda v: sp.csr_matrix(np.array(v, dtype=np.float32).reshape(rows, cols))
+                ),
+            )
+        )
+    ),
+    st.integers(1, 14),
+    st.integers(0, 14),
+)
+def test_top_lists_are_the_top_k_of_both_settings_ties_by_index(case, k, depth):
+    from pozytywka.recs.models.base import top_lists
+
+    scores, heard = case
+    masked = scores.copy()
+    masked[heard.toarray() > 0] = -np.inf
+
+    def reference(s, n):  # every tie, the k-th place's too, to the lower column index
+        return np.argsort(-s.astype(np.float64), axis=1, kind="stable")[:, :n]
+
+    np.testing.assert_array_equal(top_k(scores, k), reference(scores, k))
+    deep, unseen = top_lists(scores, heard, k, depth)
+    np.testing.assert_array_equal(deep, reference(scores, max(k, depth)))
+    np.testing.assert_array_equal(unseen, reference(masked, k))

@@ -39,11 +39,11 @@ from ..playlists.metrics import bounded_mean_ci
 from . import metrics as M
 from .interactions import Catalogue, TrainData, active_users, relevant, train_data
 from .models import FALLBACK, MODELS, PERSONAL, Recommender
-from .models.base import BATCH, mask_seen, top_k
+from .models.base import BATCH, top_lists
 from .rerank import (
     candidate_features,
-    candidates,
     fit_ranker,
+    merge_candidates,
     rerank,
     track_week_features,
 )
@@ -174,16 +174,18 @@ def run_week(
         if playlist_features is not None and cand_model
         else pd.DataFrame()
     )
+    n_cand = min(rp.rerank.candidates, data.n_items)
     for start in range(0, len(users), BATCH):
         batch = users[start : start + BATCH]
         scores = {name: m.scores(batch) for name, m in fitted.items()}
-        for name, s in scores.items():
-            recs[(name, False)].append(top_k(s, k))
-            masked = s.copy()
-            mask_seen(masked, data, batch)
-            recs[(name, True)].append(top_k(masked, k))
+        heard = data.heard[batch]
+        deep = {}
+        for name, s in scores.items():  # one selection: both settings and the candidates
+            deep[name], unseen = top_lists(s, heard, k, n_cand if cand_model else k)
+            recs[(name, False)].append(deep[name][:, :k])
+            recs[(name, True)].append(unseen)
         if cand_model:
-            cand = candidates(scores[cand_model], scores[FALLBACK], rp.rerank.candidates)
+            cand = merge_candidates(deep[cand_model][:, : n_cand // 2], deep[FALLBACK], n_cand)
             pair_scores = {
                 name: np.take_along_axis(s, cand, axis=1)
                 for name, s in scores.items()

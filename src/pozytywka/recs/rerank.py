@@ -147,7 +147,13 @@ def candidates(cand_scores: np.ndarray, base_scores: np.ndarray, n: int) -> np.n
     listener's neighbourhood, the baseline this week's hits in their genres.
     """
     n = min(n, cand_scores.shape[1])
-    merged = np.concatenate([top_k(cand_scores, n // 2), top_k(base_scores, n)], axis=1)
+    return merge_candidates(top_k(cand_scores, n // 2), top_k(base_scores, n), n)
+
+
+def merge_candidates(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """Rows of ``first`` (the model's best), then ``second``'s (the baseline's n best,
+    distinct) not already in, in order; the first ``n`` of each row."""
+    merged = np.concatenate([first, second], axis=1)
     # a track's later occurrences in its row are repeats (stable sort: first one first)
     by_track = np.argsort(merged, axis=1, kind="stable")
     ordered = np.take_along_axis(merged, by_track, axis=1)
