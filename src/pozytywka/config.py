@@ -205,13 +205,13 @@ class RecsRerankParams:
     candidate_model: str = _f("auto", choices=("auto", "itemknn", "ease", "als", "svd"))
     candidates: int = _f(50, lo=2, hi=2000)
     train_weeks: int = _f(1, lo=1, hi=12)  # weeks before the scored one the ranker learns on
-    max_train_listeners: int = _f(1000, lo=10)  # seeded sample of training queries (cost)
+    max_train_listeners: int = _f(500, lo=10)  # seeded sample of training queries (cost)
     loss_function: str = _f(
         "YetiRank:permutations=1",
         choices=("YetiRank", "YetiRank:permutations=1", "PairLogit", "YetiRankPairwise"),
     )
     iterations: int = _f(100, lo=1, hi=5000)
-    depth: int = _f(4, lo=1, hi=10)
+    depth: int = _f(3, lo=1, hi=10)
     learning_rate: float = _f(0.1, lo=1e-4, hi=1.0)
     thread_count: int = _f(2, lo=1, hi=64)
     random_seed: int = _f(42, lo=0)

@@ -99,7 +99,8 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
         sub, kth = scores[tied], kth[tied]
         equal = sub == kth
         need = k - (sub > kth).sum(axis=1)
-        keep = (sub > kth) | (equal & (np.cumsum(equal, axis=1) <= need[:, None]))
+        first = np.cumsum(equal, axis=1, dtype=np.int32) <= need[:, None]
+        keep = (sub > kth) | (equal & first)
         part[tied] = np.nonzero(keep)[1].reshape(len(tied), k)
     part = np.sort(part, axis=1)
     order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
