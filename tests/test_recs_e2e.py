@@ -61,6 +61,9 @@ def test_arm_b_is_the_evaluations_best_challenger_not_the_baseline(tiny_pipeline
         index="user_id", columns="arm", values="track_id", aggfunc=tuple
     )
     assert (lists["A"] != lists["B"]).mean() > 0.5  # the served experiment is not an A/A test
+    cold = published[published["source"] != "model"]
+    by_arm = cold.groupby(["user_id", "arm"])["track_id"].agg(tuple).unstack("arm")
+    assert by_arm.empty or (by_arm["A"] == by_arm["B"]).all()  # no history: fallback in both
 
 
 def test_publish_is_byte_identical_when_rerun(tiny_pipeline):

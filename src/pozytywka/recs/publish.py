@@ -75,6 +75,8 @@ def publish(
     else:
         lists["B"] = (best, run.recs[(best, rp.exclude_seen)])
     cold = np.diff(run.data.matrix.indptr) == 0
+    # a listener with no history gets the fallback in both arms (the answer says so)
+    lists["B"][1][cold] = lists["A"][1][cold]
     frames = []
     for arm, (model, recs) in lists.items():
         n, k = recs.shape
