@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pozytywka.config import RecsParams, RecsWeightParams, params_from_dict
 from pozytywka.errors import ParamError, PozytywkaError
@@ -210,14 +213,152 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
         },
         "weeks_evaluated": 4,
         "best_model": "catboost",
+        "arm_b_model": "catboost",
         "exclude_seen": False,
         "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
     }
     text = "\n".join(summary_lines(after))
     assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
+    assert "arm A popularity_genres, arm B catboost" in text
     assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
     section = pr_section({"catboost": {"ndcg_at_20": 0.30}}, after)
     assert "0.3000 → 0.3200 (+0.0200)" in section
     assert "not present at base" in pr_section(None, after)
     md = vs_popularity_markdown(after)
     assert "+0.0200" in md and "3/4" in md and "`recs.exclude_seen: true`" in md
+
+
+def _random_weeks(n_weeks=6, n_users=12, n_tracks=8, seed=0):
+    """Each listener fully plays 3 random tracks a week (some liked, some skipped)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for w in range(n_weeks):
+        pairs = {(f"u{u}", f"t{t}") for u in range(n_users) for t in rng.choice(n_tracks, 3)}
+        frame = _rows(sorted(pairs), W0 + pd.Timedelta(days=7 * w))
+        frame["likes"] = rng.integers(0, 2, len(frame)).astype(np.int32)
+        frame["skips"] = rng.integers(0, 2, len(frame)).astype(np.int32)
+        frames.append(frame)
+    inter = pd.concat(frames, ignore_index=True)
+    users = pd.DataFrame(
+        {"user_id": [f"u{u}" for u in range(n_users)], "favourite_genres": [["rock"]] * n_users}
+    )
+    tracks = pd.DataFrame({"track_id": [f"t{t}" for t in range(n_tracks)]})
+    genres = pd.DataFrame(
+        {"track_id": tracks["track_id"], "genre": ["rock", "jazz"] * (n_tracks // 2)}
+    )
+    return inter, catalogue(inter, users, tracks, genres)
+
+
+def test_candidates_are_the_models_half_then_the_baselines_new_tracks():
+    from pozytywka.recs.rerank import candidates
+
+    model = np.array([[5, 4, 3, 2, 1, 0], [0, 1, 2, 3, 4, 5]], dtype=np.float32)
+    base = np.array([[0, 9, 8, 7, 1, 1], [9, 8, 7, 6, 5, 4]], dtype=np.float32)
+    # row 0: model's top 2 = t0 t1; baseline's t1 t2 t3 t4 -> t1 is already in
+    # row 1: model's t5 t4; baseline's t0 t1 t2 t3 -> all new, the first two fill up
+    np.testing.assert_array_equal(candidates(model, base, 4), [[0, 1, 2, 3], [5, 4, 0, 1]])
+
+
+def test_rolling_week_reuses_the_tuning_fits_with_the_same_lists():
+    from pozytywka.recs.evaluate import run_week, tune
+
+    inter, cat = _random_weeks()
+    rp = params_from_dict({"recs": {"als": {"factors": 4, "iterations": 2}}}).recs
+    week = W0 + pd.Timedelta(days=35)
+    hyper, trials, fits = tune(inter, cat, [week], rp)
+    assert set(trials["model"]) == set(MODELS) and fits[week].data.week == week
+    assert all(m.hyper == hyper[name] for name, m in fits[week].models.items())
+    reused = run_week(inter, cat, week, rp, hyper, "ease", None, prefit=fits[week])
+    fresh = run_week(inter, cat, week, rp, hyper, "ease", None)
+    assert reused.recs.keys() == fresh.recs.keys() == set(itertools.product(MODELS, (False, True)))
+    for key, recs in fresh.recs.items():
+        np.testing.assert_array_equal(reused.recs[key], recs, err_msg=str(key))
+    pd.testing.assert_frame_equal(reused.frame, fresh.frame)
+
+
+def test_arm_b_is_the_best_model_that_is_not_a_popularity_baseline():
+    from pozytywka.recs.evaluate import Evaluation, summarise
+
+    ndcg = {"popularity": 0.1, "popularity_genres": 0.3, "ease": 0.2, "catboost": 0.25}
+    rows = [
+        {"week_start": w, "model": m, "exclude_seen": ex, "ndcg_at_20": v, "listeners": 5}
+        for w in (W0, W1)
+        for ex in (False, True)
+        for m, v in ndcg.items()
+    ]
+    diag = pd.DataFrame({"week_start": [W0, W1], "candidate_recall": [0.5, 0.7]})
+    ev = Evaluation({}, "ease", pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame(), diag)
+    summary = summarise(ev, RecsParams())
+    assert summary["best_model"] == "popularity_genres"  # reported as it is
+    assert summary["arm_b_model"] == "catboost"  # but arm B is never arm A's baseline
+    assert summary["catboost"]["weeks_better_than_popularity_genres"] == 0
+    assert summary["diagnostics"] == {"candidate_recall": 0.6}
+
+
+def test_published_arm_b_serves_a_different_model_than_arm_a():
+    from pozytywka.recs.publish import publish
+
+    inter, cat = _random_weeks()
+    rp = params_from_dict({"recs": {"k": 3}}).recs
+    hyper = {name: {"window_weeks": 1} if "popularity" in name else {} for name in MODELS}
+    tuned = {"hyper": hyper, "candidate_model": "ease", "best_model": "popularity_genres"}
+    published, _ = publish(inter, cat, pd.DataFrame(), rp, {**tuned, "arm_b_model": "ease"})
+    arms = published.groupby("arm")["model"].unique().to_dict()
+    assert arms == {"A": ["popularity_genres"], "B": ["ease"]}
+    lists = published.pivot_table(index="user_id", columns="arm", values="track_id", aggfunc=tuple)
+    assert (lists["A"] != lists["B"]).any()  # the experiment compares two different things
+
+
+def test_week_diagnostics_count_what_bounds_every_model():
+    from pozytywka.recs.evaluate import WeekRun, week_diagnostics
+
+    # before W1: u0 played t0 t1, u1 t0 t1, u2 t0 t2, u3 t3 (favourites: rock, rock, jazz, -)
+    inter = pd.concat([_rows(MATRIX), _rows([("u0", "t0"), ("u0", "t4"), ("u3", "t1")], W1)])
+    cat = _catalogue(inter)
+    d = train_data(inter, W1, cat, BINARY)
+    truth = relevant(inter, W1, cat)
+    users = np.array([0, 3])
+    run = WeekRun(W1, users, truth[users], d.heard[users], d)
+    run.frame = pd.DataFrame({"user": [0, 0, 3, 3], "item": [0, 2, 1, 2]})
+    got = week_diagnostics(run)
+    # relevant pairs: (u0, t0) heard, rock; (u0, t4) new, rock; (u3, t1) unheard, no favourite
+    assert got["relevant_per_listener"] == pytest.approx(3 / 2)
+    assert got["relevant_unheard_share"] == pytest.approx(2 / 3)
+    assert got["relevant_new_track_share"] == pytest.approx(1 / 3)
+    assert got["relevant_in_favourite_genres_share"] == pytest.approx(2 / 3)
+    assert got["candidate_recall"] == pytest.approx((1 / 2 + 1) / 2)  # u0 finds t0, u3 t1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5).flatmap(
+        lambda rows: st.integers(1, 12).flatmap(
+            lambda cols: st.tuples(
+                st.lists(
+                    st.sampled_from([-np.inf, -1.0, -0.0, 0.0, 0.5, 2.0]),
+                    min_size=rows * cols,
+                    max_size=rows * cols,
+                ).map(lambda v: np.array(v, dtype=np.float32).reshape(rows, cols)),
+                st.lists(st.booleans(), min_size=rows * cols, max_size=rows * cols).map(
+                    lambda v: sp.csr_matrix(np.array(v, dtype=np.float32).reshape(rows, cols))
+                ),
+            )
+        )
+    ),
+    st.integers(1, 14),
+    st.integers(0, 14),
+)
+def test_top_lists_are_the_top_k_of_both_settings_ties_by_index(case, k, depth):
+    from pozytywka.recs.models.base import top_lists
+
+    scores, heard = case
+    masked = scores.copy()
+    masked[heard.toarray() > 0] = -np.inf
+
+    def reference(s, n):  # every tie, the k-th place's too, to the lower column index
+        return np.argsort(-s.astype(np.float64), axis=1, kind="stable")[:, :n]
+
+    np.testing.assert_array_equal(top_k(scores, k), reference(scores, k))
+    deep, unseen = top_lists(scores, heard, k, depth)
+    np.testing.assert_array_equal(deep, reference(scores, max(k, depth)))
+    np.testing.assert_array_equal(unseen, reference(masked, k))

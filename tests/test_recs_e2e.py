@@ -47,6 +47,25 @@ def test_every_listener_gets_k_distinct_tracks_in_both_arms(tiny_pipeline):
     assert "Listener" in (repo / "reports/recs/sample.md").read_text()
 
 
+def test_arm_b_is_the_evaluations_best_challenger_not_the_baseline(tiny_pipeline):
+    repo, _ = tiny_pipeline
+    m = json.loads((repo / "metrics/recs.json").read_text())
+    challengers = {name: m[name]["ndcg_at_20"] for name in MODELS if "popularity" not in name}
+    assert m["arm_b_model"] == max(challengers, key=challengers.get)
+    published = pd.read_parquet(repo / "data/serving/recs.parquet")
+    assert published.groupby("arm")["model"].unique().map(list).to_dict() == {
+        "A": ["popularity_genres"],
+        "B": [m["arm_b_model"]],
+    }
+    lists = published[published["source"] == "model"].pivot_table(
+        index="user_id", columns="arm", values="track_id", aggfunc=tuple
+    )
+    assert (lists["A"] != lists["B"]).mean() > 0.5  # the served experiment is not an A/A test
+    cold = published[published["source"] != "model"]
+    by_arm = cold.groupby(["user_id", "arm"])["track_id"].agg(tuple).unstack("arm")
+    assert by_arm.empty or (by_arm["A"] == by_arm["B"]).all()  # no history: fallback in both
+
+
 def test_publish_is_byte_identical_when_rerun(tiny_pipeline):
     repo, _ = tiny_pipeline
     before = (repo / "data/serving/recs.parquet").read_bytes()

@@ -211,7 +211,7 @@ class RecsRerankParams:
         choices=("YetiRank", "YetiRank:permutations=1", "PairLogit", "YetiRankPairwise"),
     )
     iterations: int = _f(100, lo=1, hi=5000)
-    depth: int = _f(6, lo=1, hi=10)
+    depth: int = _f(3, lo=1, hi=10)
     learning_rate: float = _f(0.1, lo=1e-4, hi=1.0)
     thread_count: int = _f(2, lo=1, hi=64)
     random_seed: int = _f(42, lo=0)

@@ -89,6 +89,7 @@ CACHE_REPORTS = REPORTS / "cache"
 RECS_INTERACTIONS = PROCESSED / "recs_interactions.parquet"
 RECS_MODELS = MODELS / "recs"
 RECS_TUNED = RECS_MODELS / "tuned.json"
+RECS_RANKER = RECS_MODELS / "ranker.cbm"  # the re-ranker for the week after the data
 RECS_METRICS = METRICS / "recs.json"
 RECS_REPORTS = REPORTS / "recs"
 SERVING = Path("data/serving")

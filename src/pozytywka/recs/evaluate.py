@@ -13,6 +13,9 @@ the hyper-params; at least ``recs.min_train_weeks`` must precede those.
   before w and recommends for every listener with a full play in w, ranked against
   the whole catalogue; both ``exclude_seen`` settings are scored from the same
   scores. The re-ranker of week w learns on the ``rerank.train_weeks`` weeks before w.
+- **The next week.** The ranker ``recs_publish`` uses for the week after the data
+  learns on the last ``rerank.train_weeks`` weeks, from the candidate frames this
+  rolling already built (the same frames ``recs_publish`` would build again).
 - **Summary.** Per model, each metric's mean over weeks with a 95%
   interval across weeks (logit-t, :func:`pozytywka.playlists.metrics.bounded_mean_ci`:
   it stays inside [0, 1]), plus the
@@ -36,11 +39,11 @@ from ..playlists.metrics import bounded_mean_ci
 from . import metrics as M
 from .interactions import Catalogue, TrainData, active_users, relevant, train_data
 from .models import FALLBACK, MODELS, PERSONAL, Recommender
-from .models.base import BATCH, mask_seen, top_k
+from .models.base import BATCH, top_lists
 from .rerank import (
     candidate_features,
-    candidates,
     fit_ranker,
+    merge_candidates,
     rerank,
     track_week_features,
 )
@@ -50,6 +53,8 @@ TUNE_METRIC = "ndcg_at_20"
 RERANK = "catboost"  # the two-stage model (DESIGN §6 keys models by name)
 ORACLE = "oracle"
 SETTINGS = (False, True)  # exclude_seen
+#: The baselines to beat: never arm B of the live experiment (arm A is ``FALLBACK``).
+BASELINES = ("popularity", FALLBACK)
 
 
 def split_weeks(weeks: list[pd.Timestamp], rp: RecsParams) -> tuple[list, list]:
@@ -105,6 +110,15 @@ def fit_all(data: TrainData, hyper: dict[str, dict]) -> dict[str, Recommender]:
 
 
 @dataclass
+class Fitted:
+    """Models fitted before one week (by name), their training data and fit CPU seconds."""
+
+    data: TrainData
+    models: dict[str, Recommender] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class WeekRun:
     """One week's lists (top 20 per model and setting) and, if asked, its candidate frame."""
 
@@ -128,35 +142,50 @@ def run_week(
     playlist_features: pd.DataFrame | None,
     users: np.ndarray | None = None,
     k: int = 20,
+    prefit: Fitted | None = None,
+    models: tuple[str, ...] | None = None,
 ) -> WeekRun:
-    """Fit every model before ``week`` and list top-k for its active listeners (or ``users``)."""
-    data = train_data(interactions, week, cat, rp.weights)
+    """Fit every model before ``week`` and list top-k for its active listeners (or ``users``).
+
+    ``prefit``: the week's training data and models already fitted with ``hyper``
+    (the tuning's, on a validation week), used instead of fitting them again;
+    ``models``: only these models (and the fallback) are fitted and listed.
+    """
+    data = prefit.data if prefit is not None else train_data(interactions, week, cat, rp.weights)
     truth = relevant(interactions, week, cat)
     if users is None:
         users = active_users(truth)
     fitted, fit_seconds = {}, {}
     for name in [FALLBACK] + [m for m in MODELS if m != FALLBACK]:
+        if models is not None and name != FALLBACK and name not in models:
+            continue
+        if prefit is not None and name in prefit.models:
+            fitted[name] = prefit.models[name]
+            fit_seconds[name] = prefit.seconds[name]
+            continue
         t0 = time.process_time()
         fitted[name] = fit_model(name, hyper[name], data, fitted.get(FALLBACK))
         fit_seconds[name] = time.process_time() - t0
     run = WeekRun(week, users, truth[users], data.heard[users], data, fit_seconds=fit_seconds)
-    recs = {key: [] for key in itertools.product(MODELS, SETTINGS)}
+    recs = {key: [] for key in itertools.product(fitted, SETTINGS)}
     frames = []
     track_week = (
         track_week_features(playlist_features, week, cat.items)
-        if playlist_features is not None
+        if playlist_features is not None and cand_model
         else pd.DataFrame()
     )
+    n_cand = min(rp.rerank.candidates, data.n_items)
     for start in range(0, len(users), BATCH):
         batch = users[start : start + BATCH]
         scores = {name: m.scores(batch) for name, m in fitted.items()}
-        for name, s in scores.items():
-            recs[(name, False)].append(top_k(s, k))
-            masked = s.copy()
-            mask_seen(masked, data, batch)
-            recs[(name, True)].append(top_k(masked, k))
+        heard = data.heard[batch]
+        deep = {}
+        for name, s in scores.items():  # one selection: both settings and the candidates
+            deep[name], unseen = top_lists(s, heard, k, n_cand if cand_model else k)
+            recs[(name, False)].append(deep[name][:, :k])
+            recs[(name, True)].append(unseen)
         if cand_model:
-            cand = candidates(scores[cand_model], scores[FALLBACK], rp.rerank.candidates)
+            cand = merge_candidates(deep[cand_model][:, : n_cand // 2], deep[FALLBACK], n_cand)
             pair_scores = {
                 name: np.take_along_axis(s, cand, axis=1)
                 for name, s in scores.items()
@@ -180,30 +209,35 @@ def week_metrics(run: WeekRun, recs: np.ndarray, n_items: int) -> dict[str, floa
 
 def tune(
     interactions: pd.DataFrame, cat: Catalogue, valid: list[pd.Timestamp], rp: RecsParams
-) -> tuple[dict[str, dict], pd.DataFrame]:
-    """Best hyper-params per model on the validation weeks; and every trial's score."""
-    datas = [train_data(interactions, w, cat, rp.weights) for w in valid]
+) -> tuple[dict[str, dict], pd.DataFrame, dict[pd.Timestamp, Fitted]]:
+    """Best hyper-params per model on the validation weeks; every trial's score; and the
+    models fitted with the best hyper-params before each validation week (reused by the
+    rolling evaluation, which fits the same models on the same weeks)."""
+    fits = {w: Fitted(train_data(interactions, w, cat, rp.weights)) for w in valid}
     truths = [relevant(interactions, w, cat) for w in valid]
     best: dict[str, dict] = {}
     trials = []
     for name in [FALLBACK] + [m for m in MODELS if m != FALLBACK]:
         results = []
         for hyper in grid(name, rp):
-            values = []
-            for data, truth in zip(datas, truths, strict=True):
-                fallback = (
-                    fit_model(FALLBACK, best[FALLBACK], data, None) if name != FALLBACK else None
-                )
-                model = fit_model(name, hyper, data, fallback)
+            values, models, seconds = [], [], []
+            for fit, truth in zip(fits.values(), truths, strict=True):
+                t0 = time.process_time()
+                model = fit_model(name, hyper, fit.data, fit.models.get(FALLBACK))
+                seconds.append(time.process_time() - t0)
                 users = active_users(truth)
                 recs = model.recommend(users, 20, rp.exclude_seen)
                 values.append(float(M.per_user(recs, truth[users])[TUNE_METRIC].mean()))
+                models.append(model)
             score = float(np.mean(values))
-            results.append((score, hyper))
+            if not results or score > results[0][0]:  # first of equals: grid order
+                results = [(score, hyper, models, seconds)]
             trials.append({"model": name, "hyper": repr(_public(hyper)), TUNE_METRIC: score})
             log.info("tune %s %s: validation %s %.4f", name, _public(hyper), TUNE_METRIC, score)
-        best[name] = max(results, key=lambda r: r[0])[1]  # first of equals: grid order
-    return best, pd.DataFrame(trials)
+        _, best[name], models, seconds = results[0]
+        for fit, model, sec in zip(fits.values(), models, seconds, strict=True):
+            fit.models[name], fit.seconds[name] = model, sec
+    return best, pd.DataFrame(trials), fits
 
 
 def _public(hyper: dict) -> dict:
@@ -233,6 +267,38 @@ def train_rerank_frame(run: WeekRun) -> pd.DataFrame:
     return frame
 
 
+def week_diagnostics(run: WeekRun) -> dict[str, float]:
+    """What bounds every model in a week, over its relevant (listener, track) pairs.
+
+    - ``relevant_per_listener``: mean relevant tracks of an evaluated listener;
+    - ``relevant_unheard_share``: share of relevant pairs the listener had never
+      played before the week (``exclude_seen`` can only reach these);
+    - ``relevant_new_track_share``: share whose track nobody played before the week
+      (a new release: no history-based model scores it above the rest);
+    - ``relevant_in_favourite_genres_share``: share in one of the listener's declared
+      favourite genres (what popularity in favourite genres bets on);
+    - ``candidate_recall``: mean recall of the re-ranker's candidates (its ceiling).
+    """
+    truth, data = run.truth.tocoo(), run.data
+    n_pairs = max(truth.nnz, 1)
+    users, items = run.users[truth.row], truth.col
+    heard = np.asarray(run.heard[truth.row, items]).ravel() > 0
+    ever = np.diff(data.heard.tocsc().indptr) > 0
+    in_fav = np.asarray((data.fav[users].multiply(data.item_genres[items])).sum(axis=1)).ravel()
+    out = {
+        "relevant_per_listener": truth.nnz / max(len(run.users), 1),
+        "relevant_unheard_share": float((~heard).sum() / n_pairs),
+        "relevant_new_track_share": float((~ever[items]).sum() / n_pairs),
+        "relevant_in_favourite_genres_share": float((in_fav > 0).sum() / n_pairs),
+    }
+    if run.frame is not None:
+        pos = np.searchsorted(run.users, run.frame["user"].to_numpy())
+        hit = np.asarray(run.truth[pos, run.frame["item"].to_numpy()]).ravel()
+        per_user = np.bincount(pos, hit, minlength=len(run.users))
+        out["candidate_recall"] = float(np.mean(per_user / np.diff(run.truth.indptr)))
+    return out
+
+
 @dataclass
 class Evaluation:
     hyper: dict[str, dict]
@@ -240,6 +306,10 @@ class Evaluation:
     trials: pd.DataFrame
     by_week: pd.DataFrame  # week_start, model, exclude_seen, metrics...
     fit_seconds: pd.DataFrame
+    diagnostics: pd.DataFrame  # week_start, the keys of :func:`week_diagnostics`
+    #: the ranker for the week after the data (learnt on the last ``train_weeks`` weeks,
+    #: whose candidate frames the rolling evaluation built) and its feature columns
+    next_ranker: tuple[object, list[str]] | None = None
 
 
 def evaluate(
@@ -252,17 +322,26 @@ def evaluate(
     """Tune on the validation weeks, then roll over the evaluated weeks (module doc)."""
     weeks = sorted(pd.DatetimeIndex(interactions["week_start"].unique()))
     valid, evaluated = split_weeks(weeks, rp)
-    hyper, trials = tune(interactions, cat, valid, rp)
+    hyper, trials, prefit = tune(interactions, cat, valid, rp)
     cand_model = pick_candidate_model(trials, rp)
     log.info("candidate model of the re-ranker: %s", cand_model)
     needed = sorted(
         {weeks[weeks.index(w) - j] for w in evaluated for j in range(rp.rerank.train_weeks + 1)}
     )
     runs: dict[pd.Timestamp, WeekRun] = {}
-    rows, fits = [], []
+    rows, fits, diagnostics = [], [], []
     for w in needed:
         t0 = time.perf_counter()
-        runs[w] = run_week(interactions, cat, w, rp, hyper, cand_model, playlist_features)
+        runs[w] = run_week(
+            interactions,
+            cat,
+            w,
+            rp,
+            hyper,
+            cand_model,
+            playlist_features,
+            prefit=prefit.pop(w, None),
+        )
         fits += [
             {"week_start": w, "model": m, "seconds": s} for m, s in runs[w].fit_seconds.items()
         ]
@@ -272,6 +351,7 @@ def evaluate(
     for w in evaluated:
         run = runs[w]
         i = weeks.index(w)
+        diagnostics.append({"week_start": w, **week_diagnostics(run)})
         train = pd.concat(
             [train_rerank_frame(runs[weeks[i - j]]) for j in range(1, rp.rerank.train_weeks + 1)],
             ignore_index=True,
@@ -304,9 +384,21 @@ def evaluate(
                 f"{r['model']} {r['ndcg_at_20']:.4f}" for r in week_rows if "ndcg_at_20" in r
             ),
         )
+    last = pd.concat(
+        [train_rerank_frame(runs[w]) for w in weeks[-rp.rerank.train_weeks :]], ignore_index=True
+    )
+    next_ranker = fit_ranker(last, rp.rerank)
     by_week = pd.DataFrame(rows)
     by_week["listeners"] = by_week["week_start"].map({w: len(runs[w].users) for w in evaluated})
-    return Evaluation(hyper, cand_model, trials, by_week, pd.DataFrame(fits))
+    return Evaluation(
+        hyper,
+        cand_model,
+        trials,
+        by_week,
+        pd.DataFrame(fits),
+        pd.DataFrame(diagnostics),
+        next_ranker,
+    )
 
 
 METRIC_KEYS = [f"{m}_at_{k}" for m in M.NAMES for k in M.KS]
@@ -316,9 +408,12 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
     """``metrics/recs.json`` (DESIGN §6): per model mean and 95% CI across weeks.
 
     Models are keyed by name at the top (the ``recs.exclude_seen`` setting);
+    ``diagnostics``: the means over weeks of :func:`week_diagnostics`;
     ``exclude_seen_true`` / ``exclude_seen_false`` holds the other setting.
     ``weeks_better_than_popularity_genres`` counts the
-    weeks each model's NDCG@20 beats the baseline to beat.
+    weeks each model's NDCG@20 beats the baseline to beat. ``best_model`` is the
+    best NDCG@20 of all models; ``arm_b_model`` the best one that is not a popularity
+    baseline (:data:`BASELINES`): what the live experiment's arm B serves.
     """
 
     def block(ex: bool) -> dict:
@@ -348,6 +443,7 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
 
     models = block(rp.exclude_seen)
     ranked = {m: v["ndcg_at_20"] for m, v in models.items() if m != ORACLE}
+    challengers = {m: v for m, v in ranked.items() if m not in BASELINES}
     return {
         **models,
         "k": [10, 20],
@@ -358,6 +454,12 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
         "exclude_seen": rp.exclude_seen,
         "candidate_model": ev.candidate_model,
         "best_model": max(sorted(ranked), key=lambda m: ranked[m]),
+        "arm_b_model": max(sorted(challengers), key=lambda m: challengers[m]),
         f"exclude_seen_{str(not rp.exclude_seen).lower()}": block(not rp.exclude_seen),
+        "diagnostics": {
+            key: round(float(ev.diagnostics[key].mean()), 6)
+            for key in ev.diagnostics.columns
+            if key != "week_start"
+        },
         "hyper": {m: _public(h) for m, h in sorted(ev.hyper.items())},
     }

@@ -135,10 +135,11 @@ def catalogue(
     Favourite genres are matched lower-cased and trimmed (DESIGN §4's genre rule).
     """
     user_ids = pd.Index(
-        sorted(set(users["user_id"].astype(str)) | set(interactions["user_id"])), name="user_id"
+        sorted(set(users["user_id"].astype(str)) | set(interactions["user_id"].unique())),
+        name="user_id",
     )
     item_ids = pd.Index(
-        sorted(set(tracks["track_id"].astype(str)) | set(interactions["track_id"])),
+        sorted(set(tracks["track_id"].astype(str)) | set(interactions["track_id"].unique())),
         name="track_id",
     )
     fav_rows = users[["user_id", "favourite_genres"]].explode("favourite_genres").dropna()

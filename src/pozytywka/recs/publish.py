@@ -2,9 +2,15 @@
 
 The week published is the one after the last complete week (DESIGN §4). Every
 model is fitted on all complete weeks with the hyper-params tuned by
-``recs_evaluate``; the re-ranker learns on the ``rerank.train_weeks`` last
-complete weeks, exactly as in the rolling evaluation. Arm A is popularity in the
-listener's favourite genres, arm B the best model of the evaluation.
+``recs_evaluate``; the re-ranker is the one ``recs_evaluate`` learnt on the
+``rerank.train_weeks`` last complete weeks, exactly as in the rolling evaluation
+(``models/recs/ranker.cbm``: their candidate frames were built there already).
+Arm A is popularity in the listener's favourite genres (the baseline to beat), arm
+B the evaluation's best model other than the two popularity baselines
+(``arm_b_model`` of ``recs_evaluate``): arm B is never the baseline itself, so the
+live experiment always compares two different recommenders (a deviation from
+DESIGN §11's "the best model", which was the baseline on the default data: an A/A
+test).
 
 Output (:func:`publish`), one row per (listener, arm, rank): ``week_start``
 (``YYYY-MM-DD``), ``user_id``, ``arm`` (A/B), ``model``, ``rank`` (1 = first),
@@ -21,9 +27,9 @@ import pandas as pd
 
 from ..config import RecsParams
 from ..weeks import WEEK
-from .evaluate import FALLBACK, RERANK, fit_model, run_week, train_rerank_frame
+from .evaluate import FALLBACK, RERANK, fit_model, run_week
 from .interactions import Catalogue
-from .rerank import fit_ranker, rerank
+from .rerank import rerank
 
 MODEL_SOURCE = "model"
 FALLBACK_SOURCE = "popularity fallback (no history)"
@@ -36,14 +42,18 @@ def publish(
     playlist_features: pd.DataFrame,
     rp: RecsParams,
     tuned: dict,
+    ranker: object | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(every listener's lists for both arms, the fallback list for unknown listeners).
 
-    ``tuned``: the ``recs_evaluate`` output (``hyper``, ``candidate_model``, ``best_model``).
+    ``tuned``: the ``recs_evaluate`` output (``hyper``, ``candidate_model``,
+    ``arm_b_model``, ``ranker_features``); ``ranker``: the CatBoost ranker
+    ``recs_evaluate`` learnt for the week after the data (needed when arm B is the
+    re-ranker).
     """
     weeks = sorted(pd.DatetimeIndex(interactions["week_start"].unique()))
     target = weeks[-1] + WEEK
-    hyper, cand_model, best = tuned["hyper"], tuned["candidate_model"], tuned["best_model"]
+    hyper, cand_model, best = tuned["hyper"], tuned["candidate_model"], tuned["arm_b_model"]
     hyper = {m: {**h, "seed": rp.seed} for m, h in hyper.items()}
     users = np.arange(len(cat.users))
     run = run_week(
@@ -56,23 +66,17 @@ def publish(
         playlist_features,
         users=users,
         k=rp.k,
+        models=None if best == RERANK else (best,),  # the re-ranker's features: every model
     )
     lists = {"A": (FALLBACK, run.recs[(FALLBACK, rp.exclude_seen)])}
     if best == RERANK:
-        train = pd.concat(
-            [
-                train_rerank_frame(
-                    run_week(interactions, cat, w, rp, hyper, cand_model, playlist_features)
-                )
-                for w in weeks[-rp.rerank.train_weeks :]
-            ],
-            ignore_index=True,
-        )
-        ranker, cols = fit_ranker(train, rp.rerank)
+        cols = list(tuned["ranker_features"])
         lists["B"] = (RERANK, rerank(ranker, cols, run.frame, len(users), rp.k, rp.exclude_seen))
     else:
         lists["B"] = (best, run.recs[(best, rp.exclude_seen)])
     cold = np.diff(run.data.matrix.indptr) == 0
+    # a listener with no history gets the fallback in both arms (the answer says so)
+    lists["B"][1][cold] = lists["A"][1][cold]
     frames = []
     for arm, (model, recs) in lists.items():
         n, k = recs.shape

@@ -71,7 +71,8 @@ def vs_popularity_markdown(metrics: Mapping[str, Any]) -> str:
         f"{metrics.get('listeners_per_week', '?')} listeners each (every listener with a full "
         "play in the week), ranked against the whole catalogue; mean [95% CI across weeks]. "
         f"Candidate model of the re-ranker (`catboost`): `{metrics.get('candidate_model')}`; "
-        f"best model: `{metrics.get('best_model')}`.",
+        f"best model: `{metrics.get('best_model')}`; arm B of the live `recs` experiment "
+        f"(the best model that is not a popularity baseline): `{metrics.get('arm_b_model')}`.",
         "",
         f"## Already-played tracks allowed: {'no' if ex else 'yes'} (`recs.exclude_seen: "
         f"{str(ex).lower()}`, published)",
@@ -147,5 +148,10 @@ def summary_lines(metrics: Mapping[str, Any] | None) -> list[str]:
             f"  best: {best}, better than popularity in favourite genres in "
             f"{entry.get('weeks_better_than_popularity_genres', '?')}/"
             f"{metrics.get('weeks_evaluated', '?')} weeks"
+        )
+    if metrics.get("arm_b_model"):
+        lines.append(
+            f"  live experiment: arm A {FALLBACK}, arm B {metrics['arm_b_model']} "
+            "(the best model that is not a popularity baseline)"
         )
     return lines

@@ -147,18 +147,21 @@ def candidates(cand_scores: np.ndarray, base_scores: np.ndarray, n: int) -> np.n
     listener's neighbourhood, the baseline this week's hits in their genres.
     """
     n = min(n, cand_scores.shape[1])
-    first = top_k(cand_scores, n // 2)
-    second = top_k(base_scores, n)
-    out = np.empty((len(first), n), dtype=np.int64)
-    for row in range(len(first)):
-        merged = np.concatenate([first[row], second[row]])
-        _, where = np.unique(merged, return_index=True)
-        keep = merged[np.sort(where)]
-        if len(keep) < n:  # tiny catalogues: pad with the model's next best
-            rest = top_k(cand_scores[row : row + 1], n)[0]
-            keep = np.concatenate([keep, rest[~np.isin(rest, keep)]])
-        out[row] = keep[:n]
-    return out
+    return merge_candidates(top_k(cand_scores, n // 2), top_k(base_scores, n), n)
+
+
+def merge_candidates(first: np.ndarray, second: np.ndarray, n: int) -> np.ndarray:
+    """Rows of ``first`` (the model's best), then ``second``'s (the baseline's n best,
+    distinct) not already in, in order; the first ``n`` of each row."""
+    merged = np.concatenate([first, second], axis=1)
+    # a track's later occurrences in its row are repeats (stable sort: first one first)
+    by_track = np.argsort(merged, axis=1, kind="stable")
+    ordered = np.take_along_axis(merged, by_track, axis=1)
+    repeat = np.zeros(merged.shape, dtype=bool)
+    np.put_along_axis(repeat, by_track[:, 1:], ordered[:, 1:] == ordered[:, :-1], axis=1)
+    # the baseline's n tracks are distinct, so every row keeps at least n: the first n kept
+    first_kept = np.argsort(repeat, axis=1, kind="stable")[:, :n]
+    return np.take_along_axis(merged, first_kept, axis=1)
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -8,7 +8,8 @@ import pandas as pd
 
 from .. import paths
 from ..config import Params
-from ..io import save_figure, write_csv, write_json
+from ..io import atomic_path, save_figure, write_csv, write_json
+from ..playlists.models.catboost_model import save_catboost
 from ..plotting import new_figure
 from ..recs.evaluate import FALLBACK, ORACLE, evaluate, summarise
 from ..recs.report import vs_popularity_markdown
@@ -39,8 +40,12 @@ def run(params: Params) -> None:
             "hyper": summary["hyper"],
             "candidate_model": summary["candidate_model"],
             "best_model": summary["best_model"],
+            "arm_b_model": summary["arm_b_model"],
+            "ranker_features": ev.next_ranker[1],
         },
     )
+    with atomic_path(paths.RECS_RANKER) as tmp:
+        save_catboost(ev.next_ranker[0], tmp)
     write_json(paths.RECS_METRICS, summary)
     (paths.RECS_REPORTS).mkdir(parents=True, exist_ok=True)
     from ..io import write_text

@@ -10,6 +10,7 @@ from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import read_json, write_parquet, write_text
+from ..recs.evaluate import RERANK
 from ..recs.publish import publish, sample_markdown
 from ._recs_inputs import read_inputs
 
@@ -17,12 +18,17 @@ log = logging.getLogger(__name__)
 
 
 def run(params: Params) -> None:
-    if not paths.RECS_TUNED.exists():
-        raise PozytywkaError(f"{paths.RECS_TUNED} not found: run `dvc repro recs_evaluate` first")
+    for path in (paths.RECS_TUNED, paths.RECS_RANKER):
+        if not path.exists():
+            raise PozytywkaError(f"{path} not found: run `dvc repro recs_evaluate` first")
     interactions, cat, features = read_inputs()
-    published, fallback = publish(
-        interactions, cat, features, params.recs, read_json(paths.RECS_TUNED)
-    )
+    tuned = read_json(paths.RECS_TUNED)
+    ranker = None
+    if tuned["arm_b_model"] == RERANK:
+        from ..playlists.models.catboost_model import load_catboost
+
+        ranker = load_catboost(paths.RECS_RANKER)
+    published, fallback = publish(interactions, cat, features, params.recs, tuned, ranker)
     write_parquet(paths.RECS_PUBLISHED, published)
     write_parquet(paths.RECS_FALLBACK, fallback)
     md = sample_markdown(

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..interactions import TrainData
 
@@ -79,16 +80,54 @@ def mask_seen(scores: np.ndarray, data: TrainData, users: np.ndarray) -> None:
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the k highest scores per row, best first (deterministic).
 
-    ``argpartition`` picks the k best, then a stable sort orders them by score,
-    equal scores by column index.
+    Ties go to the lower column index, also at the k-th place (so the first k of a
+    longer list are the top k): ``argpartition`` picks k of the best, and rows where
+    it left out a track tied with the k-th score take the lowest-index tied ones
+    instead; a stable sort then orders the k by score, equal scores by index.
     """
     n = scores.shape[1]
     k = min(k, n)
     if k == 0 or scores.shape[0] == 0:
         return np.empty((scores.shape[0], k), dtype=np.int64)
-    part = np.sort(np.argpartition(-scores, k - 1, axis=1)[:, :k], axis=1) if k < n else None
-    if part is None:
-        part = np.broadcast_to(np.arange(n), scores.shape)
+    if k == n:
+        return np.argsort(-scores, axis=1, kind="stable").astype(np.int64)
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
     picked = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-picked, axis=1, kind="stable")
+    kth = picked.min(axis=1)[:, None]
+    tied = np.flatnonzero((scores == kth).sum(axis=1) > (picked == kth).sum(axis=1))
+    if len(tied):
+        sub, kth = scores[tied], kth[tied]
+        equal = sub == kth
+        need = k - (sub > kth).sum(axis=1)
+        first = np.cumsum(equal, axis=1, dtype=np.int32) <= need[:, None]
+        keep = (sub > kth) | (equal & first)
+        part[tied] = np.nonzero(keep)[1].reshape(len(tied), k)
+    part = np.sort(part, axis=1)
+    order = np.argsort(-np.take_along_axis(scores, part, axis=1), axis=1, kind="stable")
     return np.take_along_axis(part, order, axis=1).astype(np.int64)
+
+
+def top_lists(
+    scores: np.ndarray, heard: sp.csr_matrix, k: int, depth: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(top ``max(k, depth)`` with played tracks allowed, top ``k`` without them).
+
+    One selection serves both settings: the list without played tracks is the longer
+    list with ``heard`` (the same rows, 1 = played) left out, when that leaves k with
+    a finite score; other rows are selected again with the played tracks masked
+    (-inf). Identical to ``top_k`` of the masked scores (ties by column index in both).
+    """
+    depth = max(k, depth)
+    deep = top_k(scores, depth + 2 * k)
+    played = np.asarray(heard[np.repeat(np.arange(len(deep)), deep.shape[1]), deep.ravel()])
+    played = played.reshape(deep.shape) > 0
+    kept = np.argsort(played, axis=1, kind="stable")[:, :k]  # unplayed first, in order
+    unseen = np.take_along_axis(deep, kept, axis=1)
+    finite = np.isfinite(np.take_along_axis(scores, deep, axis=1))
+    short = np.flatnonzero((~played & finite).sum(axis=1) < min(k, deep.shape[1]))
+    if len(short):
+        masked = scores[short].copy()
+        rows = heard[short].tocoo()
+        masked[rows.row, rows.col] = -np.inf
+        unseen[short] = top_k(masked, k)
+    return deep[:, :depth], unseen

@@ -3,9 +3,12 @@
 **ALS** (Hu, Koren, Volinsky, ICDM 2008) with the ``implicit`` package (0.7.3):
 ``AlternatingLeastSquares.fit`` takes the listener x track CSR (implicit >= 0.5
 orientation: rows are users) of confidences; ``alpha`` scales the weights into
-confidence. BLAS is pinned to one thread (threadpoolctl) as implicit asks, and
-implicit's own solver runs on one thread with a fixed ``random_state``, so the
-factors are the same on every run. Scores are ``user_factors @ item_factors.T``.
+confidence. BLAS is pinned to one thread (threadpoolctl) as implicit asks;
+implicit's own conjugate-gradient solver runs on :data:`ALS_THREADS` threads with a
+fixed ``random_state``: it updates each listener's (then each track's) row on its
+own from the other side's factors, so the factors do not depend on the thread count
+(measured: bit-identical with 1 and 2 threads) and are the same on every run.
+Scores are ``user_factors @ item_factors.T``.
 
 **PureSVD** (Cremonesi, Koren, Turrin, RecSys 2010): a truncated SVD of the
 listener x track matrix, ``X ~ U S V^T``; a listener's scores are ``x_u V V^T``
@@ -18,6 +21,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .base import Recommender
+
+ALS_THREADS = 2
 
 
 class ALS(Recommender):
@@ -33,7 +38,7 @@ class ALS(Recommender):
                 regularization=float(self.hyper.get("regularization", 0.01)),
                 alpha=float(self.hyper.get("alpha", 1.0)),
                 iterations=int(self.hyper.get("iterations", 15)),
-                num_threads=1,
+                num_threads=ALS_THREADS,
                 random_state=int(self.hyper.get("seed", 42)),
             )
             model.fit(data.matrix, show_progress=False)  # users x items
