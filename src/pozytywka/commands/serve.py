@@ -27,7 +27,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("serve", help="run the playlist service (FastAPI under uvicorn)")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    p.add_argument("--port", type=_port, default=8000, help="port (default: %(default)s)")
     p.add_argument("--root", default=None, help="project root (default: $POZYTYWKA_ROOT or .)")
     p.add_argument(
         "--graceful-timeout",
@@ -35,8 +35,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=30.0,
         help="seconds in-flight requests get after SIGTERM (default: %(default)s)",
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    p.add_argument("--workers", type=_positive, default=1, help="worker processes (default: 1)")
     p.set_defaults(func=run)
+
+
+def _port(text: str) -> int:
+    """A TCP port, 1..65535 (argparse type: a bad value is a one-line usage error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number in 1..65535, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -45,6 +45,7 @@ from .routers import (
     recs,
     skips,
 )
+from .schemas import ID_PATTERN, ID_RULE
 from .settings import Settings, settings_from_env
 from .store import Store
 
@@ -59,7 +60,13 @@ def _where(loc: tuple) -> str:
 
 def validation_lines(exc: RequestValidationError) -> list[str]:
     """One line per error: ``events[3].event_type: Input should be 'play', 'skip' or 'like'``."""
-    return [f"{_where(tuple(e.get('loc', ())))}: {e.get('msg', 'invalid')}" for e in exc.errors()]
+    return [f"{_where(tuple(e.get('loc', ())))}: {_message(e)}" for e in exc.errors()]
+
+
+def _message(error: dict) -> str:
+    if (error.get("ctx") or {}).get("pattern") == ID_PATTERN:
+        return ID_RULE  # not the regular expression itself
+    return error.get("msg", "invalid")
 
 
 def create_app(

@@ -11,9 +11,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from .clock import to_naive_utc
 
 #: Ids: 1-64 characters, no control characters (a NUL cannot be stored in PostgreSQL).
-#: An id: no control characters and no U+FFFD (undecodable bytes in a query string
-#: decode to it, so two different byte strings would fold into one listener).
-ID_PATTERN = r"^[^\x00-\x1f\x7f\ufffd]+$"
+#: An id: no control characters, no U+FFFD (undecodable bytes in a query string
+#: decode to it, so two different byte strings would fold into one listener) and no
+#: space at either end (``"101 "`` would be another listener than ``"101"``).
+ID_PATTERN = r"^[^\s\x00-\x1f\x7f\ufffd](?:[^\x00-\x1f\x7f\ufffd]*[^\s\x00-\x1f\x7f\ufffd])?$"
+#: What a client is told when an id does not match :data:`ID_PATTERN`.
+ID_RULE = (
+    "must not be blank, start or end with a space, or hold control characters or undecodable bytes"
+)
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MAX_BATCH = 1000
 

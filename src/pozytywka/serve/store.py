@@ -75,7 +75,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, IntegrityError, SQLAlchemyError
 
 from ..errors import PozytywkaError
 from .artifacts import Artifacts
@@ -308,7 +308,7 @@ class Store:
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
                     have = SCHEMA_VERSION
-        except OperationalError as exc:
+        except DatabaseError as exc:  # unreachable, or not a database (a stray file)
             raise PozytywkaError(f"cannot open the store {self.safe_url}: {exc.orig}") from None
         if have > SCHEMA_VERSION:
             raise PozytywkaError(
