@@ -136,7 +136,15 @@ def test_recommendations_fallback_events_and_hit_rate(tmp_path):
         assert known["track_ids"] == list(RECS.lists[("known", arm)][0][:2])
         other = "r1" if arm == "B" else "r5"  # served only by the other arm
         bad = c.post("/v1/events", json={"events": [ev(known["request_id"], other, "play")]})
-        assert bad.status_code == 422 and "was not served" in bad.json()["detail"][0]
+        assert bad.status_code == 422 and "was not recommended" in bad.json()["detail"][0]
+        # in the arm's published lists, but not in what this request recommended (k=2)
+        third = RECS.lists[("known", arm)][0][2]
+        bad = c.post("/v1/events", json={"events": [ev(known["request_id"], third, "play")]})
+        assert bad.json() == {
+            "detail": [
+                f"events[0]: track {third!r} was not recommended in request {known['request_id']}"
+            ]
+        }
         ok = c.post(
             "/v1/events", json={"events": [ev(known["request_id"], known["track_ids"][0], "play")]}
         )
@@ -158,11 +166,12 @@ def test_a_schema_1_store_is_migrated_on_start(tmp_path):
     engine = create_engine(url)
     with engine.begin() as conn:  # back to what schema 1 was
         conn.execute(text("DROP TABLE predictions"))
+        conn.execute(text("DROP TABLE request_items"))
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     store = Store(url)
-    assert store.migrate() == SCHEMA_VERSION == 2
-    assert "predictions" in inspect(store.engine).get_table_names()
+    assert store.migrate() == SCHEMA_VERSION == 3
+    assert {"predictions", "request_items"} <= set(inspect(store.engine).get_table_names())
     store.dispose()
 
 

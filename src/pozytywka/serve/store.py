@@ -23,12 +23,16 @@ Tables (constraints enforced by the database, not only by this code):
   the scored ``track_id``, ``probability`` in [0, 1] and ``decision`` (``fetch``
   or ``stream``), both CHECKed. Its outcome is the request's events, which must be
   on the scored track.
+- ``request_items`` (schema 3): the personal list one request served (``GET
+  /v1/recommendations``): (request_id, track_id) primary key, ``position``
+  (1-based). A request with a list accepts events only on its own tracks, not
+  on any track of the arm's artifact (another listener's recommendations).
 
 Any experiment key (``playlists``, ``skips``, ``recs``) uses the same tables: an
 "artifact" is what one arm of one experiment may serve in a week, and its
 ``artifact_tracks`` the items it may serve (:meth:`Store.register_items`). A
-store of schema 1 is migrated on start (the new table is added; nothing else
-changes).
+store of schema 1 or 2 is migrated on start (the new tables are added; nothing
+else changes).
 
 Every write is one transaction, committed before the route answers: a 2xx
 means the rows are on disk (served requests that arrive together share one
@@ -82,7 +86,7 @@ from .artifacts import Artifacts
 from .clock import utc_now
 from .group_commit import GroupCommit
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DECISIONS = ("fetch", "stream")
 EVENT_TYPES = ("play", "skip", "like")
 ID = 64  # max length of ids (user, track, request)
@@ -189,6 +193,17 @@ predictions = Table(
 )
 
 
+request_items = Table(
+    "request_items",
+    metadata,
+    Column("request_id", String(32), nullable=False),
+    Column("track_id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    PrimaryKeyConstraint("request_id", "track_id", name="pk_request_items"),
+    ForeignKeyConstraint(["request_id"], ["requests.request_id"], name="fk_request_items_request"),
+)
+
+
 class BatchRejected(Exception):
     """A batch with bad items: ``reasons`` holds one line per bad item; nothing was stored.
 
@@ -222,6 +237,7 @@ class ServeRequest:
     artifact_id: int
     now: dt.datetime
     prediction: tuple[str, float, str] | None = None
+    items: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -303,7 +319,8 @@ class Store:
                     )
                     have = SCHEMA_VERSION
                 elif have < SCHEMA_VERSION:
-                    # 1 -> 2: create_all above added ``predictions``; record the upgrade.
+                    # 1 -> 2 -> 3: create_all above added ``predictions`` (2) and
+                    # ``request_items`` (3); nothing else changed. Record the upgrade.
                     conn.execute(
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
@@ -386,14 +403,26 @@ class Store:
         artifact_id: int,
         now: dt.datetime,
         prediction: tuple[str, float, str] | None = None,
+        items: Sequence[str] | None = None,
     ) -> Served:
         """Log a served request and, if it is the listener's first this week, their exposure.
 
         ``prediction``: ``(track_id, probability, decision)`` of a scoring request,
-        stored in the same transaction. Concurrent calls are committed together
+        stored in the same transaction. ``items``: the tracks this request alone served
+        (a personal list: its events must be on one of them, not only on a track of the
+        arm's artifact). Concurrent calls are committed together
         (:mod:`.group_commit`); this returns once the request's transaction has
         committed."""
-        item = ServeRequest(experiment, week_start, user_id, arm, artifact_id, now, prediction)
+        item = ServeRequest(
+            experiment,
+            week_start,
+            user_id,
+            arm,
+            artifact_id,
+            now,
+            prediction,
+            None if items is None else tuple(items),
+        )
         return self._writer().submit(item)
 
     async def serve_async(
@@ -467,6 +496,14 @@ class Store:
             ]
             if preds:
                 conn.execute(predictions.insert(), preds)
+            listed = [
+                dict(request_id=rid, track_id=t, position=pos)
+                for rid, it in zip(ids, items, strict=True)
+                if it.items
+                for pos, t in enumerate(dict.fromkeys(it.items), start=1)
+            ]
+            if listed:
+                conn.execute(request_items.insert(), listed)
             groups: dict[tuple[str, dt.date], set[str]] = {}
             for it in items:
                 groups.setdefault((it.experiment, it.week_start), set()).add(it.user_id)
@@ -583,6 +620,13 @@ class Store:
         pairs = sorted(
             {(known[e.request_id].artifact_id, e.track_id) for e in batch if e.request_id in known}
         )
+        listed: dict[str, set[str]] = {}
+        for chunk in _chunks(sorted(known), 500):
+            q = select(request_items.c.request_id, request_items.c.track_id).where(
+                request_items.c.request_id.in_(chunk)
+            )
+            for r in conn.execute(q):
+                listed.setdefault(r.request_id, set()).add(r.track_id)
         served = set()
         for chunk in _chunks(pairs, 400):
             q = select(artifact_tracks.c.artifact_id, artifact_tracks.c.track_id).where(
@@ -611,6 +655,11 @@ class Store:
                 bad(
                     "track_not_served",
                     f"{where}: track {e.track_id!r} was not scored in request {e.request_id}",
+                )
+            elif e.request_id in listed and e.track_id not in listed[e.request_id]:
+                bad(
+                    "track_not_served",
+                    f"{where}: track {e.track_id!r} was not recommended in request {e.request_id}",
                 )
             elif (r.artifact_id, e.track_id) not in served:
                 bad(

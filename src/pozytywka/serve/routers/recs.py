@@ -52,7 +52,9 @@ def recommendations(
     live = product(request, RECS)
     arm = live.arm(user_id)
     tracks, source = live.model.recommend(user_id, k, arm)
-    rec = store.serve(RECS, live.week_start, user_id, arm, live.artifact_ids[arm], clock.now())
+    rec = store.serve(
+        RECS, live.week_start, user_id, arm, live.artifact_ids[arm], clock.now(), items=tracks
+    )
     return RecsOut(
         request_id=rec.request_id,
         experiment=RECS,
