@@ -425,17 +425,8 @@ class Store:
         )
         return self._writer().submit(item)
 
-    async def serve_async(
-        self,
-        experiment: str,
-        week_start: dt.date,
-        user_id: str,
-        arm: str,
-        artifact_id: int,
-        now: dt.datetime,
-    ) -> Served:
+    async def serve_async(self, item: ServeRequest) -> Served:
         """:meth:`serve` for a coroutine: awaits the commit without holding a thread."""
-        item = ServeRequest(experiment, week_start, user_id, arm, artifact_id, now)
         return await asyncio.wrap_future(self._writer().submit_future(item))
 
     def _writer(self) -> GroupCommit[ServeRequest, Served]:

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from ...experiment.assign import arm_of
 from ..artifacts import Arm
 from ..schemas import ID_PATTERN, PlaylistOut, PlaylistsResponse, Problem, TrackOut
+from ..store import ServeRequest
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
 
@@ -46,7 +47,9 @@ async def get_playlists(user_id: UserId, request: Request):
     served = arts.arms[arm]
     with metrics.store_write.labels("serve").time():
         rec = await store.serve_async(
-            arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
+            ServeRequest(
+                arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
+            )
         )
     metrics.playlist_requests.labels(arm).inc()
     if rec.first_exposure:
