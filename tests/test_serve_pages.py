@@ -31,10 +31,10 @@ def test_index_uses_only_the_services_own_assets(tmp_path):
         html = c.get("/").text
         assets = re.findall(r'(?:src|href)="([^"]+)"', html)
         assert {a for a in assets if a.endswith((".js", ".css"))} == {
-            "http://testserver/static/app.js",
-            "http://testserver/static/style.css",
+            "/static/app.js",
+            "/static/style.css",
         }
-        assert all(a.startswith(("/", "http://testserver/")) for a in assets), assets
+        assert all(a.startswith("/") for a in assets), assets  # nothing from another host
         for a in assets:
             if "/static/" in a:
                 assert c.get(a).status_code == 200
