@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import yaml
@@ -66,6 +67,24 @@ class Arm:
     @property
     def track_ids(self) -> frozenset[str]:
         return frozenset(t.track_id for p in self.playlists for t in p.tracks)
+
+    @cached_property
+    def playlists_json(self) -> str:
+        """The ``playlists`` array of a ``GET /v1/playlists`` answer
+        (:class:`~pozytywka.serve.schemas.PlaylistOut`), as JSON text: the same for every
+        listener of the arm, so serialised once per loaded arm (a reload loads new arms)."""
+        from .schemas import PlaylistOut, TrackOut
+
+        return json.dumps(
+            [
+                PlaylistOut(
+                    genre=p.genre, tracks=[TrackOut(**t.__dict__) for t in p.tracks]
+                ).model_dump(mode="json")
+                for p in self.playlists
+            ],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
 
 
 @dataclass(frozen=True)

@@ -296,9 +296,8 @@ class Store:
         self.engine = make_engine(url)
         self.dialect = self.engine.dialect.name
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
-        self._group: GroupCommit[ServeRequest, Served] | None = None
-        self._event_group: GroupCommit | None = None
-        self._group_lock = threading.Lock()
+        self._writers: dict[str, GroupCommit] = {}  # started on first use (group_commit.py)
+        self._writers_lock = threading.Lock()
         self.migrate()
 
     # -- schema ---------------------------------------------------------------
@@ -349,10 +348,10 @@ class Store:
 
     def dispose(self) -> None:
         """Stop the writer (after what is queued) and close the connections."""
-        for writer in (self._group, self._event_group):
-            if writer is not None:
-                writer.close()
-        self._group = self._event_group = None
+        with self._writers_lock:
+            writers, self._writers = list(self._writers.values()), {}
+        for writer in writers:
+            writer.close()
         self.engine.dispose()
 
     # -- artifacts ------------------------------------------------------------
@@ -423,18 +422,22 @@ class Store:
             prediction,
             None if items is None else tuple(items),
         )
-        return self._writer().submit(item)
+        return self._writer("store-writer", self.serve_many).submit(item)
 
     async def serve_async(self, item: ServeRequest) -> Served:
         """:meth:`serve` for a coroutine: awaits the commit without holding a thread."""
-        return await asyncio.wrap_future(self._writer().submit_future(item))
+        fut = self._writer("store-writer", self.serve_many).submit_future(item)
+        return await asyncio.wrap_future(fut)
 
-    def _writer(self) -> GroupCommit[ServeRequest, Served]:
-        if self._group is None:
-            with self._group_lock:
-                if self._group is None:
-                    self._group = GroupCommit(self.serve_many, name="store-writer")
-        return self._group
+    def _writer(self, name: str, write_many) -> GroupCommit:
+        """The group-commit writer ``name`` over ``write_many``, started on first use."""
+        writer = self._writers.get(name)
+        if writer is None:
+            with self._writers_lock:
+                writer = self._writers.get(name)
+                if writer is None:
+                    writer = self._writers[name] = GroupCommit(write_many, name=name)
+        return writer
 
     def serve_many(self, items: Sequence[ServeRequest]) -> list[Served]:
         """Log ``items`` (in order) in one transaction; one :class:`Served` per item.
@@ -539,7 +542,9 @@ class Store:
         Batches posted together share one transaction, each in its own savepoint
         (:mod:`.group_commit`); this returns once it has committed.
         """
-        done = self._event_writer().submit(EventsWrite(tuple(batch), now, skew))
+        done = self._writer("event-writer", self.add_events_many).submit(
+            EventsWrite(tuple(batch), now, skew)
+        )
         return _events_result(done, stored_by)
 
     async def add_events_async(
@@ -550,15 +555,10 @@ class Store:
         stored_by: Counter[tuple[str, str]] | None = None,
     ) -> tuple[str, int, int]:
         """:meth:`add_events` for a coroutine: awaits the commit without holding a thread."""
-        fut = self._event_writer().submit_future(EventsWrite(tuple(batch), now, skew))
+        fut = self._writer("event-writer", self.add_events_many).submit_future(
+            EventsWrite(tuple(batch), now, skew)
+        )
         return _events_result(await asyncio.wrap_future(fut), stored_by)
-
-    def _event_writer(self) -> GroupCommit:
-        if self._event_group is None:
-            with self._group_lock:
-                if self._event_group is None:
-                    self._event_group = GroupCommit(self.add_events_many, name="event-writer")
-        return self._event_group
 
     def add_events_many(
         self, writes: Sequence[EventsWrite]

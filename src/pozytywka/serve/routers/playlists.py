@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from ...experiment.assign import arm_of
-from ..artifacts import Arm
-from ..schemas import ID_PATTERN, PlaylistOut, PlaylistsResponse, Problem, TrackOut
+from ..schemas import ID_PATTERN, PlaylistsResponse, Problem
 from ..store import ServeRequest
 
 router = APIRouter(prefix="/v1", tags=["playlists"])
@@ -67,33 +64,5 @@ async def get_playlists(user_id: UserId, request: Request):
         playlists=[],
     ).model_dump_json()
     # The arm's playlists are the same for every listener: serialised once per artifact.
-    body = f"{head[: -len('[]}')]}{playlists_json(served)}}}"
+    body = f"{head[: -len('[]}')]}{served.playlists_json}}}"
     return Response(content=body, media_type="application/json")
-
-
-_RENDERED: dict[int, tuple[Arm, str]] = {}
-_RENDER_LOCK = threading.Lock()
-
-
-def playlists_json(arm: Arm) -> str:
-    """The ``playlists`` array of :class:`PlaylistsResponse` for ``arm``, as JSON text.
-
-    Cached per loaded artifact (a reload brings new :class:`Arm` objects)."""
-    hit = _RENDERED.get(id(arm))
-    if hit is not None and hit[0] is arm:
-        return hit[1]
-    text = json.dumps(
-        [
-            PlaylistOut(
-                genre=p.genre, tracks=[TrackOut(**t.__dict__) for t in p.tracks]
-            ).model_dump(mode="json")
-            for p in arm.playlists
-        ],
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    with _RENDER_LOCK:
-        if len(_RENDERED) >= 16:
-            _RENDERED.clear()
-        _RENDERED[id(arm)] = (arm, text)
-    return text
