@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pozytywka.serve.artifacts import load_artifacts
@@ -153,6 +154,84 @@ def test_batches_committed_together_stay_all_or_nothing_each(store, arts):
     assert isinstance(out[1], BatchRejected) and "was not served" in out[1].reasons[0]
     assert out[0][0] != out[2][0]  # each batch its own batch_id
     assert store.count("events") == 2
+
+
+def test_a_track_of_the_other_arm_is_not_served_even_when_both_arms_share_a_group(store, arts):
+    ids = store.register_artifacts(arts, T0)
+    ra = _serve(store, arts, ids, "u1").request_id
+    rb = _serve(store, arts, ids, "u2", arm="B").request_id
+    now, t = T0 + dt.timedelta(minutes=2), T0 + dt.timedelta(minutes=1)
+    out = store.add_events_many(
+        [
+            EventsWrite((EventIn(rb, "b01", "play", t),), now, SKEW),
+            EventsWrite((EventIn(ra, "b01", "play", t),), now, SKEW),  # B's track, A's request
+            EventsWrite((EventIn(ra, "a01", "play", t),), now, SKEW),
+        ]
+    )
+    assert isinstance(out[1], BatchRejected) and "was not served" in out[1].reasons[0]
+    assert [(len(o[1]), o[2]) for o in (out[0], out[2])] == [(1, 0), (1, 0)]
+    assert [(r["arm"], r["track_id"]) for r in out[0][1] + out[2][1]] == [
+        ("B", "b01"),
+        ("A", "a01"),
+    ]
+    assert store.count("events") == 2
+
+
+def test_the_same_batch_from_two_processes_is_stored_once(store_url, arts):  # noqa: F811
+    """Two service processes (two stores on one database) take the same retried batch
+    at once: the unique key keeps one copy, and the other answer counts a duplicate."""
+    stores = [Store(Settings(store_url=store_url).database_url) for _ in range(2)]
+    try:
+        ids = stores[0].register_artifacts(arts, T0)
+        req = _serve(stores[0], arts, ids, "u1").request_id
+        now = T0 + dt.timedelta(minutes=2)
+        batch = [
+            EventIn(req, "a01", kind, T0 + dt.timedelta(seconds=s))
+            for kind in ("play", "skip", "like")
+            for s in range(20)
+        ]
+        for _ in range(5):
+            with ThreadPoolExecutor(2) as pool:
+                got = list(pool.map(lambda s: s.add_events(batch, now, SKEW)[1:], stores))
+            assert sum(stored for stored, _ in got) in (0, len(batch))
+            assert sum(dupes for _, dupes in got) in (len(batch), 2 * len(batch))
+        assert stores[1].count("events") == len(batch)
+    finally:
+        for s in stores:
+            s.dispose()
+
+
+def test_a_serving_write_holds_the_sqlite_write_turn_until_it_commits(tmp_path, arts):
+    """Writers of several processes on one SQLite file queue on an flock, not on SQLite's
+    sleeping busy handler: while one holds the turn, nobody else (another open file, as
+    another process) can take it, and it is free again after the commit."""
+    store = Store(Settings(store_url=f"sqlite:///{tmp_path / 'log.sqlite'}").database_url)
+    ids = store.register_artifacts(arts, T0)
+    lock = tmp_path / "log.sqlite-writelock"
+    probes = []
+
+    def probe() -> bool:
+        with open(lock, "a") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            fcntl.flock(other, fcntl.LOCK_UN)
+            return True
+
+    @event.listens_for(store.engine, "commit")
+    def _at_commit(conn):
+        probes.append(probe())
+
+    _serve(store, arts, ids, "u1")
+    store.add_events(
+        [EventIn(_serve(store, arts, ids, "u2").request_id, "a01", "play", T0)],
+        T0 + dt.timedelta(minutes=1),
+        SKEW,
+    )
+    assert probes == [False, False, False]  # three serving writes, each holding the turn
+    assert probe()
+    store.dispose()
 
 
 def test_events_frame_is_sessions_by_request(store, arts):

@@ -39,7 +39,7 @@ class GroupCommit(Generic[T, R]):
     behind one writer thread. :meth:`submit` blocks the caller until its item is committed.
 
     A result that is an exception is raised to that item's caller alone (``write_many``
-    isolated the failure, e.g. in a savepoint). :meth:`submit` raises it, or whatever
+    isolated the failure, e.g. a rejected batch). :meth:`submit` raises it, or whatever
     ``write_many`` raised for the item (after the one-by-one retry), and
     :class:`RuntimeError` after :meth:`close`.
     """
