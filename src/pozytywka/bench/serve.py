@@ -1,7 +1,7 @@
 """The service under load (``make bench-serve``): wrk drives a real server from a second process.
 
 For each store (the embedded SQLite, then a throwaway PostgreSQL server), one
-``pozytywka serve`` process (uvicorn, one worker, the wall clock) serves the
+``pozytywka serve`` process (uvicorn, one worker unless asked for more, the wall clock) serves the
 project's published week on loopback, and Debian's ``wrk`` (a C load generator,
 its own process) drives one endpoint at a time at each concurrency level for a
 fixed time:
@@ -151,13 +151,19 @@ def answered_2xx(url: str, route: str) -> int:
     raise PozytywkaError(f"the server's count of answers on {route} did not settle")
 
 
-def bench_store(root: Path, store_url: str, levels, seconds: float) -> dict[str, list[dict]]:
-    """All endpoints at all levels against one service on ``store_url``."""
+def bench_store(
+    root: Path, store_url: str, levels, seconds: float, workers: int = 1
+) -> dict[str, list[dict]]:
+    """All endpoints at all levels against one service (``workers`` processes) on ``store_url``."""
     store = Store(Settings(store_url=store_url, root=root).database_url)
     results: dict[str, list[dict]] = {k: [] for k in ENDPOINTS}
     with (
         tempfile.TemporaryDirectory(prefix="pozytywka-bench-serve-") as tmp,
-        ServiceProcess(root, {"POZYTYWKA_STORE": store_url, "POZYTYWKA_CLOCK": "wall"}) as svc,
+        ServiceProcess(
+            root,
+            {"POZYTYWKA_STORE": store_url, "POZYTYWKA_CLOCK": "wall"},
+            args=("--workers", str(workers)),
+        ) as svc,
     ):
         script = Path(tmp) / "bench.lua"
         served = _served(svc.url)
@@ -189,8 +195,10 @@ def bench_store(root: Path, store_url: str, levels, seconds: float) -> dict[str,
 
 
 def markdown(doc: dict) -> str:
+    n = doc.get("workers", 1)
+    workers = "one uvicorn worker" if n == 1 else f"{n} uvicorn workers"
     lines = [
-        f"wrk, {doc['seconds']:g} s per run, one uvicorn worker, {doc['cpus']} CPUs; "
+        f"wrk, {doc['seconds']:g} s per run, {workers}, {doc['cpus']} CPUs; "
         f"load average {doc['load_before']} before, {doc['load_after']} after.",
         "",
         "| store | endpoint | clients | req/s | / healthz | p50 ms | p95 ms | p99 ms "
@@ -232,11 +240,15 @@ def plot(doc: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def bench(root: Path, stores: dict[str, str], levels=LEVELS, seconds: float = 5.0) -> dict:
-    """``stores``: name -> store URL (``sqlite:///...``, ``postgresql://...``)."""
+def bench(
+    root: Path, stores: dict[str, str], levels=LEVELS, seconds: float = 5.0, workers: int = 1
+) -> dict:
+    """``stores``: name -> store URL (``sqlite:///...``, ``postgresql://...``); ``workers``:
+    the service's uvicorn worker processes."""
     doc = {
         "tool": "wrk",
         "seconds": seconds,
+        "workers": workers,
         "levels": list(levels),
         "cpus": os.cpu_count(),
         "load_before": load_average(),
@@ -244,7 +256,7 @@ def bench(root: Path, stores: dict[str, str], levels=LEVELS, seconds: float = 5.
     }
     started = time.time()
     for name, url in stores.items():
-        doc["stores"][name] = bench_store(root, url, levels, seconds)
+        doc["stores"][name] = bench_store(root, url, levels, seconds, workers)
     doc["load_after"] = load_average()
     doc["wall_seconds"] = round(time.time() - started, 1)
     return doc

@@ -13,6 +13,7 @@ import logging
 import tempfile
 from pathlib import Path
 
+from ..errors import PozytywkaError
 from ..paths import BENCH_REPORTS
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seconds", type=float, default=5.0, help="per run (default: %(default)s)")
     p.add_argument(
         "--stores", default="sqlite postgresql", help="stores to run (default: %(default)r)"
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="uvicorn worker processes of the service (default: %(default)s)",
     )
     p.add_argument("--out", default=str(BENCH_REPORTS), help="folder (default: %(default)s)")
     p.set_defaults(func=run)
@@ -42,7 +49,15 @@ def run(args: argparse.Namespace) -> int:
     load_artifacts(root)  # one-line error when nothing is published
     wrk_path()
     names = args.stores.split()
-    levels = [int(x) for x in args.levels.split()]
+    try:
+        levels = [int(x) for x in args.levels.split()]
+    except ValueError:
+        raise PozytywkaError(f"--levels: whole numbers of clients, got {args.levels!r}") from None
+    if not levels or min(levels) < 1 or args.workers < 1 or args.seconds <= 0:
+        raise PozytywkaError("--levels, --workers and --seconds must be positive")
+    unknown = sorted(set(names) - {"sqlite", "postgresql"})
+    if unknown:
+        raise PozytywkaError(f"--stores: unknown {' '.join(unknown)} (sqlite, postgresql)")
     pg = None
     with tempfile.TemporaryDirectory(prefix="pozytywka-bench-serve-") as tmp:
         stores = {}
@@ -56,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
                 pg = PostgresServer(bindir, free_port()).start()
                 stores["postgresql"] = pg.create_database()
         try:
-            doc = bench(root, stores, levels, args.seconds)
+            doc = bench(root, stores, levels, args.seconds, workers=args.workers)
         finally:
             if pg is not None:
                 pg.stop()
