@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import json
 from pathlib import Path
 
 import pytest
@@ -287,6 +288,54 @@ def test_a_body_over_the_limit_is_413_before_any_route_reads_it(client):
     assert r.status_code == 413
     assert client.app.state.store.count("events") == 0
     assert client.get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("content_type", "named"),
+    [
+        (None, "none"),
+        ("text/plain", "'text/plain'"),
+        ("application/x-www-form-urlencoded", "'application/x-www-form-urlencoded'"),
+    ],
+)
+def test_a_json_body_sent_as_another_media_type_is_415(client, content_type, named):
+    (ua,) = users_in("A", 1)
+    served = client.get("/v1/playlists", params={"user_id": ua}).json()
+    client.put("/v1/admin/clock", json={"now": at(7)}, headers=ADMIN)
+    body = json.dumps({"events": [ev(served["request_id"], "a01", "play", at(1))]})
+    headers = {"content-type": content_type} if content_type else {}
+    r = client.post("/v1/events", content=body.encode(), headers=headers)
+    assert r.status_code == 415
+    assert r.json() == {
+        "detail": [
+            f"the body must be JSON (Content-Type: application/json), got {named}: "
+            "curl -H 'Content-Type: application/json' -d ..."
+        ]
+    }
+    assert client.app.state.store.count("events") == 0
+    ok = client.post(
+        "/v1/events",
+        content=body.encode(),
+        headers={"content-type": "application/json; charset=utf-8"},
+    )
+    assert ok.status_code == 200 and ok.json()["stored"] == 1
+    broken = client.post("/v1/events", content=b"{", headers={"content-type": "application/json"})
+    assert broken.status_code == 422  # JSON that does not parse is bad input, not a media type
+
+
+def test_every_error_is_a_list_of_lines(client):
+    answers = {
+        401: client.put("/v1/admin/clock", json={"now": at(1)}),
+        404: client.get("/v1/experiments/nope/results"),
+        405: client.delete("/v1/playlists"),
+        422: client.get("/v1/playlists"),
+    }
+    for status, r in answers.items():
+        assert r.status_code == status, (status, r.text)
+        lines = r.json()["detail"]
+        assert isinstance(lines, list) and lines and all(isinstance(x, str) for x in lines)
+    assert answers[404].json() == {"detail": ["unknown experiment 'nope'"]}
+    assert answers[405].headers["allow"] == "GET"
 
 
 def test_a_week_that_is_not_a_monday_is_422_with_the_reason(client):

@@ -198,7 +198,7 @@ def test_without_catalogue_files_the_routes_answer_503(tmp_path):
     settings = Settings(store_url=f"sqlite:///{tmp_path / 'log.sqlite'}", root=root)
     with TestClient(create_app(settings)) as c:
         ans = c.get("/v1/catalogue/tracks", params={"q": "a"})
-        assert ans.status_code == 503 and "run dvc repro" in ans.json()["detail"]
+        assert ans.status_code == 503 and "run dvc repro" in ans.json()["detail"][0]
         assert c.get("/healthz").status_code == 200  # the rest of the service runs
 
 

@@ -119,9 +119,9 @@ def test_skips_bad_input_is_one_line_and_events_need_a_served_request(tmp_path):
 def test_missing_products_answer_503_and_playlists_still_work(tmp_path):
     with make_client(tmp_path, skips=None, recs=None) as c:
         r = c.post("/v1/skips/predict", json={"user_id": "u1", "track_id": "t1"})
-        assert (r.status_code, r.json()) == (503, {"detail": "run dvc repro skips_train first"})
+        assert (r.status_code, r.json()) == (503, {"detail": ["run dvc repro skips_train first"]})
         r = c.get("/v1/recommendations", params={"user_id": "u1"})
-        assert (r.status_code, r.json()) == (503, {"detail": "run dvc repro recs_publish first"})
+        assert (r.status_code, r.json()) == (503, {"detail": ["run dvc repro recs_publish first"]})
         assert c.get("/v1/playlists", params={"user_id": "u1"}).status_code == 200
 
 

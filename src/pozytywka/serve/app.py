@@ -6,8 +6,10 @@ and keeps them on ``app.state``; routes get them through :mod:`.deps`. The
 app's Prometheus metrics (:mod:`.metrics`) are counted by an ASGI middleware and
 the routes, and served at ``/metrics``; ``POST /admin/reload`` (:mod:`.reload`)
 swaps in a new week. One
-router per concern under :mod:`.routers`. A request that fails validation
-answers 422 with one line per bad item (``{"detail": [...]}``).
+router per concern under :mod:`.routers`. Every error answers
+``{"detail": [...]}``, one line per problem: 422 for a request that fails
+validation (one line per bad item), 415 for a JSON body sent as another media
+type, and the routes' own 401/404/405/409/503.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import PozytywkaError
 from .artifacts import Artifacts, load_artifacts
@@ -61,6 +64,24 @@ def _where(loc: tuple) -> str:
 def validation_lines(exc: RequestValidationError) -> list[str]:
     """One line per error: ``events[3].event_type: Input should be 'play', 'skip' or 'like'``."""
     return [f"{_where(tuple(e.get('loc', ())))}: {_message(e)}" for e in exc.errors()]
+
+
+def unsupported_media_type(content_type: str | None, exc: RequestValidationError) -> str | None:
+    """The 415 line when a JSON body was not sent as JSON (RFC 9110 §15.5.16), else None.
+
+    FastAPI reads a body of another ``Content-Type`` as no body at all, which would
+    answer 422 "Input should be a valid dictionary"; ``curl -d`` sends
+    ``application/x-www-form-urlencoded`` unless told otherwise."""
+    if not any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
+        return None
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media == "application/json" or media.endswith("+json"):
+        return None
+    got = repr(media) if media else "none"
+    return (
+        f"the body must be JSON (Content-Type: application/json), got {got}: "
+        "curl -H 'Content-Type: application/json' -d ..."
+    )
 
 
 def _message(error: dict) -> str:
@@ -142,7 +163,18 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         if request.url.path == "/v1/events":
             metrics.rejected(["invalid_payload"])
+        wrong_type = unsupported_media_type(request.headers.get("content-type"), exc)
+        if wrong_type:
+            return JSONResponse(status_code=415, content={"detail": [wrong_type]})
         return JSONResponse(status_code=422, content={"detail": validation_lines(exc)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Every error has one shape: {"detail": [one line per problem]} (DESIGN §9).
+        lines = exc.detail if isinstance(exc.detail, list) else [str(exc.detail)]
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": lines}, headers=exc.headers
+        )
 
     for module in (health, playlists, skips, recs, events, experiments, admin, monitoring):
         app.include_router(module.router)
