@@ -136,6 +136,26 @@ def test_a_bad_item_rejects_the_whole_batch(store, arts):
     assert store.count("events") == 1
 
 
+def test_an_event_cannot_precede_the_request_that_served_its_track(store, arts):
+    """Exposed at T0, served again at T0 + 1 h: an event on the second request at
+    T0 + 30 min is after the exposure but before its request existed."""
+    ids = store.register_artifacts(arts, T0)
+    _serve(store, arts, ids, "u1")
+    later = _serve(store, arts, ids, "u1", at=T0 + dt.timedelta(hours=1)).request_id
+    now = T0 + dt.timedelta(hours=2)
+    with pytest.raises(BatchRejected) as info:
+        store.add_events([EventIn(later, "a01", "play", T0 + dt.timedelta(minutes=30))], now, SKEW)
+    assert info.value.codes == ["before_request"]
+    assert info.value.reasons == [
+        f"events[0]: timestamp 2024-07-29T08:30:00 is before request {later} was served "
+        "(2024-07-29T09:00:00)"
+    ]
+    _, stored, _ = store.add_events(
+        [EventIn(later, "a01", "play", T0 + dt.timedelta(hours=1))], now, SKEW
+    )
+    assert stored == 1  # at the moment it was served is fine
+
+
 def test_batches_committed_together_stay_all_or_nothing_each(store, arts):
     ids = store.register_artifacts(arts, T0)
     req = _serve(store, arts, ids, "u1").request_id

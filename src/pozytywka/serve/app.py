@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -66,15 +66,19 @@ def validation_lines(exc: RequestValidationError) -> list[str]:
     return [f"{_where(tuple(e.get('loc', ())))}: {_message(e)}" for e in exc.errors()]
 
 
-def unsupported_media_type(content_type: str | None, exc: RequestValidationError) -> str | None:
-    """The 415 line when a JSON body was not sent as JSON (RFC 9110 §15.5.16), else None.
+def unsupported_media_type(headers: Mapping[str, str], exc: RequestValidationError) -> str | None:
+    """The 415 line when a JSON body was sent as another media type (RFC 9110
+    §15.5.16), else None (no body at all stays a 422: the body is missing).
 
     FastAPI reads a body of another ``Content-Type`` as no body at all, which would
     answer 422 "Input should be a valid dictionary"; ``curl -d`` sends
     ``application/x-www-form-urlencoded`` unless told otherwise."""
     if not any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors()):
         return None
-    media = (content_type or "").split(";", 1)[0].strip().lower()
+    length = headers.get("content-length", "")
+    if "transfer-encoding" not in headers and (not length.isdigit() or int(length) == 0):
+        return None
+    media = (headers.get("content-type") or "").split(";", 1)[0].strip().lower()
     if media == "application/json" or media.endswith("+json"):
         return None
     got = repr(media) if media else "none"
@@ -163,7 +167,7 @@ def create_app(
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         if request.url.path == "/v1/events":
             metrics.rejected(["invalid_payload"])
-        wrong_type = unsupported_media_type(request.headers.get("content-type"), exc)
+        wrong_type = unsupported_media_type(request.headers, exc)
         if wrong_type:
             return JSONResponse(status_code=415, content={"detail": [wrong_type]})
         return JSONResponse(status_code=422, content={"detail": validation_lines(exc)})

@@ -13,7 +13,7 @@ do not share counts. Names (all prefixed ``pozytywka_``):
 - ``events_total{arm, event_type}``: events stored (duplicates of a retry are not counted);
 - ``events_rejected_total{reason}``: bad items of rejected batches, by reason
   (``unknown_event_type``, ``unknown_request``, ``track_not_served``,
-  ``before_exposure``, ``in_future``, ``repeated``; ``invalid_payload`` counts a
+  ``before_exposure``, ``before_request``, ``in_future``, ``repeated``; ``invalid_payload`` counts a
   batch that failed schema validation);
 - ``store_write_seconds{op}`` (histogram): one write transaction of the store
   (``serve``, ``add_events``, ``register_artifacts``), commit included;
@@ -60,6 +60,7 @@ REJECT_REASONS = (
     "unknown_request",
     "track_not_served",
     "before_exposure",
+    "before_request",
     "in_future",
     "repeated",
     "invalid_payload",

@@ -72,6 +72,9 @@ class PlaylistsResponse(BaseModel):
         description="True when this request exposed the listener (first in the week)"
     )
     exposed_at: dt.datetime = Field(description="When the listener was first served (UTC)")
+    served_at: dt.datetime = Field(
+        description="When this request was served (UTC): its events are not earlier"
+    )
     playlists: list[PlaylistOut] = Field(description="The arm's playlists")
 
 

@@ -557,8 +557,9 @@ class Store:
 
         Raises :class:`BatchRejected` (nothing stored) when an item refers to an
         unknown request, a track that request did not serve, or has a timestamp
-        before the listener's exposure or later than ``now + skew``. Items already
-        in the store (a retried batch) are counted as duplicates, not stored again.
+        before the listener's exposure or its request, or later than ``now + skew``.
+        Items already in the store (a retried batch) are counted as duplicates, not
+        stored again.
         ``stored_by``, when given, is incremented by the stored events per
         ``(arm, event_type)`` once the transaction committed (the service's metrics).
         Batches posted together share one transaction, each checked on its own
@@ -653,6 +654,7 @@ class Store:
                     requests.c.request_id,
                     requests.c.artifact_id,
                     requests.c.arm,
+                    requests.c.served_at,
                     exposures.c.exposed_at,
                     predictions.c.track_id.label("scored"),
                 )
@@ -786,8 +788,9 @@ def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
 class EventContext:
     """The store's side of checking a group of event batches (:func:`check_events`).
 
-    ``requests``: request_id -> row with ``artifact_id``, ``arm``, ``exposed_at`` (the
-    listener's exposure) and ``scored`` (the track a scoring request scored, or None);
+    ``requests``: request_id -> row with ``artifact_id``, ``arm``, ``served_at`` (of
+    the request), ``exposed_at`` (the listener's exposure) and ``scored`` (the track
+    a scoring request scored, or None);
     ``listed``: request_id -> the tracks a personal-list request served;
     ``served``: the (artifact_id, track_id) pairs of the artifacts' tracks."""
 
@@ -803,9 +806,10 @@ def check_events(
 
     One line per bad item (``events[i]: ...``), first rule broken wins: the event
     type, the request, the track (scored / recommended / served in that request),
-    the exposure (no event before it), the clock (none after ``latest`` = service
-    time + allowed skew), and no item repeating an earlier one of the batch. Codes
-    are the store's rejection codes (:data:`.metrics` maps them to the ``reason`` label)."""
+    the exposure and the request (no event before either), the clock (none after
+    ``latest`` = service time + allowed skew), and no item repeating an earlier one
+    of the batch. Codes are the store's rejection codes (:data:`.metrics` maps them
+    to the ``reason`` label)."""
     reasons: list[str] = []
     codes: list[str] = []
 
@@ -844,6 +848,12 @@ def check_events(
                 "before_exposure",
                 f"{where}: timestamp {e.ts.isoformat()} is before the listener's exposure "
                 f"({r.exposed_at.isoformat()})",
+            )
+        elif e.ts < r.served_at:
+            bad(
+                "before_request",
+                f"{where}: timestamp {e.ts.isoformat()} is before request {e.request_id} "
+                f"was served ({r.served_at.isoformat()})",
             )
         elif e.ts > latest:
             bad(

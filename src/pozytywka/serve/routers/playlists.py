@@ -42,10 +42,11 @@ async def get_playlists(user_id: UserId, request: Request):
     arts = live.artifacts
     arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
     served = arts.arms[arm]
+    now = clock.now()
     with metrics.store_write.labels("serve").time():
         rec = await store.serve_async(
             ServeRequest(
-                arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], clock.now()
+                arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], now
             )
         )
     metrics.playlist_requests.labels(arm).inc()
@@ -61,6 +62,7 @@ async def get_playlists(user_id: UserId, request: Request):
         week_start=arts.week_start,
         first_exposure=rec.first_exposure,
         exposed_at=rec.exposed_at,
+        served_at=now,
         playlists=[],
     ).model_dump_json()
     # The arm's playlists are the same for every listener: serialised once per artifact.

@@ -58,13 +58,13 @@ async function showPlaylists(userId) {
   status(served.playlists.length + " playlists, in play order.");
 }
 
-// The event's time: now, but never before the listener's exposure (the service's clock,
-// naive UTC with microseconds: +1 ms covers the truncation). On the service's manual
-// clock (a simulated past week) "now" is the exposure itself.
+// The event's time: now, but never before the request that served the track (the
+// service's clock, naive UTC with microseconds: +1 ms covers the truncation). On the
+// service's manual clock (a simulated past week) "now" is that request's time itself.
 function eventTime() {
-  const iso = served.exposed_at;
-  const exposed = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z") + 1;
-  const t = document.body.dataset.clock === "manual" ? exposed : Math.max(Date.now(), exposed);
+  const iso = served.served_at;
+  const servedAt = Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(iso) ? iso : iso + "Z") + 1;
+  const t = document.body.dataset.clock === "manual" ? servedAt : Math.max(Date.now(), servedAt);
   return new Date(t).toISOString();
 }
 
