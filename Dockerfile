@@ -38,6 +38,6 @@ RUN mkdir -p data/serving && chown -R pozytywka:pozytywka data/serving
 
 USER pozytywka
 EXPOSE 8000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=90s --retries=3 \
     CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8000/healthz', timeout=2)"]
 CMD ["pozytywka", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -131,12 +131,14 @@ def test_reload_is_off_without_a_token_and_401_with_a_wrong_one(tmp_path):
     with ServiceProcess(root, {**store, "POZYTYWKA_ADMIN_TOKEN": ""}) as svc:
         assert httpx.post(svc.url + "/admin/reload").status_code == 404
     with ServiceProcess(root, {**store, "POZYTYWKA_ADMIN_TOKEN": TOKEN}) as svc:
-        bad = {"Authorization": "Bearer nope"}
-        assert httpx.post(svc.url + "/admin/reload", headers=bad).status_code == 401
-        good = {"Authorization": f"Bearer {TOKEN}"}
+        for bad in ("Bearer nope", TOKEN, f"Basic {TOKEN}", f"Bearer{TOKEN}", ""):
+            r = httpx.post(svc.url + "/admin/reload", headers={"Authorization": bad})
+            assert r.status_code == 401, bad
+            assert r.headers["www-authenticate"] == "Bearer"
         publish(root, "2024-07-29", VERSIONS)  # valid playlists, but the live versions
-        same = httpx.post(svc.url + "/admin/reload", headers=good)
-        assert same.status_code == 409 and "nothing new" in same.json()["detail"][0]
+        for good in (f"Bearer {TOKEN}", f"bearer {TOKEN}"):  # the scheme is case-insensitive
+            same = httpx.post(svc.url + "/admin/reload", headers={"Authorization": good})
+            assert same.status_code == 409 and "nothing new" in same.json()["detail"][0]
 
 
 # --- under load -----------------------------------------------------------------------------

@@ -9,9 +9,13 @@ finish (up to ``--graceful-timeout`` seconds), then the store is closed.
 
 ``--workers N`` (N > 1) runs N uvicorn worker processes, each building the app
 with :func:`~pozytywka.serve.app.create_app` from the environment; their
-Prometheus metrics are summed through ``PROMETHEUS_MULTIPROC_DIR`` (a temporary
-folder when it is not set). ``POST /admin/reload`` reloads only the worker that
-answers it: run one worker where reloads are used.
+Prometheus metrics are summed through ``PROMETHEUS_MULTIPROC_DIR``: a folder
+given there must be empty (prometheus_client adds every file in it: an earlier
+run's counts would be added to this run's); when it is not set, a temporary
+``pozytywka-prometheus-<pid>-*`` folder, removed at exit (and, after a
+``kill -9``, by the next start). A worker exits when the supervisor dies, and a
+successful ``POST /admin/reload`` restarts every worker one by one on the new
+week (:mod:`pozytywka.serve.supervisor`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from ..errors import PozytywkaError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -87,13 +93,48 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+METRICS_DIR_PREFIX = "pozytywka-prometheus-"
+WORKER_READY_SECONDS = 300
+
+
+def check_multiprocess_dir(path: Path) -> None:
+    """Raise :class:`PozytywkaError` unless ``path`` is an existing, empty folder."""
+    if not path.is_dir():
+        raise PozytywkaError(f"PROMETHEUS_MULTIPROC_DIR={path} is not a folder: create it empty")
+    left = sorted(p.name for p in path.iterdir())
+    if left:
+        raise PozytywkaError(
+            f"PROMETHEUS_MULTIPROC_DIR={path} holds {len(left)} files of an earlier run "
+            f"({left[0]}, ...): their counts would be added to this run's; empty it or "
+            "give an empty folder"
+        )
+
+
+def remove_orphaned_dirs(tmp: Path) -> list[Path]:
+    """Remove the metrics folders ``pozytywka-prometheus-<pid>-*`` of supervisors that no
+    longer run (a ``kill -9`` skips the removal at exit). Returns what was removed."""
+    from ..serve.supervisor import pid_alive
+
+    removed = []
+    for d in tmp.glob(f"{METRICS_DIR_PREFIX}*-*"):
+        pid = d.name.removeprefix(METRICS_DIR_PREFIX).split("-", 1)[0]
+        if d.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
 def _run_workers(args: argparse.Namespace, root: Path) -> int:
     import uvicorn
 
     os.environ["POZYTYWKA_ROOT"] = str(root.resolve())
     own_dir = None
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        own_dir = tempfile.mkdtemp(prefix="pozytywka-prometheus-")
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        check_multiprocess_dir(Path(given))
+    else:
+        remove_orphaned_dirs(Path(tempfile.gettempdir()))
+        own_dir = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
     try:
         uvicorn.run(
@@ -105,6 +146,9 @@ def _run_workers(args: argparse.Namespace, root: Path) -> int:
             timeout_graceful_shutdown=args.graceful_timeout,
             log_level="info",
             access_log=False,
+            # A new worker loads the week before it is ready (a rolling restart
+            # waits for it): seconds, not uvicorn's default 5.
+            timeout_worker_healthcheck=WORKER_READY_SECONDS,
         )
     finally:
         if own_dir:

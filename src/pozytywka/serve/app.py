@@ -51,6 +51,7 @@ from .routers import (
 from .schemas import ID_PATTERN, ID_RULE
 from .settings import Settings, settings_from_env
 from .store import Store
+from .supervisor import exit_with_supervisor
 
 
 def _where(loc: tuple) -> str:
@@ -111,6 +112,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        exit_with_supervisor()  # a worker of --workers N: no orphan if the supervisor dies
         arts = loader(settings)
         store = Store(settings.database_url)
         if settings.clock == "manual":

@@ -34,6 +34,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -47,6 +48,7 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 from .artifacts import Artifacts
+from .supervisor import pid_alive
 
 PREFIX = "pozytywka"
 UNMATCHED = "<unmatched>"
@@ -154,10 +156,28 @@ class ServiceMetrics:
     def exposition(self) -> tuple[bytes, str]:
         """``(body, content type)`` of ``GET /metrics`` (Prometheus text format 0.0.4)."""
         if self.multiprocess:
+            forget_dead_workers(multiprocess_dir())
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
             return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def forget_dead_workers(folder: str | None) -> list[int]:
+    """Drop the ``liveall`` gauge files of workers that died without their shutdown
+    (``kill -9``, a crash; uvicorn respawns them under new pids): their
+    ``live_artifacts_info`` would show a stale week forever. Their counters stay
+    (prometheus_client's ``mark_process_dead`` removes only live gauges' files).
+    Returns the pids forgotten."""
+    if not folder:
+        return []
+    dead = []
+    for f in Path(folder).glob("gauge_live*_*.db"):
+        pid = f.stem.rsplit("_", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            mark_process_dead(int(pid), folder)
+            dead.append(int(pid))
+    return sorted(set(dead))
 
 
 def live_labels(arts: Artifacts) -> dict[str, str]:

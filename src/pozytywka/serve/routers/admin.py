@@ -4,6 +4,8 @@
 ``POST /admin/reload`` swaps in the week a new ``dvc repro`` published
 (:mod:`..reload`): 200 with the previous and the new week; 422 when the new
 artifacts are invalid, 409 when they are not new; the live week is unchanged then.
+With several workers, a 200 also starts a rolling restart of all of them
+(:mod:`..supervisor`), so every worker serves the new week once it is ready.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse
 from ..deps import ClockDep, Live, MetricsDep, SettingsDep
 from ..reload import ReloadRejected
 from ..schemas import ClockIn, ClockOut, LiveWeek, Problem, Reloaded
+from ..supervisor import restart_workers
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 reload_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -25,12 +28,21 @@ reload_router = APIRouter(prefix="/admin", tags=["admin"])
 def require_admin(
     settings: SettingsDep, authorization: Annotated[str | None, Header()] = None
 ) -> None:
-    """Bearer ``POZYTYWKA_ADMIN_TOKEN``; 404 when no token is configured, 401 when wrong."""
+    """``Authorization: Bearer <POZYTYWKA_ADMIN_TOKEN>`` (RFC 6750 §2.1; the scheme is
+    case-insensitive, RFC 9110 §11.1); 404 when no token is configured, 401 with
+    ``WWW-Authenticate: Bearer`` when missing, of another scheme, or wrong."""
     if not settings.admin_token:
         raise HTTPException(status_code=404, detail="admin routes are disabled")
-    given = (authorization or "").removeprefix("Bearer ").strip()
-    if not secrets.compare_digest(given.encode(), settings.admin_token.encode()):
-        raise HTTPException(status_code=401, detail="bad or missing admin token")
+    scheme, _, given = (authorization or "").strip().partition(" ")
+    ok = scheme.lower() == "bearer" and secrets.compare_digest(
+        given.strip().encode(), settings.admin_token.encode()
+    )
+    if not ok:
+        raise HTTPException(
+            status_code=401,
+            detail="bad or missing admin token (Authorization: Bearer <token>)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 Admin = Annotated[None, Depends(require_admin)]
@@ -74,4 +86,8 @@ def reload(request: Request, metrics: MetricsDep, _admin: Admin):
         metrics.reloads.labels("rejected").inc()
         return JSONResponse(status_code=exc.status, content={"detail": exc.reasons})
     metrics.reloads.labels("ok").inc()
-    return Reloaded(previous=_week(done.previous), live=_week(done.live))
+    return Reloaded(
+        previous=_week(done.previous),
+        live=_week(done.live),
+        workers_restarting=restart_workers(),
+    )

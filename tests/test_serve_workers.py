@@ -1,0 +1,137 @@
+"""Several workers (``pozytywka serve --workers 2``): one reload reaches every worker, a
+killed supervisor takes its workers with it, and the metrics folder is kept honest."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from pozytywka.commands.serve import check_multiprocess_dir, remove_orphaned_dirs
+from pozytywka.errors import PozytywkaError
+from pozytywka.serve.metrics import forget_dead_workers
+from pozytywka.serve.process import ServiceProcess
+from serve_support import WEEK, write_tiny_root
+from test_serve_reload import NEW_VERSIONS, NEW_WEEK, TOKEN, publish
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def until(condition, what: str, deadline_s: float = 180.0):
+    """Poll ``condition()`` until it is truthy (a state to reach, not a duration to assert)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        got = condition()
+        if got:
+            return got
+        time.sleep(0.2)
+    raise AssertionError(f"never happened: {what}")
+
+
+def workers_of(pid: int) -> list[int]:
+    """The uvicorn workers of supervisor ``pid`` (its spawned children, not the
+    multiprocessing resource tracker)."""
+    kids = [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
+
+
+def two_workers(pid: int) -> list[int] | None:
+    found = workers_of(pid)
+    return found if len(found) == 2 else None
+
+
+def live_weeks(url: str) -> list[str]:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    return [
+        s.labels["week_start"]
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "pozytywka_live_artifacts_info" and s.value
+    ]
+
+
+def test_one_reload_moves_every_worker_to_the_new_week(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    env = {
+        "POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "POZYTYWKA_ADMIN_TOKEN": TOKEN,
+    }
+    with ServiceProcess(root, env, args=("--workers", "2")) as svc:
+        assert live_weeks(svc.url) == [WEEK, WEEK]
+        publish(root, NEW_WEEK, NEW_VERSIONS)
+        r = httpx.post(
+            svc.url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["live"]["week_start"] == NEW_WEEK and r.json()["workers_restarting"]
+        # uvicorn replaces the workers one by one; then every worker reports the new week
+        until(lambda: live_weeks(svc.url) == [NEW_WEEK, NEW_WEEK], "both workers on the new week")
+        weeks = {
+            httpx.get(svc.url + "/v1/playlists", params={"user_id": f"u{i}"}).json()["week_start"]
+            for i in range(30)  # a new connection each: both workers answer some
+        }
+        assert weeks == {NEW_WEEK}
+        again = httpx.post(
+            svc.url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
+        )
+        assert again.status_code == 409  # whichever worker answers: nothing new
+
+
+def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    env = {"POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    svc = ServiceProcess(root, env, args=("--workers", "2")).start()
+    assert svc.proc is not None
+    workers: list[int] = []
+    try:
+        workers = until(lambda: two_workers(svc.proc.pid), "two workers started")
+        svc.kill()  # SIGKILL: the supervisor cannot stop them itself
+        until(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), "workers gone")
+        with pytest.raises(httpx.TransportError):
+            httpx.get(svc.url + "/healthz", timeout=5)
+        ServiceProcess(root, env, port=svc.port).start().terminate()  # the port is free again
+    finally:
+        svc.kill()
+        for w in workers:
+            if Path(f"/proc/{w}").exists():
+                os.kill(w, signal.SIGKILL)
+
+
+def test_a_metrics_folder_with_an_earlier_runs_files_is_refused(tmp_path):
+    check_multiprocess_dir(tmp_path)  # empty: fine
+    (tmp_path / "counter_123.db").write_bytes(b"")
+    with pytest.raises(PozytywkaError, match="holds 1 files of an earlier run"):
+        check_multiprocess_dir(tmp_path)
+    with pytest.raises(PozytywkaError, match="is not a folder"):
+        check_multiprocess_dir(tmp_path / "nope")
+
+
+def test_orphaned_metrics_folders_and_dead_workers_gauges_are_removed(tmp_path):
+    gone, alive = dead_pid(), os.getpid()
+    for pid in (gone, alive):
+        (tmp_path / f"pozytywka-prometheus-{pid}-x1").mkdir()
+    (tmp_path / "pozytywka-prometheus-other").mkdir()  # not ours: no pid in the name
+    assert remove_orphaned_dirs(tmp_path) == [tmp_path / f"pozytywka-prometheus-{gone}-x1"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["pozytywka-prometheus-other", f"pozytywka-prometheus-{alive}-x1"]
+    )
+    prom = tmp_path / "prom"
+    prom.mkdir()
+    for name in (f"gauge_liveall_{gone}.db", f"gauge_liveall_{alive}.db", f"counter_{gone}.db"):
+        (prom / name).write_bytes(b"")
+    assert forget_dead_workers(str(prom)) == [gone]
+    assert sorted(p.name for p in prom.iterdir()) == [
+        f"counter_{gone}.db",  # a dead worker's counts still add up
+        f"gauge_liveall_{alive}.db",
+    ]
