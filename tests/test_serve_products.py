@@ -277,3 +277,15 @@ def test_skips_traffic_plan_judges_each_play_and_gives_its_session_so_far():
     assert [e["event_type"] for e in second["body"]["session"]] == ["play", "skip"]
     assert second["body"]["timestamp"] == "2024-07-29T10:00:20" and second["skipped"] == 0
     assert len(skips_requests(events, plays_per_listener=1)) == 1
+
+
+def test_only_an_unknown_track_422_is_a_play_left_unscored():
+    from pozytywka.serve.traffic_skips import is_unknown_track
+
+    def answer(status: int, detail) -> httpx.Response:
+        return httpx.Response(status, json={"detail": detail})
+
+    assert is_unknown_track(answer(422, ["unknown track_id 'new-release'"]))
+    assert not is_unknown_track(answer(422, ["user_id: Field required"]))
+    assert not is_unknown_track(answer(422, ["unknown track_id 'a'", "user_id: Field required"]))
+    assert not is_unknown_track(answer(503, ["unknown track_id 'a'"]))
