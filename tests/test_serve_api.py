@@ -321,6 +321,12 @@ def test_a_json_body_sent_as_another_media_type_is_415(client, content_type, nam
     assert ok.status_code == 200 and ok.json()["stored"] == 1
     broken = client.post("/v1/events", content=b"{", headers={"content-type": "application/json"})
     assert broken.status_code == 422  # JSON that does not parse is bad input, not a media type
+    assert broken.json() == {
+        "detail": [
+            "body: not valid JSON (Expecting property name enclosed in double quotes) "
+            "at character 1"
+        ]
+    }
 
 
 def test_every_error_is_a_list_of_lines(client):

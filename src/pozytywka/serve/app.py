@@ -63,8 +63,18 @@ def _where(loc: tuple) -> str:
 
 
 def validation_lines(exc: RequestValidationError) -> list[str]:
-    """One line per error: ``events[3].event_type: Input should be 'play', 'skip' or 'like'``."""
-    return [f"{_where(tuple(e.get('loc', ())))}: {_message(e)}" for e in exc.errors()]
+    """One line per error: ``events[3].event_type: Input should be 'play', 'skip' or 'like'``;
+    a body that does not parse: ``body: not valid JSON (Expecting value) at character 14``."""
+    return [_line(e) for e in exc.errors()]
+
+
+def _line(error: dict) -> str:
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "")
+        at = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+        return f"body: not valid JSON{f' ({reason})' if reason else ''}{at}"
+    return f"{_where(loc)}: {_message(error)}"
 
 
 def unsupported_media_type(headers: Mapping[str, str], exc: RequestValidationError) -> str | None:
