@@ -9,6 +9,7 @@ import threading
 import time
 
 import httpx
+import numpy as np
 import pandas as pd
 import pytest
 import uvicorn
@@ -289,3 +290,11 @@ def test_only_an_unknown_track_422_is_a_play_left_unscored():
     assert not is_unknown_track(answer(422, ["user_id: Field required"]))
     assert not is_unknown_track(answer(422, ["unknown track_id 'a'", "user_id: Field required"]))
     assert not is_unknown_track(answer(503, ["unknown track_id 'a'"]))
+
+
+def test_a_log_loss_interval_stays_at_or_above_zero():
+    from pozytywka.serve.products import _arm_block
+
+    block = _arm_block(np.array([0.05, 0.1, 2.0, 0.02]), (0.0, None))
+    assert block["n"] == 4 and block["mean"] == pytest.approx(0.5425)
+    assert block["ci_low"] == 0.0 and block["ci_high"] > block["mean"]  # t would give < 0

@@ -92,11 +92,17 @@ def load_product(
 
 
 def _arm_block(values: np.ndarray, bounds) -> dict:
-    """Mean and 95% interval: logit-t for a share (bounds (0, 1)), else Student t."""
+    """Mean and 95% interval: logit-t for a share (bounds (0, 1)), else Student t cut to
+    the metric's range (a log loss is never below 0: the t interval of a few listeners
+    would be)."""
     if not len(values):
         return {"n": 0, "mean": None, "ci_low": None, "ci_high": None}
     share = bounds == (0.0, 1.0)
     mean, low, high = bounded_mean_ci(values) if share else mean_ci(values)
+    if not share and bounds[0] is not None:
+        low = max(low, bounds[0])
+    if not share and bounds[1] is not None:
+        high = min(high, bounds[1])
     return {"n": int(len(values)), "mean": mean, "ci_low": low, "ci_high": high}
 
 
