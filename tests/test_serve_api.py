@@ -378,6 +378,41 @@ def test_a_file_that_is_not_a_database_is_one_line(tmp_path):
         Store(f"sqlite:///{path}")
 
 
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"POZYTYWKA_CLOCK": "manual"}, "POZYTYWKA_CLOCK=manual needs one worker"),
+        ({"POZYTYWKA_STORE": "sqlite://"}, "is an in-memory SQLite database"),
+        ({"POZYTYWKA_STORE": "sqlite:///:memory:"}, "is an in-memory SQLite database"),
+    ],
+)
+def test_serve_refuses_what_cannot_work_with_one_line(env, message, monkeypatch, capsys):
+    from pozytywka.cli import main
+
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert main(["serve", "--workers", "2"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_metrics_folder_with_files_is_refused_for_one_worker_too(tmp_path, monkeypatch, capsys):
+    from pozytywka.cli import main
+
+    (tmp_path / "counter_1.db").write_bytes(b"")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert main(["serve"]) == 2
+    assert "holds 1 files of an earlier run" in capsys.readouterr().err
+
+
+def test_a_store_folder_that_cannot_be_made_is_one_line(tmp_path):
+    from pozytywka.serve.store import Store
+
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(PozytywkaError, match=r"^cannot create the store's folder .*file/sub"):
+        Store(f"sqlite:///{tmp_path / 'file' / 'sub' / 'log.sqlite'}")
+
+
 def test_the_page_links_its_assets_by_path_whatever_the_host_header(client):
     html = client.get("/", headers={"host": "evil.example"}).text
     assert 'src="/static/app.js"' in html and 'href="/static/style.css"' in html

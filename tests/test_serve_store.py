@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import event, insert, select
@@ -154,6 +155,25 @@ def test_an_event_cannot_precede_the_request_that_served_its_track(store, arts):
         [EventIn(later, "a01", "play", T0 + dt.timedelta(hours=1))], now, SKEW
     )
     assert stored == 1  # at the moment it was served is fine
+
+
+def test_a_request_older_than_the_exposure_another_process_wrote_takes_its_events(store, arts):
+    """Two processes stamp a listener's first two requests at T0 + 1 s and T0 but commit
+    them in that order: the exposure says T0 + 1 s, and an event of the T0 request at
+    T0 + 1 ms is neither before that request nor, really, before the exposure."""
+    ids = store.register_artifacts(arts, T0)
+    item = ServeRequest(arts.experiment, arts.week_start, "u1", "A", ids["A"], T0)
+    later, first = store.serve_many([replace(item, now=T0 + dt.timedelta(seconds=1)), item])
+    assert later.first_exposure and later.exposed_at == T0 + dt.timedelta(seconds=1)
+    ev = EventIn(first.request_id, "a01", "play", T0 + dt.timedelta(milliseconds=1))
+    _, stored, _ = store.add_events([ev], T0 + dt.timedelta(minutes=1), SKEW)
+    assert stored == 1
+    with pytest.raises(BatchRejected, match="before the listener's exposure"):
+        store.add_events(
+            [EventIn(first.request_id, "a01", "skip", T0 - dt.timedelta(seconds=1))],
+            T0 + dt.timedelta(minutes=1),
+            SKEW,
+        )
 
 
 def test_batches_committed_together_stay_all_or_nothing_each(store, arts):

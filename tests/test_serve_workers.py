@@ -1,5 +1,6 @@
-"""Several workers (``pozytywka serve --workers 2``): one reload reaches every worker, a
-killed supervisor takes its workers with it, and the metrics folder is kept honest."""
+"""Several workers (``pozytywka serve --workers 2``): one reload reaches every worker (the
+others follow on SIGUSR1), a killed supervisor takes its workers with it, and the metrics
+folder is kept honest."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pozytywka.commands.serve import check_multiprocess_dir, remove_orphaned_dir
 from pozytywka.errors import PozytywkaError
 from pozytywka.serve.metrics import forget_dead_workers
 from pozytywka.serve.process import ServiceProcess
+from pozytywka.serve.supervisor import pid_alive
 from serve_support import WEEK, write_tiny_root
 from test_serve_reload import NEW_VERSIONS, NEW_WEEK, TOKEN, publish
 
@@ -51,6 +53,16 @@ def two_workers(pid: int) -> list[int] | None:
     return found if len(found) == 2 else None
 
 
+def live_pids(url: str) -> list[int]:
+    text = httpx.get(url + "/metrics", timeout=30).text
+    return sorted(
+        int(s.labels["pid"])
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+        if s.name == "pozytywka_live_artifacts_info" and s.value
+    )
+
+
 def live_weeks(url: str) -> list[str]:
     text = httpx.get(url + "/metrics", timeout=30).text
     return [
@@ -74,8 +86,8 @@ def test_one_reload_moves_every_worker_to_the_new_week(tmp_path):
             svc.url + "/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
         )
         assert r.status_code == 200, r.text
-        assert r.json()["live"]["week_start"] == NEW_WEEK and r.json()["workers_restarting"]
-        # uvicorn replaces the workers one by one; then every worker reports the new week
+        assert r.json()["live"]["week_start"] == NEW_WEEK and r.json()["workers_notified"] == 1
+        # the other worker reloads the same files on SIGUSR1; then both report the new week
         until(lambda: live_weeks(svc.url) == [NEW_WEEK, NEW_WEEK], "both workers on the new week")
         weeks = {
             httpx.get(svc.url + "/v1/playlists", params={"user_id": f"u{i}"}).json()["week_start"]
@@ -108,6 +120,22 @@ def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path):
                 os.kill(w, signal.SIGKILL)
 
 
+def test_a_killed_worker_is_replaced_and_forgotten_by_the_live_gauge(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    env = {"POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}"}
+    with ServiceProcess(root, env, args=("--workers", "2")) as svc:
+        assert svc.proc is not None
+        before = until(lambda: two_workers(svc.proc.pid), "two workers started")
+        until(lambda: live_weeks(svc.url) == [WEEK, WEEK], "both workers live")
+        os.kill(before[0], signal.SIGKILL)
+        after = until(
+            lambda: (w := two_workers(svc.proc.pid)) and before[0] not in w and w,
+            "uvicorn respawned the killed worker",
+        )
+        assert before[1] in after
+        until(lambda: live_pids(svc.url) == sorted(after), "one live sample per live worker")
+
+
 def test_a_metrics_folder_with_an_earlier_runs_files_is_refused(tmp_path):
     check_multiprocess_dir(tmp_path)  # empty: fine
     (tmp_path / "counter_123.db").write_bytes(b"")
@@ -115,6 +143,14 @@ def test_a_metrics_folder_with_an_earlier_runs_files_is_refused(tmp_path):
         check_multiprocess_dir(tmp_path)
     with pytest.raises(PozytywkaError, match="is not a folder"):
         check_multiprocess_dir(tmp_path / "nope")
+
+
+def test_a_zombie_is_not_alive():
+    proc = subprocess.Popen(["true"])  # exits at once; not waited for: a zombie
+    until(lambda: Path(f"/proc/{proc.pid}/stat").read_text().split(") ")[1][0] == "Z", "zombie")
+    assert not pid_alive(proc.pid) and pid_alive(os.getpid())
+    proc.wait()
+    assert not pid_alive(proc.pid)
 
 
 def test_orphaned_metrics_folders_and_dead_workers_gauges_are_removed(tmp_path):

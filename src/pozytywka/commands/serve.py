@@ -14,8 +14,8 @@ given there must be empty (prometheus_client adds every file in it: an earlier
 run's counts would be added to this run's); when it is not set, a temporary
 ``pozytywka-prometheus-<pid>-*`` folder, removed at exit (and, after a
 ``kill -9``, by the next start). A worker exits when the supervisor dies, and a
-successful ``POST /admin/reload`` restarts every worker one by one on the new
-week (:mod:`pozytywka.serve.supervisor`).
+successful ``POST /admin/reload`` tells the other workers to reload the same
+week (:mod:`pozytywka.serve.supervisor`). The manual clock needs one worker.
 """
 
 from __future__ import annotations
@@ -77,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_env()
     if args.root:
         settings = dataclasses.replace(settings, root=Path(args.root))
+    if args.workers > 1 and settings.clock == "manual":
+        raise PozytywkaError(
+            "POZYTYWKA_CLOCK=manual needs one worker: each worker would keep its own "
+            "clock, and PUT /v1/admin/clock would move only one of them"
+        )
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        check_multiprocess_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     load_artifacts(settings.root)  # one-line errors before uvicorn starts
     Store(settings.database_url).dispose()
     if args.workers > 1:
@@ -94,7 +101,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 METRICS_DIR_PREFIX = "pozytywka-prometheus-"
-WORKER_READY_SECONDS = 300
 
 
 def check_multiprocess_dir(path: Path) -> None:
@@ -129,10 +135,7 @@ def _run_workers(args: argparse.Namespace, root: Path) -> int:
 
     os.environ["POZYTYWKA_ROOT"] = str(root.resolve())
     own_dir = None
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if given:
-        check_multiprocess_dir(Path(given))
-    else:
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         remove_orphaned_dirs(Path(tempfile.gettempdir()))
         own_dir = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = own_dir
@@ -146,9 +149,6 @@ def _run_workers(args: argparse.Namespace, root: Path) -> int:
             timeout_graceful_shutdown=args.graceful_timeout,
             log_level="info",
             access_log=False,
-            # A new worker loads the week before it is ready (a rolling restart
-            # waits for it): seconds, not uvicorn's default 5.
-            timeout_worker_healthcheck=WORKER_READY_SECONDS,
         )
     finally:
         if own_dir:

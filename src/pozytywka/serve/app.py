@@ -14,8 +14,11 @@ type, and the routes' own 401/404/405/409/503.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
@@ -35,7 +38,7 @@ from .metrics import MetricsMiddleware, ServiceMetrics
 from .products import RECS, RECS_FIX, SKIPS, SKIPS_FIX, load_product, recs_arms, skips_arms
 from .products import load_recs as _load_recs
 from .products import load_skips as _load_skips
-from .reload import Reloader
+from .reload import Reloader, ReloadRejected
 from .routers import (
     admin,
     catalogue,
@@ -51,7 +54,9 @@ from .routers import (
 from .schemas import ID_PATTERN, ID_RULE
 from .settings import Settings, settings_from_env
 from .store import Store
-from .supervisor import exit_with_supervisor
+from .supervisor import exit_with_supervisor, supervisor_pid
+
+log = logging.getLogger(__name__)
 
 
 def _where(loc: tuple) -> str:
@@ -105,6 +110,25 @@ def _message(error: dict) -> str:
     return error.get("msg", "invalid")
 
 
+def follow_sibling_reloads(app: FastAPI, metrics: ServiceMetrics) -> None:
+    """On SIGUSR1 (a sibling worker reloaded: :mod:`.supervisor`), reload the published
+    week here too, with the same checks, in a thread off the event loop."""
+    loop = asyncio.get_running_loop()
+
+    def follow() -> None:
+        try:
+            done = app.state.reloader.reload()
+        except ReloadRejected as exc:
+            if exc.status != 409:  # 409: already on it (nothing new, or reloading)
+                metrics.reloads.labels("rejected").inc()
+                log.warning("a sibling's reload was refused here: %s", "; ".join(exc.reasons))
+            return
+        metrics.reloads.labels("ok").inc()
+        log.info("followed a sibling's reload: week %s", done.live.artifacts.week_start)
+
+    loop.add_signal_handler(signal.SIGUSR1, lambda: loop.run_in_executor(None, follow))
+
+
 def create_app(
     settings: Settings | None = None,
     load: Callable[[Settings], Artifacts] | None = None,
@@ -114,6 +138,7 @@ def create_app(
     """The service. ``load`` replaces :func:`load_artifacts` (tests pass tiny artifacts);
     ``load_skips``/``load_recs`` replace the optional products' loaders
     (:mod:`.products`)."""
+    exit_with_supervisor()  # a worker of --workers N: no orphan if the supervisor dies
     settings = settings or settings_from_env()
     loader = load or (lambda s: load_artifacts(s.root))
     skips_loader = load_skips or (lambda s: _load_skips(s.root))
@@ -122,7 +147,6 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        exit_with_supervisor()  # a worker of --workers N: no orphan if the supervisor dies
         arts = loader(settings)
         store = Store(settings.database_url)
         if settings.clock == "manual":
@@ -144,6 +168,8 @@ def create_app(
             )
         }
         app.state.reloader = Reloader(app.state, loader)
+        if supervisor_pid() is not None:  # before set_live: the gauge file marks it ready
+            follow_sibling_reloads(app, metrics)
         metrics.set_live(arts)
         # The catalogue API (issue 13) is optional: without the interim tables it answers 503.
         try:

@@ -167,8 +167,8 @@ class LiveWeek(BaseModel):
 class Reloaded(BaseModel):
     previous: LiveWeek = Field(description="What was served before the reload")
     live: LiveWeek = Field(description="What is served from now on")
-    workers_restarting: bool = Field(
-        False,
-        description="Several workers: the others are being replaced one by one, each new "
-        "one loading this week (uvicorn's rolling restart); false with one process",
+    workers_notified: int = Field(
+        0,
+        description="Several workers: how many others were told to reload the same "
+        "published week (each checks it again); 0 with one process",
     )

@@ -51,6 +51,14 @@ class Settings:
             raise PozytywkaError(
                 f"POZYTYWKA_STORE must be a sqlite:/// or postgresql:// URL, got {self.store_url!r}"
             )
+        if self.store_url.startswith("sqlite:") and (
+            self.store_url.rstrip("/") in ("sqlite:", "sqlite:/") or ":memory:" in self.store_url
+        ):
+            raise PozytywkaError(
+                f"POZYTYWKA_STORE={self.store_url!r} is an in-memory SQLite database: each "
+                "connection would get its own, empty one, and every row is lost at exit; "
+                "give a file (sqlite:///data/serving/log.sqlite)"
+            )
 
     @property
     def database_url(self) -> str:

@@ -9,12 +9,16 @@ service needs from that relation:
   with "address already in use". :func:`exit_with_supervisor` asks Linux to send
   the worker SIGTERM (uvicorn's graceful shutdown) when its parent dies
   (``prctl(PR_SET_PDEATHSIG)``, prctl(2)).
-- **One reload for every worker.** ``POST /admin/reload`` reaches one worker.
-  :func:`restart_workers` sends the supervisor SIGHUP: uvicorn replaces each
-  worker by a new one, waiting until the new one is ready before retiring the old
-  one (``Multiprocess.restart_all``), and each new worker loads the published
-  week at start. So no moment has no worker, and every request row still records
-  the artifact it served.
+- **One reload for every worker.** ``POST /admin/reload`` reaches one worker. After
+  a successful reload, :func:`notify_siblings` sends each other *ready* worker
+  SIGUSR1, and each reloads the same published files itself, with the same checks
+  (the app's handler, installed before the worker counts as ready). A worker is
+  ready when its live-week gauge file exists in ``PROMETHEUS_MULTIPROC_DIR``; one
+  still starting loads the files on disk at its start anyway (and SIGUSR1's
+  default action, before the handler is installed, would kill it). No worker
+  restarts: uvicorn's own rolling restart (SIGHUP) needs a ready timeout of the
+  load's length, which its supervisor also uses as the liveness ping's timeout, so
+  a worker killed during a ping would stall the supervisor for that long.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import multiprocessing
 import os
 import signal
 import sys
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +58,49 @@ def exit_with_supervisor() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def restart_workers() -> bool:
-    """Ask the supervisor for a rolling restart of every worker (SIGHUP).
+def worker_pids(supervisor: int) -> list[int]:
+    """The uvicorn workers of ``supervisor`` (its ``spawn_main`` children; not the
+    multiprocessing resource tracker). Empty when /proc cannot tell."""
+    try:
+        kids = Path(f"/proc/{supervisor}/task/{supervisor}/children").read_text().split()
+    except OSError:
+        return []
+    found = []
+    for kid in kids:
+        try:
+            if b"spawn_main" in Path(f"/proc/{kid}/cmdline").read_bytes():
+                found.append(int(kid))
+        except OSError:
+            continue  # exited meanwhile
+    return found
 
-    Returns False when this process is not a worker (one process serves: nothing
-    else to restart)."""
-    pid = supervisor_pid()
-    if pid is None:
-        return False
-    os.kill(pid, signal.SIGHUP)
-    return True
+
+def notify_siblings(metrics_dir: str | None) -> list[int]:
+    """SIGUSR1 to every other ready worker of this worker's supervisor (they reload
+    the published week themselves). Returns the pids signalled; [] outside a worker."""
+    sup = supervisor_pid()
+    if sup is None or not metrics_dir:
+        return []
+    told = []
+    for pid in worker_pids(sup):
+        ready = any(Path(metrics_dir).glob(f"gauge_live*_{pid}.db"))
+        if pid != os.getpid() and ready and pid_alive(pid):
+            os.kill(pid, signal.SIGUSR1)
+            told.append(pid)
+    return told
 
 
 def pid_alive(pid: int) -> bool:
-    """Whether a process ``pid`` exists (signal 0: kill(2))."""
+    """Whether a process ``pid`` runs: it exists (signal 0, kill(2)) and is not a zombie
+    (exited, not yet reaped: state ``Z`` in /proc/<pid>/stat, proc(5))."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # another user's process
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc: trust the signal
+    return stat[stat.rindex(")") + 2 :].split()[0] not in ("Z", "X")

@@ -4,8 +4,8 @@
 ``POST /admin/reload`` swaps in the week a new ``dvc repro`` published
 (:mod:`..reload`): 200 with the previous and the new week; 422 when the new
 artifacts are invalid, 409 when they are not new; the live week is unchanged then.
-With several workers, a 200 also starts a rolling restart of all of them
-(:mod:`..supervisor`), so every worker serves the new week once it is ready.
+With several workers, a 200 also tells the other ready workers to reload the
+same files (:mod:`..supervisor`), so within a moment every worker serves the new week.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from ..deps import ClockDep, Live, MetricsDep, SettingsDep
+from ..metrics import multiprocess_dir
 from ..reload import ReloadRejected
 from ..schemas import ClockIn, ClockOut, LiveWeek, Problem, Reloaded
-from ..supervisor import restart_workers
+from ..supervisor import notify_siblings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 reload_router = APIRouter(prefix="/admin", tags=["admin"])
@@ -89,5 +90,5 @@ def reload(request: Request, metrics: MetricsDep, _admin: Admin):
     return Reloaded(
         previous=_week(done.previous),
         live=_week(done.live),
-        workers_restarting=restart_workers(),
+        workers_notified=len(notify_siblings(multiprocess_dir())),
     )
