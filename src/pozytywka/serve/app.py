@@ -54,7 +54,7 @@ from .routers import (
 from .schemas import ID_PATTERN, ID_RULE
 from .settings import Settings, settings_from_env
 from .store import Store
-from .supervisor import exit_with_supervisor, supervisor_pid
+from .supervisor import exit_with_supervisor, ignore_reload_signal, supervisor_pid
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ def create_app(
     ``load_skips``/``load_recs`` replace the optional products' loaders
     (:mod:`.products`)."""
     exit_with_supervisor()  # a worker of --workers N: no orphan if the supervisor dies
+    ignore_reload_signal()  # until the lifespan installs the handler (supervisor.py)
     settings = settings or settings_from_env()
     loader = load or (lambda s: load_artifacts(s.root))
     skips_loader = load_skips or (lambda s: _load_skips(s.root))

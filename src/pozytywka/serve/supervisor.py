@@ -75,6 +75,14 @@ def worker_pids(supervisor: int) -> list[int]:
     return found
 
 
+def ignore_reload_signal() -> None:
+    """In a worker, until the app installs its handler: a SIGUSR1 from a sibling's reload
+    is ignored (its default action would kill a worker that is still starting, and it
+    loads the published week at start anyway). A no-op outside a worker; main thread."""
+    if supervisor_pid() is not None:
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
+
 def notify_siblings(metrics_dir: str | None) -> list[int]:
     """SIGUSR1 to every other ready worker of this worker's supervisor (they reload
     the published week themselves). Returns the pids signalled; [] outside a worker."""
