@@ -14,8 +14,9 @@ service needs from that relation:
   SIGUSR1, and each reloads the same published files itself, with the same checks
   (the app's handler, installed before the worker counts as ready). A worker is
   ready when its live-week gauge file exists in ``PROMETHEUS_MULTIPROC_DIR``; one
-  still starting loads the files on disk at its start anyway (and SIGUSR1's
-  default action, before the handler is installed, would kill it). No worker
+  still starting loads the files on disk at its start anyway, and ignores SIGUSR1
+  until its handler is installed (:func:`ignore_reload_signal`: the default
+  action would kill it). No worker
   restarts: uvicorn's own rolling restart (SIGHUP) needs a ready timeout of the
   load's length, which its supervisor also uses as the liveness ping's timeout, so
   a worker killed during a ping would stall the supervisor for that long.
