@@ -18,7 +18,7 @@ from pozytywka.commands.serve import check_multiprocess_dir, remove_orphaned_dir
 from pozytywka.errors import PozytywkaError
 from pozytywka.serve.metrics import forget_dead_workers
 from pozytywka.serve.process import ServiceProcess
-from pozytywka.serve.supervisor import pid_alive
+from pozytywka.serve.supervisor import pid_alive, worker_pids
 from serve_support import WEEK, write_tiny_root
 from test_serve_reload import NEW_VERSIONS, NEW_WEEK, TOKEN, publish
 
@@ -41,15 +41,8 @@ def until(condition, what: str, deadline_s: float = 180.0):
     raise AssertionError(f"never happened: {what}")
 
 
-def workers_of(pid: int) -> list[int]:
-    """The uvicorn workers of supervisor ``pid`` (its spawned children, not the
-    multiprocessing resource tracker)."""
-    kids = [int(x) for x in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    return [k for k in kids if b"spawn_main" in Path(f"/proc/{k}/cmdline").read_bytes()]
-
-
 def two_workers(pid: int) -> list[int] | None:
-    found = workers_of(pid)
+    found = worker_pids(pid)
     return found if len(found) == 2 else None
 
 
