@@ -603,16 +603,15 @@ class Store:
         duplicate of the batch that sent it again."""
         with self._write_turn(), self.engine.begin() as conn:
             ctx = self._event_context(conn, [e for w in writes for e in w.batch])
-            out: list = []
-            candidates: list[dict] = []
+            # Per batch: its BatchRejected, or (batch_id, its rows to insert).
+            checked: list[BatchRejected | tuple[str, list[dict]]] = []
             for w in writes:
                 reasons, codes = check_events(w.batch, ctx, w.now + w.skew, w.now)
                 if reasons:
-                    out.append(BatchRejected(reasons, codes))
+                    checked.append(BatchRejected(reasons, codes))
                     continue
                 batch_id = uuid.uuid4().hex
-                out.append(batch_id)
-                candidates += [
+                rows = [
                     {
                         "request_id": e.request_id,
                         "artifact_id": ctx.requests[e.request_id].artifact_id,
@@ -624,6 +623,8 @@ class Store:
                     }
                     for e in w.batch
                 ]
+                checked.append((batch_id, rows))
+            candidates = [r for c in checked if not isinstance(c, BatchRejected) for r in c[1]]
             stored = set()
             if candidates:
                 stmt = (
@@ -636,17 +637,19 @@ class Store:
                 # they cannot deadlock on PostgreSQL.
                 ordered = sorted(candidates, key=lambda r: tuple(r[k] for k in EVENT_KEY))
                 stored = {tuple(r) for r in conn.execute(stmt, ordered)}
-        by_batch: dict[str, list[dict]] = {}
-        for row in candidates:
-            if (*(row[k] for k in EVENT_KEY), row["batch_id"]) in stored:
-                arm = ctx.requests[row["request_id"]].arm
-                by_batch.setdefault(row["batch_id"], []).append({**row, "arm": arm})
-        return [
-            o
-            if isinstance(o, BatchRejected)
-            else (o, by_batch.get(o, []), len(w.batch) - len(by_batch.get(o, [])))
-            for o, w in zip(out, writes, strict=True)
-        ]
+        out: list[tuple[str, list[dict], int] | BatchRejected] = []
+        for c, w in zip(checked, writes, strict=True):
+            if isinstance(c, BatchRejected):
+                out.append(c)
+                continue
+            batch_id, rows = c
+            kept = [
+                {**r, "arm": ctx.requests[r["request_id"]].arm}
+                for r in rows
+                if (*(r[k] for k in EVENT_KEY), batch_id) in stored
+            ]
+            out.append((batch_id, kept, len(w.batch) - len(kept)))
+        return out
 
     def _event_context(self, conn: Connection, items: Sequence[EventIn]) -> EventContext:
         """What checking ``items`` needs from the store: one indexed query per table
