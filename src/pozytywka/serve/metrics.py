@@ -13,10 +13,11 @@ do not share counts. Names (all prefixed ``pozytywka_``):
 - ``events_total{arm, event_type}``: events stored (duplicates of a retry are not counted);
 - ``events_rejected_total{reason}``: bad items of rejected batches, by reason
   (``unknown_event_type``, ``unknown_request``, ``track_not_served``,
-  ``before_exposure``, ``before_request``, ``in_future``, ``repeated``; ``invalid_payload`` counts a
-  batch that failed schema validation);
-- ``store_write_seconds{op}`` (histogram): one write transaction of the store
-  (``serve``, ``add_events``, ``register_artifacts``), commit included;
+  ``before_exposure``, ``before_request``, ``in_future``, ``repeated``;
+  ``invalid_payload`` counts a batch that failed schema validation);
+- ``store_write_seconds{op}`` (histogram): one write of the store, from its being
+  queued to its transaction's commit, so the group commit's wait is in it (a sample
+  per request, not per transaction: ``serve``, ``add_events``, ``register_artifacts``);
 - ``live_artifacts_info{experiment, week_start, model_a, version_a, model_b, version_b}``:
   the week and model versions being served (an info metric, value 1); swapped by
   ``POST /admin/reload``; ``reloads_total{result}``: reload attempts (``ok``/``rejected``).
