@@ -46,24 +46,23 @@ def two_workers(pid: int) -> list[int] | None:
     return found if len(found) == 2 else None
 
 
-def live_pids(url: str) -> list[int]:
+def live_samples(url: str, label: str) -> list[str]:
+    """``label`` of each live sample of ``pozytywka_live_artifacts_info`` (one per worker)."""
     text = httpx.get(url + "/metrics", timeout=30).text
     return sorted(
-        int(s.labels["pid"])
+        s.labels[label]
         for fam in text_string_to_metric_families(text)
         for s in fam.samples
         if s.name == "pozytywka_live_artifacts_info" and s.value
     )
 
 
+def live_pids(url: str) -> list[int]:
+    return sorted(int(pid) for pid in live_samples(url, "pid"))
+
+
 def live_weeks(url: str) -> list[str]:
-    text = httpx.get(url + "/metrics", timeout=30).text
-    return [
-        s.labels["week_start"]
-        for fam in text_string_to_metric_families(text)
-        for s in fam.samples
-        if s.name == "pozytywka_live_artifacts_info" and s.value
-    ]
+    return live_samples(url, "week_start")
 
 
 def test_one_reload_moves_every_worker_to_the_new_week(tmp_path):
