@@ -19,7 +19,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import paths
+from . import numerics, paths
 from .errors import PozytywkaError
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,11 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(commands=_command_word(argv) not in STAGES)
+    is_stage = _command_word(argv) in STAGES
+    if is_stage:
+        # Before anything imports NumPy: the same bytes on every CPU (numerics.py).
+        numerics.pin_for_stage()
+    parser = build_parser(commands=not is_stage)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

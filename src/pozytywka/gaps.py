@@ -25,9 +25,10 @@ import logging
 import os
 from collections.abc import Mapping, Sequence
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from . import duck
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ def session_gaps(
 ) -> dict:
     """:func:`find_gaps` for the interim sessions Parquet file (counted by DuckDB)."""
     path = os.fspath(sessions).replace("'", "''")
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         counts = dict(con.execute(weekly_event_counts_sql(f"read_parquet('{path}')")).fetchall())
     finally:

@@ -31,6 +31,7 @@ import os
 import duckdb
 import pandas as pd
 
+from . import duck
 from .weeks import complete_weeks
 
 WEEKLY_COLUMNS = [
@@ -154,10 +155,7 @@ GROUP BY week_start, track_id
 
 
 def _duckdb() -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    # The machine's two cores are shared with other stages; results do not depend on it.
-    con.execute("SET threads TO 2")
-    return con
+    return duck.connect()
 
 
 def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:

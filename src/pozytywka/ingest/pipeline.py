@@ -30,6 +30,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from .. import duck
 from ..gaps import find_gaps, log_gaps, weekly_event_counts_sql
 from ..io import PARQUET_ROW_GROUP, write_parquet_tables
 from ..weeks import complete_weeks_between
@@ -76,12 +77,10 @@ class IngestResult:
 @contextmanager
 def _connect() -> Iterator[duckdb.DuckDBPyConnection]:
     with tempfile.TemporaryDirectory(prefix="pozytywka-duckdb-") as spill:
-        con = duckdb.connect(
-            config={
-                "memory_limit": DUCKDB_MEMORY_LIMIT,
-                "temp_directory": spill,
-                "preserve_insertion_order": True,
-            }
+        con = duck.connect(
+            memory_limit=DUCKDB_MEMORY_LIMIT,
+            temp_directory=spill,
+            preserve_insertion_order=True,
         )
         try:
             install_macros(con)

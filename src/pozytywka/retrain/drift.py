@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
 import pandas as pd
 
+from .. import duck
 from ..config import DriftParams
 
 MEASURES = ("events", "active_users", "new_tracks", "skip_rate")
@@ -36,7 +36,7 @@ def weekly_stats(
     ``sessions_path``: the interim sessions Parquet (``timestamp``, ``user_id``,
     ``track_id``, ``event_type``); complete weeks are those of ``weekly_popularity``.
     """
-    con = duckdb.connect()
+    con = duck.connect()
     try:
         counts = con.execute(
             """

@@ -73,6 +73,11 @@ EMPTY_HISTORY_SKIP_RATE = 0.3
 ROW_COLUMNS = ["play_id", "session_id", "user_id", "track_id", "ts", "week_start", "skipped"]
 
 
+# Exact, order-independent sums of floats in SQL: values are rounded to 15 decimals
+# (far below a taste dim's precision) and added as 128-bit integers (|x| < 1e23).
+EXACT_SUM = "DECIMAL(38, 15)"
+
+
 def taste_vectors(tracks: pd.DataFrame) -> pd.DataFrame:
     """``track_id`` and the :data:`TASTE_DIMS` of each track (tempo rescaled; missing -> NaN)."""
     out = pd.DataFrame({"track_id": tracks["track_id"].astype(str)})
@@ -183,8 +188,14 @@ def history_tables(
         .dropna()
         .drop_duplicates("track_id"),
     )
-    sums = ", ".join(f"SUM(CASE WHEN t.skipped = 0 THEN tv.{d} END) AS s_{d}" for d in TASTE_DIMS)
-    cum = ", ".join(f"SUM(s_{d}) OVER w AS s_{d}" for d in TASTE_DIMS)
+    # Float sums are order-dependent, and a parallel aggregate adds in whatever order
+    # its threads finish: the taste sums are added as DECIMAL (exact integer arithmetic,
+    # any order gives the same bits) and turned back into DOUBLE at the end.
+    sums = ", ".join(
+        f"SUM(CASE WHEN t.skipped = 0 THEN CAST(tv.{d} AS {EXACT_SUM}) END) AS s_{d}"
+        for d in TASTE_DIMS
+    )
+    cum = ", ".join(f"CAST(SUM(s_{d}) OVER w AS DOUBLE) AS s_{d}" for d in TASTE_DIMS)
     known = "date_trunc('week', known_at) + INTERVAL 7 DAY"
     tables = {
         "user": f"""

@@ -23,6 +23,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from .. import duck
 from ..plays import play_outcomes_sql
 
 TARGET_COLUMNS = [
@@ -39,10 +40,8 @@ TARGET_COLUMNS = [
 
 
 def duckdb_connection() -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection on two threads (cores are shared; results do not depend on it)."""
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
-    return con
+    """The pipeline's DuckDB connection (:func:`pozytywka.duck.connect`)."""
+    return duck.connect()
 
 
 def with_row_numbers(sessions: pd.DataFrame) -> pd.DataFrame:
