@@ -9,7 +9,10 @@ conftest.py) serves all the checks.
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -121,28 +124,49 @@ def _output_bytes(repo: Path, declared: list[str]) -> dict[str, bytes]:
     return files
 
 
-def test_rerunning_every_stage_from_features_on_is_byte_identical(pipeline):
-    """Same params and data -> the same bytes, for everything the pipeline commits or caches.
+def test_rerunning_every_stage_on_a_busy_machine_with_other_threads_is_byte_identical(pipeline):
+    """Same params and data -> the same bytes, whatever the load and the thread counts.
 
-    The outputs are read from dvc.yaml, so a stage added later is covered; every
-    stage after ``ingest`` is forced to rerun (checked), and each file is compared.
+    The session built the pipeline with the default threads. Here every stage is forced
+    to rerun (checked) with one DuckDB thread (``POZYTYWKA_DUCKDB_THREADS``) and
+    ``OMP_NUM_THREADS=1`` while two busy processes keep both CPUs loaded (niced, so
+    they perturb thread scheduling without doubling the test's time); then every md5
+    in dvc.lock and every byte of every declared output must equal the first build's.
     """
     repo, _ = pipeline
     declared = _declared_outputs(repo)
-    rerun = {"features", *_downstream_of(repo, "features")}
-    watched = [out for stage in sorted(rerun) for out in declared[stage]]
+    watched = [out for stage in sorted(declared) for out in declared[stage]]
     before = _output_bytes(repo, watched)
     lock = (repo / "dvc.lock").read_bytes()
     assert "models/catboost.cbm" in before and "metrics/offline.json" in before
-    assert "data/processed/features.parquet" in before
+    assert "data/processed/skips/plays.parquet" in before
+    hogs = [
+        subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", "while True: pass"])
+        for _ in range(2)
+    ]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONHASHSEED": "0",
+        "POZYTYWKA_DUCKDB_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+    }
     try:
-        output = _run(["dvc", "repro", "--force", "--downstream", "features"], repo)
-        assert _stages_run(output) == rerun
+        result = subprocess.run(
+            ["dvc", "repro", "--force"], cwd=repo, env=env, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert _stages_run(result.stdout + result.stderr) == set(declared) | {
+            "data/dvc.yaml:generate"
+        }
         after = _output_bytes(repo, watched)
         assert sorted(after) == sorted(before)
         assert [path for path in before if after[path] != before[path]] == []
         assert (repo / "dvc.lock").read_bytes() == lock
     finally:  # leave the shared repo as it was, whatever happened
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
         for path, data in before.items():
             if (repo / path).read_bytes() != data:
                 (repo / path).write_bytes(data)
@@ -183,7 +207,12 @@ def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipel
     params = yaml.safe_load((clone / "params.yaml").read_text())
     params["playlists"]["n_genres"] = 2
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert _stages_run(_run(["dvc", "repro"], clone)) == {"playlists", "ab_test"}
+    assert _stages_run(_run(["dvc", "repro"], clone)) == {
+        "validate",
+        "playlists",
+        "ab_test",
+        "headline",
+    }
 
 
 def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
@@ -197,7 +226,7 @@ def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
     _commit(repo, "baseline run")  # HEAD holds every git-tracked output of this state
     try:
         output = _run(["dvc", "exp", "run", "-S", "playlists.max_size=15", "-n", "short"], repo)
-        assert _stages_run(output) == {"playlists", "ab_test"}
+        assert _stages_run(output) == {"validate", "playlists", "ab_test", "headline"}
         published = json.loads((repo / "reports/playlists/playlists.json").read_text())
         assert all(len(p["tracks"]) <= 15 for p in published["playlists"])
         shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)
@@ -205,8 +234,7 @@ def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
         # `exp run` leaves the experiment's results in the workspace: diff it with HEAD.
         params_diff = _run(["dvc", "params", "diff", "HEAD", "--md"], repo)
         assert re.search(r"playlists\.max_size\s*\|\s*20\s*\|\s*15", params_diff), params_diff
-        metrics_diff = _run(["dvc", "metrics", "diff", "HEAD", "--md"], repo)
-        assert "metrics/playlists.json" in metrics_diff, metrics_diff
+        assert _run(["dvc", "metrics", "show", "--md"], repo).count("metrics/headline/") >= 6
     finally:
         _run(["git", "checkout", "--", "."], repo)
         _run(["dvc", "checkout", "--force"], repo)

@@ -46,8 +46,8 @@ def test_a_versioned_real_dump_runs_in_temp_experiments_without_generate(tiny_pi
         assert exps, shown
         data = exps[0]["revs"][0]["data"]
         assert data["params"]["params.yaml"]["data"]["data"]["source"] == "data/raw/d"
-        quality = data["metrics"]["metrics/data_quality.json"]["data"]
-        assert quality["sessions"]["rows_kept"] > 0
+        headline = data["metrics"]["metrics/headline/data.json"]["data"]
+        assert headline["events_kept"] > 0
 
         # In the workspace: no synthetic dump at all, and dvc repro does not make one.
         params = yaml.safe_load(params_path.read_text())

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # subcommand -> (module under pozytywka.stages, one-line help)
 STAGES = {
+    "validate": ("validate", "check params.yaml and the data source before any stage runs"),
     "generate": ("generate", "write the synthetic Pozytywka dump to data/raw/synthetic/"),
     "ingest": ("ingest", "validate and clean the dump at data.source into data/interim/"),
     "features": ("features", "weekly track features and next-week target"),
@@ -46,6 +47,7 @@ STAGES = {
     "recs_publish": ("recs_publish", "next week's recommendations for every listener"),
     "hindsight": ("hindsight", "score the previously published playlists on their week"),
     "drift": ("drift", "what moved in the newest week of data vs the weeks before"),
+    "headline": ("headline", "the few figures per product DVC shows as metrics"),
 }
 
 

@@ -56,7 +56,7 @@ def kernel_env(machine: str, flags: frozenset[str]) -> dict[str, str]:
 
     Empty when the CPU cannot run the pinned level (not x86-64, or no AVX2 / FMA / BMI2).
     """
-    if machine not in ("x86_64", "AMD64") or not NEEDED_FLAGS <= flags:
+    if machine not in ("x86_64", "AMD64") or not flags >= NEEDED_FLAGS:
         return {}
     return {
         "NPY_DISABLE_CPU_FEATURES": NUMPY_DISABLED,

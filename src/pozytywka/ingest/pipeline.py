@@ -20,7 +20,7 @@ import itertools
 import logging
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,7 +154,10 @@ def write_table(con: duckdb.DuckDBPyConnection, table: str, target: Path) -> Non
 
 
 def ingest_dump(
-    source: str | Path, write: dict[str, Path] | None = None, gap_min_share: float = 0.1
+    source: str | Path,
+    write: dict[str, Path] | None = None,
+    gap_min_share: float = 0.1,
+    check_weeks: Callable[[int], None] | None = None,
 ) -> IngestResult:
     """Read, clean, validate and account for the dump in folder ``source``.
 
@@ -164,7 +167,9 @@ def ingest_dump(
     the file) when the folder is not a usable dump, before anything is written;
     anything recoverable is repaired or dropped and counted instead.
     ``gap_min_share``: which complete weeks are gaps in the log (:mod:`pozytywka.gaps`),
-    reported in ``quality["gaps"]``.
+    reported in ``quality["gaps"]``. ``check_weeks`` is called with the number of
+    complete weeks of the cleaned events before anything is written; it raises
+    :class:`~pozytywka.errors.PozytywkaError` to reject a dump that is too short.
     """
     write = dict(write or {})
     if unknown := set(write) - set(BIG_TABLES):
@@ -197,13 +202,15 @@ def ingest_dump(
             else:
                 tables[table] = validate(table, _fetch(con, table))
             log.info("validated %s (%.1fs)", table, time.perf_counter() - started)
+        first, last = con.execute(
+            'SELECT min("timestamp"), max("timestamp") FROM rows_sessions WHERE drop_reason IS NULL'
+        ).fetchall()[0]
+        if check_weeks is not None:
+            check_weeks(len(complete_weeks_between(first, last)))
         for table, target in write.items():
             started = time.perf_counter()
             write_table(con, table, Path(target))
             log.info("wrote %s to %s (%.1fs)", table, target, time.perf_counter() - started)
-        first, last = con.execute(
-            'SELECT min("timestamp"), max("timestamp") FROM rows_sessions WHERE drop_reason IS NULL'
-        ).fetchall()[0]
         week_counts = dict(
             con.execute(weekly_event_counts_sql("rows_sessions", "drop_reason IS NULL")).fetchall()
         )

@@ -27,6 +27,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..checks import required_complete_weeks
 from ..config import FeaturesParams
 from ..dump_format import AUDIO_FEATURES
 from ..errors import PozytywkaError
@@ -80,17 +81,6 @@ def lag_columns(history_weeks: int) -> list[str]:
 def model_feature_columns(history_weeks: int) -> list[str]:
     """The columns a model reads: lags first, then :data:`FEATURE_COLUMNS`."""
     return lag_columns(history_weeks) + FEATURE_COLUMNS
-
-
-def required_complete_weeks(min_train_weeks: int, valid_weeks: int, eval_weeks: int) -> int:
-    """Complete weeks a dump needs for the train/validate/backtest split.
-
-    The last complete week has no target (it is the prediction week). The first
-    backtest week needs ``min_train_weeks`` training weeks and ``valid_weeks``
-    validation weeks before it, then ``eval_weeks`` backtest weeks follow:
-    ``min_train_weeks + valid_weeks + eval_weeks`` labelled weeks + 1.
-    """
-    return min_train_weeks + valid_weeks + eval_weeks + 1
 
 
 def check_enough_weeks(

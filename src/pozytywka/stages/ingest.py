@@ -7,7 +7,9 @@ validated; this module writes the other results, each file atomically, and then
 removes any file in its output folders that this run did not write, so the
 folders hold exactly this run's outputs (no sample left over from an earlier,
 dirtier dump).
-Nothing is written or removed when the dump is rejected.
+Nothing is written or removed when the dump is rejected, too short for the
+evaluation included (:func:`pozytywka.checks.check_dump_length`); DVC keeps the
+outputs of a failed run too (``persist: true`` in dvc.yaml).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import time
 from pathlib import Path
 
 from .. import paths
+from ..checks import check_dump_length
 from ..config import Params
 from ..ingest import ingest_dump
 from ..ingest.pipeline import BIG_TABLES
@@ -91,7 +94,9 @@ def run(params: Params) -> None:
         source,
         write={t: INTERIM_FILES[t] for t in BIG_TABLES},
         gap_min_share=params.data.gap_min_share,
+        check_weeks=lambda weeks: check_dump_length(weeks, params, source),
     )
+    result.quality["source"] = source
 
     written: set[Path] = set(result.written.values())
     for table, target in INTERIM_FILES.items():
