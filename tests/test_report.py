@@ -169,7 +169,7 @@ def test_lock_drift_separates_stale_inputs_from_irreproducible_outputs():
     stale = lock_drift(lock("c1", "m1"), lock("c2", "m2", depth=8))
     assert stale.stale == ["train: params catboost.depth; deps src/train.py"]
     noisy = lock_drift(lock("c1", "m1"), lock("c1", "m2"))
-    assert noisy.stale == [] and noisy.outs_changed == ["train"]
+    assert noisy.stale == [] and noisy.outs_changed == ["train: models/m.cbm"]
 
 
 # --- a real repository with two commits -------------------------------------------------
@@ -335,6 +335,30 @@ def test_check_lock_flags_a_committed_lock_stale_for_its_code_and_params(tmp_pat
     assert "- train: params catboost.depth; deps src/train.py" in text
     code, text = run_report(root, monkeypatch, "--strict", "--no-plots")  # lock not checked
     assert code == 0 and "dvc.lock" not in text
+
+
+def test_check_lock_fails_naming_an_output_that_did_not_reproduce(tmp_path, monkeypatch):
+    """Same code, params and data, other bytes: the PR gate fails and names the output."""
+    import yaml
+
+    root = tmp_path / "noisy"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True)
+    (root / "dvc.yaml").write_text(DVC_YAML)
+    ab = ab_doc(0.05, 0.001, 0.65)
+    write_results(root, depth=6, cat_ndcg=0.5, ab=ab, genres=PR_GENRES, week="2024-07-08")
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock("c1", "m1")))
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    git(root, "commit", "-q", "--allow-empty", "-m", "the PR: no change")
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock("c1", "m2")))  # CI's fresh repro
+    code, text = run_report(root, monkeypatch, "--strict", "--check-lock", "--no-plots")
+    assert code == 1
+    assert "outputs not reproduced byte for byte: train: models/m.cbm" in text
+    assert "- `train: models/m.cbm`" in text
 
 
 def test_shallow_clone_explains_fetch_depth(repo, tmp_path, monkeypatch, capsys):

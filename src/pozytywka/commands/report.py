@@ -150,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
     problems = regressions(before.offline, after.offline, before.ab, after.ab, thresholds)
     if lock is not None and lock.stale:
         problems.append(f"committed dvc.lock is stale for {len(lock.stale)} stage(s)")
+    if lock is not None and lock.outs_changed:
+        problems.append("outputs not reproduced byte for byte: " + ", ".join(lock.outs_changed))
 
     log.info("dvc params diff / metrics diff against %s (%s)", args.base, sha[:8])
     plots, stage_plots = ([], []) if args.no_plots else _plots(before, after, args.out)

@@ -320,10 +320,10 @@ def _lock_section(lock: LockDrift | None) -> str:
         lines += [f"- {s}" for s in lock.stale]
     if lock.outs_changed:
         lines.append(
-            "Outputs differ from the committed ones although their inputs match "
-            "(propagated from upstream or not byte-reproducible here): "
-            + ", ".join(f"`{s}`" for s in lock.outs_changed)
+            f"{WARN} These outputs did not reproduce byte for byte (same code, params and "
+            "data, other bytes): the pipeline must be deterministic (docs/reproducibility.md)."
         )
+        lines += [f"- `{s}`" for s in lock.outs_changed]
     return "\n".join(lines)
 
 

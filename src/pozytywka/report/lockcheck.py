@@ -8,9 +8,11 @@ HEAD:dvc.lock``) with the lock a fresh ``dvc repro`` wrote answers it:
 * a stage whose command, params or *source* dependencies (code, raw data: anything
   no stage produces) differ was changed without rerunning it: the committed lock,
   metrics and playlists are **stale**; the author should run ``dvc repro`` and commit;
-* a stage whose outputs differ while its inputs match did not reproduce byte for
-  byte here. That is worth a note, not a failure: the difference is usually
-  propagated from an upstream stage, or platform noise in floating point.
+* an output that differs from the committed one while its stage's command, params
+  and source dependencies match did not reproduce byte for byte: the pipeline is
+  deterministic by construction (docs/reproducibility.md), so this is a failure
+  too, naming every such output (``stage: path``). The first ones listed in
+  pipeline order are where the difference starts; later ones may only inherit it.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 @dataclass(frozen=True)
 class LockDrift:
     stale: list[str] = field(default_factory=list)  # "stage: what changed"
-    outs_changed: list[str] = field(default_factory=list)  # stage names
+    outs_changed: list[str] = field(default_factory=list)  # "stage: path" per output
 
     @property
     def clean(self) -> bool:
@@ -76,6 +78,11 @@ def lock_drift(committed: Mapping[str, Any] | None, fresh: Mapping[str, Any] | N
             reasons.append("deps " + ", ".join(source))
         if reasons:
             drift.stale.append(f"{name}: " + "; ".join(reasons))
-        elif _hashes(a.get("outs")) != _hashes(b.get("outs")):
-            drift.outs_changed.append(name)
+        else:
+            outs_a, outs_b = _hashes(a.get("outs")), _hashes(b.get("outs"))
+            drift.outs_changed.extend(
+                f"{name}: {path}"
+                for path in sorted(set(outs_a) | set(outs_b))
+                if outs_a.get(path) != outs_b.get(path)
+            )
     return drift
