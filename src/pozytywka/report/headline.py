@@ -38,20 +38,21 @@ def playlists(offline: dict, published: dict) -> dict[str, Any]:
         "ndcg@10": _num(offline["catboost"]["ndcg_at_k"]),
         "baseline_ndcg@10": _num(offline["baseline"]["ndcg_at_k"]),
         "ndcg_diff": _num(offline["ndcg_diff"]),
-        "ndcg_diff_low": _num(offline["ndcg_diff_ci_low"]),
-        "ndcg_diff_high": _num(offline["ndcg_diff_ci_high"]),
+        "ndcg_diff_lo": _num(offline["ndcg_diff_ci_low"]),
+        "ndcg_diff_hi": _num(offline["ndcg_diff_ci_high"]),
         "ndcg_weeks_better": f"{offline['weeks_catboost_better']}/{offline['weeks_evaluated']}",
         "published": published["model"],
     }
 
 
 def ab(result: dict) -> dict[str, Any]:
-    """From ``metrics/ab.json``: the primary metric's relative lift (B/A - 1)."""
+    """From ``metrics/ab.json``: the primary metric's relative lift (B/A - 1) with its 95%
+    interval (``_lo`` / ``_hi``; the p-value is in the detail: the interval says as much),
+    the sample-ratio-mismatch check and the decision."""
     return {
         "lift": _num(result["lift"]),
-        "lift_low": _num(result["ci_low"]),
-        "lift_high": _num(result["ci_high"]),
-        "p_value": _num(result["p_value"]),
+        "lift_lo": _num(result["ci_low"]),
+        "lift_hi": _num(result["ci_high"]),
         "srm_p_value": _num(result["srm_p_value"]),
         "decision": result["decision"],
     }
