@@ -16,6 +16,7 @@ from pozytywka.playlists.models.catboost_model import (
     feature_importance,
     learning_curve,
     load_catboost,
+    loss_meaning,
     predict_catboost,
     save_catboost,
     train_catboost,
@@ -76,6 +77,26 @@ def test_catboost_regressor_predicts_popularity_scale(features) -> None:
     imp = feature_importance(model)
     assert set(imp["feature"]) == set(model_feature_columns(4))
     assert imp["importance"].is_monotonic_decreasing
+
+
+def test_the_logged_poisson_loss_is_what_its_words_say(features) -> None:
+    """The training log says why the Poisson loss is negative: it is the mean of
+    exp(a) - a*y, the negative log-likelihood without log(y!). Checked against CatBoost."""
+    from scipy.special import gammaln
+
+    train, valid = split(features)
+    model = train_catboost(train, valid, FAST, model_feature_columns(4))
+    assert model.get_params()["loss_function"] == "Poisson"
+    y = valid["target"].to_numpy(dtype=float)
+    a = np.log(predict_catboost(model, valid))
+    logged = learning_curve(model)["validation"].iloc[model.get_best_iteration()]
+    assert logged == pytest.approx(np.mean(np.exp(a) - a * y), rel=1e-4)
+    nll = np.mean(np.exp(a) - a * y + gammaln(y + 1))  # the full negative log-likelihood
+    assert nll > 0 and logged < nll
+    words = loss_meaning("Poisson")
+    assert "exp(a) - a*y" in words and "without its log(y!) term" in words
+    assert "can be negative" in words and "lower is better" in words
+    assert loss_meaning("RMSE") == "RMSE of log1p(popularity); lower is better"
 
 
 def test_ranker_trains_grouped_by_week(features) -> None:

@@ -54,10 +54,9 @@ def test_the_console_script_from_a_nested_subfolder(project):
 
 def test_a_stage_from_a_subfolder_reads_and_writes_in_the_project_root(project, monkeypatch):
     monkeypatch.chdir(project / "data/raw")
-    assert main(["-q", "ingest"]) == 0
-    assert (project / "data/interim/sessions.parquet").is_file()
-    assert (project / "metrics/data_quality.json").is_file()
-    assert not (project / "data/raw/data").exists()
+    assert main(["-q", "validate"]) == 0  # reads params.yaml and the dump, writes a report
+    assert (project / "reports/checks/validated.json").is_file()
+    assert not (project / "data/raw/reports").exists()
 
 
 def test_paths_typed_on_the_command_line_are_relative_to_the_start_folder(project, monkeypatch):
@@ -71,8 +70,12 @@ def test_paths_typed_on_the_command_line_are_relative_to_the_start_folder(projec
     assert args.out == project / "conf/r.md"
     # defaults stay relative: they are the project root's files
     assert build_parser().parse_args(["summary"]).params == "params.yaml"
-    assert main(["-q", "--params", "alt.yaml", "ingest"]) == 0
-    assert (project / "data/interim/tracks.parquet").is_file()
+    (project / "conf/alt.yaml").write_text("data:\n  source: data/raw/nope\n")
+    assert main(["-q", "--params", "alt.yaml", "validate"]) == 2  # alt.yaml was read
+    (project / "conf/alt.yaml").write_text("data:\n  source: data/raw/my-dump\n")
+    monkeypatch.chdir(project / "conf")  # main() moved to the project root
+    assert main(["-q", "--params", "alt.yaml", "validate"]) == 0
+    assert (project / "reports/checks/validated.json").is_file()
 
 
 def test_outside_any_project_the_command_says_to_run_inside_it(tmp_path, monkeypatch, capsys):

@@ -220,6 +220,8 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
     text = "\n".join(summary_lines(after))
     assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
     assert "arm A popularity_genres, arm B catboost" in text
+    assert "already-played tracks: allowed (recs.exclude_seen: false)" in text
+    assert "False" not in text and "NDCG@20 = how high they rank" in text
     assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
     section = pr_section({"catboost": {"ndcg_at_20": 0.30}}, after)
     assert "0.3000 → 0.3200 (+0.0200)" in section

@@ -29,7 +29,34 @@ def test_summary_lines():
     text = "\n".join(summary_lines(SKIPS, CACHE))
     assert "Skip prediction over 6 weeks, 1000 plays" in text
     assert "catboost" in text and "0.800 [0.790, 0.810]" in text
-    assert "+16.5%" in text and "never" not in text  # only the policies present
+    assert "+16.5%" in text and "\n  never" not in text  # only the policies present
+    assert "ROC AUC: 0.5 = chance, 1 = perfect" in text
+    assert "bayes" not in text  # no Bayes-optimal model on a real dump: no word of it
+
+
+def test_cache_costs_have_their_unit_and_the_share_its_definition():
+    """Issue: 'never cost 84.24 share -164.8%' had no unit and no definition."""
+    cache = {
+        **CACHE,
+        "weeks": 6,
+        "plays": 1000,
+        "never": {"cost": 84.24, "weekly_cost": 14.04, "share_of_oracle_saving": -1.648},
+        "listener_rate": {"cost": 58.01, "share_of_oracle_saving": -0.0003},
+        "bayes": {"cost": 55.5, "weekly_cost": 9.25, "share_of_oracle_saving": 0.2},
+    }
+    lines = summary_lines(None, cache)
+    text = "\n".join(lines)
+    assert "  never               84.24     14.04  -164.8%  stream every play" in lines
+    assert "  listener_rate       58.01         —     0.0%" in lines  # not "-0.0%"
+    assert "  always              58.00         —     0.0%  fetch every track" in lines
+    assert "cost: currency units" in text and "total over the 6 weeks" in text
+    assert (
+        "share: of the oracle's saving = (cost of always fetching − the policy's cost) /\n"
+        "  (cost of always fetching − the oracle's cost)"
+    ) in text
+    bayes = next(line for line in lines if line.startswith("  bayes "))
+    assert "Bayes-optimal: the synthetic world's true P(skip) (synthetic data only)" in bayes
+    assert lines.index(bayes) < next(i for i, x in enumerate(lines) if x.startswith("  oracle"))
 
 
 def test_summary_names_the_missing_stage():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from pozytywka.cli import main
@@ -73,8 +74,8 @@ def test_summary_lists_playlists_metrics_with_ci_and_the_ab_decision():
     assert "NDCG@10         0.4100 [0.3900, 0.4300]" in text  # CI shown when present
     assert "0.4600" in text
     assert "CatBoost − baseline NDCG@10: +0.0500 [+0.0300, +0.0700], better in 5/6 weeks" in text
-    assert "lift +4.90% (95% CI +2.00% to +7.80%), p = 0.0004" in text
-    assert "arm B: 1510 users, play through rate 0.640" in text
+    assert "lift (B / A − 1) +4.90% (95% CI +2.00% to +7.80%), p = 0.0004" in text
+    assert "arm B: 1510 users, play-through rate 0.640" in text
     assert "decision: ship B" in text
 
 
@@ -206,3 +207,57 @@ def test_summary_says_which_model_was_published_and_why():
     doc = {**PLAYLISTS, "model": "baseline", "model_reason": "auto: the baseline has the better"}
     text = render_summary(doc, OFFLINE, AB)
     assert "  published baseline: auto: the baseline has the better" in text.splitlines()
+
+
+def test_every_figure_says_what_it_measures():
+    """Issue: units and a word of meaning on every figure, no identifiers for words."""
+    text = render_summary(PLAYLISTS, OFFLINE, AB)
+    assert "metric: play-through rate (full plays / plays)" in text
+    assert "metric play_through_rate" not in text
+    assert "SRM p: the sample-ratio check of the arm sizes (below 0.001" in text
+    assert "all in [0, 1], higher is better" in text
+    assert "capture ratio = the picks' next-week popularity / that of the best 10" in text
+
+
+def test_the_whole_summary_has_no_python_repr():
+    """'exclude_seen False' was printed: booleans and None read as words."""
+    from test_skips_report import CACHE, SKIPS
+
+    recs = {
+        "weeks_evaluated": 4,
+        "exclude_seen": False,
+        "best_model": "catboost",
+        "catboost": {"ndcg_at_20": 0.3, "recall_at_20": 0.4},
+    }
+    cache = {**CACHE, "weeks": 6, "plays": 1000, "bayes": {"cost": 55.0}}
+    text = render_summary(PLAYLISTS, OFFLINE, AB, skips=SKIPS, cache=cache, recs=recs)
+    assert re.findall(r"\b(?:True|False|None|nan)\b", text) == []
+    assert "already-played tracks: allowed (recs.exclude_seen: false)" in text
+
+
+def test_the_summary_ends_with_where_to_look_next(tmp_path: Path, monkeypatch, capsys):
+    """The paths listed are the reports, plots and docs that exist, nothing else."""
+    for name in (
+        "reports/playlists/playlists.md",
+        "reports/ab/summary.md",
+        "reports/cache/server.png",
+        "reports/recs/vs_popularity.md",
+        "docs/definitions.md",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/offline.json").write_text(json.dumps(OFFLINE))
+    monkeypatch.chdir(tmp_path)
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    tail = out[out.index("Where to look next") :].splitlines()
+    assert tail == [
+        "Where to look next",
+        "  playlists:  reports/playlists/playlists.md",
+        "  A/B test:   reports/ab/summary.md",
+        "  cache:      reports/cache/server.png",
+        "  recs:       reports/recs/vs_popularity.md",
+        "  every term: docs/definitions.md",
+    ]
+    assert "reports/ab/arms.png" not in out  # not written yet: not listed

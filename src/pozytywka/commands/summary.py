@@ -1,12 +1,15 @@
-"""``pozytywka summary``: what the pipeline produced, in a dozen lines (end of ``make repro``).
+"""``pozytywka summary``: what the pipeline produced, in about a screen (end of ``make repro``).
 
 The data's complete weeks and gaps, the playlists published (genre, track count;
 skipped genres summarised: counts by reason, the first few by name), baseline vs
 CatBoost on the offline metrics with their confidence intervals across weeks (none
 under 2 weeks) and the weeks left out and why, and the A/B result (lift, or the
 difference when the lift is undefined; CI, p-value, decision and why; a replay is
-headed as a replay estimate). It reads only the files of DESIGN §6;
-a missing one is named with the stage that writes it, so the user knows what to run.
+headed as a replay estimate); then the skips and recommendations blocks. Every
+number says what it measures and in what unit (a line of meaning under each table),
+and the summary ends with where to look next: the reports, plots and docs that exist.
+It reads only the files of DESIGN §6; a missing one is named with the stage that
+writes it, so the user knows what to run.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..markdown import fmt_p
 from ..recs.report import summary_lines as recs_summary_lines
 from ..report.compare import (
     OFFLINE_METRICS,
+    SRM_ALPHA,
     ab_decision,
     ab_heading,
     metric_ci,
@@ -46,6 +50,64 @@ SOURCES = {
 
 
 REPLAY_NOTE = "users never saw these playlists; arms scored by what users played anyway"
+# the A/B metric's words (``ab.json``'s ``metric`` is an identifier)
+AB_METRIC_WORDS = {"play_through_rate": "play-through rate (full plays / plays)"}
+OFFLINE_MEANING = (
+    "  each genre's {k} picks scored against its real next week; all in [0, 1], higher is better;",
+    "  capture ratio = the picks' next-week popularity / that of the best {k} possible picks",
+)
+
+# "Where to look next": (what, files), each file listed only when it exists
+LOOK_NEXT = (
+    (
+        "playlists",
+        (
+            paths.PLAYLISTS_MD,
+            paths.EVALUATE_REPORTS / "offline_by_week.png",
+            Path("docs/playlists.md"),
+        ),
+    ),
+    (
+        "A/B test",
+        (
+            paths.AB_SUMMARY,
+            paths.AB_REPORTS / "arms.png",
+            paths.AB_REPORTS / "sequential.png",
+            Path("docs/experiments.md"),
+        ),
+    ),
+    ("live A/B", (Path("reports/ab_live/summary.md"),)),  # `pozytywka traffic`
+    (
+        "training",
+        (
+            paths.TRAIN_REPORTS / "learning_curve.png",
+            paths.TRAIN_REPORTS / "feature_importance.png",
+        ),
+    ),
+    (
+        "skips",
+        (
+            paths.SKIPS_REPORTS / "by_week.png",
+            paths.SKIPS_REPORTS / "calibration.png",
+            Path("docs/skips.md"),
+        ),
+    ),
+    (
+        "cache",
+        (paths.CACHE_REPORTS / "cost_vs_threshold.png", paths.CACHE_REPORTS / "server.png"),
+    ),
+    (
+        "recs",
+        (
+            paths.RECS_REPORTS / "vs_popularity.md",
+            paths.RECS_REPORTS / "ndcg_at_20_by_week.png",
+            Path("docs/recs.md"),
+        ),
+    ),
+    ("hindsight", (paths.HINDSIGHT_REPORTS / "history.png",)),
+    ("data", (paths.DATA_QUALITY_REPORTS / "summary.md",)),
+    ("every term", (Path("docs/definitions.md"),)),
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -143,6 +205,7 @@ def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
         lines.append(text)
     for week in offline.get("left_out_weeks") or []:
         lines.append(f"  left out: week {week.get('week_start')}: {week.get('reason')}")
+    lines += [line.format(k=k) for line in OFFLINE_MEANING]
     return lines
 
 
@@ -154,11 +217,12 @@ def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
     lift, lo, hi = number(ab, "lift"), number(ab, "ci_low"), number(ab, "ci_high")
     alpha = number(ab, "alpha") or alpha
     head = ab_heading(ab)
-    lines = [f"{head} (A: baseline playlists, B: CatBoost), metric {metric}"]
+    words = AB_METRIC_WORDS.get(str(metric), str(metric).replace("_", " "))
+    lines = [f"{head} (A: baseline playlists, B: CatBoost), metric: {words}"]
     p_srm = f"p = {fmt_p(number(ab, 'p_value'))}, SRM p = {fmt_p(number(ab, 'srm_p_value'))}"
     diff, d_lo, d_hi = number(ab, "abs_diff"), number(ab, "abs_ci_low"), number(ab, "abs_ci_high")
     if lift is not None and lo is not None and hi is not None:
-        lines.append(f"  lift {lift:+.2%} (95% CI {lo:+.2%} to {hi:+.2%}), {p_srm}")
+        lines.append(f"  lift (B / A − 1) {lift:+.2%} (95% CI {lo:+.2%} to {hi:+.2%}), {p_srm}")
     elif diff is not None:
         ci = ""
         if d_lo is not None and d_hi is not None:
@@ -172,7 +236,9 @@ def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
         for key in ("play_through_rate", "likes_per_user", "skips_per_user"):
             value = number(a, key)
             if value is not None:
-                parts.append(f"{key.replace('_', ' ')} {value:.3f}")
+                parts.append(
+                    f"{key.replace('play_through', 'play-through').replace('_', ' ')} {value:.3f}"
+                )
         lines.append(f"  arm {arm}: " + ", ".join(parts))
     decision = ab_decision(ab, alpha)
     lines.append(f"  decision: {decision}")
@@ -180,7 +246,21 @@ def ab_lines(ab: Mapping[str, Any] | None, alpha: float = 0.05) -> list[str]:
         lines.append(f"  why: {ab['reason']}")
     if ab.get("mode") == "replay":
         lines.append(f"  note: {ab.get('mode_note') or REPLAY_NOTE}")
+    lines.append(
+        f"  SRM p: the sample-ratio check of the arm sizes (below {SRM_ALPHA:g} the split is "
+        "broken and the result void)"
+    )
     return lines
+
+
+def look_next_lines(exists=Path.is_file) -> list[str]:
+    """The end of the summary: the reports, plots and docs to open next (those that exist)."""
+    lines = []
+    for what, files in LOOK_NEXT:
+        present = [str(f) for f in files if exists(f)]
+        if present:
+            lines.append(f"  {what + ':':<12}" + ", ".join(present))
+    return ["Where to look next", *lines] if lines else []
 
 
 def render_summary(
@@ -192,14 +272,18 @@ def render_summary(
     cache: Mapping[str, Any] | None = None,
     recs: Mapping[str, Any] | None = None,
     with_recs: bool = False,
+    look_next: bool = False,
 ) -> str:
     """The summary; the skips block appears once either of its files exists, the recs
-    block when its file exists or ``with_recs`` (the command: says when it is missing)."""
+    block when its file exists or ``with_recs`` (the command: says when it is missing),
+    and with ``look_next`` the files to open next (those in the working directory)."""
     blocks = [data_lines(quality), playlists_lines(playlists), offline_lines(offline), ab_lines(ab)]
     if skips is not None or cache is not None:
         blocks.append(skips_summary_lines(skips, cache))
     if recs is not None or with_recs:
         blocks.append(recs_summary_lines(recs))
+    if look_next:
+        blocks.append(look_next_lines())
     return "\n\n".join("\n".join(b) for b in blocks if b) + "\n"
 
 
@@ -234,6 +318,7 @@ def run(args: argparse.Namespace) -> int:
             docs[paths.CACHE_METRICS],
             docs[paths.RECS_METRICS],
             with_recs=True,
+            look_next=True,
         ),
         end="",
     )

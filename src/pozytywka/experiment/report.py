@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pandas as pd
+from matplotlib.ticker import PercentFormatter
 
 from ..markdown import fmt_p
-from ..plotting import MODEL_COLOURS, new_figure
+from ..plotting import MODEL_COLOURS, message_figure, new_figure
 
 LABELS = {
     "play_through_rate": "play-through rate",
@@ -13,10 +14,25 @@ LABELS = {
     "skips_per_user": "skips per user",
     "full_plays_per_user": "full plays per user",
 }
+# each panel's y axis: what is counted, over whom (docs/definitions.md, "Per-arm metrics")
+UNITS = {
+    "play_through_rate": "full plays / plays\n(users with a counted play)",
+    "likes_per_user": "likes per user in the week",
+    "skips_per_user": "skips per user in the week",
+    "full_plays_per_user": "full plays per user in the week",
+}
 
 
 def arms_figure(intervals: pd.DataFrame, confidence: float):
-    """One panel per metric: each arm's mean with its confidence interval."""
+    """One panel per metric: each arm's mean with its confidence interval.
+
+    With no mean in any arm (no user with events) the figure says so in words.
+    """
+    title = f"A/B arms: means with {confidence:.0%} intervals"
+    if not len(intervals) or intervals["mean"].isna().all():
+        return message_figure(
+            title, "No user in either arm has a counted play: nothing to compare yet."
+        )
     metrics = list(dict.fromkeys(intervals["metric"]))
     fig, axes = new_figure(width=3.2 * len(metrics), height=3.6, ncols=len(metrics))
     axes = list(axes) if len(metrics) > 1 else [axes]
@@ -45,7 +61,18 @@ def arms_figure(intervals: pd.DataFrame, confidence: float):
         )
         ax.set_xlim(-0.6, len(rows) - 0.4)
         ax.set_title(LABELS.get(metric, metric))
-    fig.suptitle(f"A/B arms: means with {confidence:.0%} intervals")
+        ax.set_ylabel(UNITS.get(metric, ""))
+        if rows["mean"].isna().all():
+            ax.text(
+                0.5,
+                0.5,
+                "no user with\na counted play",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+            ax.set_yticks([])
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -95,7 +122,8 @@ def sequential_figure(seq: pd.DataFrame, confidence: float):
         ax.plot(ok["day"], ok["lift"], "o-", color=MODEL_COLOURS["B"], label="lift B/A - 1")
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("day of the week (cumulative data)")
-    ax.set_ylabel("play-through rate lift")
+    ax.set_ylabel("lift of the play-through rate,\nB / A − 1")
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
     ax.set_xticks(range(1, 8))
     ax.set_title(
         "Lift as the days accrue (fixed-horizon intervals: valid on the last day only)", fontsize=9

@@ -131,9 +131,18 @@ def summary_lines(metrics: Mapping[str, Any] | None) -> list[str]:
             "Personal recommendations",
             "  metrics/recs.json is missing: run `dvc repro recs_evaluate` (or `make repro`)",
         ]
+    ex = metrics.get("exclude_seen")
+    seen = (
+        f"already-played tracks: {'left out' if ex else 'allowed'} "
+        f"(recs.exclude_seen: {str(bool(ex)).lower()})"
+        if isinstance(ex, bool)
+        else "already-played tracks: not recorded"
+    )
     lines = [
-        f"Personal recommendations over {metrics.get('weeks_evaluated', '?')} weeks "
-        f"(NDCG@20 / recall@20, mean [95% CI]; exclude_seen {metrics.get('exclude_seen')})"
+        f"Personal recommendations over {metrics.get('weeks_evaluated', '?')} weeks, 20 tracks "
+        "per listener (mean [95% CI across weeks])",
+        f"  {seen}",
+        f"  {'model':<18} {'NDCG@20':<26} recall@20",
     ]
     for name in ORDER:
         entry = metrics.get(name)
@@ -154,4 +163,10 @@ def summary_lines(metrics: Mapping[str, Any] | None) -> list[str]:
             f"  live experiment: arm A {FALLBACK}, arm B {metrics['arm_b_model']} "
             "(the best model that is not a popularity baseline)"
         )
+    lines += [
+        "  against the tracks each listener played to the end that week: NDCG@20 = how high "
+        "they rank",
+        "  (0 to 1, higher is better), recall@20 = the share of them in the 20; oracle: "
+        "the best recall possible",
+    ]
     return lines

@@ -13,7 +13,15 @@ from ..markdown import MISSING, fmt_delta, fmt_value, table
 from .evaluate import MODELS
 
 Doc = Mapping[str, Any] | None
-POLICIES = ("never", "always", *MODELS, "bayes", "oracle")  # bayes: synthetic data only
+BAYES = "bayes"  # the Bayes-optimal model (pozytywka.skips.ceiling): synthetic data only
+POLICIES = ("never", "always", *MODELS, BAYES, "oracle")
+# what the fixed policies and the ceiling do, in words (the models' names are their own)
+POLICY_WORDS = {
+    "never": "stream every play",
+    "always": "fetch every track",
+    BAYES: "Bayes-optimal: the synthetic world's true P(skip) (synthetic data only)",
+    "oracle": "fetch exactly the plays that will be played to the end",
+}
 HEADLINE = (("roc_auc", "ROC AUC"), ("log_loss", "log loss"), ("accuracy", "accuracy"))
 
 
@@ -31,8 +39,16 @@ def _with_ci(section: Doc, key: str) -> str:
     return f"{value:.3f}{ci}"
 
 
+def _share(value: float | None) -> str:
+    """A share of the oracle's saving as a signed percent ("0.0%" when it rounds to 0)."""
+    if value is None:
+        return MISSING
+    return "0.0%" if round(value * 1000) == 0 else f"{value:+.1%}"
+
+
 def summary_lines(skips: Doc, cache: Doc) -> list[str]:
-    """A dozen lines for ``pozytywka summary``: the models' metrics and the cache costs."""
+    """About twenty lines for ``pozytywka summary``: the models' metrics and the cache
+    costs, each table with a line on what its numbers mean and their unit."""
     lines = []
     if skips is None:
         lines += [
@@ -49,22 +65,40 @@ def summary_lines(skips: Doc, cache: Doc) -> list[str]:
         for model in MODELS:
             cells = "".join(f"{_with_ci(skips.get(model), k):<24}" for k, _ in HEADLINE)
             lines.append(f"  {model:<18}{cells}".rstrip())
+        lines += [
+            "  ROC AUC: 0.5 = chance, 1 = perfect; log loss (of P(skip)): lower is better;",
+            "  accuracy: share of plays called right at the threshold chosen on validation weeks",
+        ]
+    lines.append("")
     if cache is None:
         lines += ["Cache", "  metrics/cache.json is missing: run `dvc repro skips_cache`"]
-    else:
-        lines.append(
-            "Cache simulation (cost over the evaluated weeks; share of the oracle's saving)"
+        return lines
+    weeks = cache.get("weeks", "?")
+    lines += [
+        f"Cache simulation over {weeks} weeks, {cache.get('plays', '?')} plays: fetch each "
+        "track whole ahead, or stream it",
+        f"  {'policy':<18}{'cost':>7}{'per week':>10}{'share':>9}  what it does",
+    ]
+    for policy in POLICIES:
+        section = cache.get(policy)
+        if section is None:
+            continue
+        row = (
+            f"  {policy:<18}{fmt_value(_num(section, 'cost'), 2):>7}"
+            f"{fmt_value(_num(section, 'weekly_cost'), 2):>10}"
+            f"{_share(_num(section, 'share_of_oracle_saving')):>9}  {POLICY_WORDS.get(policy, '')}"
         )
-        for policy in POLICIES:
-            section = cache.get(policy)
-            if section is None:
-                continue
-            cost = _num(section, "cost")
-            share = _num(section, "share_of_oracle_saving")
-            lines.append(
-                f"  {policy:<18}cost {fmt_value(cost, 2):>10}   share "
-                + (f"{share:+.1%}" if share is not None else MISSING)
-            )
+        lines.append(row.rstrip())
+    lines += [
+        f"  {MODELS[0]} .. {MODELS[-1]}: the skip models, each streaming a play when its "
+        "P(skip) >= a threshold",
+        "  chosen on validation weeks",
+        "  cost: currency units (the skips.cache prices of GB delivered and of slow deliveries),",
+        f"  total over the {weeks} weeks; per week: the mean of the weeks",
+        "  share: of the oracle's saving = (cost of always fetching − the policy's cost) /",
+        "  (cost of always fetching − the oracle's cost), mean of the weeks; 100% = the oracle, "
+        "below 0 = worse than always fetching",
+    ]
     return lines
 
 

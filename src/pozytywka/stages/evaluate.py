@@ -18,7 +18,7 @@ from ..playlists.metrics import (
     summarise,
     weekly_metrics,
 )
-from ..plotting import MODEL_COLOURS, new_figure
+from ..plotting import MODEL_COLOURS, legend_outside, message_figure, new_figure
 
 log = logging.getLogger(__name__)
 MODELS = ["baseline", "catboost"]
@@ -79,8 +79,15 @@ def run(params: Params) -> None:
     )
 
 
-def _plot(by_week: pd.DataFrame, summary: dict, k: int) -> None:
-    fig, ax = new_figure()
+def by_week_figure(by_week: pd.DataFrame, summary: dict, k: int):
+    """Baseline vs CatBoost NDCG@k per backtest week (legend outside the data)."""
+    title = "Backtest: baseline vs CatBoost per week"
+    if not len(by_week):
+        return message_figure(
+            title,
+            "No backtest week could be scored: nothing to plot (metrics/offline.json says why).",
+        )
+    fig, ax = new_figure(8.5, 4.0)
     x = range(len(by_week))
     for model in MODELS:
         ax.plot(
@@ -92,8 +99,12 @@ def _plot(by_week: pd.DataFrame, summary: dict, k: int) -> None:
         )
     ax.set_xticks(list(x), by_week["week_start"], rotation=30, ha="right")
     ax.set_xlabel("feature week (predicting the week after)")
-    ax.set_ylabel(f"NDCG@{k} (mean over genres)")
-    ax.set_title("Backtest: baseline vs CatBoost per week")
-    ax.legend()
+    ax.set_ylabel(f"NDCG@{k}, mean over genres\n(0 to 1, higher is better)")
+    ax.set_title(title)
+    legend_outside(ax)
     fig.tight_layout()
-    save_figure(paths.EVALUATE_REPORTS / "offline_by_week.png", fig)
+    return fig
+
+
+def _plot(by_week: pd.DataFrame, summary: dict, k: int) -> None:
+    save_figure(paths.EVALUATE_REPORTS / "offline_by_week.png", by_week_figure(by_week, summary, k))

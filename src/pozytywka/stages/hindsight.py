@@ -17,7 +17,7 @@ from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import read_json, save_figure, write_csv, write_json
-from ..plotting import MODEL_COLOURS, new_figure
+from ..plotting import MODEL_COLOURS, legend_outside, message_figure, new_figure
 from ..retrain import rounded
 from ..retrain.hindsight import read_history, score_previous, update_history
 
@@ -39,7 +39,7 @@ def run(params: Params) -> None:
     write_json(paths.HINDSIGHT_METRICS, rounded(summary))
     write_csv(paths.HINDSIGHT_REPORTS / "by_playlist.csv", table.round(6))
     write_csv(paths.HINDSIGHT_HISTORY, history.round(6))
-    _plot(history, params.evaluate.k)
+    _plot(history, params.evaluate.k, summary)
     if summary["status"] == "scored":
         log.info(
             "week %s in hindsight: %d playlists, NDCG@%d %.4f (backtest promised %s), "
@@ -55,26 +55,48 @@ def run(params: Params) -> None:
         log.info("hindsight: nothing to score (%s)", summary["status"])
 
 
-def _plot(history: pd.DataFrame, k: int) -> None:
-    """One point per retrained week: NDCG@k and capture ratio, with the backtest's promise."""
-    fig, ax = new_figure()
-    x = list(range(len(history)))
-    if len(history):
-        colour = MODEL_COLOURS["catboost"]
-        ax.plot(x, history["ndcg_at_k"], marker="o", color=colour, label=f"NDCG@{k}")
-        ax.plot(x, history["capture_ratio"], marker="s", color="#2ca02c", label="capture ratio")
-        ax.plot(
-            x,
-            history["promised_ndcg_at_k"],
-            linestyle="--",
-            color=colour,
-            label=f"NDCG@{k} the backtest promised",
+TITLE = "Published playlists, scored on the week they were for"
+
+
+def empty_message(summary: dict) -> str:
+    """Why the history has no point yet, in words (the plot says it instead of empty axes)."""
+    if summary.get("status") == "not_in_data":
+        return (
+            f"No published week has been scored yet: the playlists for the week of "
+            f"{summary.get('week_start')} wait for that week's data (the data ends with the "
+            f"week of {summary.get('last_week_in_data')}); the next retraining adds it."
         )
-        ax.set_xticks(x, history["iso_week"], rotation=30, ha="right")
-        ax.legend()
-    else:
-        ax.text(0.5, 0.5, "no retrained week yet", ha="center", va="center")
-    ax.set_xlabel("week the playlists were published for")
-    ax.set_title("Published playlists, scored on the week they were for")
+    return (
+        "No published week has been scored yet: the first retraining (make retrain) "
+        "adds a week of data and scores the playlists published for it, one point per week."
+    )
+
+
+def history_figure(history: pd.DataFrame, k: int, summary: dict):
+    """One point per retrained week: NDCG@k and capture ratio, with the backtest's promise;
+    with no week scored yet, the reason in words."""
+    if not len(history):
+        return message_figure(TITLE, empty_message(summary))
+    fig, ax = new_figure(8.5, 4.0)
+    x = list(range(len(history)))
+    colour = MODEL_COLOURS["catboost"]
+    ax.plot(x, history["ndcg_at_k"], marker="o", color=colour, label=f"NDCG@{k}")
+    ax.plot(x, history["capture_ratio"], marker="s", color="#2ca02c", label="capture ratio")
+    ax.plot(
+        x,
+        history["promised_ndcg_at_k"],
+        linestyle="--",
+        color=colour,
+        label=f"NDCG@{k} the backtest promised",
+    )
+    ax.set_xticks(x, history["iso_week"], rotation=30, ha="right")
+    ax.set_ylabel("mean over the week's playlists\n(0 to 1, higher is better)")
+    legend_outside(ax, fontsize=8)
+    ax.set_xlabel("ISO week the playlists were published for")
+    ax.set_title(TITLE)
     fig.tight_layout()
-    save_figure(paths.HINDSIGHT_REPORTS / "history.png", fig)
+    return fig
+
+
+def _plot(history: pd.DataFrame, k: int, summary: dict) -> None:
+    save_figure(paths.HINDSIGHT_REPORTS / "history.png", history_figure(history, k, summary))

@@ -10,7 +10,7 @@ from .. import paths
 from ..config import Params
 from ..io import atomic_path, save_figure, write_csv, write_json
 from ..playlists.models.catboost_model import save_catboost
-from ..plotting import new_figure
+from ..plotting import legend_outside, message_figure, new_figure
 from ..recs.evaluate import FALLBACK, ORACLE, evaluate, summarise
 from ..recs.report import vs_popularity_markdown
 from ._recs_inputs import read_inputs
@@ -63,15 +63,24 @@ def run(params: Params) -> None:
     )
 
 
-def _plot(wide: pd.DataFrame, summary: dict) -> None:
-    fig, ax = new_figure()
+def ndcg_figure(wide: pd.DataFrame, summary: dict):
+    """NDCG@20 per evaluated week, one line per model (legend outside the data)."""
+    title = "Personal recommendations: NDCG@20 per week"
+    models = [c for c in wide.columns if c != "week_start"]
+    if not len(wide) or not models:
+        return message_figure(title, "No week was evaluated: nothing to plot.")
+    fig, ax = new_figure(8.5, 4.0)
     x = range(len(wide))
-    for model in [c for c in wide.columns if c != "week_start"]:
+    for model in models:
         ax.plot(x, wide[model], marker="o", label=f"{model} ({summary[model]['ndcg_at_20']:.3f})")
     ax.set_xticks(list(x), wide["week_start"], rotation=30, ha="right")
     ax.set_xlabel("evaluated week (models fitted on the weeks before it)")
-    ax.set_ylabel("NDCG@20 (mean over listeners)")
-    ax.set_title("Personal recommendations: NDCG@20 per week")
-    ax.legend(fontsize=8)
+    ax.set_ylabel("NDCG@20, mean over listeners\n(0 to 1, higher is better)")
+    ax.set_title(title)
+    legend_outside(ax, fontsize=8, title="model (mean)", title_fontsize=8)
     fig.tight_layout()
-    save_figure(paths.RECS_REPORTS / "ndcg_at_20_by_week.png", fig)
+    return fig
+
+
+def _plot(wide: pd.DataFrame, summary: dict) -> None:
+    save_figure(paths.RECS_REPORTS / "ndcg_at_20_by_week.png", ndcg_figure(wide, summary))

@@ -143,9 +143,10 @@ def run(params: Params) -> None:
     fixed = {p: summary[p]["cost"] for p in ("never", "always", "oracle")}
     chosen = {m: summary[m]["threshold"] for m in MODELS}
     save_figure(
-        paths.CACHE_REPORTS / "cost_vs_threshold.png", cost_curve_figure(curve, fixed, chosen)
+        paths.CACHE_REPORTS / "cost_vs_threshold.png",
+        cost_curve_figure(curve, fixed, chosen, doc["weeks"]),
     )
-    save_figure(paths.CACHE_REPORTS / "server.png", server_figure(server))
+    save_figure(paths.CACHE_REPORTS / "server.png", server_figure(server, len(last)))
     log.info(
         "cache: always %.2f, never %.2f, oracle %.2f, CatBoost %.2f (captures %.1f%% of the "
         "oracle's saving); server policies %s",

@@ -15,6 +15,7 @@ from ..playlists.features import model_feature_columns
 from ..playlists.models.catboost_model import (
     feature_importance,
     learning_curve,
+    loss_meaning,
     save_catboost,
     train_catboost,
 )
@@ -80,15 +81,23 @@ def run(params: Params) -> None:
     write_csv(paths.TRAIN_REPORTS / "learning_curve.csv", curve.round(6))
     _plot_importance(importance)
     _plot_curve(curve, best, params.catboost.loss_function)
-    log.info("best iteration %d, validation loss %.4f", best, curve["validation"].iloc[best])
+    log.info(
+        "best iteration %d, validation loss %.4f (%s)",
+        best,
+        curve["validation"].iloc[best],
+        loss_meaning(params.catboost.loss_function),
+    )
 
 
 def _plot_importance(importance: pd.DataFrame, top: int = 25) -> None:
     head = importance.head(top).iloc[::-1]
     fig, ax = new_figure(7.0, max(3.0, 0.25 * len(head) + 1.0))
     ax.barh(head["feature"], head["importance"], color=MODEL_COLOURS["catboost"])
-    ax.set_xlabel("importance (PredictionValuesChange)")
-    ax.set_title(f"CatBoost feature importance (top {len(head)})")
+    ax.set_xlabel(
+        f"importance, % of the total (all {len(importance)} features sum to 100)\n"
+        "CatBoost's PredictionValuesChange"
+    )
+    ax.set_title(f"CatBoost feature importance (top {len(head)} of {len(importance)})")
     fig.tight_layout()
     save_figure(paths.TRAIN_REPORTS / "feature_importance.png", fig)
 
@@ -100,9 +109,22 @@ def _plot_curve(curve: pd.DataFrame, best: int, loss: str) -> None:
         curve["iteration"], curve["validation"], label="validation", color=MODEL_COLOURS["catboost"]
     )
     ax.axvline(best, linestyle="--", color="black", linewidth=0.8, label=f"best ({best})")
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("RMSE of log1p(popularity)" if loss == "RMSE" else f"{loss} loss")
-    ax.set_title("CatBoost learning curve")
-    ax.legend()
+    ax.set_xlabel("boosting iteration (trees)")
+    name = loss.split(":")[0]
+    ax.set_ylabel(
+        "RMSE of log1p(popularity)" if name == "RMSE" else f"{name} loss (lower is better)"
+    )
+    if name == "Poisson":
+        fig.suptitle("CatBoost learning curve")
+        ax.set_title(
+            "Poisson loss = mean of exp(a) - a*y, a = log of the predicted count: the negative "
+            "log-likelihood\nwithout its log(y!) term (the same for every model), so it can be "
+            "negative",
+            fontsize=8,
+            color="#555555",
+        )
+    else:
+        ax.set_title("CatBoost learning curve")
+    ax.legend(loc="upper center")  # the curves fall from the top left, best is at the right
     fig.tight_layout()
     save_figure(paths.TRAIN_REPORTS / "learning_curve.png", fig)

@@ -162,6 +162,26 @@ def learning_curve(model: CatBoost) -> pd.DataFrame:
     )
 
 
+def loss_meaning(loss_function: str) -> str:
+    """What the logged training loss is, in words (it is read in the training log and plot).
+
+    CatBoost's ``Poisson`` metric is the mean of ``exp(a) - a*y`` (``a`` the raw
+    prediction, the log of the predicted count; CatBoost's "Regression: objectives and
+    metrics" page): the Poisson negative log-likelihood without its ``log(y!)`` term,
+    which does not depend on the model. With counts in the tens it is negative.
+    """
+    name = loss_function.split(":")[0]
+    if name == "Poisson":
+        return (
+            "CatBoost's Poisson loss, the mean of exp(a) - a*y (a: the log of the predicted "
+            "count): the negative log-likelihood without its log(y!) term, so it can be "
+            "negative; lower is better"
+        )
+    if name == "RMSE":
+        return "RMSE of log1p(popularity); lower is better"
+    return f"CatBoost's {name} metric"
+
+
 def feature_importance(model: CatBoost) -> pd.DataFrame:
     """Columns feature, importance (PredictionValuesChange), most important first."""
     frame = pd.DataFrame(
