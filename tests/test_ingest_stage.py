@@ -111,10 +111,48 @@ def project(tmp_path, monkeypatch, dump):
             "event_type": "PLAY",
         }
     )
+    for day, track in (("2024-01-23T12:00:00", "t2"), ("2024-02-06T12:00:00", "t3")):
+        # two later plays: five complete weeks, enough for the smallest evaluation
+        dump["sessions"].append(
+            {
+                "session_id": 13,
+                "timestamp": day,
+                "user_id": 1,
+                "track_id": track,
+                "event_type": "play",
+            }
+        )
     write_dump(tmp_path / "data/raw/my-dump", dump, gz=("sessions",))
-    (tmp_path / "params.yaml").write_text("data:\n  source: data/raw/my-dump\n")
+    (tmp_path / "params.yaml").write_text(SMALL_EVALUATION)
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# The fewest weeks the products can be evaluated on: playlists 1 + 1 + 1 + 1, skips and
+# recs 1 + 1 + 1 (pozytywka.checks.weeks_needed).
+SMALL_EVALUATION = """\
+data: {source: data/raw/my-dump}
+split: {min_train_weeks: 1, valid_weeks: 1}
+evaluate: {eval_weeks: 1}
+skips: {train_weeks: 1, valid_weeks: 1, eval_weeks: 1}
+recs: {min_train_weeks: 1, valid_weeks: 1, eval_weeks: 1}
+"""
+
+
+def test_a_dump_too_short_is_rejected_before_anything_is_written(project, capsys):
+    assert main(["ingest"]) == 0
+    before = {p: p.read_bytes() for p in sorted(project.rglob("*")) if p.is_file()}
+    longer = SMALL_EVALUATION.replace("evaluate: {eval_weeks: 1}", "evaluate: {eval_weeks: 3}")
+    assert longer != SMALL_EVALUATION
+    (project / "params.yaml").write_text(longer)
+    assert main(["ingest"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "pozytywka ingest: error: data/raw/my-dump has 5 complete weeks, playlists needs 6" in err
+    )
+    after = {p: p.read_bytes() for p in sorted(project.rglob("*")) if p.is_file()}
+    del before[project / "params.yaml"], after[project / "params.yaml"]
+    assert after == before
 
 
 def test_cli_writes_tables_metrics_and_reports(project, capsys):
@@ -139,13 +177,14 @@ def test_cli_writes_tables_metrics_and_reports(project, capsys):
     assert reports == ["sessions_dropped_sample.csv", "summary.md"]
     quality = json.loads((project / "metrics/data_quality.json").read_text())
     sessions = quality["sessions"]
-    assert sessions["rows_read"] == 8
-    assert sessions["rows_kept"] == 6
+    assert sessions["rows_read"] == 10
+    assert sessions["rows_kept"] == 8
     assert sessions["dropped"]["malformed_json"] == 1
     assert sessions["dropped"]["track_id_missing"] == 1
-    assert quality["window"]["complete_weeks"] == 2  # the weeks of Jan 1 and Jan 8
+    assert quality["window"]["complete_weeks"] == 5  # the weeks of Jan 1 .. Jan 29
+    assert quality["source"] == "data/raw/my-dump"  # what the validate stage matches
     assert (
-        "| sessions | `sessions.jsonl.gz` | 8 | 6 | 2 |"
+        "| sessions | `sessions.jsonl.gz` | 10 | 8 | 2 |"
         in (project / "reports/data_quality/summary.md").read_text()
     )
 
