@@ -65,6 +65,10 @@ def live_weeks(url: str) -> list[str]:
     return live_samples(url, "week_start")
 
 
+def ready(url: str) -> bool:
+    return httpx.get(url + "/readyz", timeout=30).status_code == 200
+
+
 def test_one_reload_moves_every_worker_to_the_new_week(tmp_path):
     root = write_tiny_root(tmp_path / "root")
     env = {
@@ -72,6 +76,8 @@ def test_one_reload_moves_every_worker_to_the_new_week(tmp_path):
         "POZYTYWKA_ADMIN_TOKEN": TOKEN,
     }
     with ServiceProcess(root, env, args=("--workers", "2")) as svc:
+        # ready (ServiceProcess waited for /readyz) means both workers serve, not one
+        assert httpx.get(svc.url + "/readyz", timeout=30).json()["checks"]["workers"] is True
         assert live_weeks(svc.url) == [WEEK, WEEK]
         publish(root, NEW_WEEK, NEW_VERSIONS)
         r = httpx.post(
@@ -126,6 +132,7 @@ def test_a_killed_worker_is_replaced_and_forgotten_by_the_live_gauge(tmp_path):
         )
         assert before[1] in after
         until(lambda: live_pids(svc.url) == sorted(after), "one live sample per live worker")
+        until(lambda: ready(svc.url), "ready again: both workers serve")
 
 
 def test_a_metrics_folder_with_an_earlier_runs_files_is_refused(tmp_path):

@@ -15,7 +15,8 @@ run's counts would be added to this run's); when it is not set, a temporary
 ``pozytywka-prometheus-<pid>-*`` folder, removed at exit (and, after a
 ``kill -9``, by the next start). A worker exits when the supervisor dies, and a
 successful ``POST /admin/reload`` tells the other workers to reload the same
-week (:mod:`pozytywka.serve.supervisor`). The manual clock needs one worker.
+week (:mod:`pozytywka.serve.supervisor`); ``GET /readyz`` answers 200 once every
+worker serves. The manual clock needs one worker.
 """
 
 from __future__ import annotations
@@ -133,7 +134,10 @@ def remove_orphaned_dirs(tmp: Path) -> list[Path]:
 def _run_workers(args: argparse.Namespace, root: Path) -> int:
     import uvicorn
 
+    from ..serve.supervisor import WORKERS_ENV
+
     os.environ["POZYTYWKA_ROOT"] = str(root.resolve())
+    os.environ[WORKERS_ENV] = str(args.workers)  # /readyz: 200 once all of them serve
     own_dir = None
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         remove_orphaned_dirs(Path(tempfile.gettempdir()))

@@ -171,12 +171,14 @@ def create_app(
         app.state.reloader = Reloader(app.state, loader)
         if supervisor_pid() is not None:  # before set_live: the gauge file marks it ready
             follow_sibling_reloads(app, metrics)
-        metrics.set_live(arts)
         # The catalogue API (issue 13) is optional: without the interim tables it answers 503.
         try:
             app.state.catalogue = Catalogue(settings.root)
         except PozytywkaError as exc:
             app.state.catalogue, app.state.catalogue_error = None, str(exc)
+        # Last of the loading: with several workers its gauge file tells the others (and
+        # /readyz, supervisor.py) that this worker is ready.
+        metrics.set_live(arts)
         # What was just loaded lives as long as the process: keep it out of the cyclic
         # garbage collector's scans (a full collection over the loaded artifacts stalls
         # every request in flight; Python docs, gc.freeze).

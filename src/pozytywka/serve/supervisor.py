@@ -20,6 +20,12 @@ service needs from that relation:
   restarts: uvicorn's own rolling restart (SIGHUP) needs a ready timeout of the
   load's length, which its supervisor also uses as the liveness ping's timeout, so
   a worker killed during a ping would stall the supervisor for that long.
+
+And one thing it needs for readiness: with several workers, ``GET /readyz`` answers
+200 only when every worker serves (:func:`workers_serving`), whichever worker
+answers it; a worker starting (at start, or respawned after a crash) makes it 503.
+Otherwise a client (a test, a load balancer's first probe) would take the service
+as ready while one worker still loads, and a reload would miss that worker.
 """
 
 from __future__ import annotations
@@ -35,6 +41,8 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+#: How many workers ``pozytywka serve --workers N`` started (set for its workers).
+WORKERS_ENV = "POZYTYWKA_SERVE_WORKERS"
 
 
 def supervisor_pid() -> int | None:
@@ -84,6 +92,12 @@ def ignore_reload_signal() -> None:
         signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
+def worker_ready(metrics_dir: str, pid: int) -> bool:
+    """Whether worker ``pid`` has loaded everything and handles SIGUSR1: its live-week
+    gauge file exists (written last at its start, removed at its exit)."""
+    return any(Path(metrics_dir).glob(f"gauge_live*_{pid}.db"))
+
+
 def notify_siblings(metrics_dir: str | None) -> list[int]:
     """SIGUSR1 to every other ready worker of this worker's supervisor (they reload
     the published week themselves). Returns the pids signalled; [] outside a worker."""
@@ -92,11 +106,23 @@ def notify_siblings(metrics_dir: str | None) -> list[int]:
         return []
     told = []
     for pid in worker_pids(sup):
-        ready = any(Path(metrics_dir).glob(f"gauge_live*_{pid}.db"))
-        if pid != os.getpid() and ready and pid_alive(pid):
+        if pid != os.getpid() and worker_ready(metrics_dir, pid) and pid_alive(pid):
             os.kill(pid, signal.SIGUSR1)
             told.append(pid)
     return told
+
+
+def workers_serving(metrics_dir: str | None) -> tuple[int, int] | None:
+    """``(ready workers, workers expected)`` of this worker's supervisor; None outside
+    a worker. Expected: ``$POZYTYWKA_SERVE_WORKERS`` (set by ``pozytywka serve``), else
+    every worker the supervisor has now."""
+    sup = supervisor_pid()
+    if sup is None or not metrics_dir:
+        return None
+    pids = [p for p in worker_pids(sup) if pid_alive(p)]
+    ready = sum(worker_ready(metrics_dir, p) for p in pids)
+    expected = os.environ.get(WORKERS_ENV, "")
+    return ready, int(expected) if expected.isdigit() else max(len(pids), 1)
 
 
 def pid_alive(pid: int) -> bool:
