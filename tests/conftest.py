@@ -28,12 +28,31 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under ``pytest -n N --dist loadgroup`` (``make test``), every test that reads the
-    session's tiny pipeline runs on one worker, so it is built once."""
-    for item in items:
-        if "tiny_pipeline" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("tiny_pipeline"))
+#: Test modules that read the session's tiny pipeline (by the fixture's name in their text).
+TINY_PIPELINE_MODULES = frozenset(
+    p.name for p in Path(__file__).parent.glob("test_*.py") if "tiny_pipeline" in p.read_text()
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Under ``pytest -n N --dist loadgroup`` (``make test``), every test of a module that
+    reads the session's tiny pipeline runs on one worker, so it is built once; every
+    other test is scheduled on its own, as ``load`` does.
+
+    xdist's own ``xdist_group`` marks do not work with pytest 9 (xdist 3.8 renames the
+    test by setting ``item._nodeid``, which pytest 9 no longer reads: each worker then
+    built the tiny pipeline), so the grouping is done here, in the scheduler.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TinyPipelineOnOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0].rsplit("/", 1)[-1]
+            return "tiny_pipeline" if module in TINY_PIPELINE_MODULES else nodeid
+
+    return TinyPipelineOnOneWorker(config, log)
 
 
 @pytest.fixture

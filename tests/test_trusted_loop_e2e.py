@@ -5,7 +5,7 @@ Each failure is a real `dvc exp run -S ...` in the session's tiny repo: it must 
 with the stage's one-line error *before* DVC removes any output (the ``validate``
 stage runs first; ``ingest`` keeps its outputs when it rejects a dump), so every file
 under data/, models/, metrics/ and reports/ is byte for byte what it was. The
-recovery the README gives (``git checkout params.yaml``) then leaves ``dvc status``
+recovery the README gives (``git show HEAD:params.yaml > params.yaml``) then leaves ``dvc status``
 clean.
 """
 
@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from e2e_helpers import BIN, commit, run
+from e2e_helpers import BIN, commit, run, stages_run
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +42,13 @@ def _run_failing(args: list[str], repo: Path) -> str:
     result = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True)
     assert result.returncode != 0, f"{' '.join(args)} should have failed:\n{result.stdout}"
     return result.stdout + result.stderr
+
+
+def _restore_params(repo: Path) -> None:
+    """``git show HEAD:params.yaml > params.yaml``: after a workspace ``dvc exp run`` git's
+    index holds the committed blob with the new file's stat, so ``git checkout`` would
+    take the changed file as unchanged and leave it."""
+    (repo / "params.yaml").write_text(run(["git", "show", "HEAD:params.yaml"], repo))
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +76,7 @@ def test_a_failed_experiment_keeps_every_output(repo, override, message):
         assert "Running stage 'ingest'" not in output  # nothing after the check ran
         assert _fingerprint(repo) == before
     finally:
-        run(["git", "checkout", "--", "params.yaml"], repo)  # the README's recovery
+        _restore_params(repo)  # the README's recovery
     assert "up to date" in run(["dvc", "status"], repo)
     assert _fingerprint(repo) == before
 
@@ -97,13 +105,22 @@ def test_a_dump_too_short_is_rejected_by_ingest_before_it_writes(repo):
     before = _fingerprint(repo)
     try:
         output = _run_failing(["dvc", "exp", "run", "-S", "data.source=data/raw/short"], repo)
-        assert "pozytywka ingest: error: data/raw/short has 6 complete weeks" in output, output
-        assert _fingerprint(repo) == before
+        assert re.search(
+            r"pozytywka ingest: error: data/raw/short has \d complete weeks, playlists needs 8",
+            output,
+        ), output
+        outputs = {k: v for k, v in before.items() if k != "dvc.lock"}
+        # validate passed (it cannot count a new dump's weeks) and DVC recorded it in
+        # dvc.lock; ingest stopped before writing, and DVC kept its outputs (persist)
+        assert {k: v for k, v in _fingerprint(repo).items() if k != "dvc.lock"} == outputs
     finally:
-        run(["git", "checkout", "--", "params.yaml"], repo)
+        _restore_params(repo)
         for path in sorted((repo / "data/raw/short").rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
         (repo / "data/raw/short").rmdir()
+    # the README's recovery: `dvc repro` reruns validate alone, and dvc.lock is as it was
+    assert stages_run(run(["dvc", "repro"], repo)) == {"validate"}
+    assert _fingerprint(repo) == before
     assert "up to date" in run(["dvc", "status"], repo)
 
 
@@ -113,7 +130,7 @@ def test_one_param_experiment_is_one_params_line_and_a_narrow_exp_show(repo):
     params_before = (repo / "params.yaml").read_text()
     try:
         output = run(["dvc", "exp", "run", "-S", "catboost.depth=8", "-n", "deep"], repo)
-        ran = set(__import__("re").findall(r"Running stage '([^']+)'", output))
+        ran = stages_run(output)
         assert ran == {"validate", "train", "evaluate", "playlists", "ab_test", "headline"}
         diff = run(["git", "diff", "-U0", "--", "params.yaml"], repo)
         changed = [
@@ -131,12 +148,17 @@ def test_one_param_experiment_is_one_params_line_and_a_narrow_exp_show(repo):
         ).stdout
         lines = shown.splitlines()
         assert max(len(line) for line in lines) <= 160, shown
-        assert "…" not in shown, shown  # nothing cut to fit
-        assert "catboost.depth" in shown and "ndcg@10" in shown and "deep" in shown
+        header = next(line for line in lines if "Experiment" in line).split()
+        # every changed headline figure and the param, whole; DVC folds the changed
+        # dependencies (intermediate files' hashes) into one last "…" column
+        assert {"ndcg@10", "diff", "diff_lo", "diff_hi", "catboost.depth"} <= set(header), shown
+        assert all("…" not in cell for line in lines for cell in line.split()[:-1]), shown
+        assert "deep" in shown
         metrics = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]["headline"]
         assert metrics["metrics"] == [{"metrics/headline": {"cache": False}}]
     finally:
         run(["git", "checkout", "--", "."], repo)
+        _restore_params(repo)
         run(["dvc", "checkout", "--force"], repo)
         run(["dvc", "exp", "remove", "--all-commits"], repo)
     assert (repo / "params.yaml").read_text() == params_before
