@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,8 +44,20 @@ def run(args: list[str], cwd: Path) -> str:
     """Run a command with the project's virtualenv on PATH; assert it succeeds."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONHASHSEED": "0"}
     result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{' '.join(args)} failed ({_status(result.returncode)}):\n{result.stdout}\n{result.stderr}"
+    )
     return result.stdout + result.stderr
+
+
+def _status(code: int) -> str:
+    """``exit 1``, or ``killed by SIGKILL`` (a signal leaves no error line of its own)."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit {code}"
 
 
 def commit(repo: Path, message: str) -> None:

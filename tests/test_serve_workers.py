@@ -41,6 +41,22 @@ def until(condition, what: str, deadline_s: float = 180.0):
     raise AssertionError(f"never happened: {what}")
 
 
+def started(pid: int) -> str | None:
+    """When process ``pid`` started (``/proc/<pid>/stat`` field 22, proc(5)); None when no
+    process has that pid. With the pid it names one process, even after the pid is reused
+    (pids wrap at /proc/sys/kernel/pid_max, 32768 here: on a busy machine, within minutes)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2 :].split()[19]
+
+
+def still_running(pid: int, start: str | None) -> bool:
+    """Whether the process that started at ``start`` as ``pid`` still runs (not a zombie)."""
+    return start is not None and started(pid) == start and pid_alive(pid)
+
+
 def two_workers(pid: int) -> list[int] | None:
     found = worker_pids(pid)
     return found if len(found) == 2 else None
@@ -103,18 +119,19 @@ def test_a_killed_supervisor_takes_its_workers_with_it(tmp_path):
     env = {"POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}"}
     svc = ServiceProcess(root, env, args=("--workers", "2")).start()
     assert svc.proc is not None
-    workers: list[int] = []
+    workers: dict[int, str | None] = {}  # pid -> start time: never signal a reused pid
     try:
-        workers = until(lambda: two_workers(svc.proc.pid), "two workers started")
+        found = until(lambda: two_workers(svc.proc.pid), "two workers started")
+        workers = {w: started(w) for w in found}
         svc.kill()  # SIGKILL: the supervisor cannot stop them itself
-        until(lambda: not any(Path(f"/proc/{w}").exists() for w in workers), "workers gone")
+        until(lambda: not any(still_running(*w) for w in workers.items()), "workers gone")
         with pytest.raises(httpx.TransportError):
             httpx.get(svc.url + "/healthz", timeout=5)
         ServiceProcess(root, env, port=svc.port).start().terminate()  # the port is free again
     finally:
         svc.kill()
-        for w in workers:
-            if Path(f"/proc/{w}").exists():
+        for w, start in workers.items():
+            if still_running(w, start):
                 os.kill(w, signal.SIGKILL)
 
 
