@@ -311,10 +311,11 @@ def test_files_missing_at_base_are_reported_not_fatal(tmp_path, monkeypatch):
     assert re.search(r"\| dance pop \| new genre \| \+10 ", text)
 
 
-def test_check_lock_flags_a_committed_lock_stale_for_its_code_and_params(tmp_path, monkeypatch):
+def _locked_repo(root: Path) -> Path:
+    """A repo whose base commit holds results and the lock ``lock("c1", "m1")``, and a PR
+    commit on top that changes nothing (the test then writes what CI's repro would)."""
     import yaml
 
-    root = tmp_path / "locked"
     root.mkdir()
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "ci@example.com")
@@ -327,6 +328,13 @@ def test_check_lock_flags_a_committed_lock_stale_for_its_code_and_params(tmp_pat
     git(root, "add", "-A")
     git(root, "commit", "-qm", "base")
     git(root, "commit", "-q", "--allow-empty", "-m", "the PR, committed without dvc repro")
+    return root
+
+
+def test_check_lock_flags_a_committed_lock_stale_for_its_code_and_params(tmp_path, monkeypatch):
+    import yaml
+
+    root = _locked_repo(tmp_path / "locked")
     # what a fresh `dvc repro` in CI writes: the PR's code and params differ
     (root / "dvc.lock").write_text(yaml.safe_dump(lock("c2", "m2", depth=8)))
     code, text = run_report(root, monkeypatch, "--strict", "--check-lock", "--no-plots")
@@ -341,19 +349,7 @@ def test_check_lock_fails_naming_an_output_that_did_not_reproduce(tmp_path, monk
     """Same code, params and data, other bytes: the PR gate fails and names the output."""
     import yaml
 
-    root = tmp_path / "noisy"
-    root.mkdir()
-    git(root, "init", "-q", "-b", "main")
-    git(root, "config", "user.email", "ci@example.com")
-    git(root, "config", "user.name", "CI")
-    subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=root, check=True)
-    (root / "dvc.yaml").write_text(DVC_YAML)
-    ab = ab_doc(0.05, 0.001, 0.65)
-    write_results(root, depth=6, cat_ndcg=0.5, ab=ab, genres=PR_GENRES, week="2024-07-08")
-    (root / "dvc.lock").write_text(yaml.safe_dump(lock("c1", "m1")))
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
-    git(root, "commit", "-q", "--allow-empty", "-m", "the PR: no change")
+    root = _locked_repo(tmp_path / "noisy")
     (root / "dvc.lock").write_text(yaml.safe_dump(lock("c1", "m2")))  # CI's fresh repro
     code, text = run_report(root, monkeypatch, "--strict", "--check-lock", "--no-plots")
     assert code == 1
