@@ -67,6 +67,9 @@ def test_validate_stage_checks_the_synthetic_weeks_and_real_folders(tmp_path, mo
     short = params_from_dict({"data": {"synthetic": {"weeks": 8}}})
     with pytest.raises(PozytywkaError, match="synthetic dump .* has 8 complete weeks"):
         validate.validate(short)
+    tuesday = params_from_dict({"data": {"synthetic": {"start_date": "2024-01-02"}}})
+    with pytest.raises(PozytywkaError, match="must be a Monday .* a Tuesday"):
+        validate.validate(tuesday)
     missing = params_from_dict({"data": {"source": "data/raw/nope"}})
     with pytest.raises(PozytywkaError, match="'data/raw/nope' does not exist"):
         validate.validate(missing)

@@ -5,7 +5,8 @@ Every other stage depends on this stage's one output, so ``dvc repro`` and
 outputs (DVC removes a stage's outputs just before running it). Checked:
 
 - every param (:func:`pozytywka.config.load_params`, run by the console script);
-- ``data.source``: the synthetic dump (its ``data.synthetic.weeks``), or a folder
+- ``data.source``: the synthetic dump (its ``data.synthetic.weeks``, and a
+  ``start_date`` that is a Monday), or a folder
   holding the five dump files (:func:`pozytywka.ingest.read.locate_dump`);
 - the dump is long enough for every product (:func:`pozytywka.checks.check_dump_length`):
   exactly for the synthetic dump; for a real dump when ``ingest`` has already
@@ -29,6 +30,7 @@ from ..checks import check_dump_length, recorded_complete_weeks
 from ..config import Params
 from ..ingest.read import locate_dump
 from ..io import write_json
+from ..synthetic.world import _parse_start as parse_start_date
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ def validate(params: Params) -> str:
     """Run the checks; returns what was checked of the dump (a line for the log)."""
     source = params.data.source
     if paths.RAW_SYNTHETIC.as_posix() == source.rstrip("/"):
+        parse_start_date(params.data.synthetic.start_date)  # the generator's own check
         weeks = params.data.synthetic.weeks
         check_dump_length(weeks, params, f"the synthetic dump (data.synthetic.weeks {weeks})")
         return f"the synthetic dump: {weeks} weeks"
