@@ -380,7 +380,7 @@ def test_playlists_stage_summarises_skipped_genres(tmp_path, monkeypatch, caplog
         stage.run(params)
     lines = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert lines == [
-        f"{model}: 8 genres skipped (8 only N eligible tracks (min_size N)): micro 0, micro 1, "
+        f"{model}: 8 genres skipped (8 only 1 eligible tracks (min_size 10)): micro 0, micro 1, "
         "micro 2, micro 3, micro 4 and 3 more; full list in reports/playlists/skipped_genres.csv"
         for model in ("baseline", "catboost")
     ]

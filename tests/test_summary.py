@@ -70,7 +70,7 @@ def test_summary_lists_playlists_metrics_with_ci_and_the_ab_decision():
     text = render_summary(PLAYLISTS, OFFLINE, AB)
     assert "Playlists for the week of 2024-07-29 (model catboost): 2 published" in text
     assert "dance pop   20 tracks" in text and "pop rap     12 tracks" in text
-    assert "1 genre skipped (1 only N eligible tracks): polka" in text
+    assert "1 genre skipped (1 only 4 eligible tracks): polka" in text
     assert "NDCG@10         0.4100 [0.3900, 0.4300]" in text  # CI shown when present
     assert "0.4600" in text
     assert "CatBoost − baseline NDCG@10: +0.0500 [+0.0300, +0.0700], better in 5/6 weeks" in text
@@ -198,7 +198,7 @@ def test_many_skipped_genres_are_summarised_not_listed():
     text = render_summary(doc, OFFLINE, AB)
     skipped = [line for line in text.splitlines() if "skipped" in line]
     assert skipped == [
-        "  126 genres skipped (126 only N eligible tracks (min_size N)): g000, g001, g002, "
+        "  126 genres skipped (126 only 0-8 eligible tracks (min_size 10)): g000, g001, g002, "
         "g003, g004 and 121 more; full list in reports/playlists/skipped_genres.csv"
     ]
 
@@ -261,3 +261,19 @@ def test_the_summary_ends_with_where_to_look_next(tmp_path: Path, monkeypatch, c
         "  every term: docs/definitions.md",
     ]
     assert "reports/ab/arms.png" not in out  # not written yet: not listed
+
+
+def test_skipped_genres_of_one_kind_show_the_range_of_their_numbers():
+    from pozytywka.playlists.skipped import skipped_summary
+
+    text = skipped_summary(
+        [
+            ("a", "only 3 eligible tracks (min_size 10)"),
+            ("b", "would repeat latin pop: only 2 tracks not already published (min_size 10)"),
+            ("c", "only 7 eligible tracks (min_size 10)"),
+        ]
+    )
+    assert text == (
+        "3 genres skipped (2 only 3-7 eligible tracks (min_size 10); 1 would repeat latin pop: "
+        "only 2 tracks not already published (min_size 10)): a, b, c"
+    )

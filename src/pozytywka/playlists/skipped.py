@@ -12,6 +12,25 @@ from collections.abc import Sequence
 SKIPPED_SHOWN = 5
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def _with_ranges(kind: str, values: list[list[float]]) -> str:
+    """``kind`` with each ``N`` put back as its value, or ``lo-hi`` where the grouped
+    reasons differ ("only 0-8 eligible tracks (min_size 10)")."""
+    parts = kind.split("N")
+    out = parts[0]
+    for i, rest in enumerate(parts[1:]):
+        column = [row[i] for row in values if i < len(row)]
+        lo, hi = (min(column), max(column)) if column else (None, None)
+        out += ("N" if lo is None else _fmt(lo) if lo == hi else f"{_fmt(lo)}-{_fmt(hi)}") + rest
+    return out
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if x.is_integer() else f"{x:g}"
+
+
 def skip_reason_kind(reason: str) -> str:
     """A skip reason with its numbers replaced by ``N``: reasons of one kind group together
     ("only 3 eligible tracks (min_size 10)" -> "only N eligible tracks (min_size N)")."""
@@ -28,8 +47,14 @@ def skipped_summary(
     if not skipped:
         return ""
     kinds = Counter(skip_reason_kind(reason) for _, reason in skipped)
+    numbers: dict[str, list[list[float]]] = {}
+    for _, reason in skipped:
+        numbers.setdefault(skip_reason_kind(reason), []).append(
+            [float(x) for x in _NUMBER.findall(reason or "")]
+        )
     by_reason = "; ".join(
-        f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+        f"{n} {_with_ranges(kind, numbers[kind])}"
+        for kind, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
     )
     names = ", ".join(genre for genre, _ in skipped[:shown])
     more = f" and {len(skipped) - shown} more" if len(skipped) > shown else ""
