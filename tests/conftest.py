@@ -34,6 +34,7 @@ TINY_PIPELINE_MODULES = frozenset(
 )
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     """Under ``pytest -n N --dist loadgroup`` (``make test``), every test of a module that
     reads the session's tiny pipeline runs on one worker, so it is built once; every

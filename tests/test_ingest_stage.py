@@ -142,13 +142,17 @@ recs: {min_train_weeks: 1, valid_weeks: 1, eval_weeks: 1}
 def test_a_dump_too_short_is_rejected_before_anything_is_written(project, capsys):
     assert main(["ingest"]) == 0
     before = {p: p.read_bytes() for p in sorted(project.rglob("*")) if p.is_file()}
-    longer = SMALL_EVALUATION.replace("evaluate: {eval_weeks: 1}", "evaluate: {eval_weeks: 3}")
+    # 4 training weeks + 1 validation + 1 evaluated + the prediction week: 7 > 5 weeks
+    longer = SMALL_EVALUATION.replace(
+        "split: {min_train_weeks: 1, valid_weeks: 1}", "split: {min_train_weeks: 4, valid_weeks: 1}"
+    )
     assert longer != SMALL_EVALUATION
     (project / "params.yaml").write_text(longer)
     assert main(["ingest"]) == 2
     err = capsys.readouterr().err
     assert (
-        "pozytywka ingest: error: data/raw/my-dump has 5 complete weeks, playlists needs 6" in err
+        "pozytywka ingest: error: data/raw/my-dump has 5 complete weeks, playlists needs at least 7"
+        in err
     )
     after = {p: p.read_bytes() for p in sorted(project.rglob("*")) if p.is_file()}
     del before[project / "params.yaml"], after[project / "params.yaml"]

@@ -64,7 +64,7 @@ def repo(tiny_pipeline) -> Path:
         ("playlists.max_size=25", "pozytywka validate: error: playlists.max_size must be"),
         ("catboost.depth=abc", "pozytywka validate: error: catboost.depth must be an integer"),
         ("data.source=data/raw/nope", "data.source 'data/raw/nope' does not exist"),
-        ("evaluate.eval_weeks=30", "complete weeks, playlists needs"),  # too short a dump
+        ("split.min_train_weeks=40", "complete weeks, playlists needs at least"),  # too short
     ],
 )
 def test_a_failed_experiment_keeps_every_output(repo, override, message):
@@ -106,7 +106,8 @@ def test_a_dump_too_short_is_rejected_by_ingest_before_it_writes(repo):
     try:
         output = _run_failing(["dvc", "exp", "run", "-S", "data.source=data/raw/short"], repo)
         assert re.search(
-            r"pozytywka ingest: error: data/raw/short has \d complete weeks, playlists needs 8",
+            r"pozytywka ingest: error: data/raw/short has \d complete weeks, "
+            r"playlists needs at least \d",
             output,
         ), output
         outputs = {k: v for k, v in before.items() if k != "dvc.lock"}

@@ -63,10 +63,17 @@ class UserPath(argparse.Action):
         setattr(namespace, self.dest, type(values)(Path(values).absolute()))
 
 
+#: Stages that run before the dump's weeks are counted (``eval_weeks`` is not fitted).
+UNFITTED = {"validate", "generate", "ingest"}
+
+
 def _run_stage(module: str, params_path: str) -> None:
+    from .checks import apply_to_stage
     from .config import load_params
 
     params = load_params(params_path)
+    if module not in UNFITTED:  # a short dump: fewer evaluated weeks (checks.py)
+        params = apply_to_stage(params, paths.DATA_QUALITY)
     importlib.import_module(f"pozytywka.stages.{module}").run(params)
 
 

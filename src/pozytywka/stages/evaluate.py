@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from .. import paths
+from ..checks import eval_weeks_record
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import save_figure, write_csv, write_json, write_parquet
@@ -57,6 +58,7 @@ def run(params: Params) -> None:
     by_week["week_start"] = by_week["week_start"].dt.strftime("%Y-%m-%d")
     ordered = ["week_start", "n_genres"] + [f"{m}_{n}" for n in METRIC_NAMES for m in MODELS]
     write_parquet(paths.BACKTEST_PREDICTIONS, predictions)
+    summary["eval_weeks"] = eval_weeks_record(params, "playlists")  # asked, used, why
     write_json(paths.OFFLINE_METRICS, summary)
     write_csv(paths.EVALUATE_REPORTS / "offline_by_week.csv", by_week[ordered].round(6))
     _plot(by_week, summary, k)

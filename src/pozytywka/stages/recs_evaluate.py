@@ -7,6 +7,7 @@ import logging
 import pandas as pd
 
 from .. import paths
+from ..checks import eval_weeks_record
 from ..config import Params
 from ..io import atomic_path, save_figure, write_csv, write_json
 from ..playlists.models.catboost_model import save_catboost
@@ -46,6 +47,7 @@ def run(params: Params) -> None:
     )
     with atomic_path(paths.RECS_RANKER) as tmp:
         save_catboost(ev.next_ranker[0], tmp)
+    summary["eval_weeks"] = eval_weeks_record(params, "recs")  # asked, used, why
     write_json(paths.RECS_METRICS, summary)
     (paths.RECS_REPORTS).mkdir(parents=True, exist_ok=True)
     from ..io import write_text

@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 
 from .. import paths
+from ..checks import eval_weeks_record
 from ..config import Params
 from ..errors import PozytywkaError
 from ..io import save_figure, write_csv, write_json, write_parquet
@@ -48,6 +49,7 @@ def run(params: Params) -> None:
     by_week["week_start"] = by_week["week_start"].dt.strftime("%Y-%m-%d")
     calibration = calibration_table(predictions)
     write_parquet(paths.SKIPS_PREDICTIONS, predictions)
+    summary["eval_weeks"] = eval_weeks_record(params, "skips")  # asked, used, why
     write_json(paths.SKIPS_METRICS, summary)
     write_csv(paths.SKIPS_REPORTS / "by_week.csv", by_week.round(6))
     write_csv(paths.SKIPS_REPORTS / "calibration.csv", calibration.round(6))
