@@ -11,7 +11,10 @@ UV_VERSION := 0.13.9
 export PATH := $(BIN):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
+# The real dumps the scoreboard runs on (a folder of dump folders).
+DUMPS ?= ../shared/dumps
+
+.PHONY: scoreboard help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
@@ -39,6 +42,11 @@ $(STAMP): requirements.lock pyproject.toml
 repro: setup
 	$(BIN)/dvc repro
 	$(BIN)/pozytywka summary
+
+# The real-data scoreboard: every product on every dump of DUMPS (and a dirty copy),
+# each in a throwaway copy of the project -> reports/scoreboard/ (docs/scoreboard.md).
+scoreboard: setup
+	$(BIN)/pozytywka scoreboard --dumps-dir $(DUMPS)
 
 # Performance benchmark (issue 6) -> reports/bench/; BENCH_EVENTS="200000 1000000" to override.
 BENCH_EVENTS ?= 1000000 10000000

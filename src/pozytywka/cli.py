@@ -104,7 +104,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    modules = ("summary", "report", "bench", "retrain")
+    modules = ("summary", "report", "bench", "retrain", "scoreboard")
     modules += ("serve", "traffic", "bench_store", "bench_serve")
     for module in modules if commands else ():
         try:

@@ -1,0 +1,1 @@
+"""The real-data scoreboard: every product on every real dump (docs/scoreboard.md)."""
