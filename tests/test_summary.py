@@ -277,3 +277,22 @@ def test_skipped_genres_of_one_kind_show_the_range_of_their_numbers():
         "3 genres skipped (2 only 3-7 eligible tracks (min_size 10); 1 would repeat latin pop: "
         "only 2 tracks not already published (min_size 10)): a, b, c"
     )
+
+
+def test_a_difference_whose_interval_holds_zero_is_no_signal():
+    from pozytywka.commands.summary import offline_lines, signal_verdict
+
+    assert signal_verdict((-0.01, 0.02)) == "no signal (the interval holds 0)"
+    assert signal_verdict((-0.03, -0.01)) == "baseline better"
+    assert signal_verdict((0.01, 0.02)) == ""
+    assert signal_verdict(None) == ""
+    offline = {
+        "k": 10,
+        "weeks_evaluated": 4,
+        "ndcg_diff": 0.004,
+        "ndcg_diff_ci_low": -0.01,
+        "ndcg_diff_ci_high": 0.018,
+        "weeks_catboost_better": 2,
+    }
+    line = [ln for ln in offline_lines(offline) if "CatBoost − baseline" in ln][0]
+    assert line.endswith("better in 2/4 weeks: no signal (the interval holds 0)")

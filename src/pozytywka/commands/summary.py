@@ -167,6 +167,16 @@ def data_lines(quality: Mapping[str, Any] | None) -> list[str]:
     return [line, f"  {text}"]
 
 
+def signal_verdict(ci: tuple[float, float] | None) -> str:
+    """``no signal`` when the 95% interval of a model-minus-baseline difference holds 0,
+    ``baseline better`` when it is below 0, ``""`` when above (or no interval)."""
+    if not ci:
+        return ""
+    if ci[0] <= 0.0 <= ci[1]:
+        return "no signal (the interval holds 0)"
+    return "baseline better" if ci[1] < 0 else ""
+
+
 def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
     """Baseline vs CatBoost, each metric with its 95% CI across the backtest weeks."""
     if offline is None:
@@ -202,7 +212,8 @@ def offline_lines(offline: Mapping[str, Any] | None) -> list[str]:
         better = offline.get("weeks_catboost_better")
         if isinstance(better, int):
             text += f", better in {better}/{offline.get('weeks_evaluated', '?')} weeks"
-        lines.append(text)
+        verdict = signal_verdict(ci)
+        lines.append(text + (f": {verdict}" if verdict else ""))
     for week in offline.get("left_out_weeks") or []:
         lines.append(f"  left out: week {week.get('week_start')}: {week.get('reason')}")
     lines += [line.format(k=k) for line in OFFLINE_MEANING]
