@@ -286,6 +286,9 @@ class SkipsParams:
     eval_weeks: int = _f(
         6, lo=1, hi=104
     )  # the last complete weeks, each predicted from earlier ones
+    max_train_rows: int = _f(
+        200_000, lo=0, hi=100_000_000
+    )  # CatBoost fits on at most this many training plays (seeded sample; 0 = all)
     catboost: SkipsCatBoostParams = field(default_factory=SkipsCatBoostParams)
     cache: CacheParams = field(default_factory=CacheParams)
 
