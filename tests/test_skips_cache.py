@@ -10,6 +10,7 @@ import skips_data
 from pozytywka.config import CacheParams
 from pozytywka.skips.cache import (
     best_cost_threshold,
+    chance_note,
     choose_skip_model,
     cost_curve,
     lfu_weights,
@@ -192,3 +193,6 @@ def test_skip_model_for_the_cache_is_the_lowest_validation_log_loss():
     rows = pd.DataFrame({"skipped": [1, 0], "p_a": [0.5, 0.5], "p_b": [0.8, 0.2]})
     name, losses = choose_skip_model(rows, ("a", "b"))
     assert name == "b" and losses["a"] == pytest.approx(np.log(2), abs=1e-6)
+    # a separates the two plays not at all (ROC AUC 0.5): at chance; b perfectly: no note
+    assert chance_note("a", rows).startswith("the skip model (a) is at chance")
+    assert "ROC AUC 0.500" in chance_note("a", rows) and chance_note("b", rows) is None

@@ -43,6 +43,7 @@ from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from ..config import CacheParams
 from ..playlists.metrics import mean_ci
@@ -54,6 +55,10 @@ SERVER_POLICIES = ("lru", "lfu", "skip_aware_lru", "skip_aware_lfu", "belady")
 SKIP_AWARE = {"skip_aware_lru": "lru", "skip_aware_lfu": "lfu"}
 #: Policies a server can run (Belady needs the future: the bound, never recommended).
 REALISABLE = tuple(p for p in SERVER_POLICIES if p != "belady")
+#: Byte hit ratios closer than this are "level" in the notes.
+LEVEL = 0.001
+#: A skip model whose validation ROC AUC is below this is at chance for the notes.
+CHANCE_AUC = 0.55
 
 
 def play_costs(
@@ -428,7 +433,7 @@ def skip_awareness_notes(view: pd.DataFrame) -> list[str]:
     """One plain sentence per skip-aware policy: does it pay against its plain policy?
 
     ``view``: :func:`server_view` of the replayed weeks. For each of :data:`SKIP_AWARE`,
-    the sizes where its byte hit ratio is below, level with (|diff| < 0.0005) or above
+    the sizes where its byte hit ratio is below, level with (|diff| < :data:`LEVEL`) or above
     the plain policy's, with the values at the sizes where it is below, e.g.
     "skip-aware LRU is below plain LRU at 5-20% of the catalogue (byte hit ratio 0.226
     vs 0.240 at 5%, ...)".
@@ -441,8 +446,8 @@ def skip_awareness_notes(view: pd.DataFrame) -> list[str]:
         diff = (a - b).sort_index()
         sizes = list(diff.index)
         label = f"skip-aware {names[plain]}"
-        below = [s for s, d in diff.items() if d <= -0.0005]
-        above = [s for s, d in diff.items() if d >= 0.0005]
+        below = [s for s, d in diff.items() if d <= -LEVEL]
+        above = [s for s, d in diff.items() if d >= LEVEL]
         parts = []
         if below:
             vals = ", ".join(f"{a[s]:.3f} vs {b[s]:.3f} at {100 * s:g}%" for s in below)
@@ -474,6 +479,22 @@ def server_split(eval_weeks: list, server_weeks: int) -> tuple[list, list]:
     replay = weeks[-server_weeks:]
     before = weeks[: len(weeks) - len(replay)]
     return before[-server_weeks:], replay
+
+
+def chance_note(name: str, rows: pd.DataFrame) -> str | None:
+    """A sentence when skip model ``name`` is at chance on ``rows`` (ROC AUC below
+    :data:`CHANCE_AUC`, or undefined): then a skip-aware policy's difference from its plain
+    policy comes from the admission or count rule, not from predicting skips."""
+    y = rows["skipped"].to_numpy()
+    auc = float(roc_auc_score(y, rows[f"p_{name}"].to_numpy())) if len(np.unique(y)) == 2 else None
+    if auc is not None and auc >= CHANCE_AUC:
+        return None
+    shown = "undefined" if auc is None else f"{auc:.3f}"
+    return (
+        f"the skip model ({name}) is at chance on the validation weeks (ROC AUC {shown}): "
+        "a skip-aware policy's difference from its plain one is its admission or count rule "
+        "acting on noise, not skip prediction"
+    )
 
 
 def choose_skip_model(rows: pd.DataFrame, models: tuple[str, ...]) -> tuple[str, dict]:

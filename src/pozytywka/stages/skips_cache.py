@@ -36,6 +36,7 @@ from ..io import save_figure, write_csv, write_json
 from ..skips.cache import (
     GB,
     SERVER_POLICIES,
+    chance_note,
     choose_skip_model,
     lfu_weights,
     play_costs,
@@ -149,6 +150,9 @@ def run(params: Params) -> None:
     requests, admit, weights = server_requests(served, costs_of, summary, skip_model, cp.skip_point)
     server = server_view(requests, catalogue_bytes, sizes, admit, weights)
     notes = skip_awareness_notes(server)
+    at_chance = chance_note(skip_model, checked)
+    if at_chance:
+        notes.append(at_chance)
     # the test of experiment.simulate.is_synthetic_source (not imported: the A/B code with it)
     if Path(params.data.source).resolve() == paths.RAW_SYNTHETIC.resolve():
         summary[BAYES] = ceiling(params, predictions, costs_of)
