@@ -69,6 +69,18 @@ def test_each_model_against_its_strongest_baseline():
     }
 
 
+def test_skips_headline_survives_a_null_roc_auc():
+    # a dump whose weeks each hold one outcome: ROC AUC is null for every model
+    details = _details()
+    for name in ("catboost", "genre_rule", "listener_rate", "previous_outcome"):
+        details["skips"][name] = {"roc_auc": None}
+    out = headline(details)["skips"]
+    assert out["skip_roc_auc"] is None and out["skip_rule_roc_auc"] is None
+    assert out["skip_rule"] == "genre_rule"  # no ROC AUC to rank by: the first rule
+    details["skips"]["strongest_baseline"] = "previous_outcome"  # the file's own choice wins
+    assert headline(details)["skips"]["skip_rule"] == "previous_outcome"
+
+
 def test_names_are_unique_and_few():
     """Unique names: DVC prints them without a file prefix; few: `dvc exp show` fits."""
     names = [name for figures in headline(_details()).values() for name in figures]

@@ -10,11 +10,17 @@ import skips_data
 from pozytywka.config import CacheParams
 from pozytywka.skips.cache import (
     best_cost_threshold,
+    chance_note,
+    choose_skip_model,
     cost_curve,
+    lfu_weights,
     next_use,
     play_costs,
     policy_totals,
+    recommend_server_policy,
+    server_split,
     simulate_cache,
+    skip_awareness_notes,
 )
 
 # 8 kbps: a track of d seconds is d * 1000 bytes; 1e6 per GB: each 1000 bytes cost 1
@@ -106,3 +112,87 @@ def test_belady_is_the_bound_on_a_random_trace():
         for p in ("lru", "lfu", "belady")
     }
     assert results["belady"] >= max(results["lru"], results["lfu"])
+
+
+def test_skip_aware_lfu_counts_a_predicted_skip_as_a_fraction():
+    """Trace x x y z y through two unit slots, worked by hand.
+
+    LFU: z evicts y (count 1, older than x's 2), then y (now 2) evicts z: one hit (x).
+    Skip-aware LFU with x's two plays predicted skips (weight 0.3 each): x counts 0.6,
+    so z evicts x, and y stays: two hits (x, y).
+    """
+    keys = np.array(list("xxyzy"), dtype=object)
+    ones = np.ones(5)
+    assert simulate_cache(keys, ones, ones, 2.0, "lfu")["hits"] == 1
+    weights = np.array([0.3, 0.3, 1.0, 1.0, 1.0])
+    res = simulate_cache(keys, ones, ones, 2.0, "skip_aware_lfu", weights=weights)
+    assert res["hits"] == 2 and res["byte_hit_ratio"] == pytest.approx(2 / 5)
+
+
+def test_lfu_weights_are_the_expected_share_read():
+    # P(skip) 0: the whole track; 1: the skip point; 0.5 with skip point 0.3: 0.5 + 0.15
+    assert lfu_weights(np.array([0.0, 1.0, 0.5]), 0.3).tolist() == pytest.approx([1, 0.3, 0.65])
+
+
+def _view(rows):
+    return pd.DataFrame(rows, columns=["cache_share", "policy", "byte_hit_ratio"])
+
+
+def test_recommended_policy_is_the_best_realisable_one_never_belady():
+    view = _view(
+        [
+            (0.05, "lru", 0.20),
+            (0.05, "lfu", 0.30),
+            (0.05, "skip_aware_lru", 0.25),
+            (0.05, "skip_aware_lfu", 0.30),  # a tie with lfu: the plain one (listed first)
+            (0.05, "belady", 0.50),
+            (0.2, "lru", 0.50),
+            (0.2, "lfu", 0.40),
+            (0.2, "skip_aware_lru", 0.45),
+            (0.2, "skip_aware_lfu", 0.41),
+            (0.2, "belady", 0.70),
+        ]
+    )
+    rec = recommend_server_policy(view)
+    # means over sizes: lru 0.35, lfu 0.35, skip_aware_lru 0.35, skip_aware_lfu 0.355
+    assert rec == {"policy": "skip_aware_lfu", "by_size": {"0.05": "lfu", "0.2": "lru"}}
+
+
+def test_skip_awareness_notes_say_when_it_does_not_pay():
+    view = _view(
+        [
+            (0.01, "lru", 0.100),
+            (0.05, "lru", 0.240),
+            (0.2, "lru", 0.500),
+            (0.01, "skip_aware_lru", 0.1002),
+            (0.05, "skip_aware_lru", 0.226),
+            (0.2, "skip_aware_lru", 0.480),
+            (0.01, "lfu", 0.2),
+            (0.05, "lfu", 0.3),
+            (0.2, "lfu", 0.6),
+            (0.01, "skip_aware_lfu", 0.25),
+            (0.05, "skip_aware_lfu", 0.3),
+            (0.2, "skip_aware_lfu", 0.6),
+        ]
+    )
+    assert skip_awareness_notes(view) == [
+        "skip-aware LRU is below plain LRU at 5-20% of the catalogue (byte hit ratio "
+        "0.226 vs 0.240 at 5%, 0.480 vs 0.500 at 20%): skip-awareness does not pay there",
+        "skip-aware LFU is above plain LFU at 1% (byte hit ratio 0.250 vs 0.200 at 1%)",
+    ]
+
+
+def test_server_split_validates_on_the_weeks_before_the_replayed_ones():
+    weeks = list(range(6))
+    assert server_split(weeks, 2) == ([2, 3], [4, 5])
+    assert server_split(weeks[:3], 2) == ([0], [1, 2])
+    assert server_split(weeks[:2], 2) == ([], [0, 1])
+
+
+def test_skip_model_for_the_cache_is_the_lowest_validation_log_loss():
+    rows = pd.DataFrame({"skipped": [1, 0], "p_a": [0.5, 0.5], "p_b": [0.8, 0.2]})
+    name, losses = choose_skip_model(rows, ("a", "b"))
+    assert name == "b" and losses["a"] == pytest.approx(np.log(2), abs=1e-6)
+    # a separates the two plays not at all (ROC AUC 0.5): at chance; b perfectly: no note
+    assert chance_note("a", rows).startswith("the skip model (a) is at chance")
+    assert "ROC AUC 0.500" in chance_note("a", rows) and chance_note("b", rows) is None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from pozytywka.config import SkipsParams
 from pozytywka.errors import PozytywkaError
 from pozytywka.skips.baselines import fit_baselines, predict_baseline
 from pozytywka.skips.evaluate import (
@@ -14,9 +17,15 @@ from pozytywka.skips.evaluate import (
     best_threshold,
     binary_metrics,
     fitting_rows,
+    run_backtest,
+    sample_rows,
+    session_accuracies,
+    session_halves,
     summarise,
     week_splits,
+    weekly_metrics,
 )
+from pozytywka.skips.features import FEATURE_COLUMNS
 
 WEEKS = list(pd.date_range("2024-01-01", periods=8, freq="7D"))
 
@@ -123,3 +132,147 @@ def test_one_week_has_no_interval_for_bounded_metrics():
     assert s["catboost"]["accuracy"] == pytest.approx(0.7)
     assert s["catboost"]["accuracy_ci_low"] is None and s["catboost"]["accuracy_ci_high"] is None
     assert s["catboost"]["log_loss_ci_low"] == 0.5  # mean_ci collapses to the mean
+
+
+# ------------------------------------------------------------ never a NaN in JSON
+
+
+def test_binary_metrics_on_one_outcome_and_on_no_plays_are_nan_not_errors():
+    one = binary_metrics(np.array([0, 0]), np.array([0.2, 0.4]), 0.5)
+    assert np.isnan(one["roc_auc"]) and np.isnan(one["pr_auc"])
+    assert one["accuracy"] == 1.0
+    assert one["log_loss"] == pytest.approx(-(np.log(0.8) + np.log(0.6)) / 2)
+    empty = binary_metrics(np.array([], dtype=int), np.array([]), 0.5)
+    assert all(np.isnan(v) for v in empty.values())
+
+
+def _predictions(weeks: dict) -> pd.DataFrame:
+    """A hand-made backtest output: ``{week: (eval rows, valid rows)}``, each row
+    ``(session, skipped, p)``; every model predicts ``p``."""
+    rows = []
+    pid = 0
+    for week, (ev, va) in weeks.items():
+        for role, part in (("eval", ev), ("valid", va)):
+            for k, (session, y, p) in enumerate(part):
+                pid += 1
+                rows.append(
+                    {
+                        "eval_week": week,
+                        "role": role,
+                        "play_id": pid,
+                        "session_id": session,
+                        "ts": week + pd.Timedelta(minutes=k),
+                        "week_start": week,
+                        "skipped": y,
+                        **{f"p_{m}": p for m in MODELS},
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def test_a_week_of_one_outcome_leaves_roc_auc_out_with_a_reason():
+    valid = [("v", 0, 0.2), ("v", 1, 0.8)]
+    frame = _predictions(
+        {
+            WEEKS[0]: ([("a", 0, 0.2), ("a", 0, 0.6)], valid),  # no skip at all
+            WEEKS[1]: ([("b", 0, 0.2), ("b", 1, 0.7)], valid),
+        }
+    )
+    weekly = weekly_metrics(frame)
+    assert np.isnan(weekly.loc[0, "catboost_roc_auc"]) and weekly.loc[1, "catboost_roc_auc"] == 1
+    summary = summarise(weekly)
+    json.dumps(summary, allow_nan=False)  # raises on a NaN
+    cat = summary["catboost"]
+    assert cat["roc_auc"] == 1.0 and cat["roc_auc_ci_low"] is None  # one week left: no interval
+    assert summary["undefined"]["roc_auc"] == (
+        "undefined on 2024-01-01 (plays of one outcome only (ROC AUC and PR AUC need both)); "
+        "mean over the other 1 of 2 weeks"
+    )
+    # accuracy at the validation threshold 0.205 (the lowest grid point above 0.2 that calls
+    # both validation plays right): week 0 calls 0.6 a skip wrongly -> 1/2, week 1 both right
+    assert cat["accuracy"] == pytest.approx(0.75)
+    assert summary["versus"]["listener_rate"]["roc_auc"]["weeks_compared"] == 1
+
+
+def test_an_empty_week_and_a_single_week_give_nulls_not_nan():
+    valid = [("v", 0, 0.2), ("v", 1, 0.8)]
+    frame = _predictions({WEEKS[0]: ([], valid)})
+    weekly = weekly_metrics(frame)
+    assert weekly.loc[0, "n_plays"] == 0
+    summary = summarise(weekly)
+    text = json.dumps(summary, allow_nan=False)
+    assert "NaN" not in text
+    assert summary["skip_rate"] is None and summary["catboost"]["log_loss"] is None
+    assert summary["undefined"]["log_loss"].endswith("null: no week defines it")
+    assert summary["verdict"] == "no signal: ROC AUC is defined on no evaluated week"
+
+
+# ------------------------------------------------------------ the challenge's accuracies
+
+
+def test_session_halves_follow_time_then_play_id():
+    plays = pd.DataFrame(
+        {
+            "session_id": ["a", "a", "a", "b", "a", "c"],
+            "ts": pd.Timestamp("2024-01-01")
+            + pd.to_timedelta([183, 180, 181, 240, 181, 300], unit="min"),
+            "play_id": [5, 1, 3, 7, 2, 9],
+        }
+    )
+    # a: 1 (03:00), 2 and 3 (03:01, by play_id), 5 (03:03): second half = 3, 5; b, c: 1 play
+    halves = session_halves(plays)
+    assert halves["play_id"].tolist() == [3, 5] and halves["step"].tolist() == [1, 2]
+
+
+def test_session_accuracies_by_hand():
+    # session x: 4 plays, the last 2 predicted, right/wrong: accuracy 1/2, first right,
+    #   AA = (A(1) L(1) + A(2) L(2)) / 2 = (1 * 1 + 1/2 * 0) / 2 = 1/2
+    # session y: 5 plays, the last 3 predicted, wrong/right/right: accuracy 2/3, first wrong,
+    #   AA = (0 + 1/2 * 1 + 2/3 * 1) / 3 = 7/18
+    halves = pd.DataFrame(
+        {"session_id": ["x", "x", "y", "y", "y"], "step": [1, 2, 1, 2, 3]},
+        index=[10, 11, 20, 21, 22],
+    )
+    acc = session_accuracies(halves, np.array([1, 0, 0, 1, 1]))
+    assert acc["session_accuracy"] == pytest.approx((1 / 2 + 2 / 3) / 2)
+    assert acc["first_play_accuracy"] == pytest.approx(0.5)
+    assert acc["average_accuracy"] == pytest.approx((1 / 2 + 7 / 18) / 2)
+    empty = session_accuracies(halves.iloc[:0], np.array([]))
+    assert all(np.isnan(v) for v in empty.values())
+
+
+# ------------------------------------------------------------ sample and fallback
+
+
+def test_sample_rows_is_seeded_and_keeps_row_order():
+    frame = pd.DataFrame({"x": range(100)})
+    a, b = sample_rows(frame, 10, 42), sample_rows(frame, 10, 42)
+    assert a["x"].tolist() == b["x"].tolist() and len(a) == 10
+    assert a["x"].is_monotonic_increasing
+    assert sample_rows(frame, 0, 42) is frame and sample_rows(frame, 500, 42) is frame
+
+
+def test_a_week_with_nothing_to_learn_falls_back_to_the_listener_rate():
+    weeks = WEEKS[:3]
+    n = 4
+    table = pd.DataFrame(
+        {
+            "play_id": range(3 * n),
+            "session_id": [f"s{i // 2}" for i in range(3 * n)],
+            "ts": [w + pd.Timedelta(hours=i) for w in weeks for i in range(n)],
+            "week_start": [w for w in weeks for _ in range(n)],
+            "known_at": [w + pd.Timedelta(hours=i, minutes=1) for w in weeks for i in range(n)],
+            "skipped": [0] * n + [0, 1, 0, 1] + [1, 0, 0, 1],  # training week: no skip
+        }
+    )
+    for col in FEATURE_COLUMNS:
+        table[col] = 0.0
+    table["user_skip_rate"] = 0.25
+    params = SkipsParams(train_weeks=1, valid_weeks=1, eval_weeks=1)
+    predictions, log = run_backtest(table, params, progress=False)
+    assert log.loc[0, "not_fitted"] == "training plays of one outcome only"
+    assert (predictions["p_catboost"] == predictions["p_listener_rate"]).all()
+    summary = summarise(weekly_metrics(predictions), log)
+    assert summary["catboost_not_fitted"] == {
+        "2024-01-15": "training plays of one outcome only: listener_rate used"
+    }

@@ -112,6 +112,47 @@ def test_session_family(table):
     assert np.isnan(table.loc[0, "seconds_since_previous_event"])
 
 
+def test_session_sequence_features(table):
+    # s1 (u1): t1 skipped at 10:00:00, t2 full at 10:01:02, t1 again at 10:04:22
+    first, second, third = table.loc[0], table.loc[2], table.loc[3]
+    assert first["previous_skipped_2"] == -1 and first["previous_skipped_3"] == -1
+    assert np.isnan(first["plays_since_last_skip"]) and np.isnan(first["seconds_since_last_skip"])
+    assert first["session_track_repeats"] == 0
+    assert second["previous_skipped_2"] == -1 and second["plays_since_last_skip"] == 0
+    assert second["seconds_since_last_skip"] == pytest.approx(62.0)  # since t1's start
+    # newest first: t2 full (0), then t1 skipped (1), then none (-1)
+    assert third["previous_skipped"] == 0 and third["previous_skipped_2"] == 1
+    assert third["previous_skipped_3"] == -1
+    assert third["plays_since_last_skip"] == 1  # t2 was played after the skip
+    assert third["seconds_since_last_skip"] == pytest.approx(262.0)
+    assert third["session_track_repeats"] == 1  # t1 already played in s1
+    # s3 (u1, week 1): t2 skipped at 09:00:20, then t1 at 09:00:51
+    last = table.loc[10]
+    assert last["plays_since_last_skip"] == 0 and last["previous_skipped_2"] == -1
+    assert last["seconds_since_last_skip"] == pytest.approx(31.0)
+    assert last["session_track_repeats"] == 0
+
+
+def test_listener_artist_track_and_last_week_rates(table):
+    # known on 2024-01-08: u1 played 3 (1 skip) in week 0, all of artist a1: listener's rate
+    # (1 + 2 * 0.5) / (3 + 2) = 0.4 is the prior of the finer rates
+    user_rate = 0.4
+    pop, rock = table.loc[8], table.loc[10]  # u1 plays t2, then t1
+    assert pop["user_plays_last_week"] == 3
+    assert pop["user_skip_rate_last_week"] == pytest.approx((1 + PRIOR * user_rate) / (3 + PRIOR))
+    assert pop["user_artist_plays"] == 3
+    assert pop["user_artist_skip_rate"] == pytest.approx(0.36)  # (1 + 0.8) / 5
+    assert pop["user_track_plays"] == 1  # t2 once, full: (0 + 0.8) / 3
+    assert pop["user_track_skip_rate"] == pytest.approx(0.8 / 3)
+    assert rock["user_track_plays"] == 2  # t1 twice, one skip: (1 + 0.8) / 4
+    assert rock["user_track_skip_rate"] == pytest.approx(0.45)
+    # week 0: no history, every rate at the empty-history prior 0.3
+    first = table.loc[0]
+    assert first["user_plays_last_week"] == 0 and first["user_track_plays"] == 0
+    assert first["user_skip_rate_last_week"] == pytest.approx(0.3)
+    assert first["user_artist_skip_rate"] == pytest.approx(0.3)
+
+
 def _flipped_features_equal(events: pd.DataFrame, play_id: int) -> None:
     targets = play_targets(events)
     before, _ = _table(events, targets)
@@ -131,6 +172,8 @@ def test_flipping_a_rows_own_outcome_changes_none_of_its_features(play_id):
     # ...while the flip does reach the later rows that may see it (the test can fail)
     if play_id == 0:
         assert before.loc[2, "previous_skipped"] != after.loc[2, "previous_skipped"]
+        assert before.loc[3, "previous_skipped_2"] != after.loc[3, "previous_skipped_2"]
+        assert before.loc[10, "user_track_skip_rate"] != after.loc[10, "user_track_skip_rate"]
         assert before.loc[8, "user_skip_rate"] != after.loc[8, "user_skip_rate"]
 
 

@@ -247,6 +247,9 @@ class SkipsCatBoostParams:
     early_stopping_rounds: int = _f(20, lo=1)
     thread_count: int = _f(2, lo=1, hi=64)  # fixed: predictions change with the thread count
     random_seed: int = _f(42, lo=0)
+    # boost from the listener's own skip rate (the strongest rule; "" = from the average):
+    # the trees learn corrections to it, early-stopped where validation stops gaining
+    start_from: str = _f("user_skip_rate", choices=("", "user_skip_rate"))
 
 
 @dataclass(frozen=True)
@@ -286,6 +289,9 @@ class SkipsParams:
     eval_weeks: int = _f(
         6, lo=1, hi=104
     )  # the last complete weeks, each predicted from earlier ones
+    max_train_rows: int = _f(
+        200_000, lo=0, hi=100_000_000
+    )  # CatBoost fits on at most this many training plays (seeded sample; 0 = all)
     catboost: SkipsCatBoostParams = field(default_factory=SkipsCatBoostParams)
     cache: CacheParams = field(default_factory=CacheParams)
 

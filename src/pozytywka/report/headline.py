@@ -62,8 +62,12 @@ def ab(result: dict) -> dict[str, Any]:
 
 
 def skips(result: dict) -> dict[str, Any]:
-    """From ``metrics/skips.json``: CatBoost's ROC AUC against the strongest rule's."""
-    rule = max(SKIP_RULES, key=lambda name: result[name]["roc_auc"])
+    """From ``metrics/skips.json``: CatBoost's ROC AUC against the strongest rule's (the
+    file's ``strongest_baseline``; else the rule of highest ROC AUC, a null one last)."""
+    rule = result.get("strongest_baseline") or max(
+        SKIP_RULES,
+        key=lambda name: -1.0 if result[name]["roc_auc"] is None else result[name]["roc_auc"],
+    )
     better = result.get("catboost_better_weeks", {}).get(rule)
     return {
         "skip_roc_auc": _num(result["catboost"]["roc_auc"]),

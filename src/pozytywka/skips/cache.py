@@ -21,17 +21,19 @@ waste; the share of the oracle's saving a policy captures is
 streams when its skip probability is at least a threshold, chosen on the
 validation weeks to minimise cost (the same rule for every model).
 
-**Server-side view.** A cache of limited size in front of slow storage sees the
-plays in time order (a request per play, of the whole track as the object, and the
-bytes played as the bytes read). Eviction by LRU or LFU (perfect LFU: counts since
-the start, ties by recency), LRU with a **skip-aware admission** (a missed track is
-admitted only when the play is predicted full, CatBoost at its cache threshold),
-and Belady's rule (evict the object requested furthest in the future; with
+**Server-side view.** A cache of limited size in front of slow storage sees the plays in
+time order (a request per play, of the whole track as the object, and the bytes played
+as the bytes read). Eviction by LRU or LFU (perfect LFU: counts since the start, ties by
+recency), LRU with a **skip-aware admission** (a missed track is admitted only when the
+play is predicted full by the cache's skip model at its cache threshold), **skip-aware
+LFU** (a request counts as the share of the track it is expected to read: ``1 - p + p *
+skip_point`` for skip probability ``p``, so a play predicted to be skipped is a fraction
+of an access) and Belady's rule (evict the object requested furthest in the future; with
 bypass, and with objects of different sizes it is the classic bound, not an exact
 optimum). Hit ratio = hits / requests; byte hit ratio = bytes read from the cache /
-bytes read. The simulators are a few lines each over a Python dict (requests are
-a sequence: inherently a loop), kept here rather than adding a cache-simulation
-package because the admission rule needs the model's prediction per request.
+bytes read. The simulators are a few lines each over a Python dict (requests are a
+sequence: inherently a loop), kept here rather than adding a cache-simulation package
+because the admission rule needs the model's prediction per request.
 """
 
 from __future__ import annotations
@@ -41,13 +43,22 @@ from collections import OrderedDict
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from ..config import CacheParams
 from ..playlists.metrics import mean_ci
 
 GB = 1e9
 POLICY_ORDER = ("never", "always", "oracle")
-SERVER_POLICIES = ("lru", "lfu", "skip_aware_lru", "belady")
+SERVER_POLICIES = ("lru", "lfu", "skip_aware_lru", "skip_aware_lfu", "belady")
+#: The plain policy each skip-aware one is a variant of.
+SKIP_AWARE = {"skip_aware_lru": "lru", "skip_aware_lfu": "lfu"}
+#: Policies a server can run (Belady needs the future: the bound, never recommended).
+REALISABLE = tuple(p for p in SERVER_POLICIES if p != "belady")
+#: Byte hit ratios closer than this are "level" in the notes.
+LEVEL = 0.001
+#: A skip model whose validation ROC AUC is below this is at chance for the notes.
+CHANCE_AUC = 0.55
 
 
 def play_costs(
@@ -231,13 +242,16 @@ def simulate_cache(
     capacity: float,
     policy: str,
     admit: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Replay requests through a cache of ``capacity`` bytes; hits and bytes read from it.
 
     ``keys``/``sizes`` (object bytes)/``read_bytes`` per request, in time order.
-    ``policy``: "lru", "lfu", "belady" or "skip_aware_lru" (LRU that admits a missed
-    object only where ``admit`` is true). An object larger than the cache is never
-    admitted. Returns ``requests``, ``hits``, ``hit_ratio``, ``byte_hit_ratio``.
+    ``policy``: "lru", "lfu", "belady", "skip_aware_lru" (LRU that admits a missed
+    object only where ``admit`` is true) or "skip_aware_lfu" (LFU whose request ``i``
+    adds ``weights[i]`` to its object's count instead of 1). An object larger than the
+    cache is never admitted. Returns ``requests``, ``hits``, ``hit_ratio``,
+    ``byte_hit_ratio``.
     """
     n = len(keys)
     keys = list(keys)
@@ -265,14 +279,17 @@ def simulate_cache(
                 used -= s
             cache[k] = sizes[i]
             used += sizes[i]
-    elif policy == "lfu":
+    elif policy in ("lfu", "skip_aware_lfu"):
+        if policy == "skip_aware_lfu" and weights is None:
+            raise ValueError("skip_aware_lfu needs a weight per request")
+        step = np.ones(n) if policy == "lfu" else np.asarray(weights, dtype=float)
         counts: dict = {}
         stamp: dict = {}
         held: dict = {}
         heap: list = []
         for i in range(n):
             k = keys[i]
-            counts[k] = counts.get(k, 0) + 1
+            counts[k] = counts.get(k, 0) + step[i]
             stamp[k] = i
             if k in held:
                 hits += 1
@@ -329,26 +346,167 @@ def simulate_cache(
     }
 
 
+def lfu_weights(p_skip: np.ndarray, skip_point: float) -> np.ndarray:
+    """Skip-aware LFU's count per request: the expected share of the track read,
+    ``(1 - p) + p * skip_point`` (a full play reads it all, a skip ``skip_point`` of it)."""
+    p = np.clip(np.asarray(p_skip, dtype=float), 0.0, 1.0)
+    return (1.0 - p) + p * float(skip_point)
+
+
 def server_view(
-    requests: pd.DataFrame, catalogue_bytes: float, shares: list[float], admit: np.ndarray
+    requests: pd.DataFrame,
+    catalogue_bytes: float,
+    shares: list[float],
+    admit: np.ndarray,
+    weights: np.ndarray,
 ) -> pd.DataFrame:
     """Hit and byte hit ratios per policy and cache size (shares of ``catalogue_bytes``).
 
     ``requests``: ``track_id``, ``size_bytes``, ``played_bytes`` in time order;
-    ``admit``: the skip-aware rule's admission per request.
+    ``admit``: the skip-aware LRU's admission per request; ``weights``: the skip-aware
+    LFU's count per request (:func:`lfu_weights`). Columns ``cache_share``, ``cache_gb``,
+    ``policy``, ``requests``, ``hits``, ``hit_ratio``, ``byte_hit_ratio``, ``origin_gb``
+    (bytes read from slow storage: the misses' bytes, in GB).
     """
     rows = []
     keys = requests["track_id"].to_numpy()
+    read = requests["played_bytes"].to_numpy(dtype=float)
     for share in shares:
         capacity = share * catalogue_bytes
         for policy in SERVER_POLICIES:
             res = simulate_cache(
                 keys,
                 requests["size_bytes"].to_numpy(),
-                requests["played_bytes"].to_numpy(),
+                read,
                 capacity,
                 policy,
                 admit if policy == "skip_aware_lru" else None,
+                weights if policy == "skip_aware_lfu" else None,
             )
-            rows.append({"cache_share": share, "cache_gb": capacity / GB, "policy": policy, **res})
+            origin = (1.0 - res["byte_hit_ratio"]) * float(read.sum()) / GB
+            rows.append(
+                {
+                    "cache_share": share,
+                    "cache_gb": capacity / GB,
+                    "policy": policy,
+                    **res,
+                    "origin_gb": origin,
+                }
+            )
     return pd.DataFrame(rows)
+
+
+def recommend_server_policy(valid_view: pd.DataFrame) -> dict:
+    """The server policy to run, chosen on the validation replay (never the replayed weeks).
+
+    ``valid_view``: :func:`server_view` of the validation weeks. Per cache size, the
+    :data:`REALISABLE` policy of highest byte hit ratio (ties: the order of
+    :data:`SERVER_POLICIES`); overall, the one of highest mean byte hit ratio over the
+    sizes. Returns ``{"policy": name, "by_size": {share: name}}``.
+    """
+    real = valid_view[valid_view["policy"].isin(REALISABLE)].copy()
+    real["rank"] = real["policy"].map({p: i for i, p in enumerate(SERVER_POLICIES)})
+    by_size = {}
+    for share, group in real.groupby("cache_share", sort=True):
+        best = group.sort_values(["byte_hit_ratio", "rank"], ascending=[False, True]).iloc[0]
+        by_size[f"{share:g}"] = str(best["policy"])
+    mean = real.groupby("policy")["byte_hit_ratio"].mean().reset_index()
+    mean["rank"] = mean["policy"].map({p: i for i, p in enumerate(SERVER_POLICIES)})
+    overall = mean.sort_values(["byte_hit_ratio", "rank"], ascending=[False, True])
+    return {"policy": str(overall.iloc[0]["policy"]), "by_size": by_size}
+
+
+def _shares_text(subset: list[float], sizes: list[float]) -> str:
+    """The sizes of ``subset`` in words: "5-20%" when they are consecutive ones of ``sizes``
+    (sorted), else listed ("1%, 20%")."""
+    sizes = sorted(sizes)
+    idx = sorted(sizes.index(s) for s in subset)
+    pct = [f"{100 * sizes[i]:g}" for i in idx]
+    if len(idx) == 1:
+        return f"{pct[0]}%"
+    if idx == list(range(idx[0], idx[-1] + 1)):
+        return f"{pct[0]}-{pct[-1]}%"
+    return ", ".join(f"{x}%" for x in pct)
+
+
+def skip_awareness_notes(view: pd.DataFrame) -> list[str]:
+    """One plain sentence per skip-aware policy: does it pay against its plain policy?
+
+    ``view``: :func:`server_view` of the replayed weeks. For each of :data:`SKIP_AWARE`,
+    the sizes where its byte hit ratio is below, level with (|diff| < :data:`LEVEL`) or above
+    the plain policy's, with the values at the sizes where it is below, e.g.
+    "skip-aware LRU is below plain LRU at 5-20% of the catalogue (byte hit ratio 0.226
+    vs 0.240 at 5%, ...)".
+    """
+    names = {"lru": "LRU", "lfu": "LFU"}
+    out = []
+    for aware, plain in SKIP_AWARE.items():
+        a = view[view["policy"] == aware].set_index("cache_share")["byte_hit_ratio"]
+        b = view[view["policy"] == plain].set_index("cache_share")["byte_hit_ratio"]
+        diff = (a - b).sort_index()
+        sizes = list(diff.index)
+        label = f"skip-aware {names[plain]}"
+        below = [s for s, d in diff.items() if d <= -LEVEL]
+        above = [s for s, d in diff.items() if d >= LEVEL]
+        parts = []
+        if below:
+            vals = ", ".join(f"{a[s]:.3f} vs {b[s]:.3f} at {100 * s:g}%" for s in below)
+            parts.append(
+                f"{label} is below plain {names[plain]} at {_shares_text(below, sizes)} of the "
+                f"catalogue (byte hit ratio {vals}): skip-awareness does not pay there"
+            )
+        if above:
+            vals = ", ".join(f"{a[s]:.3f} vs {b[s]:.3f} at {100 * s:g}%" for s in above)
+            parts.append(
+                f"{label} is above plain {names[plain]} at {_shares_text(above, sizes)} "
+                f"(byte hit ratio {vals})"
+            )
+        if not below and not above:
+            parts.append(f"{label} is level with plain {names[plain]} at every size")
+        out.extend(parts)
+    return out
+
+
+def server_split(eval_weeks: list, server_weeks: int) -> tuple[list, list]:
+    """(validation weeks, replayed weeks) of the server-side view, from the evaluated weeks.
+
+    The replayed weeks are the last ``server_weeks``; the validation weeks the (up to)
+    ``server_weeks`` evaluated weeks just before them, each predicted out of sample by
+    its own backtest model. Empty validation when every evaluated week is replayed
+    (the stage then uses the first replayed week's validation rows and says so).
+    """
+    weeks = sorted(eval_weeks)
+    replay = weeks[-server_weeks:]
+    before = weeks[: len(weeks) - len(replay)]
+    return before[-server_weeks:], replay
+
+
+def chance_note(name: str, rows: pd.DataFrame) -> str | None:
+    """A sentence when skip model ``name`` is at chance on ``rows`` (ROC AUC below
+    :data:`CHANCE_AUC`, or undefined): then a skip-aware policy's difference from its plain
+    policy comes from the admission or count rule, not from predicting skips."""
+    y = rows["skipped"].to_numpy()
+    auc = float(roc_auc_score(y, rows[f"p_{name}"].to_numpy())) if len(np.unique(y)) == 2 else None
+    if auc is not None and auc >= CHANCE_AUC:
+        return None
+    shown = "undefined" if auc is None else f"{auc:.3f}"
+    return (
+        f"the skip model ({name}) is at chance on the validation weeks (ROC AUC {shown}): "
+        "a skip-aware policy's difference from its plain one is its admission or count rule "
+        "acting on noise, not skip prediction"
+    )
+
+
+def choose_skip_model(rows: pd.DataFrame, models: tuple[str, ...]) -> tuple[str, dict]:
+    """The skip model the skip-aware policies use: the lowest log loss on ``rows``
+    (validation plays: ``skipped``, ``p_<model>``); ties: the order of ``models``.
+    Returns (name, {model: log loss rounded to 6}); with no rows the last model."""
+    y = rows["skipped"].to_numpy(dtype=float)
+    if len(y) == 0:
+        return models[-1], {}
+    losses = {}
+    for m in models:
+        p = np.clip(rows[f"p_{m}"].to_numpy(dtype=float), 1e-6, 1 - 1e-6)
+        losses[m] = round(float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))), 6)
+    best = min(models, key=lambda m: (losses[m], models.index(m)))
+    return best, losses

@@ -17,7 +17,17 @@ tables and the same :func:`play_features` score one live play in
 Skip rates are shrunk towards a prior with ``prior_plays`` pseudo-plays
 (empirical Bayes, as in additive smoothing): listener and track rates towards the
 global rate of the history, the listener's rate in the track's genres towards the
-listener's rate, last week's track rate towards the track's rate.
+listener's rate, last week's track rate towards the track's rate; the listener's
+rate on the track's artist, on the track itself and last week towards the listener's
+rate.
+
+Session sequence features read the outcomes of the session's earlier plays only
+(a play's outcome is known by the time the next play starts): the 2nd and 3rd
+previous outcomes (``previous_skipped_2``/``_3``: 1 skipped, 0 full, -1 no such
+play; ``previous_skipped`` is the 1st, NaN for the session's first play), the plays
+since the last skipped one and the seconds since that play started (NaN when no
+earlier play was skipped), and the earlier plays of the same track in the session.
+Earlier plays tied in time are ordered skip first, as ``previous_skipped``.
 
 Audio taste lives in the dimensions the synthetic service's listeners judge by
 (:data:`TASTE_DIMS`, tempo scaled to about 0..1 as ``(bpm - 60) / 140``); the
@@ -53,6 +63,12 @@ HISTORY_FEATURES = [
     "artist_skip_rate",
     "artist_plays_last_week",
     "artist_skip_rate_last_week",
+    "user_plays_last_week",
+    "user_skip_rate_last_week",
+    "user_artist_plays",
+    "user_artist_skip_rate",
+    "user_track_plays",
+    "user_track_skip_rate",
 ]
 PROFILE_FEATURES = ["favourite_genre_match", "premium", "favourite_distance"]
 CATALOGUE_FEATURES = [*AUDIO_FEATURES, "duration_s", "track_age_days"]
@@ -63,6 +79,11 @@ SESSION_FEATURES = [
     "previous_skipped",
     "seconds_since_previous_event",
     "seconds_since_session_start",
+    "previous_skipped_2",
+    "previous_skipped_3",
+    "plays_since_last_skip",
+    "seconds_since_last_skip",
+    "session_track_repeats",
 ]
 FEATURE_COLUMNS = HISTORY_FEATURES + PROFILE_FEATURES + CATALOGUE_FEATURES + SESSION_FEATURES
 
@@ -169,12 +190,15 @@ def history_tables(
     became known; its counts are totals over everything known before ``valid_from``:
 
     - ``user``: ``user_id, valid_from, plays, skips, likes, full_n, s_<dim>``
-      (sums of taste dims over full plays with audio, and their count ``full_n``);
+      (sums of taste dims over full plays with audio, and their count ``full_n``),
+      ``week_plays``, ``week_skips`` (the week before ``valid_from`` alone);
     - ``track``: ``track_id, valid_from, plays, skips, likes`` and ``week_plays``,
       ``week_skips`` (the week before ``valid_from`` alone);
     - ``artist``: ``artist_id, valid_from, plays, skips, week_plays, week_skips``
       (the plays of the artist's tracks: a new release has no history, its artist has);
     - ``user_genre``: ``user_id, genre, valid_from, plays, skips``;
+    - ``user_artist``: ``user_id, artist_id, valid_from, plays, skips``;
+    - ``user_track``: ``user_id, track_id, valid_from, plays, skips``;
     - ``overall``: ``valid_from, plays, skips``.
     """
     con = duckdb_connection()
@@ -215,7 +239,8 @@ WITH inc AS (
     FROM inc GROUP BY 1, 2
 )
 SELECT user_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips,
-       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, {cum}
+       SUM(likes) OVER w AS likes, SUM(full_n) OVER w AS full_n, {cum},
+       plays AS week_plays, skips AS week_skips
 FROM wk WINDOW w AS (PARTITION BY user_id ORDER BY valid_from)
 """,
         "track": f"""
@@ -251,6 +276,24 @@ WITH wk AS (
 SELECT user_id, genre, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips
 FROM wk WINDOW w AS (PARTITION BY user_id, genre ORDER BY valid_from)
 """,
+        "user_artist": f"""
+WITH wk AS (
+    SELECT t.user_id, a.artist_id, {known} AS valid_from, COUNT(*) AS plays,
+           SUM(t.skipped) AS skips
+    FROM targets t JOIN artists a USING (track_id)
+    WHERE t.user_id IS NOT NULL GROUP BY 1, 2, 3
+)
+SELECT user_id, artist_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips
+FROM wk WINDOW w AS (PARTITION BY user_id, artist_id ORDER BY valid_from)
+""",
+        "user_track": f"""
+WITH wk AS (
+    SELECT user_id, track_id, {known} AS valid_from, COUNT(*) AS plays, SUM(skipped) AS skips
+    FROM targets WHERE user_id IS NOT NULL GROUP BY 1, 2, 3
+)
+SELECT user_id, track_id, valid_from, SUM(plays) OVER w AS plays, SUM(skips) OVER w AS skips
+FROM wk WINDOW w AS (PARTITION BY user_id, track_id ORDER BY valid_from)
+""",
         "overall": f"""
 WITH wk AS (SELECT {known} AS valid_from, COUNT(*) AS plays, SUM(skipped) AS skips
             FROM targets GROUP BY 1)
@@ -263,6 +306,8 @@ FROM wk WINDOW w AS (ORDER BY valid_from)
         "track": ["track_id", "valid_from"],
         "artist": ["artist_id", "valid_from"],
         "user_genre": ["user_id", "genre", "valid_from"],
+        "user_artist": ["user_id", "artist_id", "valid_from"],
+        "user_track": ["user_id", "track_id", "valid_from"],
         "overall": ["valid_from"],
     }
     out = {}
@@ -290,6 +335,8 @@ def snapshot(history: dict[str, pd.DataFrame], week: pd.Timestamp) -> dict[str, 
         "track": ["track_id"],
         "artist": ["artist_id"],
         "user_genre": ["user_id", "genre"],
+        "user_artist": ["user_id", "artist_id"],
+        "user_track": ["user_id", "track_id"],
     }
     out = {}
     for name, frame in history.items():
@@ -357,10 +404,15 @@ sess AS (
     SELECT play_id,
            COUNT(*) OVER w AS session_position,
            COALESCE(SUM(skipped) OVER w, 0) AS session_skips_so_far,
-           MAX(epoch_us(ts) * 2 + skipped) OVER w AS prev_code
+           MAX(epoch_us(ts) * 2 + skipped) OVER w AS prev_code,
+           list_reverse_sort(LIST(epoch_us(ts) * 2 + skipped) OVER w) AS codes,
+           MAX(CASE WHEN skipped = 1 THEN epoch_us(ts) END) OVER w AS last_skip_us,
+           COUNT(*) OVER wt AS session_track_repeats
     FROM r
     WINDOW w AS (PARTITION BY session_id ORDER BY ts
-                 RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL '0.000001' SECOND PRECEDING)
+                 RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL '0.000001' SECOND PRECEDING),
+           wt AS (PARTITION BY session_id, track_id ORDER BY ts
+                  RANGE BETWEEN UNBOUNDED PRECEDING AND INTERVAL '0.000001' SECOND PRECEDING)
 ),
 prev_event AS (
     SELECT r.play_id, r.ts - e.ts AS since_prev
@@ -381,6 +433,10 @@ joined AS (
     SELECT r.row_order, r.play_id, r.user_id, r.ts, r.week_start, pr.rate AS prior_rate,
            COALESCE(hu.plays, 0) AS u_plays, COALESCE(hu.skips, 0) AS u_skips,
            COALESCE(hu.likes, 0) AS u_likes,
+           CASE WHEN hu.valid_from = r.week_start THEN hu.week_plays ELSE 0 END AS u_wplays,
+           CASE WHEN hu.valid_from = r.week_start THEN hu.week_skips ELSE 0 END AS u_wskips,
+           COALESCE(hua.plays, 0) AS ua_plays, COALESCE(hua.skips, 0) AS ua_skips,
+           COALESCE(hut.plays, 0) AS ut_plays, COALESCE(hut.skips, 0) AS ut_skips,
            COALESCE(ht.plays, 0) AS t_plays, COALESCE(ht.skips, 0) AS t_skips,
            COALESCE(ht.likes, 0) AS t_likes,
            CASE WHEN ht.valid_from = r.week_start THEN ht.week_plays ELSE 0 END AS t_wplays,
@@ -399,6 +455,10 @@ joined AS (
     ASOF LEFT JOIN h_track ht ON ht.track_id = r.track_id AND r.week_start >= ht.valid_from
     LEFT JOIN catalogue c ON c.track_id = r.track_id
     ASOF LEFT JOIN h_artist ha ON ha.artist_id = c.artist_id AND r.week_start >= ha.valid_from
+    ASOF LEFT JOIN h_user_artist hua ON hua.user_id = r.user_id AND hua.artist_id = c.artist_id
+      AND r.week_start >= hua.valid_from
+    ASOF LEFT JOIN h_user_track hut ON hut.user_id = r.user_id AND hut.track_id = r.track_id
+      AND r.week_start >= hut.valid_from
     LEFT JOIN profiles p ON p.user_id = r.user_id
 )
 SELECT j.play_id,
@@ -427,6 +487,18 @@ SELECT j.play_id,
        j.a_wplays AS artist_plays_last_week,
        (j.a_wskips + {m} * (j.a_skips + {m} * j.prior_rate) / (j.a_plays + {m}))
            / (j.a_wplays + {m}) AS artist_skip_rate_last_week,
+       CASE WHEN j.user_id IS NULL THEN NULL ELSE j.u_wplays END AS user_plays_last_week,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE (j.u_wskips + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
+                 / (j.u_wplays + {m}) END AS user_skip_rate_last_week,
+       CASE WHEN j.user_id IS NULL THEN NULL ELSE j.ua_plays END AS user_artist_plays,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE (j.ua_skips + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
+                 / (j.ua_plays + {m}) END AS user_artist_skip_rate,
+       CASE WHEN j.user_id IS NULL THEN NULL ELSE j.ut_plays END AS user_track_plays,
+       CASE WHEN j.user_id IS NULL THEN NULL
+            ELSE (j.ut_skips + {m} * (j.u_skips + {m} * j.prior_rate) / (j.u_plays + {m}))
+                 / (j.ut_plays + {m}) END AS user_track_skip_rate,
        CASE WHEN j.user_id IS NULL OR NOT j.known_track THEN NULL
             ELSE COALESCE(gn.fav_match, 0) END AS favourite_genre_match,
        j.premium, j.favourite_distance,
@@ -436,7 +508,12 @@ SELECT j.play_id,
            AS session_skip_share,
        CASE WHEN s.prev_code IS NULL THEN NULL ELSE s.prev_code % 2 END AS previous_skipped,
        epoch(pe.since_prev) AS seconds_since_previous_event,
-       epoch(j.ts - st.start_ts) AS seconds_since_session_start
+       epoch(j.ts - st.start_ts) AS seconds_since_session_start,
+       COALESCE(s.codes[2] % 2, -1) AS previous_skipped_2,
+       COALESCE(s.codes[3] % 2, -1) AS previous_skipped_3,
+       list_position(list_transform(s.codes, lambda x: x % 2), 1) - 1 AS plays_since_last_skip,
+       (epoch_us(j.ts) - s.last_skip_us) / 1e6 AS seconds_since_last_skip,
+       s.session_track_repeats
 FROM joined j
 JOIN sess s USING (play_id)
 LEFT JOIN prev_event pe USING (play_id)
@@ -550,8 +627,11 @@ class PlayLookup:
         self.prior_rate = skips / plays if plays > 0 else EMPTY_HISTORY_SKIP_RATE
         u = snap["user"]
         s_cols = u[[f"s_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
+        fresh = (u["valid_from"] == self.week).to_numpy()
+        u_wplays = np.where(fresh, u["week_plays"].to_numpy(dtype=np.int64), 0)
+        u_wskips = np.where(fresh, u["week_skips"].to_numpy(dtype=np.int64), 0)
         self.users = {
-            uid: (int(p), int(s), int(lk), int(fn), s_cols[i])
+            uid: (int(p), int(s), int(lk), int(fn), s_cols[i], int(u_wplays[i]), int(u_wskips[i]))
             for i, (uid, p, s, lk, fn) in enumerate(
                 zip(
                     u["user_id"],
@@ -567,6 +647,12 @@ class PlayLookup:
         self.tracks = _counts_by(snap["track"], ["track_id"], ["likes", *week_cols], self.week)
         self.artists = _counts_by(snap["artist"], ["artist_id"], week_cols, self.week)
         self.user_genre = _counts_by(snap["user_genre"], ["user_id", "genre"], ["plays", "skips"])
+        self.user_artist = _counts_by(
+            snap["user_artist"], ["user_id", "artist_id"], ["plays", "skips"]
+        )
+        self.user_track = _counts_by(
+            snap["user_track"], ["user_id", "track_id"], ["plays", "skips"]
+        )
         audio = catalogue[list(AUDIO_FEATURES)].to_numpy(dtype=float)
         taste = catalogue[[f"t_{d}" for d in TASTE_DIMS]].to_numpy(dtype=float)
         self.catalogue = {
@@ -600,14 +686,14 @@ class PlayLookup:
         user_id: str | None,
         track_id: str,
         ts: pd.Timestamp,
-        earlier_plays: list[tuple[int, int]],
+        earlier_plays: list[tuple[int, int, str]],
         event_times: list[int],
     ) -> dict[str, float]:
         """:data:`FEATURE_COLUMNS` of the play of ``user_id`` (None: unknown) of ``track_id``
         starting at ``ts`` (naive UTC, in ``week``).
 
-        ``earlier_plays``: ``(start µs since the epoch, skipped 0/1)`` of the session's
-        plays strictly before ``ts``; ``event_times``: µs of the session's events (any
+        ``earlier_plays``: ``(start µs since the epoch, skipped 0/1, track_id)`` of the
+        session's plays strictly before ``ts``; ``event_times``: µs of the session's events (any
         type) strictly before ``ts``. Missing values are NaN, as in :func:`play_features`.
         """
         nan = float("nan")
@@ -617,6 +703,7 @@ class PlayLookup:
         known_user = user_id is not None
         u = self.users.get(user_id) if known_user else None
         u_plays, u_skips, u_likes = (u[0], u[1], u[2]) if u else (0, 0, 0)
+        u_wplays, u_wskips = (u[5], u[6]) if u else (0, 0)
         t_likes, t_plays, t_skips, t_wplays, t_wskips = self.tracks.get(track_id, (0,) * 5)
         c = self.catalogue.get(track_id)
         p = self.profiles.get(user_id) if known_user else None
@@ -641,6 +728,8 @@ class PlayLookup:
             favourite_distance = float(np.sqrt(np.sum(diff * diff)))
         else:
             favourite_distance = nan
+        ua_plays, ua_skips = self.user_artist.get((user_id, artist), (0, 0))
+        ut_plays, ut_skips = self.user_track.get((user_id, track_id), (0, 0))
         out = {
             "user_plays": u_plays if known_user else nan,
             "user_skip_rate": u_rate if known_user else nan,
@@ -664,6 +753,21 @@ class PlayLookup:
             "artist_plays_last_week": a_wplays,
             "artist_skip_rate_last_week": (a_wskips + m * (a_skips + m * prior) / (a_plays + m))
             / (a_wplays + m),
+            "user_plays_last_week": u_wplays if known_user else nan,
+            "user_skip_rate_last_week": (u_wskips + m * (u_skips + m * prior) / (u_plays + m))
+            / (u_wplays + m)
+            if known_user
+            else nan,
+            "user_artist_plays": ua_plays if known_user else nan,
+            "user_artist_skip_rate": (ua_skips + m * (u_skips + m * prior) / (u_plays + m))
+            / (ua_plays + m)
+            if known_user
+            else nan,
+            "user_track_plays": ut_plays if known_user else nan,
+            "user_track_skip_rate": (ut_skips + m * (u_skips + m * prior) / (u_plays + m))
+            / (ut_plays + m)
+            if known_user
+            else nan,
             "favourite_genre_match": fav_match if known_user and c is not None else nan,
             "premium": p[0] if p is not None else nan,
             "favourite_distance": favourite_distance,
@@ -676,11 +780,20 @@ class PlayLookup:
             nan if release is None else now // _US_PER_DAY - release // _US_PER_DAY
         )
         position = len(earlier_plays)
-        skips_so_far = sum(s for _, s in earlier_plays)
+        skips_so_far = sum(s for _, s, _ in earlier_plays)
+        # newest first, ties skip first: the SQL's list_reverse_sort of time * 2 + skipped
+        codes = sorted((t * 2 + s for t, s, _ in earlier_plays), reverse=True)
         out["session_position"] = position
         out["session_skips_so_far"] = skips_so_far
         out["session_skip_share"] = skips_so_far / position if position > 0 else nan
-        out["previous_skipped"] = max(earlier_plays)[1] if earlier_plays else nan
+        out["previous_skipped"] = codes[0] % 2 if codes else nan
+        out["previous_skipped_2"] = codes[1] % 2 if len(codes) > 1 else -1
+        out["previous_skipped_3"] = codes[2] % 2 if len(codes) > 2 else -1
+        back = [i for i, c in enumerate(codes) if c % 2 == 1]
+        out["plays_since_last_skip"] = back[0] if back else nan
+        skip_starts = [t for t, s, _ in earlier_plays if s == 1]
+        out["seconds_since_last_skip"] = (now - max(skip_starts)) / 1e6 if skip_starts else nan
+        out["session_track_repeats"] = sum(1 for _, _, k in earlier_plays if k == track_id)
         out["seconds_since_previous_event"] = (now - max(event_times)) / 1e6 if event_times else nan
         out["seconds_since_session_start"] = (now - min([now, *event_times])) / 1e6
         return {k: float(out[k]) for k in FEATURE_COLUMNS}

@@ -47,7 +47,7 @@ from .model import predict_skip
 from .target import session_outcomes
 
 ARM_MODELS = {"A": "genre_rule", "B": "catboost"}
-HISTORY_TABLES = ("user", "track", "artist", "user_genre", "overall")
+HISTORY_TABLES = ("user", "track", "artist", "user_genre", "user_artist", "user_track", "overall")
 #: Event types a session may hold (the dump's "advertisment" is read as "advertisement").
 EVENT_TYPES = ("play", "skip", "like", "advertisement")
 
@@ -149,7 +149,10 @@ class OnlineScorer:
         judged = [(epoch_us(ts), kind, track) for ts, kind, track in events]
         # the current play is the session's next play: it closes the previous one's outcome
         outcomes = session_outcomes([*judged, (epoch_us(now), "play", track_id)])[:-1]
-        row = self.lookup.features(listener_id, track_id, now, outcomes, [t for t, _, _ in judged])
+        # session_outcomes keeps the plays in event order: pair each with its track
+        played = [k for _, kind, k in judged if kind == "play" and k is not None]
+        earlier = [(t, s, k) for (t, s), k in zip(outcomes, played, strict=True)]
+        row = self.lookup.features(listener_id, track_id, now, earlier, [t for t, _, _ in judged])
         return pd.DataFrame([{"play_id": len(events), **row}])
 
     def predict(

@@ -18,6 +18,7 @@ COLOURS = {
     "lru": "#8c8c8c",
     "lfu": "#9467bd",
     "skip_aware_lru": "#1f77b4",
+    "skip_aware_lfu": "#17becf",
     "belady": "#2ca02c",
 }
 

@@ -69,6 +69,15 @@ def summary_lines(skips: Doc, cache: Doc) -> list[str]:
             "  ROC AUC: 0.5 = chance, 1 = perfect; log loss (of P(skip)): lower is better;",
             "  accuracy: share of plays called right at the threshold chosen on validation weeks",
         ]
+        if skips.get("verdict"):
+            lines.append(f"  CatBoost: {skips['verdict']}")
+        cat = skips.get("catboost") or {}
+        if _num(cat, "session_accuracy") is not None:
+            lines.append(
+                "  second half of each session (Brost et al. 2019): mean accuracy "
+                f"{_with_ci(cat, 'session_accuracy')}, first play "
+                f"{_with_ci(cat, 'first_play_accuracy')}, AA {_with_ci(cat, 'average_accuracy')}"
+            )
     lines.append("")
     if cache is None:
         lines += ["Cache", "  metrics/cache.json is missing: run `dvc repro skips_cache`"]
@@ -89,6 +98,13 @@ def summary_lines(skips: Doc, cache: Doc) -> list[str]:
             f"{_share(_num(section, 'share_of_oracle_saving')):>9}  {POLICY_WORDS.get(policy, '')}"
         )
         lines.append(row.rstrip())
+    server = cache.get("server") or {}
+    if server.get("recommended"):
+        lines.append(
+            f"  server cache: run {server['recommended']} (best byte hit ratio on the "
+            "validation weeks, before the replayed ones)"
+        )
+        lines += [f"  {note}" for note in server.get("skip_awareness", [])]
     lines += [
         f"  {MODELS[0]} .. {MODELS[-1]}: the skip models, each streaming a play when its "
         "P(skip) >= a threshold",

@@ -5,7 +5,13 @@ with each policy's fetch-or-stream decision and prices them
 (:mod:`pozytywka.skips.cache`); then the server-side cache view over the last
 ``skips.cache.server_weeks`` evaluated weeks. Writes ``metrics/cache.json`` and
 ``reports/cache/`` (``by_week.csv``, ``cost_vs_threshold.csv``/``.png``,
-``server.csv``/``.png``).
+``server.csv``/``.png``, ``server_validation.csv``).
+
+The server-side view replays the last ``server_weeks`` evaluated weeks; the policy it
+recommends, and the skip model the skip-aware policies use (lowest log loss), are
+chosen on the evaluated weeks just before them (:func:`pozytywka.skips.cache.server_split`),
+never on the replayed weeks; ``server.skip_awareness`` says in words whether the
+skip-aware variants beat their plain policies.
 
 On the synthetic dump (``data.source`` is the ``generate`` stage's output) it also
 scores the Bayes-optimal model, the behaviour model's own skip probability of
@@ -30,9 +36,15 @@ from ..io import save_figure, write_csv, write_json
 from ..skips.cache import (
     GB,
     SERVER_POLICIES,
+    chance_note,
+    choose_skip_model,
+    lfu_weights,
     play_costs,
+    recommend_server_policy,
+    server_split,
     server_view,
     simulate_policies,
+    skip_awareness_notes,
     summarise_policies,
 )
 from ..skips.ceiling import BAYES, bayes_ceiling, generator_skip_probability
@@ -44,13 +56,24 @@ CURVE_GRID = np.round(np.linspace(0.0, 1.0, 51), 4)
 
 
 def server_metrics(server: pd.DataFrame) -> dict:
-    """Per server policy: ``hit_ratio_at_<share>`` and ``byte_hit_ratio_at_<share>``."""
+    """Per server policy: ``hit_ratio_at_<share>``, ``byte_hit_ratio_at_<share>`` and
+    ``origin_gb_at_<share>`` (GB read from slow storage)."""
     out: dict = {}
     for row in server.itertuples():
         section = out.setdefault(row.policy, {})
         section[f"hit_ratio_at_{row.cache_share:g}"] = round(float(row.hit_ratio), 6)
         section[f"byte_hit_ratio_at_{row.cache_share:g}"] = round(float(row.byte_hit_ratio), 6)
+        section[f"origin_gb_at_{row.cache_share:g}"] = round(float(row.origin_gb), 6)
     return out
+
+
+def server_requests(rows: pd.DataFrame, costs_of, summary: dict, model: str, skip_point: float):
+    """The requests of ``rows`` in time order with the skip-aware rules' inputs:
+    (requests, admission of skip-aware LRU, weights of skip-aware LFU) from ``model``'s
+    P(skip) and its cache threshold."""
+    requests = costs_of(rows).sort_values(["ts", "play_id"], kind="stable")
+    p = requests[f"p_{model}"].to_numpy()
+    return requests, p < summary[model]["threshold"], lfu_weights(p, skip_point)
 
 
 def ceiling(params: Params, predictions: pd.DataFrame, costs_of) -> dict:
@@ -82,9 +105,7 @@ def run(params: Params) -> None:
             raise PozytywkaError(f"{path} not found: run the earlier stages first (dvc repro)")
     cp = params.skips.cache
     predictions = pd.read_parquet(paths.SKIPS_PREDICTIONS)
-    plays = pd.read_parquet(
-        paths.SKIPS_TABLE, columns=["play_id", "track_id", "ts", "skip_after_s"]
-    )
+    plays = pd.read_parquet(paths.SKIPS_TABLE, columns=["play_id", "track_id", "skip_after_s"])
     plays = plays[plays["play_id"].isin(predictions["play_id"].unique())]
     tracks = pd.read_parquet(paths.INTERIM_TRACKS, columns=["track_id", "duration_ms"])
     storage = pd.read_parquet(paths.INTERIM_STORAGE)
@@ -107,13 +128,31 @@ def run(params: Params) -> None:
     summary = summarise_policies(weekly)
     curve = curve[curve["threshold"].isin(CURVE_GRID)]
 
-    last = sorted(predictions["eval_week"].unique())[-cp.server_weeks :]
-    served = predictions[(predictions["role"] == "eval") & predictions["eval_week"].isin(last)]
-    requests = costs_of(served).sort_values(["ts", "play_id"], kind="stable")
-    admit = requests["p_catboost"].to_numpy() < summary["catboost"]["threshold"]
+    valid_weeks, last = server_split(list(predictions["eval_week"].unique()), cp.server_weeks)
+    ev = predictions[predictions["role"] == "eval"]
+    served = ev[ev["eval_week"].isin(last)]
+    if valid_weeks:
+        checked = ev[ev["eval_week"].isin(valid_weeks)]
+        how = "the evaluated weeks just before the replayed ones"
+    else:
+        checked = predictions[
+            (predictions["role"] == "valid") & (predictions["eval_week"] == last[0])
+        ]
+        valid_weeks = sorted(checked["week_start"].unique())
+        how = "the first replayed week's validation weeks (every evaluated week is replayed)"
+    skip_model, losses = choose_skip_model(checked, MODELS)
     dur = tracks.drop_duplicates("track_id")["duration_ms"].astype(float)
     catalogue_bytes = float(dur[dur > 0].sum()) / 1000.0 * cp.bitrate_kbps * 1000.0 / 8.0
-    server = server_view(requests, catalogue_bytes, list(cp.server_sizes), admit)
+    sizes = list(cp.server_sizes)
+    v_req, v_admit, v_w = server_requests(checked, costs_of, summary, skip_model, cp.skip_point)
+    valid_view = server_view(v_req, catalogue_bytes, sizes, v_admit, v_w)
+    recommended = recommend_server_policy(valid_view)
+    requests, admit, weights = server_requests(served, costs_of, summary, skip_model, cp.skip_point)
+    server = server_view(requests, catalogue_bytes, sizes, admit, weights)
+    notes = skip_awareness_notes(server)
+    at_chance = chance_note(skip_model, checked)
+    if at_chance:
+        notes.append(at_chance)
     # the test of experiment.simulate.is_synthetic_source (not imported: the A/B code with it)
     if Path(params.data.source).resolve() == paths.RAW_SYNTHETIC.resolve():
         summary[BAYES] = ceiling(params, predictions, costs_of)
@@ -129,8 +168,20 @@ def run(params: Params) -> None:
         **summary,
         "server": {
             "weeks": len(last),
+            "replayed_weeks": [pd.Timestamp(w).strftime("%Y-%m-%d") for w in last],
             "requests": int(len(requests)),
             "catalogue_gb": round(catalogue_bytes / GB, 6),
+            "validation": {
+                "weeks": [pd.Timestamp(w).strftime("%Y-%m-%d") for w in valid_weeks],
+                "chosen_on": how,
+                "requests": int(len(v_req)),
+                "skip_model": skip_model,
+                "skip_model_log_loss": losses,
+                **{f"{k}": v for k, v in server_metrics(valid_view).items()},
+            },
+            "recommended": recommended["policy"],
+            "recommended_by_size": recommended["by_size"],
+            "skip_awareness": notes,
             **server_metrics(server),
         },
     }
@@ -140,6 +191,7 @@ def run(params: Params) -> None:
     write_csv(paths.CACHE_REPORTS / "by_week.csv", by_week.round(6))
     write_csv(paths.CACHE_REPORTS / "cost_vs_threshold.csv", curve.round(6))
     write_csv(paths.CACHE_REPORTS / "server.csv", server.round(6))
+    write_csv(paths.CACHE_REPORTS / "server_validation.csv", valid_view.round(6))
     fixed = {p: summary[p]["cost"] for p in ("never", "always", "oracle")}
     chosen = {m: summary[m]["threshold"] for m in MODELS}
     save_figure(
@@ -157,3 +209,12 @@ def run(params: Params) -> None:
         100 * summary["catboost"]["share_of_oracle_saving"],
         ", ".join(SERVER_POLICIES),
     )
+    log.info(
+        "server cache: skip model %s (lowest validation log loss), recommended %s (best byte "
+        "hit ratio on %s)",
+        skip_model,
+        recommended["policy"],
+        how,
+    )
+    for note in notes:
+        log.info("server cache: %s", note)

@@ -35,16 +35,25 @@ def run(params: Params) -> None:
     table = pd.read_parquet(paths.SKIPS_TABLE)
     predictions, fit_log = run_backtest(table, params.skips)
     for row in fit_log.itertuples():
+        if row.not_fitted:
+            log.warning(
+                "week %s: CatBoost not fitted (%s): the listener's own rate stands in",
+                row.week_start.date(),
+                row.not_fitted,
+            )
+            continue
         log.info(
-            "week %s: trained on weeks <= %s (%d plays), early-stopped on <= %s, best iteration %d",
+            "week %s: trained on weeks <= %s (%d plays, %d fitted), early-stopped on <= %s, "
+            "best iteration %d",
             row.week_start.date(),
             row.last_train_week.date(),
             row.n_train_rows,
+            row.n_fit_rows,
             row.last_valid_week.date(),
             row.best_iteration,
         )
     weekly = weekly_metrics(predictions)
-    summary = summarise(weekly)
+    summary = summarise(weekly, fit_log)
     by_week = weekly.copy()
     by_week["week_start"] = by_week["week_start"].dt.strftime("%Y-%m-%d")
     calibration = calibration_table(predictions)
@@ -55,13 +64,13 @@ def run(params: Params) -> None:
     write_csv(paths.SKIPS_REPORTS / "calibration.csv", calibration.round(6))
     save_figure(paths.SKIPS_REPORTS / "by_week.png", by_week_figure(by_week, MODELS))
     save_figure(paths.SKIPS_REPORTS / "calibration.png", calibration_figure(calibration))
-    cat = summary["catboost"]
+    for metric, note in summary["undefined"].items():
+        log.warning("%s: %s", metric, note)
     log.info(
-        "CatBoost ROC AUC %.4f [%.4f, %.4f], log loss %.4f; better than %s in %s of %d weeks",
-        cat["roc_auc"],
-        cat["roc_auc_ci_low"],
-        cat["roc_auc_ci_high"],
-        cat["log_loss"],
+        "CatBoost against the strongest rule (%s): %s; better than %s on ROC AUC and log loss "
+        "in %s of %d weeks",
+        summary["strongest_baseline"],
+        summary["verdict"],
         ", ".join(BASELINES),
         "/".join(str(summary["catboost_better_weeks"][b]) for b in BASELINES),
         summary["weeks_evaluated"],

@@ -21,7 +21,14 @@ from ..io import write_json
 from ..playlists.models.catboost_model import save_catboost
 from ..skips.baselines import fit_baselines
 from ..skips.cache import best_cost_threshold, play_costs
-from ..skips.evaluate import THRESHOLD_GRID, best_threshold, fitting_rows, predict_all
+from ..skips.evaluate import (
+    THRESHOLD_GRID,
+    best_threshold,
+    cannot_fit,
+    fitting_rows,
+    predict_all,
+    sample_rows,
+)
 from ..skips.features import FEATURE_COLUMNS
 from ..skips.model import train_classifier
 from ..weeks import WEEK
@@ -46,8 +53,12 @@ def run(params: Params) -> None:
     train_weeks = weeks[-sk.valid_weeks - sk.train_weeks : -sk.valid_weeks]
     train = fitting_rows(table, train_weeks, serve_week)
     valid = fitting_rows(table, valid_weeks, serve_week)
+    reason = cannot_fit(train, valid)
+    if reason:
+        raise PozytywkaError(f"skips: cannot train the served model: {reason}")
     baselines = fit_baselines(train)
-    model = train_classifier(train, valid, sk.catboost)
+    fit = sample_rows(train, sk.max_train_rows, sk.catboost.random_seed)
+    model = train_classifier(fit, valid, sk.catboost)
     probs = predict_all(baselines, model, valid)
     costs = play_costs(
         valid.assign(**{f"p_{m}": p for m, p in probs.items()}),
@@ -74,6 +85,7 @@ def run(params: Params) -> None:
             "serve_week": serve_week.strftime("%Y-%m-%d"),
             "best_iteration": int(model.get_best_iteration() or 0),
             "n_train_rows": len(train),
+            "n_fit_rows": len(fit),
             "thresholds": thresholds,
             "prior_plays": sk.prior_plays,
             "params": as_dict(sk),
