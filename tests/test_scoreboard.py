@@ -160,6 +160,9 @@ def test_prepare_copies_the_project_and_points_at_the_dump(tmp_path):
     root.mkdir()
     (root / "params.yaml").write_text("data:\n  source: data/raw/synthetic\n")
     (root / "src.py").write_text("x = 1\n")
+    (root / "metrics").mkdir()
+    (root / "metrics" / "offline.json").write_text("{}")  # the synthetic run's results
+    (root / "dvc.lock").write_text("")
     (root / ".gitignore").write_text("ignored/\n")
     (root / "ignored").mkdir()
     (root / "ignored" / "big").write_text("no")
@@ -171,6 +174,7 @@ def test_prepare_copies_the_project_and_points_at_the_dump(tmp_path):
     repo = prepare(root, dump, tmp_path / "work", "mydump")
     assert (repo / "src.py").exists()  # untracked, not ignored: a user's working tree
     assert not (repo / "ignored").exists()
+    assert not (repo / "metrics").exists() and not (repo / "dvc.lock").exists()
     assert (repo / "data/raw/mydump/users.jsonl").read_text() == "{}\n"
     assert "source: data/raw/mydump" in (repo / "params.yaml").read_text()
     status = subprocess.run(["git", "status", "--short"], cwd=repo, capture_output=True, text=True)

@@ -40,7 +40,8 @@ class Spec:
     baselines: tuple[str, ...]  # names that are baselines (the rest are models)
     higher_is_better: bool = True
     column: str = "{model}"  # wide tables: the column of a model; long: the value column
-    long: bool = False  # long tables: one row per (week, model) in column ``model``
+    long: bool = False  # long tables: one row per (week, name) in column ``name_column``
+    name_column: str = "model"
     filters: tuple[tuple[str, str], ...] = ()  # long tables: keep rows with these values
     exclude: tuple[str, ...] = ()  # names that are neither (oracle, ceilings)
     chance: float | None = None  # the figure of a random guess (ROC AUC 0.5)
@@ -63,6 +64,17 @@ SPECS: tuple[Spec, ...] = (
         chance=0.5,
     ),
     Spec(
+        "cache",
+        "weekly cost of fetch-ahead decisions",
+        "reports/cache/by_week.csv",
+        ("always", "never", "genre_rule", "listener_rate", "previous_outcome"),
+        higher_is_better=False,
+        column="cost",
+        long=True,
+        name_column="policy",
+        exclude=("oracle", "bayes"),
+    ),
+    Spec(
         "recs",
         "NDCG@20",
         "reports/recs/by_week.csv",
@@ -82,7 +94,7 @@ def weekly_values(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
         for col, value in spec.filters:
             if col in f.columns:
                 f = f[f[col].astype(str) == value]
-        wide = f.pivot_table(index="week_start", columns="model", values=spec.column)
+        wide = f.pivot_table(index="week_start", columns=spec.name_column, values=spec.column)
         wide.columns = [str(c) for c in wide.columns]
         return wide.drop(columns=[c for c in spec.exclude if c in wide.columns])
     prefix, suffix = spec.column.split("{model}")
@@ -189,7 +201,30 @@ def collect_run(repo: Path, result: dict, specs: tuple[Spec, ...] = SPECS) -> di
             continue
         frame = pd.read_csv(table)
         row["products"][spec.product] = compare(weekly_values(frame, spec), spec)
+    row["server_cache"] = server_cache(_json(repo / "metrics/cache.json"))
     return row
+
+
+#: The server cache's sizes shown (shares of the catalogue's bytes).
+SERVER_SIZES = ("0.01", "0.05", "0.2")
+
+
+def server_cache(cache: dict | None) -> dict | None:
+    """The server-side cache replay of ``metrics/cache.json``: byte hit ratio per policy
+    at :data:`SERVER_SIZES`, the recommended policy and the skip-awareness sentences."""
+    server = (cache or {}).get("server")
+    if not isinstance(server, dict):
+        return None
+    policies = {
+        name: {size: v.get(f"byte_hit_ratio_at_{size}") for size in SERVER_SIZES}
+        for name, v in sorted(server.items())
+        if isinstance(v, dict) and any(str(k).startswith("byte_hit_ratio_at_") for k in v)
+    }
+    return {
+        "byte_hit_ratio": policies,
+        "recommended": server.get("recommended"),
+        "skip_awareness": server.get("skip_awareness") or [],
+    }
 
 
 def scoreboard_document(runs: list[dict]) -> dict:

@@ -116,6 +116,29 @@ def detail_tables(doc: dict) -> list[str]:
     return out
 
 
+def server_cache_lines(doc: dict) -> list[str]:
+    """Per dump: the server cache's byte hit ratio per policy (Belady is the optimum)."""
+    out = []
+    for d in doc["dumps"]:
+        sc = d.get("server_cache")
+        if not sc:
+            continue
+        sizes = sorted({s for v in sc["byte_hit_ratio"].values() for s in v}, key=float)
+        rows = [
+            [name + (" (recommended)" if name == sc["recommended"] else "")]
+            + [_num(v.get(s)) for s in sizes]
+            for name, v in sc["byte_hit_ratio"].items()
+        ]
+        out += [
+            f"#### {d['dump']}: server cache, byte hit ratio",
+            "",
+            table(["policy"] + [f"{float(s):.0%} of catalogue" for s in sizes], rows, "lrrr"),
+            "",
+        ]
+        out += [f"- {line}" for line in sc["skip_awareness"]] + [""]
+    return out
+
+
 def scoreboard_markdown(doc: dict) -> str:
     """The whole page."""
     lines = [
@@ -142,6 +165,7 @@ def scoreboard_markdown(doc: dict) -> str:
         "",
     ]
     lines += detail_tables(doc)
+    lines += ["## Server cache (Belady: the clairvoyant optimum)", ""] + server_cache_lines(doc)
     return "\n".join(lines).rstrip() + "\n"
 
 

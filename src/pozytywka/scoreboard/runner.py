@@ -53,15 +53,22 @@ class RunResult:
     error: str  # the last error line when rc != 0, "" otherwise
 
 
+#: Results of the committed (synthetic) run: left out of a copy, so a stage that does
+#: not run on a dump can never pass the synthetic figures off as the dump's.
+RESULTS = ("metrics/", "reports/", "dvc.lock")
+
+
 def project_files(root: Path) -> list[str]:
-    """The project's files as a user's clone holds them: tracked and untracked, not ignored."""
+    """The project's files as a user's clone holds them (tracked and untracked, not
+    ignored), without the committed results (:data:`RESULTS`)."""
     out = subprocess.run(
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=root,
         capture_output=True,
         check=True,
     ).stdout.decode()
-    return sorted(p for p in out.split("\0") if p and (root / p).is_file())
+    files = (p for p in out.split("\0") if p and not p.startswith(RESULTS))
+    return sorted(p for p in files if (root / p).is_file())
 
 
 def set_source(params_text: str, source: str) -> str:
