@@ -16,15 +16,11 @@ from .stats import STATISTICS
 DIGITS = 4
 
 #: Why a statistic can stay outside the real range (printed only for one that is
-#: outside; measured with the calibration probe of docs/realism.md). The real dumps
-#: have 50 to 1,000 listeners over ~19,000-21,000 tracks; the synthetic world keeps
-#: 11,000 listeners (the pipeline's size) over a catalogue the pipeline can afford
-#: (features per track-week, EASE over every item).
+#: outside; the numbers behind it: docs/realism.md, "Measured alternatives").
 SCALE_REASON = (
     "scale: it follows plays per catalogue track and week (synthetic {syn}, real {lo}..{hi}); "
-    "the real range needs under ~0.9 plays per track-week, i.e. about 3x the synthetic "
-    "catalogue (~20,000 tracks: 3x the feature rows, a 20k x 20k EASE inverse) or a "
-    "tenth of its listening (too few plays per track for the products to learn from)"
+    "the real dumps look like near-uniform listening at under ~0.9 plays per track-week, "
+    "which needs a flat appeal and few plays per catalogue track"
 )
 REASONS: dict[str, str] = {
     "one_off_play_share": SCALE_REASON,
