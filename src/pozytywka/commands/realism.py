@@ -56,9 +56,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=os.environ.get(DUMPS_ENV) or DEFAULT_DUMPS,
         help=f"the real dumps folder (default: ${DUMPS_ENV} or %(default)s)",
     )
-    p.add_argument("--synthetic", action=UserPath, default=str(SYNTHETIC), help="%(default)s")
-    p.add_argument("--before", action=UserPath, default=str(BEFORE), help="%(default)s")
-    p.add_argument("--out", action=UserPath, default=str(OUT), help="folder (%(default)s)")
+    p.add_argument(
+        "--synthetic",
+        action=UserPath,
+        default=str(SYNTHETIC),
+        help="the synthetic dump (default: %(default)s)",
+    )
+    p.add_argument(
+        "--before",
+        action=UserPath,
+        default=str(BEFORE),
+        help="an earlier realism.json: its synthetic values are the 'before' column "
+        "(default: %(default)s, when it exists)",
+    )
+    p.add_argument(
+        "--out", action=UserPath, default=str(OUT), help="report folder (default: %(default)s)"
+    )
     p.set_defaults(func=run)
 
 

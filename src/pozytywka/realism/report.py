@@ -223,7 +223,7 @@ def figure(report: Mapping[str, Any]):
                 label="synthetic, before calibration",
             )
         if r["synthetic"] is not None:
-            ax.plot(norm(r["synthetic"]), y, "o", color="#d62728", ms=7, label="synthetic")
+            ax.plot(norm(r["synthetic"]), y, "o", color="#d62728", ms=7, label="synthetic, after")
         ax.text(
             1.04,
             y,
