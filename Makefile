@@ -14,12 +14,13 @@ export PYTHONHASHSEED := 0
 # The real dumps the scoreboard runs on (a folder of dump folders).
 DUMPS ?= ../shared/dumps
 
-.PHONY: scoreboard help setup repro test test-fast bench lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
+.PHONY: scoreboard help setup repro test test-fast bench realism lint lint-workflows format lock report retrain clean serve ab-live bench-store bench-serve
 
 help:
 	@echo "make repro   set up .venv and run the whole pipeline on synthetic data"
 	@echo "make test    set up .venv and run the test suite"
 	@echo "make bench   performance benchmark (reports/bench/)"
+	@echo "make realism the synthetic dump next to the real dumps (reports/realism/)"
 	@echo "make lint    ruff + workflow lint (schema + actionlint)"
 	@echo "make report  PR report against BASE (default origin/main) -> reports/pr_report.md"
 	@echo "make retrain weekly retraining from RETRAIN_BASE (default HEAD): one more week -> retrain/<week>"
@@ -52,6 +53,12 @@ scoreboard: setup
 BENCH_EVENTS ?= 1000000 10000000
 bench: setup
 	$(BIN)/pozytywka bench --events "$(BENCH_EVENTS)" --noop-repro
+
+# The synthetic world's statistics next to the real dumps' (issue 21, docs/realism.md) ->
+# reports/realism/. Needs data/raw/synthetic (dvc repro data/dvc.yaml:generate).
+# DUMPS: the real dumps folder (see the scoreboard above).
+realism: setup
+	$(BIN)/pozytywka realism --dumps-dir $(DUMPS)
 
 # The playlist service (issue 12, README "Serving"): POZYTYWKA_STORE picks the database.
 HOST ?= 127.0.0.1

@@ -13,7 +13,9 @@ from pozytywka.synthetic.world import build_world
 
 @pytest.fixture(scope="module")
 def world():
-    return build_world(SyntheticParams(users=40, artists=8, weeks=6, genres=4))
+    # enough sessions a week for the pick frequencies (the default activity is one week in 20)
+    params = SyntheticParams(users=40, artists=8, weeks=6, genres=4, sessions_per_user_week=0.55)
+    return build_world(params)
 
 
 def test_slot_probabilities_sum_to_one_and_the_reaction_only_lowers_them(world):

@@ -398,7 +398,7 @@ def test_skips_fall_between_their_play_and_the_next_play(world) -> None:
     assert per_play.max() <= 1
     rates = h["event_type"].value_counts(normalize=True)
     assert 0.15 < rates["skip"] / rates["play"] < 0.5
-    assert 0.03 < rates["like"] / rates["play"] < 0.2
+    assert 0.15 < rates["like"] / rates["play"] < 0.35  # calibrated: 0.25-0.28 in real dumps
 
 
 def test_history_matches_simulate_week_without_playlists(world) -> None:
@@ -517,3 +517,17 @@ def test_the_shelf_is_opened_by_most_users_on_top_of_their_usual_listening(world
         skipped = [kinds[i + 1 : i + 2] == ["skip"] for i, e in enumerate(kinds) if e == "play"]
         runs = "".join("s" if x else "f" for x in skipped)
         assert runs.find("s" * k) in (-1, len(runs) - k), runs
+
+
+def test_a_week_with_no_session_has_no_events_and_no_error():
+    """A small world at a low activity can have a silent week (the simulator used to crash)."""
+    from pozytywka.synthetic.simulate import history_rng, week_events
+    from pozytywka.synthetic.world import build_world
+
+    world = build_world(
+        SyntheticParams(users=10, artists=5, genres=3, weeks=6, sessions_per_user_week=0.01)
+    )
+    rates = [0.01 * world.activity[world.active(w)].sum() for w in range(6)]
+    assert max(rates) < 0.2  # so most weeks draw no session at all
+    sizes = [len(week_events(world, w, history_rng(world, w))) for w in range(6)]
+    assert 0 in sizes

@@ -105,7 +105,7 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
     modules = ("summary", "report", "bench", "retrain", "scoreboard")
-    modules += ("serve", "traffic", "bench_store", "bench_serve")
+    modules += ("serve", "traffic", "bench_store", "bench_serve", "realism")
     for module in modules if commands else ():
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")

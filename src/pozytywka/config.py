@@ -59,13 +59,13 @@ class SyntheticParams:
 
     seed: int = _f(42, lo=0)
     users: int = _f(11000, lo=10)
-    artists: int = _f(400, lo=5)
+    artists: int = _f(1000, lo=5)
     tracks_per_artist: float = _f(8.0, lo=1)
     genres: int = _f(24, lo=3, hi=1000)
     weeks: int = _f(30, lo=6, hi=520)
     start_date: str = _f("2024-01-01")  # a Monday: week 0 starts there
-    sessions_per_user_week: float = _f(0.55, lo=0.1)
-    events_per_session: float = _f(7.5, lo=1)
+    sessions_per_user_week: float = _f(0.045, lo=0.01)
+    events_per_session: float = _f(12.0, lo=1)
     signup_rate: float = _f(0.002, lo=0, hi=0.1)  # new users a week, as a share of `users`
     dirt: str = _f("standard", choices=("none", "standard", "heavy"))
 

@@ -46,7 +46,16 @@ STAGES = ("generate", "ingest", "features", "baseline", "train", "playlists")
 
 #: The tiny world the no-op repro is measured on (as tests/test_pipeline_e2e.py).
 NOOP_TINY = {
-    "data": {"synthetic": {"users": 400, "artists": 60, "weeks": 14, "genres": 10}},
+    "data": {
+        "synthetic": {
+            "users": 400,
+            "artists": 60,
+            "weeks": 14,
+            "genres": 10,
+            "sessions_per_user_week": 0.55,  # the tiny world's activity (see e2e_helpers.TINY)
+            "events_per_session": 7.5,
+        }
+    },
     "catboost": {"iterations": 60},
     "evaluate": {"eval_weeks": 2, "n_genres": 5},
     "playlists": {"n_genres": 3},

@@ -77,8 +77,11 @@ GENRE_AUDIO_SD = 0.07  # a genre's audio profile around its family's
 ARTIST_AUDIO_SD = 0.06  # an artist's sound around their main genre's
 TRACK_AUDIO_SD = 0.09  # a track around its artist's sound
 ARTIST_EXTRA_GENRES_P = 0.35  # each of 2 extra genres (same family) with this chance: 1-3 genres
-ARTIST_QUALITY_SIGMA = 0.5  # log-sd of an artist's drawing power
-TRACK_QUALITY_SIGMA = 0.7  # log-sd of a track's catalogue-level appeal
+# Calibrated to the real dumps (docs/realism.md, issue 21): their weekly charts are nearly
+# new every week (top-50 Jaccard <= 0.17) and most played tracks have one listener, so a
+# track's appeal is far flatter than it was (0.5, 0.7 and a hype peak of 6x).
+ARTIST_QUALITY_SIGMA = 0.2  # log-sd of an artist's drawing power
+TRACK_QUALITY_SIGMA = 0.3  # log-sd of a track's catalogue-level appeal
 POPULARITY_NOISE_SD = 0.5  # the catalogue's static popularity score = log appeal + this noise
 POPULARITY_SCORE_SD = float(
     np.sqrt(TRACK_QUALITY_SIGMA**2 + ARTIST_QUALITY_SIGMA**2 + POPULARITY_NOISE_SD**2)
@@ -92,7 +95,7 @@ CATALOG_YEARS = 15  # the rest: released up to this many years before
 ALIAS_SHARE = 0.02  # tracks that also exist under a second id (written by the heavy dirt only)
 
 # --- the hype curve -----------------------------------------------------------
-HYPE_PEAK_MEDIAN = 6.0  # extra appeal at the peak, as a multiple of the catalogue level
+HYPE_PEAK_MEDIAN = 1.0  # extra appeal at the peak, as a multiple of the catalogue level
 HYPE_PEAK_SIGMA = 0.8
 HYPE_PEAK_WEEK_MAX = 2.0  # weeks from release to the peak: uniform 0..this
 HYPE_DECAY_MEDIAN_WEEKS = 2.5  # e-folding time of the decay after the peak
