@@ -68,7 +68,9 @@ def results_table(metrics: Mapping[str, Any]) -> str:
             + [_cell(entry, key) for key in ROWS]
             + [
                 f"{cov:.3f}" if isinstance(cov, (int, float)) else "—",
-                f"{valid:.4f}" if isinstance(valid, (int, float)) else "—",
+                f"{valid:.4f}"
+                if isinstance(valid, (int, float))
+                else ("" if name == "oracle" else "—"),
                 _diff(entry),
                 f"{better}/{weeks}" if isinstance(better, int) else "",
             ]

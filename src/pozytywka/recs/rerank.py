@@ -134,7 +134,10 @@ def candidate_features(
 def track_week_features(
     features: pd.DataFrame, week: pd.Timestamp, items: pd.Index
 ) -> pd.DataFrame:
-    """The playlist features of the week before ``week``, indexed by track index."""
+    """The playlist features of the week before ``week``, indexed by track index (empty
+    when there are none: every track feature is then missing)."""
+    if "week_start" not in features.columns or "track_id" not in features.columns:
+        return pd.DataFrame()
     prev = features[features["week_start"] == week - pd.Timedelta(days=7)]
     idx = items.get_indexer(prev["track_id"].astype(str))
     cols = [c for c in TRACK_FEATURES if c in prev.columns]
