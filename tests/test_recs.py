@@ -227,6 +227,12 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
         "rerank_not_fitted": [{"week_start": "2024-01-08", "split": "valid", "why": "no positive"}],
         "exclude_seen": False,
         "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
+        "diagnostics": {
+            "relevant_per_listener": 3.5,
+            "relevant_unheard_share": 1.0,
+            "relevant_new_track_share": 0.945,
+            "candidate_recall": 0.0,
+        },
     }
     text = "\n".join(summary_lines(after))
     assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text
@@ -243,6 +249,7 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
     assert "`popularity_genres` (strongest baseline)" in md and "`recs.exclude_seen: true`" in md
     assert after["verdict"] in md and after["arm_b_reason"] in md
     assert "validation week 2024-01-08: no positive" in md
+    assert "fully played 3.5 tracks in the week, 100% of them new to that listener and 94%" in md
     # the weaker fixed baseline is no yardstick any more: popularity's row has no difference
     row = next(line for line in md.splitlines() if line.startswith("| `popularity` "))
     assert row.endswith("| 0.0900 |  |  |")
@@ -307,8 +314,8 @@ def test_summary_picks_the_baseline_and_arm_b_on_validation_weeks_only():
         for ex in (False, True)
         for m, v in ndcg.items()
     ]
-    valid_rows = [
-        {"week_start": W0, "model": m, "exclude_seen": ex, "ndcg_at_20": v}
+    valid_rows = [  # already-played tracks left out: half the score (the other table)
+        {"week_start": W0, "model": m, "exclude_seen": ex, "ndcg_at_20": v / (1 + ex)}
         for ex in (False, True)
         for m, v in valid.items()
     ]
@@ -330,6 +337,7 @@ def test_summary_picks_the_baseline_and_arm_b_on_validation_weeks_only():
     # catboost beat it on validation (0.29 > 0.28): arm B, whatever the evaluated weeks say
     assert summary["arm_b_model"] == "catboost"
     assert summary["catboost"]["valid_ndcg_at_20"] == 0.29
+    assert summary["exclude_seen_true"]["catboost"]["valid_ndcg_at_20"] == 0.145
     # on the evaluated weeks: -0.05 both weeks -> no signal, 0 weeks better
     assert summary["catboost"]["ndcg_at_20_minus_baseline"] == pytest.approx(-0.05)
     assert summary["catboost"]["weeks_better_than_baseline"] == 0

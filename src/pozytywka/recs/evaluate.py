@@ -630,14 +630,14 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
     ``arm_b_reason`` why; ``signal`` / ``verdict``: :func:`verdict`. No value is NaN.
     """
     vw = ev.valid_by_week
-    valid = (
-        {
-            str(m): nan_mean(g[TUNE_METRIC])
-            for m, g in vw[vw["exclude_seen"] == rp.exclude_seen].groupby("model", sort=True)
-        }
-        if len(vw)
-        else {}
-    )
+
+    def valid_scores(ex: bool) -> dict[str, float]:
+        if not len(vw):
+            return {}
+        sub = vw[vw["exclude_seen"] == ex]
+        return {str(m): nan_mean(g[TUNE_METRIC]) for m, g in sub.groupby("model", sort=True)}
+
+    valid = valid_scores(rp.exclude_seen)  # the published setting decides
     baseline = strongest_baseline(valid)
     arm_b, reason = choose_arm_b(valid, baseline)
     n_weeks = int(ev.by_week["week_start"].nunique())
@@ -645,6 +645,7 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
     def block(ex: bool) -> dict:
         sub = ev.by_week[ev.by_week["exclude_seen"] == ex]
         base = sub[sub["model"] == baseline].set_index("week_start")["ndcg_at_20"]
+        valid_ex = valid_scores(ex)
         out = {}
         for name, g in sub.groupby("model", sort=True):
             entry = {}
@@ -661,7 +662,7 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
                     mean = float(values.mean())
                 entry[key] = _round(mean)
             if name != ORACLE:
-                entry["valid_ndcg_at_20"] = _round(valid.get(str(name)))
+                entry["valid_ndcg_at_20"] = _round(valid_ex.get(str(name)))
                 if name != baseline:
                     entry.update(compare(g.set_index("week_start")["ndcg_at_20"], base))
             out[str(name)] = entry

@@ -91,6 +91,26 @@ def rerank_lines(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def diagnostics_line(diag: Mapping[str, Any]) -> str:
+    """What bounds every model, in one sentence (the ``diagnostics`` of the metrics)."""
+    keys = (
+        "relevant_per_listener",
+        "relevant_unheard_share",
+        "relevant_new_track_share",
+        "candidate_recall",
+    )
+    if not all(isinstance(diag.get(k), (int, float)) for k in keys):
+        return ""
+    return (
+        f"What bounds every model: an evaluated listener fully played "
+        f"{diag['relevant_per_listener']:.1f} tracks in the week, "
+        f"{diag['relevant_unheard_share']:.0%} of them new to that listener and "
+        f"{diag['relevant_new_track_share']:.0%} new to everyone (no model that learns from "
+        f"the weeks before can rank those); the re-ranker's candidates held "
+        f"{diag['candidate_recall']:.0%} of them."
+    )
+
+
 def vs_popularity_markdown(metrics: Mapping[str, Any]) -> str:
     """The report file ``reports/recs/vs_popularity.md``: both exclude_seen settings."""
     ex = metrics.get("exclude_seen")
@@ -124,6 +144,9 @@ def vs_popularity_markdown(metrics: Mapping[str, Any]) -> str:
             "",
             f"Weeks left out (no listener fully played a track): {', '.join(left_out)}.",
         ]
+    why = diagnostics_line(metrics.get("diagnostics") or {})
+    if why:
+        lines += ["", why]
     notes = rerank_lines(metrics)
     if notes:
         lines += ["", *notes]
