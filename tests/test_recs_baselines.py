@@ -269,3 +269,12 @@ def test_evaluation_survives_an_empty_week_and_a_ranker_with_nothing_to_learn():
     assert set(published["user_id"]) == {"u0", "u1", "u2", "u3", "u9"}
     assert (published.groupby(["user_id", "arm"]).size() == 6).all()  # t0..t4 and t9
     assert len(fallback) == 6
+
+
+def test_weeks_run_are_the_scored_ones_and_those_their_ranker_learns_on():
+    from pozytywka.recs.evaluate import weeks_needed
+
+    # weeks 3 and 4 scored, rankers learn on the 2 weeks before each: 1 2 3 4
+    assert weeks_needed(WEEKS, [WEEKS[3], WEEKS[4]], 2) == WEEKS[1:5]
+    # week 1's ranker would learn on week 0, which has no history before it: not run
+    assert weeks_needed(WEEKS, [WEEKS[1]], 2) == [WEEKS[1]]
