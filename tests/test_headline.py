@@ -65,8 +65,11 @@ def test_each_model_against_its_strongest_baseline():
     assert out["recs"] == {
         "recs_ndcg@20": 0.087,
         "recs_baseline_ndcg@20": 0.068,
+        "recs_baseline": "popularity",
         "recs_arm_b": "itemknn",
     }
+    chosen = {**_details()["recs"], "strongest_baseline": "popularity_genres"}  # on validation
+    assert headline({**_details(), "recs": chosen})["recs"]["recs_baseline"] == "popularity_genres"
 
 
 def test_skips_headline_survives_a_null_roc_auc():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -204,22 +205,39 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
 
     entry = {"ndcg_at_20": 0.3, "ndcg_at_20_ci_low": 0.25, "ndcg_at_20_ci_high": 0.35}
     after = {
-        "popularity_genres": {**entry, "recall_at_20": 0.4},
+        "popularity": {**entry, "ndcg_at_20": 0.1, "valid_ndcg_at_20": 0.09},
+        "popularity_genres": {**entry, "recall_at_20": 0.4, "valid_ndcg_at_20": 0.28},
         "catboost": {
             **entry,
             "ndcg_at_20": 0.32,
             "recall_at_20": 0.41,
-            "weeks_better_than_popularity_genres": 3,
+            "valid_ndcg_at_20": 0.29,
+            "ndcg_at_20_minus_baseline": 0.02,
+            "ndcg_at_20_minus_baseline_ci_low": 0.01,
+            "ndcg_at_20_minus_baseline_ci_high": 0.03,
+            "weeks_better_than_baseline": 3,
         },
         "weeks_evaluated": 4,
+        "strongest_baseline": "popularity_genres",
         "best_model": "catboost",
+        "arm_a_model": "popularity_genres",
         "arm_b_model": "catboost",
+        "arm_b_reason": "Arm B serves `catboost`: it beat the strongest baseline.",
+        "verdict": "`catboost` beats the strongest baseline.",
+        "rerank_not_fitted": [{"week_start": "2024-01-08", "split": "valid", "why": "no positive"}],
         "exclude_seen": False,
         "exclude_seen_true": {"catboost": {"ndcg_at_20": 0.2}},
+        "diagnostics": {
+            "relevant_per_listener": 3.5,
+            "relevant_unheard_share": 1.0,
+            "relevant_new_track_share": 0.945,
+            "candidate_recall": 0.0,
+        },
     }
     text = "\n".join(summary_lines(after))
-    assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text and "3/4 weeks" in text
-    assert "arm A popularity_genres, arm B catboost" in text
+    assert "catboost" in text and "0.3200 [0.2500, 0.3500]" in text
+    assert "strongest baseline (chosen on the validation weeks): popularity_genres" in text
+    assert "arm A popularity_genres, arm B catboost" in text and after["arm_b_reason"] in text
     assert "already-played tracks: allowed (recs.exclude_seen: false)" in text
     assert "False" not in text and "NDCG@20 = how high they rank" in text
     assert "run `dvc repro recs_evaluate`" in "\n".join(summary_lines(None))
@@ -227,7 +245,14 @@ def test_summary_and_pr_report_show_each_model_against_the_baseline():
     assert "0.3000 → 0.3200 (+0.0200)" in section
     assert "not present at base" in pr_section(None, after)
     md = vs_popularity_markdown(after)
-    assert "+0.0200" in md and "3/4" in md and "`recs.exclude_seen: true`" in md
+    assert "+0.0200 [+0.0100, +0.0300]" in md and "| 3/4 |" in md
+    assert "`popularity_genres` (strongest baseline)" in md and "`recs.exclude_seen: true`" in md
+    assert after["verdict"] in md and after["arm_b_reason"] in md
+    assert "validation week 2024-01-08: no positive" in md
+    assert "fully played 3.5 tracks in the week, 100% of them new to that listener and 94%" in md
+    # the weaker fixed baseline is no yardstick any more: popularity's row has no difference
+    row = next(line for line in md.splitlines() if line.startswith("| `popularity` "))
+    assert row.endswith("| 0.0900 |  |  |")
 
 
 def _random_weeks(n_weeks=6, n_users=12, n_tracks=8, seed=0):
@@ -278,22 +303,46 @@ def test_rolling_week_reuses_the_tuning_fits_with_the_same_lists():
     pd.testing.assert_frame_equal(reused.frame, fresh.frame)
 
 
-def test_arm_b_is_the_best_model_that_is_not_a_popularity_baseline():
+def test_summary_picks_the_baseline_and_arm_b_on_validation_weeks_only():
     from pozytywka.recs.evaluate import Evaluation, summarise
 
     ndcg = {"popularity": 0.1, "popularity_genres": 0.3, "ease": 0.2, "catboost": 0.25}
+    valid = {"popularity": 0.12, "popularity_genres": 0.28, "ease": 0.2, "catboost": 0.29}
     rows = [
         {"week_start": w, "model": m, "exclude_seen": ex, "ndcg_at_20": v, "listeners": 5}
-        for w in (W0, W1)
+        for w in (W1, W2)
         for ex in (False, True)
         for m, v in ndcg.items()
     ]
-    diag = pd.DataFrame({"week_start": [W0, W1], "candidate_recall": [0.5, 0.7]})
-    ev = Evaluation({}, "ease", pd.DataFrame(), pd.DataFrame(rows), pd.DataFrame(), diag)
+    valid_rows = [  # already-played tracks left out: half the score (the other table)
+        {"week_start": W0, "model": m, "exclude_seen": ex, "ndcg_at_20": v / (1 + ex)}
+        for ex in (False, True)
+        for m, v in valid.items()
+    ]
+    diag = pd.DataFrame({"week_start": [W1, W2], "candidate_recall": [0.5, 0.7]})
+    ev = Evaluation(
+        {},
+        "ease",
+        pd.DataFrame(),
+        pd.DataFrame(rows),
+        pd.DataFrame(),
+        diag,
+        None,
+        pd.DataFrame(valid_rows),
+    )
     summary = summarise(ev, RecsParams())
+    json.dumps(summary, allow_nan=False)  # no NaN anywhere
+    assert summary["strongest_baseline"] == "popularity_genres"  # 0.28 > 0.12 on validation
     assert summary["best_model"] == "popularity_genres"  # reported as it is
-    assert summary["arm_b_model"] == "catboost"  # but arm B is never arm A's baseline
-    assert summary["catboost"]["weeks_better_than_popularity_genres"] == 0
+    # catboost beat it on validation (0.29 > 0.28): arm B, whatever the evaluated weeks say
+    assert summary["arm_b_model"] == "catboost"
+    assert summary["catboost"]["valid_ndcg_at_20"] == 0.29
+    assert summary["exclude_seen_true"]["catboost"]["valid_ndcg_at_20"] == 0.145
+    # on the evaluated weeks: -0.05 both weeks -> no signal, 0 weeks better
+    assert summary["catboost"]["ndcg_at_20_minus_baseline"] == pytest.approx(-0.05)
+    assert summary["catboost"]["weeks_better_than_baseline"] == 0
+    assert "ndcg_at_20_minus_baseline" not in summary["popularity_genres"]  # the yardstick
+    assert summary["signal"] is False and summary["verdict"].startswith("No signal")
     assert summary["diagnostics"] == {"candidate_recall": 0.6}
 
 

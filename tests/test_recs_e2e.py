@@ -12,7 +12,8 @@ from e2e_helpers import run, stages_run
 pytestmark = pytest.mark.e2e
 
 RECS_STAGES = {"recs_interactions", "recs_evaluate", "recs_publish"}
-MODELS = ("popularity", "popularity_genres", "itemknn", "ease", "als", "svd", "catboost")
+BASELINES = ("popularity_all", "popularity", "popularity_genres", "own_most_played")
+MODELS = (*BASELINES, "itemknn", "ease", "als", "svd", "catboost")
 
 
 def test_recs_stages_run_in_dvc_repro(tiny_pipeline):
@@ -32,8 +33,11 @@ def test_recs_metrics_follow_the_contract(tiny_pipeline):
         assert m[name]["recall_at_20"] <= m["oracle"]["recall_at_20"] + 1e-9
     assert m["best_model"] in MODELS and m["candidate_model"] in ("itemknn", "ease", "als", "svd")
     assert set(m["exclude_seen_true"]) >= set(MODELS)  # the other setting is reported too
+    valid = {name: m[name]["valid_ndcg_at_20"] for name in BASELINES}
+    assert m["strongest_baseline"] == max(BASELINES, key=lambda b: (valid[b], -BASELINES.index(b)))
     table = (repo / "reports/recs/vs_popularity.md").read_text()
-    assert "each model against popularity" in table and "`catboost`" in table
+    assert "each model against the strongest baseline" in table and "`catboost`" in table
+    assert m["verdict"] in table and m["arm_b_reason"] in table
 
 
 def test_every_listener_gets_k_distinct_tracks_in_both_arms(tiny_pipeline):
@@ -47,11 +51,18 @@ def test_every_listener_gets_k_distinct_tracks_in_both_arms(tiny_pipeline):
     assert "Listener" in (repo / "reports/recs/sample.md").read_text()
 
 
-def test_arm_b_is_the_evaluations_best_challenger_not_the_baseline(tiny_pipeline):
+def test_arm_b_serves_a_model_only_if_it_beat_the_strongest_baseline_on_validation(
+    tiny_pipeline,
+):
     repo, _ = tiny_pipeline
     m = json.loads((repo / "metrics/recs.json").read_text())
-    challengers = {name: m[name]["ndcg_at_20"] for name in MODELS if "popularity" not in name}
-    assert m["arm_b_model"] == max(challengers, key=challengers.get)
+    valid = {name: m[name]["valid_ndcg_at_20"] for name in MODELS}
+    challengers = {n: v for n, v in valid.items() if n not in BASELINES and v is not None}
+    best = max(challengers, key=challengers.get)
+    if challengers[best] > valid[m["strongest_baseline"]]:
+        assert m["arm_b_model"] == best
+    else:
+        assert m["arm_b_model"] == m["strongest_baseline"]
     published = pd.read_parquet(repo / "data/serving/recs.parquet")
     assert published.groupby("arm")["model"].unique().map(list).to_dict() == {
         "A": ["popularity_genres"],
@@ -60,7 +71,10 @@ def test_arm_b_is_the_evaluations_best_challenger_not_the_baseline(tiny_pipeline
     lists = published[published["source"] == "model"].pivot_table(
         index="user_id", columns="arm", values="track_id", aggfunc=tuple
     )
-    assert (lists["A"] != lists["B"]).mean() > 0.5  # the served experiment is not an A/A test
+    if m["arm_b_model"] != "popularity_genres":  # otherwise an A/A test, and it says so
+        assert (lists["A"] != lists["B"]).mean() > 0.5
+    else:
+        assert "A/A test" in m["arm_b_reason"]
     cold = published[published["source"] != "model"]
     by_arm = cold.groupby(["user_id", "arm"])["track_id"].agg(tuple).unstack("arm")
     assert by_arm.empty or (by_arm["A"] == by_arm["B"]).all()  # no history: fallback in both

@@ -178,11 +178,15 @@ class RecsPopularityParams:
 @dataclass(frozen=True)
 class RecsKnnParams:
     neighbours: list[int] = _f([50, 200], lo=1, hi=100000, grid=True)
+    # the most-played tracks the neighbourhoods are built on: O(max_items^2) time
+    max_items: int = _f(4000, lo=1, hi=100000)
 
 
 @dataclass(frozen=True)
 class RecsEaseParams:
     l2: list[float] = _f([100.0, 500.0], lo=1e-6, grid=True)
+    # the most-played tracks EASE is built on: O(max_items^3) time, O(max_items^2) memory
+    max_items: int = _f(4000, lo=1, hi=100000)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,16 @@ from ..config import load_params
 from ..io import write_json, write_text
 from ..markdown import table
 
-MODELS = ("popularity", "popularity_genres", "itemknn", "ease", "als", "svd")
+MODELS = (
+    "popularity_all",
+    "popularity",
+    "popularity_genres",
+    "own_most_played",
+    "itemknn",
+    "ease",
+    "als",
+    "svd",
+)
 
 
 def _scaled(interactions: pd.DataFrame, users: pd.DataFrame, factor: int):

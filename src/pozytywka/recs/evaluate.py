@@ -8,7 +8,12 @@ the hyper-params; at least ``recs.min_train_weeks`` must precede those.
   combinations of its grid (a seeded sample when the grid is larger), each fitted
   before every validation week and scored by mean NDCG@20 there. The best is kept.
   The candidate model of the two-stage model (``auto``) is the personal model with
-  the best validation NDCG@20. Nothing of the evaluated weeks is looked at.
+  the best validation NDCG@20. The re-ranker is scored on the validation weeks too
+  (learnt on the weeks before each). The **strongest baseline** is the baseline
+  (:data:`~.models.BASELINES`) with the best validation NDCG@20
+  (:func:`strongest_baseline`), and arm B of the live experiment is the best other
+  model only if it beat that baseline there (:func:`choose_arm_b`). Nothing of the
+  evaluated weeks is looked at.
 - **Rolling.** For each evaluated week w: every model is fitted on the weeks
   before w and recommends for every listener with a full play in w, ranked against
   the whole catalogue; both ``exclude_seen`` settings are scored from the same
@@ -19,7 +24,13 @@ the hyper-params; at least ``recs.min_train_weeks`` must precede those.
 - **Summary.** Per model, each metric's mean over weeks with a 95%
   interval across weeks (logit-t, :func:`pozytywka.playlists.metrics.bounded_mean_ci`:
   it stays inside [0, 1]), plus the
-  oracle's recall (the ceiling).
+  oracle's recall (the ceiling); each model's NDCG@20 minus the strongest baseline's,
+  with a 95% t interval of the per-week differences, and the weeks it was better
+  (:func:`compare`); "no signal" when no model's interval is above 0 (:func:`verdict`).
+- **Nothing to learn.** A week with no listener who fully played a track is left
+  out (its metrics are undefined); a re-ranker whose training weeks hold no positive
+  (or one class) is not fitted and the candidate order stands (the reason is kept);
+  no NaN reaches the summary (``None`` instead).
 """
 
 from __future__ import annotations
@@ -35,10 +46,11 @@ import scipy.sparse as sp
 
 from ..config import RecsParams, as_dict
 from ..errors import PozytywkaError
-from ..playlists.metrics import bounded_mean_ci
+from ..playlists.metrics import bounded_mean_ci, mean_ci
+from ..weeks import WEEK
 from . import metrics as M
 from .interactions import Catalogue, TrainData, active_users, relevant, train_data
-from .models import FALLBACK, MODELS, PERSONAL, Recommender
+from .models import BASELINES, FALLBACK, MODELS, PERSONAL, Recommender
 from .models.base import BATCH, top_lists
 from .rerank import (
     candidate_features,
@@ -53,8 +65,12 @@ TUNE_METRIC = "ndcg_at_20"
 RERANK = "catboost"  # the two-stage model (DESIGN §6 keys models by name)
 ORACLE = "oracle"
 SETTINGS = (False, True)  # exclude_seen
-#: The baselines to beat: never arm B of the live experiment (arm A is ``FALLBACK``).
-BASELINES = ("popularity", FALLBACK)
+#: Models whose scores are not re-ranker features: the charts repeat ``pop_lag_0`` and the
+#: listener's own weights ``pair_weight``; with ``popularity_all`` and ``own_most_played``
+#: in, the synthetic validation week's NDCG@20 fell from 0.2805 to 0.2781 (docs/recs.md).
+NOT_RANKER_FEATURES = ("popularity", "popularity_all", "own_most_played")
+#: Models scored in the rolling evaluation, in report order (the oracle aside).
+SCORED = (*MODELS, RERANK)
 
 
 def split_weeks(weeks: list[pd.Timestamp], rp: RecsParams) -> tuple[list, list]:
@@ -80,8 +96,8 @@ def grid(name: str, rp: RecsParams) -> list[dict]:
         "ease": rp.ease,
         "als": rp.als,
         "svd": rp.svd,
-    }[name]
-    values = as_dict(section)
+    }.get(name)  # popularity_all, own_most_played: nothing to tune
+    values = as_dict(section) if section is not None else {}
     keys = sorted(k for k, v in values.items() if isinstance(v, list))
     combos = [
         dict(zip(keys, c, strict=True)) for c in itertools.product(*(values[k] for k in keys))
@@ -189,7 +205,7 @@ def run_week(
             pair_scores = {
                 name: np.take_along_axis(s, cand, axis=1)
                 for name, s in scores.items()
-                if name != "popularity"
+                if name not in NOT_RANKER_FEATURES
             }
             frames.append(candidate_features(data, batch, cand, pair_scores, track_week))
     run.recs = {key: np.vstack(v) if v else np.empty((0, k), np.int64) for key, v in recs.items()}
@@ -199,7 +215,10 @@ def run_week(
 
 
 def week_metrics(run: WeekRun, recs: np.ndarray, n_items: int) -> dict[str, float]:
-    """Mean metrics over the week's listeners for one list (plus coverage and novelty)."""
+    """Mean metrics over the week's listeners for one list (plus coverage and novelty).
+
+    The week must have at least one listener (:func:`evaluate` leaves others out).
+    """
     vals = {key: float(v.mean()) for key, v in M.per_user(recs, run.truth).items()}
     for k in M.KS:
         vals[f"coverage_at_{k}"] = M.coverage(recs, k, n_items)
@@ -207,12 +226,36 @@ def week_metrics(run: WeekRun, recs: np.ndarray, n_items: int) -> dict[str, floa
     return vals
 
 
+def mean_ndcg(recs: np.ndarray, truth: sp.csr_matrix) -> float:
+    """Mean NDCG@20 over the listeners of ``truth`` (its rows); NaN when there are none."""
+    if truth.shape[0] == 0:
+        return float("nan")
+    return float(M.per_user(recs, truth)[TUNE_METRIC].mean())
+
+
+def nan_mean(values) -> float:
+    """Mean of the finite values (NaN when none is): weeks with no listener are left out."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if len(v) else float("nan")
+
+
+def _better(score: float, best: float) -> bool:
+    """Is ``score`` strictly better than ``best`` (a NaN is worse than any number)?"""
+    if np.isnan(score):
+        return False
+    return bool(np.isnan(best) or score > best)
+
+
 def tune(
     interactions: pd.DataFrame, cat: Catalogue, valid: list[pd.Timestamp], rp: RecsParams
 ) -> tuple[dict[str, dict], pd.DataFrame, dict[pd.Timestamp, Fitted]]:
     """Best hyper-params per model on the validation weeks; every trial's score; and the
     models fitted with the best hyper-params before each validation week (reused by the
-    rolling evaluation, which fits the same models on the same weeks)."""
+    rolling evaluation, which fits the same models on the same weeks).
+
+    A trial's score is the mean NDCG@20 over the validation weeks that have a listener
+    (NaN when none has: the first configuration of the grid is kept)."""
     fits = {w: Fitted(train_data(interactions, w, cat, rp.weights)) for w in valid}
     truths = [relevant(interactions, w, cat) for w in valid]
     best: dict[str, dict] = {}
@@ -227,10 +270,10 @@ def tune(
                 seconds.append(time.process_time() - t0)
                 users = active_users(truth)
                 recs = model.recommend(users, 20, rp.exclude_seen)
-                values.append(float(M.per_user(recs, truth[users])[TUNE_METRIC].mean()))
+                values.append(mean_ndcg(recs, truth[users]))
                 models.append(model)
-            score = float(np.mean(values))
-            if not results or score > results[0][0]:  # first of equals: grid order
+            score = nan_mean(values)
+            if not results or _better(score, results[0][0]):  # first of equals: grid order
                 results = [(score, hyper, models, seconds)]
             trials.append({"model": name, "hyper": repr(_public(hyper)), TUNE_METRIC: score})
             log.info("tune %s %s: validation %s %.4f", name, _public(hyper), TUNE_METRIC, score)
@@ -245,19 +288,23 @@ def _public(hyper: dict) -> dict:
 
 
 def pick_candidate_model(trials: pd.DataFrame, rp: RecsParams) -> str:
+    """The personal model with the best validation NDCG@20 (ties and NaN: name order)."""
     if rp.rerank.candidate_model != "auto":
         return rp.rerank.candidate_model
     personal = trials[trials["model"].isin(PERSONAL)]
-    best = personal.groupby("model")[TUNE_METRIC].max()
+    best = personal.groupby("model")[TUNE_METRIC].max().fillna(-np.inf)
     return str(best.sort_index().idxmax())
 
 
-def train_rerank_frame(run: WeekRun) -> pd.DataFrame:
+def train_rerank_frame(run: WeekRun) -> pd.DataFrame | None:
     """The week's candidate frame with labels, listeners without a relevant candidate dropped.
 
     ``label`` = 1 when the listener fully played the candidate in the week;
-    ``group`` = one query per (week, listener).
+    ``group`` = one query per (week, listener). ``None`` when the week has no
+    candidate frame (no listener).
     """
+    if run.frame is None:
+        return None
     frame = run.frame.copy()
     pos = np.searchsorted(run.users, frame["user"].to_numpy())
     frame["label"] = np.asarray(run.truth[pos, frame["item"].to_numpy()]).ravel()
@@ -265,6 +312,13 @@ def train_rerank_frame(run: WeekRun) -> pd.DataFrame:
     week_no = int((run.week - pd.Timestamp("2000-01-03")).days // 7)
     frame["group"] = week_no * 100_000_000 + frame["user"].astype(np.int64)
     return frame
+
+
+def rerank_training(runs: dict[pd.Timestamp, WeekRun], weeks: list[pd.Timestamp]):
+    """The labelled candidate frames of ``weeks`` that were run, stacked (``None``: none)."""
+    frames = [train_rerank_frame(runs[w]) for w in weeks if w in runs]
+    frames = [f for f in frames if f is not None]
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def week_diagnostics(run: WeekRun) -> dict[str, float]:
@@ -278,6 +332,8 @@ def week_diagnostics(run: WeekRun) -> dict[str, float]:
     - ``relevant_in_favourite_genres_share``: share in one of the listener's declared
       favourite genres (what popularity in favourite genres bets on);
     - ``candidate_recall``: mean recall of the re-ranker's candidates (its ceiling).
+
+    The week must have at least one listener.
     """
     truth, data = run.truth.tocoo(), run.data
     n_pairs = max(truth.nnz, 1)
@@ -304,12 +360,32 @@ class Evaluation:
     hyper: dict[str, dict]
     candidate_model: str
     trials: pd.DataFrame
-    by_week: pd.DataFrame  # week_start, model, exclude_seen, metrics...
+    by_week: pd.DataFrame  # week_start, model, exclude_seen, metrics... (evaluated weeks)
     fit_seconds: pd.DataFrame
     diagnostics: pd.DataFrame  # week_start, the keys of :func:`week_diagnostics`
     #: the ranker for the week after the data (learnt on the last ``train_weeks`` weeks,
-    #: whose candidate frames the rolling evaluation built) and its feature columns
-    next_ranker: tuple[object, list[str]] | None = None
+    #: whose candidate frames the rolling evaluation built), its feature columns and why
+    #: it was not fitted (``None`` when it was)
+    next_ranker: tuple[object, list[str], str | None] | None = None
+    #: week_start, model, exclude_seen, ndcg_at_20 on the validation weeks
+    valid_by_week: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: week_start, split (valid / evaluated / next), why (no ranker fitted for that week)
+    rerank_not_fitted: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: evaluated or validation weeks left out: no listener fully played a track
+    empty_weeks: list = field(default_factory=list)
+
+
+def weeks_needed(
+    weeks: list[pd.Timestamp], scored: list[pd.Timestamp], train_weeks: int
+) -> list[pd.Timestamp]:
+    """The weeks to run: each scored week and the ``train_weeks`` before it that have a
+    week of history before them (the first week has none: nothing to learn from)."""
+    out = set()
+    for w in scored:
+        i = weeks.index(w)
+        out.add(w)
+        out.update(weeks[i - j] for j in range(1, train_weeks + 1) if i - j >= 1)
+    return sorted(out)
 
 
 def evaluate(
@@ -325,12 +401,9 @@ def evaluate(
     hyper, trials, prefit = tune(interactions, cat, valid, rp)
     cand_model = pick_candidate_model(trials, rp)
     log.info("candidate model of the re-ranker: %s", cand_model)
-    needed = sorted(
-        {weeks[weeks.index(w) - j] for w in evaluated for j in range(rp.rerank.train_weeks + 1)}
-    )
     runs: dict[pd.Timestamp, WeekRun] = {}
-    rows, fits, diagnostics = [], [], []
-    for w in needed:
+    rows, valid_rows, fits, diagnostics, not_fitted, empty = [], [], [], [], [], []
+    for w in weeks_needed(weeks, valid + evaluated, rp.rerank.train_weeks):
         t0 = time.perf_counter()
         runs[w] = run_week(
             interactions,
@@ -348,19 +421,36 @@ def evaluate(
         log.info(
             "week %s: %d listeners, %.1f s", w.date(), len(runs[w].users), time.perf_counter() - t0
         )
-    for w in evaluated:
+    for w in valid + evaluated:
         run = runs[w]
+        split = "valid" if w in valid else "evaluated"
+        if not len(run.users):
+            log.warning("%s week %s: no listener fully played a track, left out", split, w.date())
+            empty.append(w)
+            continue
         i = weeks.index(w)
-        diagnostics.append({"week_start": w, **week_diagnostics(run)})
-        train = pd.concat(
-            [train_rerank_frame(runs[weeks[i - j]]) for j in range(1, rp.rerank.train_weeks + 1)],
-            ignore_index=True,
-        )
+        train = rerank_training(runs, weeks[max(i - rp.rerank.train_weeks, 0) : i])
         t0 = time.process_time()
-        ranker, cols = fit_ranker(train, rp.rerank)
-        fits.append({"week_start": w, "model": RERANK, "seconds": time.process_time() - t0})
+        ranker, cols, why = fit_ranker(train, rp.rerank)
+        if why is not None:
+            log.warning("week %s: re-ranker not fitted (%s), candidate order kept", w.date(), why)
+            not_fitted.append({"week_start": w, "split": split, "why": why})
+        if split == "evaluated":
+            fits.append({"week_start": w, "model": RERANK, "seconds": time.process_time() - t0})
         for ex in SETTINGS:
             run.recs[(RERANK, ex)] = rerank(ranker, cols, run.frame, len(run.users), 20, ex)
+        if split == "valid":
+            valid_rows += [
+                {
+                    "week_start": w,
+                    "model": name,
+                    "exclude_seen": ex,
+                    TUNE_METRIC: mean_ndcg(recs, run.truth),
+                }
+                for (name, ex), recs in sorted(run.recs.items())
+            ]
+            continue
+        diagnostics.append({"week_start": w, **week_diagnostics(run)})
         for (name, ex), recs in sorted(run.recs.items()):
             rows.append(
                 {
@@ -384,11 +474,11 @@ def evaluate(
                 f"{r['model']} {r['ndcg_at_20']:.4f}" for r in week_rows if "ndcg_at_20" in r
             ),
         )
-    last = pd.concat(
-        [train_rerank_frame(runs[w]) for w in weeks[-rp.rerank.train_weeks :]], ignore_index=True
-    )
-    next_ranker = fit_ranker(last, rp.rerank)
-    by_week = pd.DataFrame(rows)
+    next_ranker = fit_ranker(rerank_training(runs, weeks[-rp.rerank.train_weeks :]), rp.rerank)
+    if next_ranker[2] is not None:
+        log.warning("next week's re-ranker not fitted (%s)", next_ranker[2])
+        not_fitted.append({"week_start": weeks[-1] + WEEK, "split": "next", "why": next_ranker[2]})
+    by_week = pd.DataFrame(rows, columns=["week_start", "model", "exclude_seen"] + _ROW_KEYS)
     by_week["listeners"] = by_week["week_start"].map({w: len(runs[w].users) for w in evaluated})
     return Evaluation(
         hyper,
@@ -398,10 +488,136 @@ def evaluate(
         pd.DataFrame(fits),
         pd.DataFrame(diagnostics),
         next_ranker,
+        pd.DataFrame(valid_rows, columns=["week_start", "model", "exclude_seen", TUNE_METRIC]),
+        pd.DataFrame(not_fitted, columns=["week_start", "split", "why"]),
+        empty,
     )
 
 
 METRIC_KEYS = [f"{m}_at_{k}" for m in M.NAMES for k in M.KS]
+_ROW_KEYS = METRIC_KEYS + [f"{m}_at_{k}" for m in ("coverage", "novelty") for k in M.KS]
+DIGITS = 6
+
+
+def _round(x) -> float | None:
+    """A JSON number: rounded, ``None`` for NaN or a missing value (never NaN in JSON)."""
+    if x is None:
+        return None
+    x = float(x)
+    return round(x, DIGITS) if np.isfinite(x) else None
+
+
+def strongest_baseline(valid: dict[str, float]) -> str:
+    """The baseline with the best validation NDCG@20 (:data:`BASELINES` order on ties;
+    a missing or NaN score counts as worse than any number).
+
+    ``valid``: model name -> mean NDCG@20 over the validation weeks.
+    """
+    best = BASELINES[0]
+    for name in BASELINES[1:]:
+        if _better(float(valid.get(name, np.nan)), float(valid.get(best, np.nan))):
+            best = name
+    return best
+
+
+def choose_arm_b(valid: dict[str, float], baseline: str) -> tuple[str, str]:
+    """(arm B's model, the one sentence that says why) from validation NDCG@20 scores.
+
+    The challenger is the best model that is not a baseline (:data:`SCORED` order on
+    ties); it serves arm B only if its validation score is strictly above
+    ``baseline``'s, otherwise arm B serves ``baseline`` (arm A serves ``FALLBACK``:
+    when that is the baseline too, the live experiment is an A/A test and the
+    sentence says so).
+    """
+    names = [m for m in SCORED if m not in BASELINES]
+    challenger = names[0]
+    for name in names[1:]:
+        if _better(float(valid.get(name, np.nan)), float(valid.get(challenger, np.nan))):
+            challenger = name
+    vc, vb = float(valid.get(challenger, np.nan)), float(valid.get(baseline, np.nan))
+    scores = f"NDCG@20 {_fmt(vc)} vs {_fmt(vb)}"
+    if _better(vc, vb):
+        return challenger, (
+            f"Arm B serves `{challenger}`: it beat the strongest baseline `{baseline}` on the "
+            f"validation weeks ({scores})."
+        )
+    same = (
+        f"; arm A serves `{FALLBACK}` too, so the live experiment is an A/A test"
+        if baseline == FALLBACK
+        else ""
+    )
+    return baseline, (
+        f"Arm B serves the strongest baseline `{baseline}`: no model beat it on the validation "
+        f"weeks (the best, `{challenger}`: {scores}){same}."
+    )
+
+
+def _fmt(x: float | None, sign: bool = False) -> str:
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"{x:+.4f}" if sign else f"{x:.4f}"
+
+
+def compare(model: pd.Series, baseline: pd.Series) -> dict:
+    """A model's NDCG@20 against the strongest baseline's, week by week.
+
+    ``model``, ``baseline``: NDCG@20 indexed by week (weeks of ``model`` only).
+    Returns ``ndcg_at_20_minus_baseline`` (mean of the per-week differences) with the
+    95% Student-t interval of those differences across weeks (``_ci_low`` /
+    ``_ci_high``; the mean itself with one week) and ``weeks_better_than_baseline``
+    (weeks strictly above). Empty series: ``None`` values and 0 weeks.
+    """
+    diff = (model - baseline.reindex(model.index)).dropna()
+    if not len(diff):
+        keys = ("", "_ci_low", "_ci_high")
+        return {f"ndcg_at_20_minus_baseline{k}": None for k in keys} | {
+            "weeks_better_than_baseline": 0
+        }
+    mean, lo, hi = mean_ci(diff.to_numpy())
+    return {
+        "ndcg_at_20_minus_baseline": _round(mean),
+        "ndcg_at_20_minus_baseline_ci_low": _round(lo),
+        "ndcg_at_20_minus_baseline_ci_high": _round(hi),
+        "weeks_better_than_baseline": int((diff > 0).sum()),
+    }
+
+
+def verdict(models: dict[str, dict], baseline: str, weeks: int) -> tuple[bool, str]:
+    """(signal, one sentence) on the evaluated weeks: does any model beat the baseline?
+
+    ``models``: the summary's entries (with :func:`compare`'s keys). Signal = some
+    model that is not a baseline has the 95% interval of its difference above 0, over
+    at least 2 weeks. The sentence names the model with the largest mean difference,
+    with its interval and weeks better; without signal it starts with "No signal".
+    """
+    key = "ndcg_at_20_minus_baseline"
+    cands = {
+        m: e
+        for m, e in models.items()
+        if m not in BASELINES and m != ORACLE and e.get(key) is not None
+    }
+    base = models.get(baseline, {})
+    base_txt = (
+        f"`{baseline}` (NDCG@20 {_fmt(base.get('ndcg_at_20'))} "
+        f"[{_fmt(base.get('ndcg_at_20_ci_low'))}, {_fmt(base.get('ndcg_at_20_ci_high'))}])"
+    )
+    if not cands:
+        return False, f"No signal: no model was scored against the strongest baseline {base_txt}."
+    best = max(sorted(cands), key=lambda m: cands[m][key])
+    e = cands[best]
+    diff = (
+        f"{_fmt(e[key], True)} [{_fmt(e[f'{key}_ci_low'], True)}, "
+        f"{_fmt(e[f'{key}_ci_high'], True)}] NDCG@20, better in "
+        f"{e['weeks_better_than_baseline']}/{weeks} weeks"
+    )
+    lo = e.get(f"{key}_ci_low")
+    signal = weeks >= 2 and lo is not None and lo > 0
+    if signal:
+        return True, f"`{best}` beats the strongest baseline {base_txt} by {diff}."
+    return False, (
+        f"No signal: no model beats the strongest baseline {base_txt}; the best, `{best}`, "
+        f"differs by {diff} (the interval includes 0 or lies below it)."
+    )
 
 
 def summarise(ev: Evaluation, rp: RecsParams) -> dict:
@@ -410,15 +626,30 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
     Models are keyed by name at the top (the ``recs.exclude_seen`` setting);
     ``diagnostics``: the means over weeks of :func:`week_diagnostics`;
     ``exclude_seen_true`` / ``exclude_seen_false`` holds the other setting.
-    ``weeks_better_than_popularity_genres`` counts the
-    weeks each model's NDCG@20 beats the baseline to beat. ``best_model`` is the
-    best NDCG@20 of all models; ``arm_b_model`` the best one that is not a popularity
-    baseline (:data:`BASELINES`): what the live experiment's arm B serves.
+    ``strongest_baseline``: the baseline with the best validation NDCG@20
+    (:func:`strongest_baseline`); each model's ``valid_ndcg_at_20`` and its comparison
+    with that baseline on the evaluated weeks (:func:`compare`). ``best_model`` is the
+    best NDCG@20 of all models on the evaluated weeks (reported as it is);
+    ``arm_b_model`` what the live experiment's arm B serves (:func:`choose_arm_b`) and
+    ``arm_b_reason`` why; ``signal`` / ``verdict``: :func:`verdict`. No value is NaN.
     """
+    vw = ev.valid_by_week
+
+    def valid_scores(ex: bool) -> dict[str, float]:
+        if not len(vw):
+            return {}
+        sub = vw[vw["exclude_seen"] == ex]
+        return {str(m): nan_mean(g[TUNE_METRIC]) for m, g in sub.groupby("model", sort=True)}
+
+    valid = valid_scores(rp.exclude_seen)  # the published setting decides
+    baseline = strongest_baseline(valid)
+    arm_b, reason = choose_arm_b(valid, baseline)
+    n_weeks = int(ev.by_week["week_start"].nunique())
 
     def block(ex: bool) -> dict:
         sub = ev.by_week[ev.by_week["exclude_seen"] == ex]
-        base = sub[sub["model"] == FALLBACK].set_index("week_start")["ndcg_at_20"]
+        base = sub[sub["model"] == baseline].set_index("week_start")["ndcg_at_20"]
+        valid_ex = valid_scores(ex)
         out = {}
         for name, g in sub.groupby("model", sort=True):
             entry = {}
@@ -426,38 +657,51 @@ def summarise(ev: Evaluation, rp: RecsParams) -> dict:
             for key in keys:
                 if key not in g or g[key].isna().all():
                     continue
+                values = g[key].dropna().to_numpy()
                 if key in METRIC_KEYS:  # in [0, 1]: an interval that stays in the range
-                    mean, lo, hi = bounded_mean_ci(g[key].to_numpy())
-                    entry[f"{key}_ci_low"] = None if lo is None else round(lo, 6)
-                    entry[f"{key}_ci_high"] = None if hi is None else round(hi, 6)
+                    mean, lo, hi = bounded_mean_ci(values)
+                    entry[f"{key}_ci_low"] = _round(lo)
+                    entry[f"{key}_ci_high"] = _round(hi)
                 else:
-                    mean = float(g[key].mean())
-                entry[key] = round(mean, 6)
+                    mean = float(values.mean())
+                entry[key] = _round(mean)
             if name != ORACLE:
-                ndcg = g.set_index("week_start")["ndcg_at_20"]
-                entry["weeks_better_than_popularity_genres"] = int(
-                    (ndcg > base.reindex(ndcg.index)).sum()
-                )
+                entry["valid_ndcg_at_20"] = _round(valid_ex.get(str(name)))
+                if name != baseline:
+                    entry.update(compare(g.set_index("week_start")["ndcg_at_20"], base))
             out[str(name)] = entry
         return out
 
     models = block(rp.exclude_seen)
-    ranked = {m: v["ndcg_at_20"] for m, v in models.items() if m != ORACLE}
-    challengers = {m: v for m, v in ranked.items() if m not in BASELINES}
+    ranked = {m: v["ndcg_at_20"] for m, v in models.items() if v.get("ndcg_at_20") is not None}
+    signal, sentence = verdict(models, baseline, n_weeks)
+    listeners = ev.by_week.groupby("week_start")["listeners"].first()
     return {
         **models,
         "k": [10, 20],
-        "weeks_evaluated": int(ev.by_week["week_start"].nunique()),
-        "listeners_per_week": round(
-            float(ev.by_week.groupby("week_start")["listeners"].first().mean()), 1
-        ),
+        "weeks_evaluated": n_weeks,
+        "weeks_left_out": [pd.Timestamp(w).strftime("%Y-%m-%d") for w in ev.empty_weeks],
+        "listeners_per_week": _round(listeners.mean()) if len(listeners) else 0.0,
         "exclude_seen": rp.exclude_seen,
         "candidate_model": ev.candidate_model,
-        "best_model": max(sorted(ranked), key=lambda m: ranked[m]),
-        "arm_b_model": max(sorted(challengers), key=lambda m: challengers[m]),
+        "strongest_baseline": baseline,
+        "best_model": max(sorted(ranked), key=lambda m: ranked[m]) if ranked else None,
+        "arm_a_model": FALLBACK,
+        "arm_b_model": arm_b,
+        "arm_b_reason": reason,
+        "signal": signal,
+        "verdict": sentence,
+        "rerank_not_fitted": [
+            {
+                "week_start": pd.Timestamp(r.week_start).strftime("%Y-%m-%d"),
+                "split": r.split,
+                "why": r.why,
+            }
+            for r in ev.rerank_not_fitted.itertuples()
+        ],
         f"exclude_seen_{str(not rp.exclude_seen).lower()}": block(not rp.exclude_seen),
         "diagnostics": {
-            key: round(float(ev.diagnostics[key].mean()), 6)
+            key: _round(nan_mean(ev.diagnostics[key]))
             for key in ev.diagnostics.columns
             if key != "week_start"
         },

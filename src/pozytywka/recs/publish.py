@@ -4,20 +4,20 @@ The week published is the one after the last complete week (DESIGN §4). Every
 model is fitted on all complete weeks with the hyper-params tuned by
 ``recs_evaluate``; the re-ranker is the one ``recs_evaluate`` learnt on the
 ``rerank.train_weeks`` last complete weeks, exactly as in the rolling evaluation
-(``models/recs/ranker.cbm``: their candidate frames were built there already).
-Arm A is popularity in the listener's favourite genres (the baseline to beat), arm
-B the evaluation's best model other than the two popularity baselines
-(``arm_b_model`` of ``recs_evaluate``): arm B is never the baseline itself, so the
-live experiment always compares two different recommenders (a deviation from
-DESIGN §11's "the best model", which was the baseline on the default data: an A/A
-test).
+(``models/recs/ranker.cbm``: their candidate frames were built there already;
+when none could be learnt, ``ranker_fitted`` is false and the candidate order stands).
+Arm A is popularity in the listener's favourite genres; arm B is ``arm_b_model`` of
+``recs_evaluate`` (:func:`pozytywka.recs.evaluate.choose_arm_b`): the best model
+only if it beat the dump's strongest baseline on the validation weeks, otherwise
+that baseline (an A/A test when it is arm A's: the metrics say so).
 
 Output (:func:`publish`), one row per (listener, arm, rank): ``week_start``
 (``YYYY-MM-DD``), ``user_id``, ``arm`` (A/B), ``model``, ``rank`` (1 = first),
 ``track_id``, ``source`` (``model``, or ``popularity fallback (no history)`` for a
-listener with no interactions before the week). :func:`fallback_list` is the list
-for a listener the dump does not know (no favourite genres either): last weeks'
-chart (the tuned ``popularity`` model).
+listener with no interactions before the week: they get arm A's list in both arms).
+The second output is the list for a listener the dump does not know (no favourite
+genres either): a chart, ``unknown_listener_chart`` of the tuned output
+(:func:`unknown_listener_chart`).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def publish(
         models=None if best == RERANK else (best,),  # the re-ranker's features: every model
     )
     lists = {"A": (FALLBACK, run.recs[(FALLBACK, rp.exclude_seen)])}
-    if best == RERANK:
+    if best == RERANK:  # no ranker (none could be learnt): the candidate order stands
         cols = list(tuned["ranker_features"])
         lists["B"] = (RERANK, rerank(ranker, cols, run.frame, len(users), rp.k, rp.exclude_seen))
     else:
@@ -95,7 +95,8 @@ def publish(
     out = pd.concat(frames, ignore_index=True)
     out.insert(0, "week_start", target.strftime("%Y-%m-%d"))
     out = out.sort_values(["user_id", "arm", "rank"], kind="stable").reset_index(drop=True)
-    chart = fit_model("popularity", hyper["popularity"], run.data, None).recommend(
+    chart_model = tuned.get("unknown_listener_chart", "popularity")
+    chart = fit_model(chart_model, hyper.get(chart_model, {}), run.data, None).recommend(
         np.array([0]), rp.k, exclude_seen=False
     )[0]
     fallback = pd.DataFrame(
@@ -106,6 +107,19 @@ def publish(
         }
     )
     return out[COLUMNS], fallback
+
+
+def unknown_listener_chart(summary: dict) -> str:
+    """The chart served to a listener the dump does not know: ``popularity`` (recent) or
+    ``popularity_all``, whichever had the better validation NDCG@20 (recent on ties).
+
+    ``summary``: the ``metrics/recs.json`` mapping (each model's ``valid_ndcg_at_20``).
+    """
+    recent = (summary.get("popularity") or {}).get("valid_ndcg_at_20")
+    whole = (summary.get("popularity_all") or {}).get("valid_ndcg_at_20")
+    if whole is not None and (recent is None or whole > recent):
+        return "popularity_all"
+    return "popularity"
 
 
 def sample_markdown(

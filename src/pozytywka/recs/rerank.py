@@ -21,7 +21,10 @@ before the predicted week only (:func:`candidate_features`):
 The ranker for week w learns on the ``train_weeks`` weeks before w, each with
 candidates and features built from the weeks before *that* week and labels = full
 plays in it; listeners whose candidates hold no relevant track teach a ranker
-nothing and are left out of training.
+nothing and are left out of training. When nothing is left (no positive, or one
+class only: :func:`ranker_not_fitted`), no ranker is fitted and the candidate order
+(the candidate model's half, then popularity in favourite genres) stands; the
+evaluation says so.
 """
 
 from __future__ import annotations
@@ -100,16 +103,15 @@ def candidate_features(
     out["user_skip_rate"] = np.repeat(rate[users], c)
     out["user_n_favourites"] = np.repeat(np.diff(data.fav.indptr)[users], c)
 
-    ug = _row_normalised(m @ data.item_genres)[users].toarray()  # n x genres
-    ig = data.item_genres
-    genre_rows = ig[cand.ravel()]
-    out["genre_affinity"] = np.asarray(
-        genre_rows.multiply(np.repeat(ug, c, axis=0)).sum(axis=1)
-    ).ravel()
-    fav = data.fav[users].toarray()
-    out["favourite_genre"] = (
-        np.asarray(genre_rows.multiply(np.repeat(fav, c, axis=0)).sum(axis=1)).ravel() > 0
-    ).astype(np.int8)
+    # pair rows x genres, all sparse (dense repeats were n*c x genres: GBs at 800 genres)
+    pair_user = np.repeat(np.arange(n), c)
+    genre_rows = data.item_genres[cand.ravel()]
+    ug = _row_normalised(m @ data.item_genres)[users][pair_user]
+    out["genre_affinity"] = np.asarray(genre_rows.multiply(ug).sum(axis=1)).ravel()
+    fav = data.fav[users][pair_user]
+    out["favourite_genre"] = (np.asarray(genre_rows.multiply(fav).sum(axis=1)).ravel() > 0).astype(
+        np.int8
+    )
     taste = _row_normalised(m)[users] @ data.audio  # n x audio
     diff = data.audio[cand] - np.asarray(taste)[:, None, :]
     dist = np.sqrt((diff**2).sum(axis=2))
@@ -132,7 +134,10 @@ def candidate_features(
 def track_week_features(
     features: pd.DataFrame, week: pd.Timestamp, items: pd.Index
 ) -> pd.DataFrame:
-    """The playlist features of the week before ``week``, indexed by track index."""
+    """The playlist features of the week before ``week``, indexed by track index (empty
+    when there are none: every track feature is then missing)."""
+    if "week_start" not in features.columns or "track_id" not in features.columns:
+        return pd.DataFrame()
     prev = features[features["week_start"] == week - pd.Timedelta(days=7)]
     idx = items.get_indexer(prev["track_id"].astype(str))
     cols = [c for c in TRACK_FEATURES if c in prev.columns]
@@ -168,12 +173,37 @@ def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in ("user", "item", "label", "group")]
 
 
+def ranker_not_fitted(train: pd.DataFrame) -> str | None:
+    """Why a ranker cannot learn from a training frame (``None``: it can).
+
+    ``train``: candidate rows with ``label`` (0/1) and ``group``. A ranker needs rows
+    of both classes: no row at all (no listener active, or none whose candidates hold
+    a track they fully played) or one class only leaves nothing to order.
+    """
+    if train is None or not len(train):
+        return (
+            "its training weeks hold no listener whose candidates include a track they fully played"
+        )
+    labels = train["label"].unique()
+    if len(labels) < 2:
+        kind = "relevant" if labels[0] > 0 else "irrelevant"
+        return f"every candidate of its training weeks is {kind} (one class)"
+    return None
+
+
 def fit_ranker(train: pd.DataFrame, params: RecsRerankParams):
     """A CatBoost ranker on frames with ``label`` (0/1) and ``group`` (listener x week).
 
-    At most ``max_train_listeners`` groups (a seeded sample) are used: the cost of
-    the ranker grows with its rows, its quality little beyond a few hundred queries.
+    Returns ``(model, feature columns, None)``, or ``(None, feature columns, why)`` when
+    the frame cannot teach a ranker (:func:`ranker_not_fitted`): then
+    :func:`rerank` keeps the candidate order. At most ``max_train_listeners`` groups
+    (a seeded sample) are used: the cost of the ranker grows with its rows, its quality
+    little beyond a few hundred queries.
     """
+    cols = feature_columns(train) if train is not None else []
+    why = ranker_not_fitted(train)
+    if why is not None:
+        return None, cols, why
     from catboost import CatBoostRanker, Pool
 
     groups = np.sort(train["group"].unique())
@@ -181,8 +211,10 @@ def fit_ranker(train: pd.DataFrame, params: RecsRerankParams):
         rng = np.random.default_rng(params.random_seed)
         keep = rng.choice(groups, size=params.max_train_listeners, replace=False)
         train = train[train["group"].isin(keep)]
+        why = ranker_not_fitted(train)
+        if why is not None:
+            return None, cols, why
     train = train.sort_values(["group", "item"], kind="stable")
-    cols = feature_columns(train)
     pool = Pool(train[cols], label=train["label"], group_id=train["group"].to_numpy())
     model = CatBoostRanker(
         loss_function=params.loss_function,
@@ -195,7 +227,7 @@ def fit_ranker(train: pd.DataFrame, params: RecsRerankParams):
         allow_writing_files=False,
     )
     model.fit(pool)
-    return model, cols
+    return model, cols, None
 
 
 def rerank(
@@ -204,9 +236,16 @@ def rerank(
     """Re-ranked top-``k`` (n_users x k) from a frame of n_users x C rows in candidate order.
 
     Returns track indices, best first; ties keep the candidate model's order.
-    ``exclude_seen``: candidates the listener already played go last.
+    ``exclude_seen``: candidates the listener already played go last. ``model`` None
+    (no ranker could be fitted): the candidate order stands.
     """
-    score = model.predict(frame[cols]).reshape(n_users, -1)
+    if n_users == 0:
+        return np.empty((0, k), dtype=np.int64)
+    if model is None:
+        width = len(frame) // n_users
+        score = np.tile(-np.arange(width, dtype=np.float64), (n_users, 1))
+    else:
+        score = model.predict(frame[cols]).reshape(n_users, -1)
     if exclude_seen:
         score[frame["pair_heard"].to_numpy().reshape(n_users, -1) > 0] = -np.inf
     items = frame["item"].to_numpy().reshape(n_users, -1)

@@ -26,7 +26,7 @@ MAX_COLUMNS = 30
 DIGITS = 4
 
 SKIP_RULES = ("genre_rule", "listener_rate", "previous_outcome")
-RECS_BASELINES = ("popularity", "popularity_genres")
+RECS_BASELINES = ("popularity_all", "popularity", "popularity_genres", "own_most_played")
 
 
 def _num(value: Any) -> float | int | None:
@@ -89,12 +89,20 @@ def cache(result: dict) -> dict[str, Any]:
 
 
 def recs(result: dict) -> dict[str, Any]:
-    """From ``metrics/recs.json``: arm B's model against the strongest baseline (NDCG@20)."""
+    """From ``metrics/recs.json``: arm B's model against the strongest baseline (NDCG@20).
+
+    The strongest baseline is the one ``recs_evaluate`` chose on the validation weeks
+    (``strongest_baseline``); older files without it: the best of the baselines present.
+    """
     arm_b = result["arm_b_model"]
-    base = max(RECS_BASELINES, key=lambda name: result[name]["ndcg_at_20"])
+    base = result.get("strongest_baseline") or max(
+        (name for name in RECS_BASELINES if name in result),
+        key=lambda name: result[name]["ndcg_at_20"],
+    )
     return {
         "recs_ndcg@20": _num(result[arm_b]["ndcg_at_20"]),
         "recs_baseline_ndcg@20": _num(result[base]["ndcg_at_20"]),
+        "recs_baseline": base,
         "recs_arm_b": arm_b,
     }
 

@@ -78,7 +78,7 @@ SPECS: tuple[Spec, ...] = (
         "recs",
         "NDCG@20",
         "reports/recs/by_week.csv",
-        ("popularity", "popularity_genres"),
+        ("popularity_all", "popularity", "popularity_genres", "own_most_played"),
         column="ndcg_at_20",
         long=True,
         filters=(("exclude_seen", "False"),),

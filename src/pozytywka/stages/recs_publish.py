@@ -24,7 +24,7 @@ def run(params: Params) -> None:
     interactions, cat, features = read_inputs()
     tuned = read_json(paths.RECS_TUNED)
     ranker = None
-    if tuned["arm_b_model"] == RERANK:
+    if tuned["arm_b_model"] == RERANK and tuned.get("ranker_fitted", True):
         from ..playlists.models.catboost_model import load_catboost
 
         ranker = load_catboost(paths.RECS_RANKER)

@@ -24,7 +24,9 @@ class Recommender:
     """Base class: subclasses implement ``_fit`` and ``_scores``."""
 
     name: ClassVar[str] = ""
-    personal: ClassVar[bool] = True  # False: the same scores whatever the listener's history
+    #: False: listeners with no history keep the model's own scores (a chart covers them),
+    #: True: they get the ``fallback`` model's scores
+    personal: ClassVar[bool] = True
 
     def __init__(self, **hyper: object) -> None:
         self.hyper = dict(hyper)

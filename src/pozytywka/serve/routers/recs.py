@@ -1,7 +1,8 @@
 """``GET /v1/recommendations`` and ``GET /v1/experiments/recs/results`` (issue 15, item 5).
 
 The listener's arm of experiment ``recs`` (A: popularity in favourite genres, B:
-the best model, as ``recs_publish`` wrote them) and its first ``k`` tracks from
+the best model if it beat the dump's strongest baseline on the validation weeks,
+otherwise that baseline, as ``recs_publish`` wrote them) and its first ``k`` tracks from
 :class:`pozytywka.recs.online.PublishedRecs` (a look-up). A listener with no
 history gets the popularity fallback and ``source`` says so. Plays and likes of
 the served tracks come back through ``POST /v1/events`` with the ``request_id``.
@@ -28,7 +29,10 @@ class RecsOut(BaseModel):
     request_id: str = Field(description="Id of this served request; events refer to it")
     experiment: str
     user_id: str
-    arm: Literal["A", "B"] = Field(description="A = popularity in favourite genres, B = best model")
+    arm: Literal["A", "B"] = Field(
+        description="A = popularity in favourite genres, B = the best model if it beat "
+        "the strongest baseline on the validation weeks, else that baseline"
+    )
     model: str
     source: str = Field(description="'model' or 'popularity fallback (no history)'")
     week_start: dt.date
