@@ -130,6 +130,9 @@ class PlaylistParams:
     model: str = _f("auto", choices=("auto", "catboost", "baseline"))
     # tracks two of the week's playlists may share (0: a track is in at most one playlist)
     max_shared_tracks: int = _f(0, lo=0, hi=20)
+    # a genre is a near-copy (passed over) when this share of its own best playlist is
+    # already published by the chosen genres (0.5: half of it or more)
+    near_copy_share: float = _f(0.5, lo=0.05, hi=1.0)
 
     def __post_init__(self) -> None:
         if self.min_size > self.max_size:
