@@ -53,9 +53,11 @@ def run(params: Params) -> None:
     predictions, fit_log = run_backtest(features, params)
     for row in fit_log.itertuples():
         log.info(
-            "week %s: trained on weeks <= %s, early-stopped on <= %s, best iteration %d",
+            "week %s: trained on weeks %s..%s (%d rows), early-stopped on <= %s, best iteration %d",
             row.week_start.date(),
+            row.first_train_week.date(),
             row.last_train_week.date(),
+            row.n_train_rows,
             row.last_valid_week.date(),
             row.best_iteration,
         )
