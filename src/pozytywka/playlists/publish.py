@@ -553,8 +553,9 @@ def playlists_markdown(document: dict) -> str:
         "",
         f"Model: **{document['model']}**"
         + (f" ({document['model_reason']})" if document.get("model_reason") else "")
-        + ". Genres ranked by predicted popularity "
-        "(the sum of their tracks' predicted weekly listeners); tracks in play order.",
+        + ". Genres chosen as a set: each one in turn adds the most predicted popularity "
+        "(the sum of its tracks' predicted weekly listeners) with tracks no earlier "
+        "playlist holds; tracks in play order.",
         "",
     ]
     if not document["playlists"]:
