@@ -153,6 +153,9 @@ def test_week_measures_model_against_oracle_and_the_summary():
     lo, hi = out["catboost"]["capture_at_10_ci_low"], out["catboost"]["capture_at_10_ci_high"]
     assert 0 < lo < 0.3 < hi < 1
     assert out["oracle"]["reach_share"] == 1.0
+    # Reach 4 and 7: t interval 5.5 +- 12.706 x 1.5 reaches below 0: clipped (a count).
+    assert out["catboost"]["reach_ci_low"] == 0.0
+    assert out["catboost"]["reach_ci_high"] == pytest.approx(5.5 + 12.7062047 * 1.5, abs=1e-5)
     # Week 1: 4 < 7 (baseline better); week 2: 7 = 7 (tie).
     assert out["weeks_catboost_reach_better"] == 0
     assert out["weeks_catboost_reach_tied"] == 1

@@ -26,7 +26,8 @@ the number of rows of a track in the week's listener table.
 (the independent replications, as in :mod:`pozytywka.playlists.metrics`):
 capture is bounded, so its interval is the logit-t interval of
 :func:`~pozytywka.playlists.metrics.bounded_mean_ci`; reach (listeners) and
-reach share (may exceed 1) get Student's t (:func:`~pozytywka.playlists.metrics.mean_ci`).
+reach share (may exceed 1) get Student's t (:func:`~pozytywka.playlists.metrics.mean_ci`),
+its lower end clipped at 0 (neither can be negative).
 Fewer than 2 weeks: no interval (``null``). A week with no oracle reach (nobody
 played a candidate) has no share (``null``), and is left out of that mean.
 """
@@ -178,7 +179,11 @@ def _mean_interval(values: pd.Series, bounded: bool) -> dict[str, float | None]:
     v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
     if len(v) == 0:
         return {"mean": None, "low": None, "high": None}
-    mean, low, high = bounded_mean_ci(v) if bounded else mean_ci(v)
+    if bounded:
+        mean, low, high = bounded_mean_ci(v)
+    else:  # a count or a ratio of counts: never below 0
+        mean, low, high = mean_ci(v)
+        low = max(low, 0.0)
     if len(v) < MIN_WEEKS_FOR_INTERVAL:
         low = high = None
     return {"mean": _round(mean), "low": _round(low), "high": _round(high)}
