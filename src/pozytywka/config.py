@@ -92,7 +92,7 @@ class SplitParams:
     min_train_weeks: int = _f(4, lo=1, hi=260)
     # CatBoost trains on the most recent weeks up to this many (track, week) rows
     # (never fewer than min_train_weeks); 0 = every earlier week
-    max_train_rows: int = _f(200_000, lo=0)
+    max_train_rows: int = _f(400_000, lo=0)
 
 
 @dataclass(frozen=True)
