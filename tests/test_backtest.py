@@ -78,3 +78,29 @@ def test_sample_tracks_keeps_whole_track_histories_and_about_the_fraction():
     assert (half.groupby("track_id")["week_start"].nunique() == 4).all()
     assert set(sample_tracks(frame, 0.5)["track_id"]) == kept  # stable
     assert sample_tracks(frame, 1.0) is frame
+
+
+def test_the_training_window_keeps_the_latest_weeks_within_the_row_bound() -> None:
+    from pozytywka.playlists.backtest import recent_weeks_within
+
+    w = list(pd.date_range("2024-01-01", periods=5, freq="7D"))
+    rows = pd.Series([50, 40, 30, 20, 10], index=w)
+    # Newest back: 10, +20 = 30, +30 = 60, +40 = 100 (> 70): the last three weeks.
+    assert recent_weeks_within(w, rows, max_rows=70, min_weeks=1) == w[2:]
+    # Never fewer than min_weeks, even past the bound: 10 + 20 + 30 + 40 = 100.
+    assert recent_weeks_within(w, rows, max_rows=5, min_weeks=4) == w[1:]
+    # 0 = no bound; a bound above the total keeps everything.
+    assert recent_weeks_within(w, rows, max_rows=0, min_weeks=1) == w
+    assert recent_weeks_within(w, rows, max_rows=1000, min_weeks=1) == w
+
+
+def test_split_before_bounds_the_training_rows(features) -> None:
+    weeks = sorted(features["week_start"].unique())
+    per_week = features["week_start"].value_counts()
+    last = weeks[-2]  # the last labelled week: 6 train weeks before it (1 validates)
+    full = split_before(features, last, valid_weeks=1, min_train_weeks=3)
+    assert full.train_weeks == weeks[:6]
+    bound = int(per_week[weeks[5]] + per_week[weeks[4]] + per_week[weeks[3]] + per_week[weeks[2]])
+    four = split_before(features, last, 1, 3, max_train_rows=bound)
+    assert four.train_weeks == weeks[2:6] and four.valid_weeks == [weeks[6]]
+    assert split_before(features, last, 1, 3, max_train_rows=1).train_weeks == weeks[3:6]

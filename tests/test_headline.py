@@ -22,6 +22,10 @@ def _details() -> dict:
             "weeks_evaluated": 6,
         },
         "playlists": {"model": "catboost"},
+        "playlist_sets": {
+            "catboost": {"reach_share": 0.6123456, "capture_at_10": 0.347},
+            "baseline": {"reach_share": None, "capture_at_10": 0.15},
+        },
         "ab": {
             "lift": 0.0123456789,
             "ci_low": -0.002,
@@ -57,6 +61,9 @@ def _details() -> dict:
 def test_each_model_against_its_strongest_baseline():
     out = headline(_details())
     assert out["playlists"]["ndcg_weeks_better"] == "5/6"
+    assert out["playlists"]["reach_share"] == 0.6123
+    assert out["playlists"]["baseline_reach_share"] is None  # undefined: null, never NaN
+    assert out["playlists"]["capture@10"] == 0.347
     assert out["ab"]["lift"] == 0.0123  # 4 decimals: a headline, not the detail
     assert out["skips"]["skip_rule"] == "listener_rate"
     assert out["skips"]["skip_rule_roc_auc"] == 0.79

@@ -62,7 +62,7 @@ def test_skipped_genre_is_reported_and_the_next_one_takes_its_place():
     scores, tracks, tg = _small_world()
     params = PlaylistParams(n_genres=2, min_size=10, max_size=12, max_per_artist=2)
     playlists, skipped = build_playlist_set(scores, tracks, tg, params)
-    # jazz has the highest genre score (1200) but only 6 eligible tracks.
+    # jazz has the highest value (its 6 eligible tracks x 100 = 600) but only 6 tracks.
     assert [s["genre"] for s in skipped] == ["jazz"]
     assert skipped[0]["eligible_tracks"] == 6
     assert "min_size 10" in skipped[0]["reason"]
@@ -70,7 +70,9 @@ def test_skipped_genre_is_reported_and_the_next_one_takes_its_place():
     rock = playlists[0]
     # rock: 12 best of 14 (scores 12..23 -> r02..r13), 2 per artist is fine here.
     assert {t["track_id"] for t in rock["tracks"]} == {f"r{i:02d}" for i in range(2, 14)}
-    assert rock["predicted_popularity"] == pytest.approx(sum(10.0 + i for i in range(14)))
+    # Its value: the summed scores of the tracks it publishes (12 + ... + 23).
+    assert rock["predicted_popularity"] == pytest.approx(210.0)
+    assert skipped[0]["predicted_popularity"] == pytest.approx(600.0)
     # The chain starts at the top-scored track.
     assert rock["tracks"][0]["track_id"] == "r13"
     assert len(playlists[1]["tracks"]) == 11
@@ -125,16 +127,89 @@ def test_a_genre_that_would_repeat_a_chosen_one_is_passed_over():
     scores, tracks, tg = _overlapping_world()
     params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
     assert params.max_shared_tracks == 0  # the default: a track in at most one playlist
+    assert params.near_copy_share == 0.5
     playlists, skipped = build_playlist_set(scores, tracks, tg, params)
-    # soft rock (rank 1) takes all 14 of its tracks; mellow gold would keep 0 of its 12.
-    assert [p["genre"] for p in playlists] == ["soft rock", "jazz"]
+    # Values alone: soft rock 10+..+21 + 5 + 6 = 197, mellow gold 186, jazz 12.
+    # Soft rock is taken with all 14 tracks; all 12 of mellow gold's are now published
+    # (12 >= 0.5 x 12): a near-copy, recorded because alone (186) it beats jazz (12).
+    assert [(p["genre"], p["predicted_popularity"]) for p in playlists] == [
+        ("soft rock", 197.0),
+        ("jazz", 12.0),
+    ]
     assert [(s["genre"], s["eligible_tracks"], s["repeats"]) for s in skipped] == [
         ("mellow gold", 0, ["soft rock"])
     ]
-    assert skipped[0]["reason"].startswith("would repeat soft rock: only 0 tracks")
-    assert "max_shared_tracks 0" in skipped[0]["reason"]
+    assert skipped[0]["predicted_popularity"] == 186.0
+    assert skipped[0]["reason"] == (
+        "would repeat soft rock: 12 of its 12 tracks already published (near_copy_share 0.5)"
+    )
     ids = [t["track_id"] for p in playlists for t in p["tracks"]]
     assert len(ids) == len(set(ids)) == 26
+
+
+def test_a_near_copy_below_the_weakest_playlist_is_not_recorded():
+    # Jazz now scores 20 a track (240 alone): soft rock (197) comes second and mellow
+    # gold (186 alone) would not have made the list of 2 anyway: no record.
+    scores, tracks, tg = _overlapping_world()
+    scores.loc[scores["track_id"].str.startswith("j"), "score"] = 20.0
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    assert [p["genre"] for p in playlists] == ["jazz", "soft rock"]
+    assert skipped == []
+
+
+def test_a_genre_left_with_too_few_unused_tracks_is_a_near_copy():
+    # A: x00..x05 (also in B) and y00..y13, all scoring 10: 200. B: x00..x05 and its
+    # own b00..b07 scoring 9: 6 x 10 + 8 x 9 = 132 alone. C: 10 tracks scoring 1.
+    # After A, B has 6 of 14 published (< 0.5 x 14: not a near-copy by share) but only
+    # its 8 own tracks left (value 72 > C's 10): it reaches the top, short of min_size.
+    scores, tracks, tg = _world(
+        ("x", 6, ["A", "B"], lambda i: f"xa{i}", lambda i: 10.0),
+        ("y", 14, ["A"], lambda i: f"ya{i}", lambda i: 10.0),
+        ("b", 8, ["B"], lambda i: f"ba{i}", lambda i: 9.0),
+        ("c", 10, ["C"], lambda i: f"cc{i}", lambda i: 1.0),
+    )
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    for lazy in (None, False):
+        playlists, skipped = build_playlist_set(scores, tracks, tg, params, lazy=lazy)
+        assert [p["genre"] for p in playlists] == ["A", "C"]
+        assert skipped == [
+            {
+                "genre": "B",
+                "predicted_popularity": 132.0,
+                "eligible_tracks": 8,
+                "reason": "would repeat A: only 8 tracks not already published "
+                "(min_size 10, max_shared_tracks 0)",
+                "repeats": ["A"],
+            }
+        ]
+
+
+def test_the_greedy_takes_what_adds_most_not_the_biggest_genre():
+    # "rock" holds the 20 best tracks of "classic rock" (30 tracks) and 20 tracks of its
+    # own; "metal" has 20 tracks of its own. Alone: classic rock 30 x 10 = 300 (its best 20
+    # = 200), rock 20 x 10 + 20 x 4 -> its best 20 = 200 as well, metal 20 x 6 = 120.
+    # Old rule (rank on all tracks): classic rock (300), rock (280): rock's tail.
+    # Greedy: classic rock (200, before rock by name), then rock would add only its
+    # own 20 x 4 = 80 < metal's 120: metal; rock is a near-copy (its 20 best published).
+    scores, tracks, tg = _world(
+        ("c", 20, ["classic rock", "rock"], lambda i: f"ca{i}", lambda i: 10.0),
+        ("d", 10, ["classic rock"], lambda i: f"da{i}", lambda i: 10.0),
+        ("r", 20, ["rock"], lambda i: f"ra{i}", lambda i: 4.0),
+        ("m", 20, ["metal"], lambda i: f"ma{i}", lambda i: 6.0),
+    )
+    params = PlaylistParams(n_genres=2, min_size=10, max_size=20, max_per_artist=2)
+    playlists, skipped = build_playlist_set(scores, tracks, tg, params)
+    assert [(p["genre"], p["predicted_popularity"]) for p in playlists] == [
+        ("classic rock", 200.0),
+        ("metal", 120.0),
+    ]
+    # Classic rock's 20 ties are broken by track_id: c00..c19 (then d00..d09 are left).
+    assert {t["track_id"] for t in playlists[0]["tracks"]} == {f"c{i:02d}" for i in range(20)}
+    assert [(s["genre"], s["eligible_tracks"], s["repeats"]) for s in skipped] == [
+        ("rock", 20, ["classic rock"])
+    ]
+    assert skipped[0]["reason"].startswith("would repeat classic rock: 20 of its 20 tracks")
 
 
 def test_max_shared_tracks_lets_playlists_share_a_few():
@@ -163,7 +238,9 @@ def test_max_shared_tracks_lets_playlists_share_a_few():
     playlists, skipped = build_playlist_set(
         scores2, pd.concat([renamed, copies]), tg2, PlaylistParams(n_genres=2, max_per_artist=2)
     )
-    assert [s["genre"] for s in skipped] == ["mellow gold"]
+    # Soft rock publishes m00..m11: mellow gold's x00..x11 are the same 12 songs.
+    assert [p["genre"] for p in playlists] == ["soft rock", "jazz"]
+    assert [(s["genre"], s["repeats"]) for s in skipped] == [("mellow gold", ["soft rock"])]
 
 
 def test_tie_breaking_by_track_id():
@@ -326,7 +403,8 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
             assert len(shared) <= params.max_shared_tracks
         published.append((set(ids), set(songs)))
     for s in skipped:
-        assert s["eligible_tracks"] < params.min_size
+        # Too few tracks, or a near-copy (then it names the chosen genres it repeats).
+        assert s["eligible_tracks"] < params.min_size or s["repeats"]
         # Passed over for overlap only when it would repeat a genre that was published.
         assert set(s.get("repeats", [])) <= {p["genre"] for p in playlists}
     # Deterministic: row order does not matter.
@@ -336,6 +414,8 @@ def test_playlist_rules_hold_for_any_input(world, rnd):
         scores.iloc[perm], tracks.iloc[::-1], tg.sample(frac=1, random_state=1), params
     )
     assert again == (playlists, skipped)
+    # Lazy re-evaluation (stale values as upper bounds) gives plain greedy's answer.
+    assert build_playlist_set(scores, tracks, tg, params, lazy=False) == (playlists, skipped)
 
 
 def songs_of(first: pd.DataFrame, ids: list[str]) -> list[tuple]:

@@ -194,3 +194,25 @@ def test_the_same_figure_saves_the_same_bytes(tmp_path, make):
     save_figure(tmp_path / "a.png", make())
     save_figure(tmp_path / "b.png", make())
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def test_the_playlist_sets_plot_keeps_its_legend_off_the_data():
+    from pozytywka.playlists.setmetrics import by_week_columns, summarise_sets
+    from pozytywka.stages.evaluate import sets_figure
+
+    rows = []
+    for i, week in enumerate(WEEKS):
+        row = {"week_start": week, "target_week": week, "listeners": 30}
+        for model, reach, cap in (("baseline", 10, 0.15), ("catboost", 12, 0.35)):
+            row |= {f"{model}_playlists": 5, f"{model}_reach": reach + i}
+            row |= {f"{model}_reach_share": (reach + i) / 20, f"{model}_capture_at_10": cap}
+            row |= {f"{model}_capture_at_20": cap - 0.05}
+        row |= {"oracle_playlists": 5, "oracle_reach": 20, "oracle_reach_share": 1.0}
+        row |= {"oracle_capture_at_10": 0.47, "oracle_capture_at_20": 0.4}
+        rows.append(row)
+    by_week = pd.DataFrame(rows, columns=by_week_columns())
+    fig = sets_figure(by_week, summarise_sets(by_week, 5))
+    assert points_under_legends(fig) == 0 and overlapping_tick_labels(fig) == []
+    assert all(ax.get_ylabel() for ax in fig.axes)
+    empty = sets_figure(by_week.iloc[:0], {})
+    assert not empty.axes and "nothing to plot" in " ".join(t.get_text() for t in empty.texts)

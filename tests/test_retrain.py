@@ -142,6 +142,27 @@ def test_previous_playlists_are_scored_on_their_week_with_the_promise_and_ab() -
     assert summary["captured_popularity"] == 14 and summary["oracle_popularity"] == 14
     assert summary["promised_ndcg_at_k"] == 0.93
     assert summary["ab"]["lift"] == 0.034
+    # capture@10: the week's top 10 is all four tracks, 5+3+2+4 = 14; pop's b, a = 8,
+    # rock's c, d = 6: (8/14 + 6/14) / 2 = 0.5 (the same at 20). No listener table: no reach.
+    assert summary["capture_at_10"] == pytest.approx(0.5)
+    assert summary["capture_at_20"] == pytest.approx(0.5)
+    assert summary["set_reach"] is None
+
+
+def test_the_published_set_reach_counts_each_listener_once() -> None:
+    listeners = pd.DataFrame(
+        {
+            "week_start": pd.to_datetime(["2024-01-08"] * 5 + ["2024-01-01"]),
+            "user_id": ["u1", "u1", "u2", "u3", "u4", "u5"],
+            "track_id": ["a", "b", "a", "d", "x", "a"],
+        }
+    )
+    _, summary = score_previous(_previous(), WEEKLY, GENRES, k=2, listeners=listeners)
+    # Week 2024-01-08: u1 (a, b), u2 (a), u3 (d) played published tracks; u4 only x;
+    # u5 played a the week before (another week).
+    assert summary["set_reach"] == 3 and summary["listeners"] == 4
+    history = update_history(read_history(None), summary)
+    assert history.loc[0, "set_reach"] == 3
 
 
 def test_nothing_to_score_says_why() -> None:

@@ -90,6 +90,9 @@ class SplitParams:
 
     valid_weeks: int = _f(1, lo=1, hi=12)
     min_train_weeks: int = _f(4, lo=1, hi=260)
+    # CatBoost trains on the most recent weeks up to this many (track, week) rows
+    # (never fewer than min_train_weeks); 0 = every earlier week
+    max_train_rows: int = _f(400_000, lo=0)
 
 
 @dataclass(frozen=True)
@@ -130,6 +133,9 @@ class PlaylistParams:
     model: str = _f("auto", choices=("auto", "catboost", "baseline"))
     # tracks two of the week's playlists may share (0: a track is in at most one playlist)
     max_shared_tracks: int = _f(0, lo=0, hi=20)
+    # a genre is a near-copy (passed over) when this share of its own best playlist is
+    # already published by the chosen genres (0.5: half of it or more)
+    near_copy_share: float = _f(0.5, lo=0.05, hi=1.0)
 
     def __post_init__(self) -> None:
         if self.min_size > self.max_size:

@@ -41,6 +41,7 @@ INTERIM_STORAGE = INTERIM / "track_storage.parquet"
 
 PROCESSED = Path("data/processed")
 WEEKLY_POPULARITY = PROCESSED / "weekly_popularity.parquet"
+WEEKLY_LISTENERS = PROCESSED / "weekly_listeners.parquet"
 FEATURES = PROCESSED / "features.parquet"
 BACKTEST_PREDICTIONS = PROCESSED / "backtest_predictions.parquet"
 
@@ -53,6 +54,7 @@ METRICS = Path("metrics")
 DATA_QUALITY = METRICS / "data_quality.json"
 TRAIN_METRICS = METRICS / "train.json"
 OFFLINE_METRICS = METRICS / "offline.json"
+PLAYLIST_SETS_METRICS = METRICS / "playlist_sets.json"
 PLAYLIST_METRICS = METRICS / "playlists.json"
 AB_METRICS = METRICS / "ab.json"
 

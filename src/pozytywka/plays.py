@@ -154,6 +154,25 @@ GROUP BY week_start, track_id
 """
 
 
+LISTENER_COLUMNS = ["week_start", "user_id", "track_id"]
+
+
+def weekly_listeners_sql(sessions: str = "sessions") -> str:
+    """SQL: one row per (week_start, user_id, track_id) with at least one full play.
+
+    The listeners behind :func:`weekly_popularity_sql`'s ``popularity`` (the same
+    full-play rule and week): a track's popularity in a week is its number of rows
+    here. Set reach (docs/definitions.md) counts distinct users over a set of
+    tracks, which the weekly counts cannot give (one listener plays many tracks).
+    Rows with a null ``user_id`` are left out (nobody to count).
+    """
+    return f"""
+SELECT DISTINCT date_trunc('week', ts) AS week_start, user_id, track_id
+FROM ({judged_events_sql(sessions)}) judged
+WHERE {_IS_FULL} = 1 AND user_id IS NOT NULL
+"""
+
+
 def _duckdb() -> duckdb.DuckDBPyConnection:
     return duck.connect()
 
@@ -204,6 +223,36 @@ def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Dat
     out["track_id"] = out["track_id"].astype(str)
     out = out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)
     return out[WEEKLY_COLUMNS]
+
+
+def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    """Who played what through, per complete week: :data:`LISTENER_COLUMNS` rows.
+
+    ``sessions`` as in :func:`weekly_popularity` (a DataFrame or a Parquet path);
+    the same complete weeks are kept. Sorted by week, user, track; ``week_start``
+    is ``datetime64[us]``, ids are strings.
+    """
+    con = _duckdb()
+    if isinstance(sessions, pd.DataFrame):
+        con.register("sessions", sessions)
+    else:
+        path = os.fspath(sessions).replace("'", "''")
+        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
+    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
+    if first is None:
+        con.close()
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in LISTENER_COLUMNS}).astype(
+            {"week_start": "datetime64[us]"}
+        )
+    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
+    out = con.sql(weekly_listeners_sql("sessions")).df()
+    con.close()
+    out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
+    out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
+    out["user_id"] = out["user_id"].astype(str)
+    out["track_id"] = out["track_id"].astype(str)
+    out = out.sort_values(LISTENER_COLUMNS, kind="stable").reset_index(drop=True)
+    return out[LISTENER_COLUMNS]
 
 
 def complete_week_starts(sessions: pd.DataFrame | str | os.PathLike[str]) -> list[pd.Timestamp]:

@@ -50,10 +50,43 @@ class Split:
     valid_weeks: list[pd.Timestamp]
 
 
+def recent_weeks_within(
+    weeks: list[pd.Timestamp], rows_per_week: pd.Series, max_rows: int, min_weeks: int
+) -> list[pd.Timestamp]:
+    """The most recent of ``weeks`` whose rows add up to at most ``max_rows``.
+
+    ``weeks`` in time order; ``rows_per_week``: rows by ``week_start``. Weeks are
+    taken from the newest back while the total stays within ``max_rows``, and
+    never fewer than ``min_weeks`` (nor more than there are), so a small dump keeps
+    all its weeks and a large one trains on its recent ones. ``max_rows`` 0: all.
+    """
+    if max_rows <= 0:
+        return list(weeks)
+    kept: list[pd.Timestamp] = []
+    total = 0
+    for w in reversed(weeks):
+        n = int(rows_per_week.get(w, 0))
+        if len(kept) >= min_weeks and total + n > max_rows:
+            break
+        kept.append(w)
+        total += n
+    return kept[::-1]
+
+
 def split_before(
-    features: pd.DataFrame, week: pd.Timestamp, valid_weeks: int, min_train_weeks: int
+    features: pd.DataFrame,
+    week: pd.Timestamp,
+    valid_weeks: int,
+    min_train_weeks: int,
+    max_train_rows: int = 0,
 ) -> Split:
-    """The labelled weeks strictly before ``week``: the last ``valid_weeks`` validate."""
+    """The labelled weeks strictly before ``week``: the last ``valid_weeks`` validate.
+
+    The weeks before those train, the most recent first, up to ``max_train_rows``
+    rows (:func:`recent_weeks_within`; 0 = every earlier week): CatBoost's cost
+    grows with its rows, and on a large dump the recent weeks say the most about
+    next week (a bounded training window, issue 21).
+    """
     earlier = [w for w in labelled_weeks(features) if w < pd.Timestamp(week)]
     train, valid = earlier[:-valid_weeks], earlier[-valid_weeks:]
     if len(train) < min_train_weeks or len(valid) < valid_weeks:
@@ -61,6 +94,9 @@ def split_before(
             f"only {len(earlier)} labelled weeks before {pd.Timestamp(week).date()}: "
             f"need split.min_train_weeks ({min_train_weeks}) + split.valid_weeks ({valid_weeks})"
         )
+    if max_train_rows > 0:
+        rows = features["week_start"].value_counts()
+        train = recent_weeks_within(train, rows, max_train_rows, min_train_weeks)
     return Split(pd.Timestamp(week), train, valid)
 
 
@@ -117,7 +153,8 @@ def run_backtest(
     :func:`sample_tracks`): the benchmark measures what that saves and costs.
 
     Returns (predictions with :data:`PREDICTION_COLUMNS`, fit log with
-    ``week_start``, ``last_train_week``, ``last_valid_week``, ``best_iteration``,
+    ``week_start``, ``first_train_week``, ``last_train_week``, ``last_valid_week``,
+    ``best_iteration``,
     ``n_train_rows``) so a reader (and a test) can check that no model saw its week.
     """
     n_weeks = features["week_start"].nunique()
@@ -134,7 +171,13 @@ def run_backtest(
             "in the log (metrics/data_quality.json, gaps): nothing to backtest"
         )
     for week in tqdm(weeks, desc="backtest", unit="week", disable=not progress):
-        split = split_before(features, week, params.split.valid_weeks, params.split.min_train_weeks)
+        split = split_before(
+            features,
+            week,
+            params.split.valid_weeks,
+            params.split.min_train_weeks,
+            params.split.max_train_rows,
+        )
         train = sample_tracks(rows_of(features, split.train_weeks), train_fraction)
         model = train_catboost(
             train, rows_of(features, split.valid_weeks), params.catboost, columns
@@ -155,6 +198,7 @@ def run_backtest(
         log.append(
             {
                 "week_start": split.week,
+                "first_train_week": min(split.train_weeks),
                 "last_train_week": max(split.train_weeks),
                 "last_valid_week": max(split.valid_weeks),
                 "best_iteration": int(model.get_best_iteration() or 0),

@@ -1,28 +1,38 @@
 """Next week's popular playlists from a model's track scores (DESIGN §4 "Playlist").
 
-The rules, in the order they are applied:
+The ``n_genres`` playlists are chosen *as a set*: genres and tracks together, so
+that the playlists are distinct and each one is strong (issue 21). The rules:
 
-1. **Genres.** A genre's score is the sum of its tracks' predicted popularity
-   (a track counts in every genre of its artist). Genres are ranked by that
-   score, ties by genre name. Only scored tracks that exist in ``tracks`` count.
-2. **Tracks.** Within a genre, candidates are taken by score (ties by
-   ``track_id``, so the result never depends on row order) and a candidate is
+1. **Tracks.** A genre's playlist takes its candidates by score (ties by
+   ``track_id``, so the result never depends on row order); a candidate is
    passed over when it would repeat a track already in the playlist (the same
    ``track_id``, or the same song: case-folded, trimmed name by the same
-   artist) or when its artist already has ``max_per_artist`` tracks in it. At
-   most ``max_size`` tracks are kept: the best ones when more are available.
-3. **Skipping.** A genre that cannot reach ``min_size`` is skipped, recorded
-   with the reason, and the next genre in the ranking takes its place, so the
-   output has ``n_genres`` playlists whenever enough genres can be filled.
-4. **Overlap.** Micro-genres overlap heavily (an artist carries many genre tags),
-   so five playlists must not be five copies: two of the week's playlists share
-   at most ``max_shared_tracks`` tracks (default 0: a track is in at most one
-   playlist). A song counts as shared when the same track, or the same song
-   under another id, is in a playlist already chosen. Genres are filled in rank
-   order, so a better-ranked genre keeps its tracks; a later genre takes its next
-   best tracks instead, and when what is left cannot reach ``min_size`` (its
-   playlist would mostly repeat chosen ones) the genre is passed over, recorded
-   with the genres it would repeat (``repeats``), and the next genre is taken.
+   artist), when its artist already has ``max_per_artist`` tracks in it, or
+   when it would make the playlist share more than ``max_shared_tracks`` songs
+   with one already chosen (default 0: a track is in at most one playlist). At
+   most ``max_size`` tracks are kept: the best ones. A track counts in every
+   genre of its artist; only scored tracks that exist in ``tracks`` count.
+2. **Value.** A genre's value is the summed score (predicted next-week
+   popularity) of the tracks its playlist would publish given the playlists
+   already chosen: what adding it adds. Any score column works: a model's, the
+   baseline's, or the actual popularity (the exclusive oracle,
+   :mod:`pozytywka.playlists.setmetrics`).
+3. **Greedy set selection.** Step by step, the genre of the highest value is
+   taken (ties by genre name) until ``n_genres`` are chosen or none is left
+   (:func:`select_genres`; lazy re-evaluation keeps it fast with thousands of
+   micro-genres). Its value is its ``predicted_popularity``; playlists are
+   listed in the order taken.
+4. **Skipping.** A genre that reaches the top but cannot be published is
+   recorded in ``skipped`` with the reason and the next best one is taken: a
+   genre whose own best playlist (without the overlap rule) has fewer than
+   ``min_size`` tracks; and a **near-copy** of chosen genres (micro-genres
+   overlap heavily: an artist carries many genre tags), i.e. a genre whose own
+   best playlist is already published for at least ``near_copy_share`` of its
+   tracks (songs it may share under ``max_shared_tracks`` do not count), or
+   whose playlist from the unused tracks cannot reach ``min_size``. A
+   near-copy is recorded with the chosen genres it would repeat (``repeats``)
+   when it would have made the list on its own (see :func:`select_genres`).
+   So a near-copy's weak tail is never published as a playlist of its own.
 5. **Order.** Neighbouring songs should match, and the strongest tracks come
    early (listeners start a playlist from the top). The playlist starts with its
    top-scored track; each next song is the nearest, in standardised
@@ -38,6 +48,8 @@ Scores in the output are rounded to 6 digits so reruns diff cleanly.
 
 from __future__ import annotations
 
+import heapq
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -161,67 +173,247 @@ def order_by_similarity(features: np.ndarray, window: int = ORDER_WINDOW) -> lis
     return path
 
 
-class _Taken:
-    """Tracks and songs of the playlists chosen so far (for the overlap rule)."""
+@dataclass(frozen=True)
+class _Pool:
+    """The scored candidates as integer codes, one row per track, best first.
 
-    def __init__(self) -> None:
-        self.ids: dict[str, set[int]] = {}
-        self.songs: dict[tuple[str, str], set[int]] = {}
+    ``score``, ``artist`` and ``song`` are aligned with the candidate rows (score
+    desc, ``track_id`` asc). ``song`` codes the duplicate rule: two rows share a
+    code when they are the same song (case-folded, trimmed name by the same
+    artist); a track without a name is a song of its own. ``genres`` maps each
+    genre to its candidate rows, best first; ``song_genres`` each song code to
+    the genres holding a track of it (who is affected when a song is published).
+    """
 
-    def playlists_holding(self, track_id: str, song: tuple[str, str] | None) -> set[int]:
-        held = set(self.ids.get(track_id, ()))
-        if song is not None:
-            held |= self.songs.get(song, set())
-        return held
+    score: np.ndarray
+    artist: np.ndarray
+    song: np.ndarray
+    genres: dict[str, np.ndarray]
+    song_genres: dict[int, tuple[str, ...]]
 
-    def add(self, index: int, picked: pd.DataFrame) -> None:
-        for row in picked.itertuples(index=False):
-            self.ids.setdefault(row.track_id, set()).add(index)
-            key = _song_key(row.name, row.artist_id)
-            if key is not None:
-                self.songs.setdefault(key, set()).add(index)
+
+def _pool(cand: pd.DataFrame, pairs: pd.DataFrame) -> _Pool:
+    """Integer codes of the candidates (``cand``, best first) and their (track, genre) pairs."""
+    keys = [
+        _song_key(name, artist) or ("\0", tid)
+        for tid, name, artist in zip(cand["track_id"], cand["name"], cand["artist_id"], strict=True)
+    ]
+    song = pd.factorize(pd.Series(["\x1f".join(k) for k in keys], dtype=object))[0]
+    artist = pd.factorize(cand["artist_id"])[0]
+    row_of = pd.Series(np.arange(len(cand)), index=cand["track_id"].to_numpy())
+    p = pairs[["genre", "track_id"]].assign(row=row_of.reindex(pairs["track_id"]).to_numpy())
+    p = p.sort_values(["genre", "row"], kind="mergesort")
+    genre_arr = p["genre"].to_numpy()
+    rows = p["row"].to_numpy(dtype=np.int64)
+    cuts = np.flatnonzero(genre_arr[1:] != genre_arr[:-1]) + 1
+    starts = np.concatenate([[0], cuts]) if len(rows) else np.array([], dtype=np.int64)
+    genres = {str(genre_arr[s]): r for s, r in zip(starts, np.split(rows, cuts), strict=True)}
+    song_genres: dict[int, list[str]] = {}
+    for genre, r in genres.items():
+        for code in set(song[r].tolist()):
+            song_genres.setdefault(code, []).append(genre)
+    return _Pool(
+        score=cand["score"].to_numpy(dtype="float64"),
+        artist=artist,
+        song=song,
+        genres=genres,
+        song_genres={k: tuple(v) for k, v in song_genres.items()},
+    )
 
 
 def _pick(
-    group: pd.DataFrame,
+    rows: np.ndarray,
+    pool: _Pool,
     params: PlaylistParams,
-    taken: _Taken | None = None,
-) -> tuple[pd.DataFrame, set[int]]:
+    held: dict[int, list[int]] | None = None,
+) -> tuple[list[int], set[int]]:
     """The best tracks of one genre under the duplicate, per-artist and overlap rules.
 
-    Returns the chosen rows and the indices of earlier playlists whose tracks were
-    passed over because that playlist already shares ``max_shared_tracks`` with
-    this one (empty when ``taken`` is None: no overlap rule).
+    ``rows``: the genre's candidate rows, best first. ``held``: song code -> the
+    indices of the chosen playlists holding that song (None: no overlap rule,
+    the genre's standalone playlist). Returns the chosen rows (at most
+    ``max_size``, best first) and the indices of chosen playlists whose tracks
+    were passed over because this one already shares ``max_shared_tracks`` with
+    them.
     """
     chosen: list[int] = []
-    seen_ids: set[str] = set()
-    seen_songs: set[tuple[str, str]] = set()
-    per_artist: dict[str, int] = {}
+    seen_songs: set[int] = set()
+    per_artist: dict[int, int] = {}
     shared: dict[int, int] = {}
     blocked_by: set[int] = set()
-    for pos, row in enumerate(group.itertuples(index=False)):
+    for r in rows.tolist():
         if len(chosen) >= params.max_size:
             break
-        if row.track_id in seen_ids:
+        song = int(pool.song[r])
+        if song in seen_songs:
             continue
-        key = _song_key(row.name, row.artist_id)
-        if key is not None and key in seen_songs:
+        artist = int(pool.artist[r])
+        if per_artist.get(artist, 0) >= params.max_per_artist:
             continue
-        if per_artist.get(row.artist_id, 0) >= params.max_per_artist:
-            continue
-        held = taken.playlists_holding(row.track_id, key) if taken is not None else set()
-        full = {i for i in held if shared.get(i, 0) >= params.max_shared_tracks}
+        holders = held.get(song, ()) if held is not None else ()
+        full = {i for i in holders if shared.get(i, 0) >= params.max_shared_tracks}
         if full:
             blocked_by |= full
             continue
-        for i in held:
+        for i in holders:
             shared[i] = shared.get(i, 0) + 1
-        chosen.append(pos)
-        seen_ids.add(row.track_id)
-        if key is not None:
-            seen_songs.add(key)
-        per_artist[row.artist_id] = per_artist.get(row.artist_id, 0) + 1
-    return group.iloc[chosen], blocked_by
+        chosen.append(r)
+        seen_songs.add(song)
+        per_artist[artist] = per_artist.get(artist, 0) + 1
+    return chosen, blocked_by
+
+
+def _value(pool: _Pool, rows: list[int]) -> float:
+    """A playlist's value: the summed scores of the tracks it would publish."""
+    return float(pool.score[rows].sum()) if rows else 0.0
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One chosen genre: its candidate rows in score order and its value."""
+
+    genre: str
+    rows: list[int]
+    value: float
+
+
+def _near_copy_record(
+    genre: str, alone_value: float, picked: list[int], repeats: list[str], why: str
+) -> dict:
+    return {
+        "genre": genre,
+        "predicted_popularity": _round(alone_value),
+        "eligible_tracks": len(picked),
+        "reason": f"would repeat {', '.join(repeats)}: {why}",
+        "repeats": repeats,
+    }
+
+
+def select_genres(
+    pool: _Pool, params: PlaylistParams, lazy: bool | None = None
+) -> tuple[list[Choice], list[dict]]:
+    """Greedy set selection (module docstring, rules 2-4) with lazy re-evaluation.
+
+    Each step takes the genre whose playlist, built from the tracks the chosen
+    ones have not used, has the highest value (summed scores), ties by genre
+    name. A genre's value changes only when a chosen playlist publishes one of
+    its songs; those genres are marked stale and keep their old value as an
+    upper bound in the heap (lazy greedy, Minoux 1978): a genre is re-evaluated
+    only when it reaches the top, and taken when its fresh value is still the
+    best. The bound holds when removing tracks can only lower a value: with
+    ``max_shared_tracks`` 0 and scores >= 0 the tracks a genre may publish form
+    a matroid (per-song and per-artist caps nest, then the size cap), whose
+    greedy best weight never grows when elements are removed. Otherwise
+    (negative scores, or shared tracks allowed) every affected genre is
+    re-evaluated at once. Either way the result is that of plain greedy
+    (``lazy=False`` forces the eager way: tests compare the two).
+
+    **Near-copies.** When a chosen playlist publishes songs of a genre's own best
+    playlist (its standalone playlist, without the overlap rule), the genre is a
+    near-copy once the published ones beyond the ``max_shared_tracks`` allowed
+    make up ``near_copy_share`` of that playlist; it leaves the running. It is
+    recorded in ``skipped`` when its standalone value is at least the value of the
+    weakest chosen playlist (it would have made the list on its own). A genre
+    that reaches the top with fewer than ``min_size`` unused tracks left is a
+    near-copy too, and recorded then.
+
+    Returns the chosen genres in the order taken and the skipped ones, in the
+    order they were passed over: ``{"genre", "predicted_popularity" (the value of
+    its standalone playlist), "eligible_tracks" (the tracks it could publish),
+    "reason"}``, plus ``"repeats"`` (the chosen genres it would repeat) for a
+    near-copy.
+    """
+    if lazy is None:
+        lazy = params.max_shared_tracks == 0 and bool((pool.score >= 0).all())
+    alone = {g: _pick(rows, pool, params)[0] for g, rows in pool.genres.items()}
+    alone_value = {g: _value(pool, rows) for g, rows in alone.items()}
+    current = dict(alone)
+    blocked: dict[str, set[int]] = {g: set() for g in pool.genres}
+    value = dict(alone_value)
+    stamp = dict.fromkeys(pool.genres, 0)
+    fresh = dict.fromkeys(pool.genres, True)
+    heap = [(-v, g, 0) for g, v in value.items()]
+    heapq.heapify(heap)
+    held: dict[int, list[int]] = {}
+    chosen: list[Choice] = []
+    # (record, kept only if the genre would have made the list alone?)
+    events: list[tuple[dict, bool]] = []
+    done: set[str] = set()
+
+    def refresh(genre: str) -> None:
+        current[genre], blocked[genre] = _pick(pool.genres[genre], pool, params, held)
+        value[genre] = _value(pool, current[genre])
+        stamp[genre] += 1
+        fresh[genre] = True
+        heapq.heappush(heap, (-value[genre], genre, stamp[genre]))
+
+    def repeats_of(genre: str) -> list[str]:
+        own = {int(pool.song[r]) for r in alone[genre]}
+        holders = {i for s in own for i in held.get(s, ())} | blocked[genre]
+        return [chosen[i].genre for i in sorted(holders)]
+
+    while heap and len(chosen) < params.n_genres:
+        _, genre, st = heapq.heappop(heap)
+        if genre in done or st != stamp[genre]:
+            continue
+        if not fresh[genre]:
+            refresh(genre)
+            continue
+        done.add(genre)
+        own = alone[genre]
+        if len(own) < params.min_size:
+            record = {
+                "genre": genre,
+                "predicted_popularity": _round(alone_value[genre]),
+                "eligible_tracks": len(own),
+                "reason": f"only {len(own)} eligible tracks (min_size {params.min_size})",
+            }
+            events.append((record, False))
+            continue
+        picked = current[genre]
+        if len(picked) < params.min_size:
+            why = (
+                f"only {len(picked)} tracks not already published (min_size "
+                f"{params.min_size}, max_shared_tracks {params.max_shared_tracks})"
+            )
+            record = _near_copy_record(genre, alone_value[genre], picked, repeats_of(genre), why)
+            events.append((record, False))
+            continue
+        index = len(chosen)
+        chosen.append(Choice(genre, picked, value[genre]))
+        touched: set[str] = set()
+        for r in picked:
+            song = int(pool.song[r])
+            held.setdefault(song, []).append(index)
+            touched.update(pool.song_genres[song])
+        for other in sorted(touched - done):
+            own = alone[other]
+            if len(own) < params.min_size:
+                continue  # never publishable: its value stays what it is alone
+            reused = sum(1 for r in own if int(pool.song[r]) in held)
+            beyond = reused - params.max_shared_tracks
+            if beyond > 0 and beyond >= params.near_copy_share * len(own):
+                done.add(other)
+                refresh(other)  # the tracks it could still publish, for the record
+                why = (
+                    f"{reused} of its {len(own)} tracks already published "
+                    f"(near_copy_share {params.near_copy_share:g})"
+                )
+                record = _near_copy_record(
+                    other, alone_value[other], current[other], repeats_of(other), why
+                )
+                events.append((record, True))
+            elif lazy:
+                fresh[other] = False
+            else:
+                refresh(other)
+    weakest = min((c.value for c in chosen), default=float("inf"))
+    skipped = [
+        record
+        for record, if_strong in events
+        if not if_strong or record["predicted_popularity"] >= _round(weakest)
+    ]
+    return chosen, skipped
 
 
 def _text(value: Any) -> str | None:
@@ -233,6 +425,7 @@ def build_playlist_set(
     tracks: pd.DataFrame,
     track_genres: pd.DataFrame,
     params: PlaylistParams,
+    lazy: bool | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Playlists and the genres skipped on the way (see the module docstring).
 
@@ -243,71 +436,31 @@ def build_playlist_set(
 
     Returns ``(playlists, skipped)``: each playlist is ``{"genre",
     "predicted_popularity", "tracks": [{"track_id", "name", "artist",
-    "score"}]}`` in genre-rank order; each skipped entry is ``{"genre",
-    "predicted_popularity", "eligible_tracks", "reason"}``, plus ``"repeats"``
-    (the chosen genres it would repeat) when the overlap rule passed it over.
+    "score"}]}`` in the order the greedy selection took them, with
+    ``predicted_popularity`` = the summed score of its tracks; each skipped
+    entry is ``{"genre", "predicted_popularity", "eligible_tracks", "reason"}``
+    (its value and the tracks it could publish when it reached the top), plus
+    ``"repeats"`` (the chosen genres it would repeat) for a near-copy. A pure
+    function: ``score`` may be any prediction, or the actual popularity.
+    ``lazy``: see :func:`select_genres` (None: lazy where its bound holds).
     """
     cand = _candidates(scores, tracks)
     tg = track_genres[["track_id", "genre"]].dropna().astype({"track_id": str, "genre": str})
     tg = tg.drop_duplicates()
-    pairs = cand.merge(tg, on="track_id", how="inner")
+    pairs = cand[["track_id"]].merge(tg, on="track_id", how="inner")
     if pairs.empty:
         return [], []
-    genre_score = pairs.groupby("genre", sort=True)["score"].sum()
-    ranking = (
-        genre_score.rename("genre_score")
-        .reset_index()
-        .sort_values(["genre_score", "genre"], ascending=[False, True], kind="mergesort")
-    )
-    # Candidates within a genre keep the global order: score desc, track_id asc.
-    pairs = pairs.sort_values(
-        ["genre", "score", "track_id"], ascending=[True, False, True], kind="mergesort"
-    )
-    by_genre = dict(tuple(pairs.groupby("genre", sort=False)))
+    chosen, skipped = select_genres(_pool(cand, pairs), params, lazy)
     zcols = [c for c in cand.columns if c.startswith("_z_")]
-
     playlists: list[dict] = []
-    skipped: list[dict] = []
-    taken = _Taken()
-    for genre, g_score in ranking.itertuples(index=False):
-        if len(playlists) >= params.n_genres:
-            break
-        alone, _ = _pick(by_genre[genre], params)
-        if len(alone) < params.min_size:
-            skipped.append(
-                {
-                    "genre": genre,
-                    "predicted_popularity": _round(g_score),
-                    "eligible_tracks": int(len(alone)),
-                    "reason": f"only {len(alone)} eligible tracks (min_size {params.min_size})",
-                }
-            )
-            continue
-        picked, blocked_by = _pick(by_genre[genre], params, taken)
-        if len(picked) < params.min_size:
-            repeats = [playlists[i]["genre"] for i in sorted(blocked_by)]
-            skipped.append(
-                {
-                    "genre": genre,
-                    "predicted_popularity": _round(g_score),
-                    "eligible_tracks": int(len(picked)),
-                    "reason": (
-                        f"would repeat {', '.join(repeats)}: only {len(picked)} tracks "
-                        f"not already published (min_size {params.min_size}, "
-                        f"max_shared_tracks {params.max_shared_tracks})"
-                    ),
-                    "repeats": repeats,
-                }
-            )
-            continue
-        taken.add(len(playlists), picked)
+    for choice in chosen:
+        picked = cand.iloc[choice.rows]
         feats = picked[zcols].to_numpy(dtype="float64") if zcols else np.zeros((len(picked), 1))
-        order = order_by_similarity(feats)
-        picked = picked.iloc[order]
+        picked = picked.iloc[order_by_similarity(feats)]
         playlists.append(
             {
-                "genre": genre,
-                "predicted_popularity": _round(g_score),
+                "genre": choice.genre,
+                "predicted_popularity": _round(choice.value),
                 "tracks": [
                     {
                         "track_id": r.track_id,
@@ -400,8 +553,9 @@ def playlists_markdown(document: dict) -> str:
         "",
         f"Model: **{document['model']}**"
         + (f" ({document['model_reason']})" if document.get("model_reason") else "")
-        + ". Genres ranked by predicted popularity "
-        "(the sum of their tracks' predicted weekly listeners); tracks in play order.",
+        + ". Genres chosen as a set: each one in turn adds the most predicted popularity "
+        "(the sum of its tracks' predicted weekly listeners) with tracks no earlier "
+        "playlist holds; tracks in play order.",
         "",
     ]
     if not document["playlists"]:

@@ -227,8 +227,8 @@ def playlist_diff(
 ) -> PlaylistDiff:
     """Per genre, which tracks entered and left the published playlists (by ``track_id``).
 
-    Genres keep the order of the workspace document (the playlists stage orders them
-    by predicted popularity); entered/left tracks keep their playlist order.
+    Genres keep the order of the workspace document (the order the playlists stage's
+    set selection took them); entered/left tracks keep their playlist order.
     """
     old, new = _by_genre(before), _by_genre(after)
     diff = PlaylistDiff(

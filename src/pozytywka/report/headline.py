@@ -35,8 +35,12 @@ def _num(value: Any) -> float | int | None:
     return round(value, DIGITS) if isinstance(value, float) else value
 
 
-def playlists(offline: dict, published: dict) -> dict[str, Any]:
-    """From ``metrics/offline.json`` (the backtest) and ``metrics/playlists.json``."""
+def playlists(offline: dict, published: dict, sets: dict | None = None) -> dict[str, Any]:
+    """From ``metrics/offline.json`` (the backtest), ``metrics/playlists.json`` and
+    ``metrics/playlist_sets.json`` (the week's playlists as a set: CatBoost's and the
+    baseline's set reach as a share of the exclusive oracle's, CatBoost's per-playlist
+    capture@10; ``None`` where a figure is undefined)."""
+    sets = sets or {}
     return {
         "ndcg@10": _num(offline["catboost"]["ndcg_at_k"]),
         "baseline_ndcg@10": _num(offline["baseline"]["ndcg_at_k"]),
@@ -45,6 +49,9 @@ def playlists(offline: dict, published: dict) -> dict[str, Any]:
         "diff_hi": _num(offline["ndcg_diff_ci_high"]),
         "ndcg_weeks_better": f"{offline['weeks_catboost_better']}/{offline['weeks_evaluated']}",
         "published": published["model"],
+        "reach_share": _num((sets.get("catboost") or {}).get("reach_share")),
+        "baseline_reach_share": _num((sets.get("baseline") or {}).get("reach_share")),
+        "capture@10": _num((sets.get("catboost") or {}).get("capture_at_10")),
     }
 
 
@@ -117,13 +124,15 @@ def data(quality: dict) -> dict[str, Any]:
 
 def headline(details: dict[str, dict]) -> dict[str, dict[str, Any]]:
     """``{product: figures}`` from the parsed detail files, keyed ``offline``, ``playlists``,
-    ``ab``, ``skips``, ``cache``, ``recs``, ``data_quality``.
+    ``playlist_sets`` (optional), ``ab``, ``skips``, ``cache``, ``recs``, ``data_quality``.
 
     Raises ``ValueError`` if two products would share a figure's name (DVC would then
     prefix both with their file) or the figures exceed :data:`MAX_COLUMNS`.
     """
     out = {
-        "playlists": playlists(details["offline"], details["playlists"]),
+        "playlists": playlists(
+            details["offline"], details["playlists"], details.get("playlist_sets")
+        ),
         "ab": ab(details["ab"]),
         "skips": skips(details["skips"]),
         "cache": cache(details["cache"]),

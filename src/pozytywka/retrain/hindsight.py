@@ -16,6 +16,14 @@ directly comparable with what the backtest promised:
   **precision@k**: share of the playlist's first k that are in the genre's actual
   top-k (ties included).
 
+The published set as a whole (issue 21, :mod:`pozytywka.playlists.setmetrics`):
+**set reach** (distinct listeners with a full play of a published track that
+week, from ``weekly_listeners``) and **per-playlist capture@10 / @20** (a
+playlist's first k tracks' popularity over the week's global top k). The
+exclusive oracle's reach needs the backtest's candidates and the playlist rules,
+which this stage does not read: its share is in the backtest
+(``metrics/playlist_sets.json``), not here.
+
 The genre's candidates are its tracks in ``track_genres`` (plus the playlist's own
 tracks); a track with no full play that week has popularity 0.
 
@@ -35,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from ..playlists.metrics import group_metrics
+from ..playlists.setmetrics import CAPTURE_KS, capture_at_k, set_reach
 
 #: One row per scored week in the committed history (reports/hindsight/history.csv).
 HISTORY_COLUMNS = [
@@ -48,6 +57,8 @@ HISTORY_COLUMNS = [
     "capture_ratio",
     "captured_popularity",
     "oracle_popularity",
+    "set_reach",
+    "capture_at_10",
     "ab_lift",
     "ab_ci_low",
     "ab_ci_high",
@@ -102,8 +113,13 @@ def score_previous(
     weekly_popularity: pd.DataFrame,
     track_genres: pd.DataFrame,
     k: int,
+    listeners: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Score the previously published playlists on their week.
+
+    ``listeners``: ``week_start``, ``user_id``, ``track_id`` full plays
+    (``data/processed/weekly_listeners.parquet``); None leaves ``set_reach`` out
+    (null).
 
     Returns the per-playlist table (:data:`PLAYLIST_COLUMNS`) and the summary
     written to ``metrics/hindsight.json``: ``status`` is ``scored``,
@@ -142,6 +158,15 @@ def score_previous(
         if scored is not None:
             rows.append({"genre": genre, **scored})
     table = pd.DataFrame(rows, columns=PLAYLIST_COLUMNS)
+    lists = [[t["track_id"] for t in p["tracks"]] for p in published["playlists"]]
+    week_pop = pop.groupby(level=0).sum()  # by track id
+    capture = {f"capture_at_{c}": capture_at_k(lists, week_pop, c) for c in CAPTURE_KS}
+    reach = None
+    active = None
+    if listeners is not None:
+        played = listeners.loc[pd.to_datetime(listeners["week_start"]) == week]
+        reach = set_reach({t for p in lists for t in p}, played)
+        active = int(played["user_id"].nunique())
     captured = int(table["captured_popularity"].sum()) if len(table) else 0
     oracle = int(table["oracle_popularity"].sum()) if len(table) else 0
     summary.update(
@@ -152,6 +177,9 @@ def score_previous(
         captured_popularity=captured,
         oracle_popularity=oracle,
         capture_ratio=captured / oracle if oracle else None,
+        set_reach=reach,
+        listeners=active,
+        **capture,
         promised_ndcg_at_k=_promised(previous, summary["model"]),
         ab=ab_outcome(previous.get("ab")),
     )
@@ -190,6 +218,8 @@ def update_history(history: pd.DataFrame, summary: dict[str, Any]) -> pd.DataFra
         "capture_ratio": summary["capture_ratio"],
         "captured_popularity": summary["captured_popularity"],
         "oracle_popularity": summary["oracle_popularity"],
+        "set_reach": summary.get("set_reach"),
+        "capture_at_10": summary.get("capture_at_10"),
         "ab_lift": ab.get("lift"),
         "ab_ci_low": ab.get("ci_low"),
         "ab_ci_high": ab.get("ci_high"),

@@ -12,7 +12,7 @@ from ..errors import PozytywkaError
 from ..gaps import gap_starts, log_gaps, session_gaps
 from ..io import write_parquet
 from ..playlists.features import build_features, check_enough_weeks
-from ..plays import complete_week_starts, weekly_popularity
+from ..plays import complete_week_starts, weekly_listeners, weekly_popularity
 
 log = logging.getLogger(__name__)
 
@@ -55,4 +55,6 @@ def run(params: Params) -> None:
         int(features["is_prediction_week"].sum()),
     )
     write_parquet(paths.WEEKLY_POPULARITY, weekly)
+    # who played what through, per week: set reach (evaluate, hindsight) counts listeners
+    write_parquet(paths.WEEKLY_LISTENERS, weekly_listeners(paths.INTERIM_SESSIONS))
     write_parquet(paths.FEATURES, features)

@@ -16,6 +16,7 @@ from ..report.headline import headline
 DETAILS = {
     "offline": paths.METRICS / "offline.json",
     "playlists": paths.METRICS / "playlists.json",
+    "playlist_sets": paths.PLAYLIST_SETS_METRICS,
     "ab": paths.METRICS / "ab.json",
     "skips": paths.METRICS / "skips.json",
     "cache": paths.METRICS / "cache.json",

@@ -34,7 +34,10 @@ def run(params: Params) -> None:
         paths.WEEKLY_POPULARITY, columns=["week_start", "track_id", "popularity"]
     )
     track_genres = pd.read_parquet(paths.INTERIM_TRACK_GENRES)
-    table, summary = score_previous(previous, weekly, track_genres, params.evaluate.k)
+    listeners = pd.read_parquet(paths.WEEKLY_LISTENERS) if paths.WEEKLY_LISTENERS.exists() else None
+    table, summary = score_previous(
+        previous, weekly, track_genres, params.evaluate.k, listeners=listeners
+    )
     history = update_history(read_history(raw), summary)
     write_json(paths.HINDSIGHT_METRICS, rounded(summary))
     write_csv(paths.HINDSIGHT_REPORTS / "by_playlist.csv", table.round(6))
@@ -43,13 +46,15 @@ def run(params: Params) -> None:
     if summary["status"] == "scored":
         log.info(
             "week %s in hindsight: %d playlists, NDCG@%d %.4f (backtest promised %s), "
-            "capture ratio %.4f",
+            "capture ratio %.4f, set reach %s listeners, capture@10 %s",
             summary["iso_week"],
             summary["playlists"],
             params.evaluate.k,
             summary["ndcg_at_k"],
             summary["promised_ndcg_at_k"],
             summary["capture_ratio"],
+            summary["set_reach"],
+            summary["capture_at_10"],
         )
     else:
         log.info("hindsight: nothing to score (%s)", summary["status"])

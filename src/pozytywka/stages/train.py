@@ -34,7 +34,11 @@ def run(params: Params) -> None:
         raise PozytywkaError(f"{paths.FEATURES} has no column {missing[0]}: rerun `features`")
     prediction_week = features.loc[features["is_prediction_week"], "week_start"].max()
     split = split_before(
-        features, prediction_week, params.split.valid_weeks, params.split.min_train_weeks
+        features,
+        prediction_week,
+        params.split.valid_weeks,
+        params.split.min_train_weeks,
+        params.split.max_train_rows,
     )
     train, valid = rows_of(features, split.train_weeks), rows_of(features, split.valid_weeks)
     log.info(
