@@ -190,3 +190,11 @@ def test_dump_folders(tmp_path):
         dump_folders([tmp_path / "file"], tmp_path)
     with pytest.raises(PozytywkaError, match="not a folder"):
         dump_folders([], tmp_path / "nope")
+
+
+def test_the_oracle_is_shown_but_never_the_best_model():
+    wide = pd.DataFrame({"base": [0.2, 0.3], "model": [0.3, 0.4], "oracle": [1.0, 1.0]})
+    spec = Spec("p", "reach share", "t.csv", ("base",), oracles=("oracle",))
+    out = compare(wide, spec)
+    assert out["best_model"] == "model"
+    assert {r["name"]: r["kind"] for r in out["rows"]}["oracle"] == "oracle"

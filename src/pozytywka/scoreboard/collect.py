@@ -43,7 +43,8 @@ class Spec:
     long: bool = False  # long tables: one row per (week, name) in column ``name_column``
     name_column: str = "model"
     filters: tuple[tuple[str, str], ...] = ()  # long tables: keep rows with these values
-    exclude: tuple[str, ...] = ()  # names that are neither (oracle, ceilings)
+    exclude: tuple[str, ...] = ()  # names left out of the table
+    oracles: tuple[str, ...] = ()  # names shown as the ceiling, never compared
     chance: float | None = None  # the figure of a random guess (ROC AUC 0.5)
 
 
@@ -54,6 +55,22 @@ SPECS: tuple[Spec, ...] = (
         "reports/evaluate/offline_by_week.csv",
         ("baseline",),
         column="{model}_ndcg_at_k",
+    ),
+    Spec(
+        "playlist set reach",
+        "set reach / exclusive oracle's",
+        "reports/evaluate/playlist_sets_by_week.csv",
+        ("baseline",),
+        column="{model}_reach_share",
+        oracles=("oracle",),
+    ),
+    Spec(
+        "playlist capture@10",
+        "per-playlist capture@10",
+        "reports/evaluate/playlist_sets_by_week.csv",
+        ("baseline",),
+        column="{model}_capture_at_10",
+        oracles=("oracle",),
     ),
     Spec(
         "skips",
@@ -72,7 +89,7 @@ SPECS: tuple[Spec, ...] = (
         column="cost",
         long=True,
         name_column="policy",
-        exclude=("oracle", "bayes"),
+        oracles=("oracle", "bayes"),
     ),
     Spec(
         "recs",
@@ -82,7 +99,7 @@ SPECS: tuple[Spec, ...] = (
         column="ndcg_at_20",
         long=True,
         filters=(("exclude_seen", "False"),),
-        exclude=("oracle",),
+        oracles=("oracle",),
     ),
 )
 
@@ -133,6 +150,7 @@ def compare(wide: pd.DataFrame, spec: Spec) -> dict:
     for name in sorted(wide.columns):
         mean, lo, hi = mean_ci(wide[name].to_numpy())
         kind = "baseline" if name in spec.baselines else "model"
+        kind = "oracle" if name in spec.oracles else kind
         rows.append(
             {"name": name, "kind": kind, "mean": _r(mean), "ci_low": _r(lo), "ci_high": _r(hi)}
         )
