@@ -39,7 +39,16 @@ pytestmark = [
 SMALL = {
     "data": {
         "source": "data/raw/synthetic",
-        "synthetic": {"users": 60, "artists": 12, "weeks": 14, "genres": 5, "seed": 3},
+        "synthetic": {
+            "users": 60,
+            "artists": 12,
+            "weeks": 14,
+            "genres": 5,
+            "seed": 3,
+            # the activity of the world before calibration: a few thousand events
+            "sessions_per_user_week": 0.55,
+            "events_per_session": 7.5,
+        },
     }
 }
 
