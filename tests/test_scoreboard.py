@@ -190,6 +190,11 @@ def test_dump_folders(tmp_path):
         dump_folders([tmp_path / "file"], tmp_path)
     with pytest.raises(PozytywkaError, match="not a folder"):
         dump_folders([], tmp_path / "nope")
+    with pytest.raises(PozytywkaError, match="does not exist"):
+        dump_folders([tmp_path / "nope"], tmp_path)
+    (tmp_path / "other" / "a").mkdir(parents=True)
+    with pytest.raises(PozytywkaError, match="two dump folders are named a"):
+        dump_folders([tmp_path / "a", tmp_path / "other" / "a"], tmp_path)
 
 
 def test_the_oracle_is_shown_but_never_the_best_model():

@@ -143,10 +143,10 @@ def plan_eval_weeks(complete_weeks: int, params: Params) -> list[EvalWeeks]:
         why = ""
         if used < need.eval_weeks:
             why = (
-                f"{need.eval_param} {need.eval_weeks} "
-                f"lowered to {used}: the dump has {complete_weeks} complete weeks and "
-                f"{need.product} needs {need.weeks - need.eval_weeks} besides the evaluated "
-                f"ones ({need.because})"
+                f"{need.eval_param} {need.eval_weeks} lowered to {used}: the dump has "
+                f"{complete_weeks} complete weeks and {need.product} needs "
+                f"{need.weeks - need.eval_weeks} of them for training and validation "
+                f"({need.because}, less the {need.eval_weeks} evaluated)"
             )
         out.append(EvalWeeks(need.product, need.eval_param, need.eval_weeks, used, why))
     return out
@@ -170,11 +170,11 @@ def fit_eval_weeks(complete_weeks: int, params: Params) -> tuple[Params, list[Ev
 _APPLIED: dict[str, EvalWeeks] = {}
 
 
-def apply_to_stage(params: Params, quality_path: Path) -> Params:
+def apply_to_stage(params: Params, quality_path: Path, warn: bool = True) -> Params:
     """The params a stage runs with: ``eval_weeks`` fitted to the dump ``ingest`` counted
     (``quality_path``, ``metrics/data_quality.json``) when it is of ``data.source``;
-    ``params`` unchanged otherwise. Logs each lowered value; remembered for
-    :func:`eval_weeks_record`."""
+    ``params`` unchanged otherwise. Logs each lowered value (a warning when ``warn``,
+    else at debug level); remembered for :func:`eval_weeks_record`."""
     _APPLIED.clear()
     weeks = recorded_complete_weeks(quality_path, params.data.source)
     if weeks is None:
@@ -183,7 +183,7 @@ def apply_to_stage(params: Params, quality_path: Path) -> Params:
     for p in plan:
         _APPLIED[p.product] = p
         if p.why:
-            log.warning("%s", p.why)
+            log.log(logging.WARNING if warn else logging.DEBUG, "%s", p.why)
     return fitted
 
 

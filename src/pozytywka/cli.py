@@ -65,6 +65,8 @@ class UserPath(argparse.Action):
 
 #: Stages that run before the dump's weeks are counted (``eval_weeks`` is not fitted).
 UNFITTED = {"validate", "generate", "ingest"}
+#: Stages that evaluate a product: they say when its ``eval_weeks`` was lowered.
+EVALUATING = {"evaluate", "skips_evaluate", "recs_evaluate"}
 
 
 def _run_stage(module: str, params_path: str) -> None:
@@ -73,7 +75,7 @@ def _run_stage(module: str, params_path: str) -> None:
 
     params = load_params(params_path)
     if module not in UNFITTED:  # a short dump: fewer evaluated weeks (checks.py)
-        params = apply_to_stage(params, paths.DATA_QUALITY)
+        params = apply_to_stage(params, paths.DATA_QUALITY, warn=module in EVALUATING)
     importlib.import_module(f"pozytywka.stages.{module}").run(params)
 
 

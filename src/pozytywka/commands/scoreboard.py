@@ -69,8 +69,19 @@ def dump_folders(given: list[Path], dumps_dir: Path) -> list[Path]:
             raise PozytywkaError(f"--dumps-dir {dumps_dir} is not a folder: name the dumps")
         folders = sorted(p.absolute() for p in dumps_dir.iterdir() if p.is_dir())
     for f in folders:
+        if not f.exists():
+            raise PozytywkaError(f"{f} does not exist")
         if not f.is_dir():
-            raise PozytywkaError(f"{f} is not a folder (a dump is a folder of .jsonl files)")
+            raise PozytywkaError(
+                f"{f} is not a folder (a dump is a folder of .jsonl/.jsonl.gz files)"
+            )
+    names = [f.name for f in folders]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise PozytywkaError(
+            f"two dump folders are named {', '.join(twice)}: each dump's run is named by its "
+            "folder, so rename (or copy) one of them"
+        )
     if not folders:
         raise PozytywkaError(f"no dump folders in {dumps_dir}")
     return folders
@@ -101,7 +112,9 @@ def _run_one(root: Path, dump: Path, name: str, workdir: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path.cwd()
+    root = paths.find_root(Path.cwd())
+    if root is None:
+        raise PozytywkaError("run it inside the project (the folder holding dvc.yaml)")
     folders = dump_folders(args.dumps, args.dumps_dir)
     names: list[tuple[str, Path]] = []
     for folder in folders:
@@ -123,8 +136,11 @@ def run(args: argparse.Namespace) -> int:
     for name, _ in names:
         repo = workdir / name
         if not (repo / RESULT).exists():
-            raise PozytywkaError(f"{repo} holds no run: run without --collect-only")
+            log.warning("%s holds no finished run: left out of the report", repo)
+            continue
         runs.append(collect_run(repo, json.loads((repo / RESULT).read_text())))
+    if not runs:
+        raise PozytywkaError(f"{workdir} holds no finished run: run without --collect-only")
     doc = scoreboard_document(runs)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)

@@ -175,6 +175,8 @@ def compare(wide: pd.DataFrame, spec: Spec) -> dict:
     elif gain_hi is not None and gain_hi < 0:
         verdict = "baseline better"
     out |= {
+        "weeks": int(np.isfinite(diff).sum()),  # weeks where both are defined
+        "higher_is_better": spec.higher_is_better,
         "best_baseline": best_base["name"],
         "best_model": best_model["name"],
         "diff": _r(d),

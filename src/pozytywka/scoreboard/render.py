@@ -144,12 +144,14 @@ def scoreboard_markdown(doc: dict) -> str:
     lines = [
         "# Real-data scoreboard",
         "",
-        "Each dump (and a dirty copy of it, `+dirt`) run through `dvc repro` with the default "
+        "Each dump (and, unless `--no-dirt`, a dirty copy of it, `+dirt`) run through "
+        "`dvc repro` with the default "
         "params in a throwaway copy of the project (`make scoreboard`). Per product, the best "
         "model against the **strongest** baseline of that dump (the best baseline on the "
         "evaluated weeks), the mean paired difference across evaluated weeks with its "
         "95% interval (Student t across the evaluated weeks). *No signal*: the interval "
-        "holds 0 (or the model is at chance); the product then serves its best baseline.",
+        "holds 0 (or the model is at chance); the product then serves its best baseline. "
+        "For a cost (cache) lower is better: a negative difference is the model better.",
         "",
         "![scoreboard](scoreboard.png)",
         "",
@@ -170,35 +172,50 @@ def scoreboard_markdown(doc: dict) -> str:
 
 
 def save_plot(doc: dict, path: Path) -> None:
-    """Per product, each dump's best model minus strongest baseline with its interval."""
+    """Per product, each dump's gain of the best model over the strongest baseline (95% CI);
+    right of 0 is always the model better (a cost's sign is turned)."""
     items = [
         (d["dump"], product, p)
         for d in doc["dumps"]
         for product, p in sorted(d["products"].items())
         if p.get("diff") is not None
     ]
-    title = "Best model minus strongest baseline, per dump and product (95% CI)"
+    title = "Best model's gain over the strongest baseline (95% CI; right of 0: model better)"
     if not items:
         save_figure(path, message_figure(title, "No dump produced a comparison."))
         return
     products = sorted({p for _, p, _ in items})
-    fig, axes = new_figure(9.0, 1.2 + 0.45 * len(items), nrows=len(products), squeeze=False)
+    n_rows = sum(len({d for d, pr, _ in items if pr == product}) for product in products)
+    fig, axes = new_figure(
+        9.0, 1.0 + 0.35 * n_rows + 0.9 * len(products), nrows=len(products), squeeze=False
+    )
+    colours = {"model better": "#2ca02c", "baseline better": "#d62728"}
     for ax, product in zip(axes[:, 0], products, strict=True):
         mine = [(d, p) for d, pr, p in items if pr == product]
         for y, (_dump, p) in enumerate(mine):
+            sign = 1.0 if p.get("higher_is_better", True) else -1.0
+            gain = sign * p["diff"]
             lo = p["diff_ci_low"] if p["diff_ci_low"] is not None else p["diff"]
             hi = p["diff_ci_high"] if p["diff_ci_high"] is not None else p["diff"]
-            colour = {"model better": "#2ca02c", "baseline better": "#d62728"}.get(
-                p["verdict"], "#7f7f7f"
-            )
+            lo, hi = sorted((sign * lo, sign * hi))
             ax.errorbar(
-                p["diff"], y, xerr=[[p["diff"] - lo], [hi - p["diff"]]], fmt="o", color=colour
+                gain,
+                y,
+                xerr=[[gain - lo], [hi - gain]],
+                fmt="o",
+                color=colours.get(p["verdict"], "#7f7f7f"),
             )
         ax.axvline(0.0, color="black", lw=0.8)
         ax.set_yticks(range(len(mine)), [d for d, _ in mine])
-        ax.set_title(
-            f"{product}: {mine[0][1]['metric']} (green: model better, grey: no signal)", fontsize=9
+        ax.set_ylim(-0.6, len(mine) - 0.4)
+        ax.tick_params(axis="x", labelbottom=True)
+        metric = mine[0][1]["metric"]
+        lower = (
+            "" if mine[0][1].get("higher_is_better", True) else " (lower is better: sign turned)"
         )
-    fig.suptitle(title, fontsize=11)
+        ax.set_title(f"{product}: {metric}{lower}", fontsize=9)
+    fig.suptitle(
+        title + "\ngreen: model better, red: baseline better, grey: no signal", fontsize=10
+    )
     fig.tight_layout()
     save_figure(path, fig)
