@@ -217,5 +217,6 @@ def save_plot(doc: dict, path: Path) -> None:
     fig.suptitle(
         title + "\ngreen: model better, red: baseline better, grey: no signal", fontsize=10
     )
-    fig.tight_layout()
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 1.0 - 0.7 / height))  # room for the two-line title
     save_figure(path, fig)
