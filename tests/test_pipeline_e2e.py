@@ -207,10 +207,10 @@ def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipel
     params = yaml.safe_load((clone / "params.yaml").read_text())
     params["playlists"]["n_genres"] = 2
     (clone / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    # evaluate too: the backtest scores the playlist sets the rules choose
+    # evaluate_sets too: the backtest's playlist sets follow the rules
     assert _stages_run(_run(["dvc", "repro"], clone)) == {
         "validate",
-        "evaluate",
+        "evaluate_sets",
         "playlists",
         "ab_test",
         "headline",
@@ -221,16 +221,23 @@ def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
     """A param of a late stage reruns only that stage and what follows, and the DVC
     experiment tools show it (exp show, params diff, metrics diff against HEAD).
 
-    One `dvc exp run` on a playlists param: only `evaluate` (the backtest's set
-    measures use the playlist rules), `playlists` and `ab_test` run. The repo is
+    One `dvc exp run` on a playlists param: only `evaluate_sets` (the backtest's set
+    measures use the playlist rules; no model is refitted), `playlists` and `ab_test`
+    run. The repo is
     restored from HEAD afterwards.
     """
     repo, _ = pipeline
     _commit(repo, "baseline run")  # HEAD holds every git-tracked output of this state
     try:
         output = _run(["dvc", "exp", "run", "-S", "playlists.max_size=15", "-n", "short"], repo)
-        # evaluate reruns too: its set measures (reach, capture) use the playlist rules
-        assert _stages_run(output) == {"validate", "evaluate", "playlists", "ab_test", "headline"}
+        # evaluate_sets reruns too: its set measures (reach, capture) use the playlist rules
+        assert _stages_run(output) == {
+            "validate",
+            "evaluate_sets",
+            "playlists",
+            "ab_test",
+            "headline",
+        }
         published = json.loads((repo / "reports/playlists/playlists.json").read_text())
         assert all(len(p["tracks"]) <= 15 for p in published["playlists"])
         shown = _run(["dvc", "exp", "show", "--md", "--no-pager"], repo)

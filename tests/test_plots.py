@@ -198,7 +198,7 @@ def test_the_same_figure_saves_the_same_bytes(tmp_path, make):
 
 def test_the_playlist_sets_plot_keeps_its_legend_off_the_data():
     from pozytywka.playlists.setmetrics import by_week_columns, summarise_sets
-    from pozytywka.stages.evaluate import sets_figure
+    from pozytywka.stages.evaluate_sets import sets_figure
 
     rows = []
     for i, week in enumerate(WEEKS):

@@ -33,6 +33,7 @@ STAGES = {
     "baseline": ("baseline", "fit the last-week-popularity baseline"),
     "train": ("train", "train the CatBoost model with early stopping on a validation week"),
     "evaluate": ("evaluate", "time-based backtest of baseline vs CatBoost"),
+    "evaluate_sets": ("evaluate_sets", "the backtest's playlist sets: reach, capture@k"),
     "playlists": ("playlists", "build next week's popular playlists"),
     "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
     "skips_features": (
