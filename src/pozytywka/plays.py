@@ -177,6 +177,21 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return duck.connect()
 
 
+def _sessions_view(
+    sessions: pd.DataFrame | str | os.PathLike[str],
+) -> tuple[duckdb.DuckDBPyConnection, object, object]:
+    """A connection with ``sessions`` (a frame or a Parquet path) as a view, and the
+    first and last event timestamps (None, None when there is no event)."""
+    con = _duckdb()
+    if isinstance(sessions, pd.DataFrame):
+        con.register("sessions", sessions)
+    else:
+        path = os.fspath(sessions).replace("'", "''")
+        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
+    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
+    return con, first, last
+
+
 def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
     """Every play event of the interim ``sessions`` table with ``is_full`` (bool).
 
@@ -201,13 +216,7 @@ def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Dat
     of *all* events (ads included: they show the log was running). Rows sorted by
     week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
     """
-    con = _duckdb()
-    if isinstance(sessions, pd.DataFrame):
-        con.register("sessions", sessions)
-    else:
-        path = os.fspath(sessions).replace("'", "''")
-        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
-    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
+    con, first, last = _sessions_view(sessions)
     if first is None:
         con.close()
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
@@ -232,13 +241,7 @@ def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Data
     the same complete weeks are kept. Sorted by week, user, track; ``week_start``
     is ``datetime64[us]``, ids are strings.
     """
-    con = _duckdb()
-    if isinstance(sessions, pd.DataFrame):
-        con.register("sessions", sessions)
-    else:
-        path = os.fspath(sessions).replace("'", "''")
-        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
-    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
+    con, first, last = _sessions_view(sessions)
     if first is None:
         con.close()
         return pd.DataFrame({c: pd.Series(dtype="str") for c in LISTENER_COLUMNS}).astype(

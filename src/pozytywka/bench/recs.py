@@ -22,17 +22,9 @@ from .. import paths
 from ..config import load_params
 from ..io import write_json, write_text
 from ..markdown import table
+from ..recs.report import RECOMMENDERS
 
-MODELS = (
-    "popularity_all",
-    "popularity",
-    "popularity_genres",
-    "own_most_played",
-    "itemknn",
-    "ease",
-    "als",
-    "svd",
-)
+MODELS = RECOMMENDERS
 
 
 def _scaled(interactions: pd.DataFrame, users: pd.DataFrame, factor: int):

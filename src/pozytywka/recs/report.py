@@ -13,7 +13,8 @@ from ..markdown import table
 from .models import FALLBACK
 
 ROWS = ("recall_at_10", "recall_at_20", "ndcg_at_10", "ndcg_at_20", "map_at_20")
-ORDER = (
+#: The baselines and the collaborative models, in the order tables show them.
+RECOMMENDERS = (
     "popularity_all",
     "popularity",
     "popularity_genres",
@@ -22,9 +23,8 @@ ORDER = (
     "ease",
     "als",
     "svd",
-    "catboost",
-    "oracle",
 )
+ORDER = (*RECOMMENDERS, "catboost", "oracle")
 DIFF = "ndcg_at_20_minus_baseline"
 
 
