@@ -91,7 +91,7 @@ def ids(answer: dict) -> list[str]:
 
 
 def test_info_lists_genres_years_and_last_week(client):
-    info = client.get("/v1/catalogue/").json()
+    info = client.get("/v1/catalogue").json()
     assert info == {
         "genres": ["pop", "rock"],
         "first_year": 2020,

@@ -298,3 +298,35 @@ def test_a_log_loss_interval_stays_at_or_above_zero():
     block = _arm_block(np.array([0.05, 0.1, 2.0, 0.02]), (0.0, None))
     assert block["n"] == 4 and block["mean"] == pytest.approx(0.5425)
     assert block["ci_low"] == 0.0 and block["ci_high"] > block["mean"]  # t would give < 0
+
+
+@pytest.mark.parametrize(
+    "when", ["2300-01-01T00:00:00", "1600-05-01T00:00:00", "9999-12-31T23:59:59"]
+)
+def test_out_of_range_times_are_422_with_the_accepted_range(tmp_path, when):
+    with make_client(tmp_path) as c:
+        r = c.post("/v1/skips/predict", json={"user_id": "u1", "track_id": "t1", "timestamp": when})
+        assert r.status_code == 422, r.text
+        (line,) = r.json()["detail"]
+        assert "out of range: accepted from 1970-01-01 to before 2100-01-01 (UTC)" in line
+        r = c.post(
+            "/v1/events", json={"events": [ev("0" * 32, "t1", "play") | {"timestamp": when}]}
+        )
+        assert r.status_code == 422 and "out of range" in r.text
+
+
+def test_no_redirect_from_the_host_header_and_security_headers_everywhere(tmp_path):
+    with make_client(tmp_path) as c:
+        r = c.post(
+            "/v1/events/",
+            json={"events": []},
+            headers={"Host": "evil.example"},
+            follow_redirects=False,
+        )
+        assert r.status_code == 404 and "location" not in r.headers  # no 307 to evil.example
+        for path in ("/", "/healthz", "/v1/playlists?user_id=u1", "/nope"):
+            h = c.get(path).headers
+            assert h["x-content-type-options"] == "nosniff", path
+            assert h["x-frame-options"] == "DENY", path
+            assert "frame-ancestors 'none'" in h["content-security-policy"], path
+        assert "content-security-policy" not in c.get("/docs").headers  # its CDN assets

@@ -52,6 +52,7 @@ from .routers import (
     skips,
 )
 from .schemas import ID_PATTERN, ID_RULE
+from .security import SecurityHeadersMiddleware
 from .settings import Settings, settings_from_env
 from .store import Store
 from .supervisor import exit_with_supervisor, ignore_reload_signal, supervisor_pid
@@ -199,8 +200,11 @@ def create_app(
         summary="Serves the published playlists to listeners in two arms, logs exposures "
         "and events, and reads the experiment from the log.",
         lifespan=lifespan,
+        # no redirect built from the Host header: a path with a stray slash is a 404
+        redirect_slashes=False,
     )
     app.state.metrics = metrics
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 

@@ -179,7 +179,7 @@ class Catalogue:
     def check_genre(self, genre: str) -> str:
         g = genre.strip().lower()
         if g not in self.genres:
-            raise CatalogueError(f"unknown genre {genre!r} (GET /v1/catalogue/ lists the genres)")
+            raise CatalogueError(f"unknown genre {genre!r} (GET /v1/catalogue lists the genres)")
         return g
 
     # --- questions --------------------------------------------------------------

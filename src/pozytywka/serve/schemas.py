@@ -23,11 +23,22 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 MAX_BATCH = 1000
 
 
+#: The times the service accepts (UTC): a listener's event or a skip-scoring moment
+#: outside them is a 422 naming the range, never a 500 deep in a model.
+TIME_RANGE = (dt.datetime(1970, 1, 1), dt.datetime(2100, 1, 1))
+
+
 def _naive_utc(value: dt.datetime) -> dt.datetime:
     try:
-        return to_naive_utc(value)
+        value = to_naive_utc(value)
     except OverflowError:
         raise ValueError("time out of range once converted to UTC") from None
+    if not TIME_RANGE[0] <= value < TIME_RANGE[1]:
+        raise ValueError(
+            f"time {value.isoformat()} out of range: accepted from "
+            f"{TIME_RANGE[0]:%Y-%m-%d} to before {TIME_RANGE[1]:%Y-%m-%d} (UTC)"
+        )
+    return value
 
 
 #: A datetime in naive UTC, as the store keeps it (an offset is converted; none means UTC).

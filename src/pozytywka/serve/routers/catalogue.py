@@ -106,7 +106,7 @@ def _ask(fn, *args):
 _422 = {422: {"description": "A bad parameter, with the reason"}}
 
 
-@router.get("/", response_model=CatalogueInfo, summary="The genres and years one can ask about")
+@router.get("", response_model=CatalogueInfo, summary="The genres and years one can ask about")
 def info(cat: CatalogueDep) -> CatalogueInfo:
     return CatalogueInfo(
         genres=sorted(cat.genres),
