@@ -103,6 +103,8 @@ def test_info_lists_genres_years_and_last_week(client):
 def test_search_tracks_is_a_case_insensitive_substring_most_popular_first(client):
     ans = client.get("/v1/catalogue/tracks", params={"q": "LOVE"}).json()
     assert ans["total"] == 2 and ids(ans) == ["t2", "t1"]  # 70 before 50
+    past = client.get("/v1/catalogue/tracks", params={"q": "love", "offset": 5}).json()
+    assert past["total"] == 2 and ids(past) == []  # the matches still counted past the end
     assert ans["items"][0] == {
         "track_id": "t2",
         "name": "Lovely Day",

@@ -162,7 +162,12 @@ class Catalogue:
             return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
 
     def _page(self, sql: str, params: list) -> Page:
+        """``params`` end with ``limit, offset``; ``total`` counts every match, also on
+        a page past the end (then counted with a first page of one row)."""
         rows = self._dicts(sql, params)
+        if not rows and params[-1] > 0:
+            first = self._dicts(sql, [*params[:-2], 1, 0])
+            return Page(int(first[0]["_total"]) if first else 0, [])
         total = int(rows[0]["_total"]) if rows else 0
         for r in rows:
             del r["_total"]
