@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pozytywka.synthetic.simulate import DENSE_ACTIVITY
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
@@ -27,10 +29,7 @@ TINY = {
             "weeks": 14,
             "genres": 10,
             "dirt": "heavy",
-            # the pre-calibration activity: 400 listeners at the calibrated one week in
-            # twenty (docs/realism.md) leave too few plays to test the pipeline's mechanics
-            "sessions_per_user_week": 0.55,
-            "events_per_session": 7.5,
+            **DENSE_ACTIVITY,  # enough plays for the pipeline's mechanics
         }
     },
     "catboost": {"iterations": 60},

@@ -27,6 +27,7 @@ from pandas.testing import assert_frame_equal
 from pozytywka import plays
 from pozytywka.config import FeaturesParams
 from pozytywka.playlists.features import build_features
+from pozytywka.synthetic.simulate import DENSE_ACTIVITY
 
 pytestmark = [
     pytest.mark.spark,
@@ -45,9 +46,7 @@ SMALL = {
             "weeks": 14,
             "genres": 5,
             "seed": 3,
-            # the activity of the world before calibration: a few thousand events
-            "sessions_per_user_week": 0.55,
-            "events_per_session": 7.5,
+            **DENSE_ACTIVITY,  # a few thousand events
         },
     }
 }

@@ -35,6 +35,7 @@ import yaml
 
 from ..config import params_from_dict, read_yaml
 from ..errors import PozytywkaError
+from ..synthetic.simulate import DENSE_ACTIVITY
 from . import report
 from .measure import Measurement, run_measured
 from .scale import expected_events, synthetic_for_events
@@ -52,8 +53,7 @@ NOOP_TINY = {
             "artists": 60,
             "weeks": 14,
             "genres": 10,
-            "sessions_per_user_week": 0.55,  # the tiny world's activity (see e2e_helpers.TINY)
-            "events_per_session": 7.5,
+            **DENSE_ACTIVITY,  # the tiny world's activity (as e2e_helpers.TINY)
         }
     },
     "catboost": {"iterations": 60},

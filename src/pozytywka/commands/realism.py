@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..cli import UserPath
 from ..errors import PozytywkaError
+from ..scoreboard import DEFAULT_DUMPS as DUMPS_FOLDER
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ OUT = Path("reports/realism")
 BEFORE = OUT / "before_calibration.json"
 SYNTHETIC = Path("data/raw/synthetic")
 DUMPS_ENV = "DUMPS_DIR"
-DEFAULT_DUMPS = "../shared/dumps"
+DEFAULT_DUMPS = str(DUMPS_FOLDER)
 
 
 class UserPaths(argparse.Action):

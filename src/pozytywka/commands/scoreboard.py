@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .. import paths
 from ..errors import PozytywkaError
+from ..scoreboard import DEFAULT_DUMPS
 from ..scoreboard.collect import collect_run, scoreboard_document
 from ..scoreboard.dirt import dirty_copy
 from ..scoreboard.render import save_plot, scoreboard_markdown
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dumps-dir",
         type=Path,
-        default=Path("../shared/dumps"),
+        default=DEFAULT_DUMPS,
         help="folder of dump folders used when none is given (default: %(default)s)",
     )
     p.add_argument(

@@ -76,6 +76,10 @@ ORGANIC, PLAYLIST = 0, 1
 # --- choosing what to play ----------------------------------------------------
 # Calibrated to the real dumps (docs/realism.md, issue 21): the real listeners' plays are
 # 5-44% in their top-3 genres so far, 25-28% of plays are liked, 31-37% are not full.
+#: The activity of the world before calibration (``data.synthetic`` params): the
+#: small worlds of the tests and the benchmark keep it, since 400 listeners active one
+#: week in twenty leave too few plays to exercise the pipeline (docs/realism.md).
+DENSE_ACTIVITY = {"sessions_per_user_week": 0.55, "events_per_session": 7.5}
 P_FAV_GENRE = 0.35  # a session's genre is one of the user's favourites (was 0.85)
 P_GENRE_SWITCH = 0.25  # a slot leaves the session's genre for a fresh draw
 CANDIDATES = 4  # tracks offered per organic slot (drawn by appeal), the user picks one
