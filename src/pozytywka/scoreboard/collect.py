@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ..playlists.metrics import mean_ci as t_mean_ci
 
 DIGITS = 4
 
@@ -127,16 +128,16 @@ def weekly_values(frame: pd.DataFrame, spec: Spec) -> pd.DataFrame:
 
 
 def mean_ci(values: np.ndarray) -> tuple[float | None, float | None, float | None]:
-    """Mean and 95% Student t interval across weeks; ``None`` where undefined."""
+    """Mean and 95% Student t interval across weeks
+    (:func:`pozytywka.playlists.metrics.mean_ci` over the finite values); ``None``
+    where undefined: no value, or no interval under 2 weeks."""
     v = np.asarray(values, dtype="float64")
     v = v[np.isfinite(v)]
     if not len(v):
         return None, None, None
-    mean = float(v.mean())
     if len(v) < 2:
-        return mean, None, None
-    half = float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return mean, mean - half, mean + half
+        return float(v.mean()), None, None
+    return t_mean_ci(v)
 
 
 def _r(x: float | None) -> float | None:
