@@ -31,6 +31,7 @@ from pozytywka.serve.settings import Settings
 from pozytywka.skips.online import Prediction
 from serve_support import TRACKS, write_tiny_root
 from test_serve_catalogue import write_tiny_catalogue
+from test_skips_online import published  # noqa: F401  (a fixture)
 
 SALT = ABParams().salt
 
@@ -156,6 +157,18 @@ def test_listener_known_and_scores_with_reasons():
     assert valid_user_id("101") is None
     assert valid_user_id(" 101").startswith("user_id: must not be blank")
     assert valid_user_id("x" * 65) == "user_id: must be 1 to 64 characters"
+
+
+def test_the_real_products_know_the_published_listeners(published):  # noqa: F811
+    from pozytywka.skips.online import OnlineScorer
+
+    scorer = OnlineScorer.load(published[0])
+    # u1, u2: the dump's listeners (users.parquet); u9 is in no published table
+    assert [scorer.knows(u) for u in ("u1", "u2", "u9", "nobody")] == [True, True, False, False]
+    assert scorer.prior_rate == scorer.lookup.prior_rate
+    assert [RECS.knows(u) for u in ("known", "stranger")] == [True, False]
+    assert listener_known("u1", [scorer, RECS]) is True
+    assert listener_known("stranger", [scorer, RECS]) is False
 
 
 def test_catalogue_names_the_tracks_it_holds(tmp_path):
