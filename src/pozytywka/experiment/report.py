@@ -97,38 +97,63 @@ def too_few_users_message(seq: pd.DataFrame, min_users: int = SEQUENTIAL_MIN_USE
 
 
 def sequential_figure(seq: pd.DataFrame, confidence: float):
-    """The primary metric's lift and interval after each day of the week.
+    """The primary metric's lift after each day: the always-valid confidence sequence
+    narrowing day by day, and the fixed-horizon interval beside it (valid on the
+    planned day only). The day of the sequential decision is marked.
 
     With almost no users in an arm (:func:`too_few_users_message`) the figure
     holds that one line instead of an empty frame.
     """
-    fig, ax = new_figure(width=7.0, height=3.8)
+    fig, ax = new_figure(width=7.5, height=3.9)
     message = too_few_users_message(seq)
     if message:
         ax.axis("off")
         ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10)
         fig.tight_layout()
         return fig
+    if "cs_low" in seq:
+        cs = seq.dropna(subset=["cs_low", "cs_high"])
+        if len(cs):
+            ax.fill_between(
+                cs["day"],
+                cs["cs_low"],
+                cs["cs_high"],
+                alpha=0.18,
+                color=MODEL_COLOURS["B"],
+                label=f"{confidence:.0%} confidence sequence (always valid)",
+            )
     ok = seq.dropna(subset=["lift", "ci_low", "ci_high"])
     if len(ok):
-        ax.fill_between(
+        ax.plot(
             ok["day"],
             ok["ci_low"],
-            ok["ci_high"],
-            alpha=0.25,
-            color=MODEL_COLOURS["B"],
-            label=f"{confidence:.0%} interval",
+            "--",
+            color="grey",
+            linewidth=0.9,
+            label=f"{confidence:.0%} fixed-horizon interval (planned day only)",
         )
+        ax.plot(ok["day"], ok["ci_high"], "--", color="grey", linewidth=0.9)
         ax.plot(ok["day"], ok["lift"], "o-", color=MODEL_COLOURS["B"], label="lift B/A - 1")
+    if "decision" in seq:
+        done = seq[seq["decision"] != "keep running"]
+        if len(done):
+            first = done.iloc[0]
+            ax.axvline(first["day"], color="black", linestyle=":", linewidth=1.0)
+            ax.annotate(
+                f"{first['decision']} (day {int(first['day'])})",
+                (first["day"], 1.0),
+                xycoords=("data", "axes fraction"),
+                ha="right",
+                va="top",
+                fontsize=8,
+            )
     ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_xlabel("day of the week (cumulative data)")
+    ax.set_xlabel("day of the experiment (cumulative data)")
     ax.set_ylabel("lift of the play-through rate,\nB / A − 1")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.set_xticks(range(1, 8))
-    ax.set_title(
-        "Lift as the days accrue (fixed-horizon intervals: valid on the last day only)", fontsize=9
-    )
-    ax.legend(loc="best")
+    ax.set_xticks(list(seq["day"]))
+    ax.set_title("Lift as the days accrue: the sequence may be read every day", fontsize=9)
+    ax.legend(loc="best", fontsize=7)
     fig.tight_layout()
     return fig
 
