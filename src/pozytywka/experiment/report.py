@@ -256,3 +256,49 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+#: The read-outs of the peeking table, in the plot's order, with their labels.
+PEEKING_READOUTS = {
+    "fixed_once": "fixed horizon,\nread once (day 7)",
+    "fixed_daily": "fixed horizon,\nread daily",
+    "fixed_batch": "fixed horizon,\nread every batch",
+    "sequential_daily": "sequence,\nread daily",
+    "sequential_batch": "sequence,\nread every batch",
+}
+
+
+def peeking_figure(table: pd.DataFrame, alpha: float, note: str = ""):
+    """False-positive rate (A/A) and power (planted effects) per read-out, with intervals."""
+    if table.empty:
+        return message_figure("A/A experiments with peeking", note or "No experiments to show.")
+    kinds = list(dict.fromkeys(table["kind"]))
+    fig, axes = new_figure(width=4.2 * len(kinds), height=3.8, ncols=len(kinds))
+    axes = list(axes) if len(kinds) > 1 else [axes]
+    for ax, kind in zip(axes, kinds, strict=True):
+        rows = table[table["kind"] == kind].set_index("readout")
+        order = [r for r in PEEKING_READOUTS if r in rows.index]
+        y = rows.loc[order, "rate"].to_numpy(dtype=float)
+        lo = rows.loc[order, "rate_ci_low"].to_numpy(dtype=float)
+        hi = rows.loc[order, "rate_ci_high"].to_numpy(dtype=float)
+        colours = [MODEL_COLOURS["B"] if r.startswith("sequential") else "grey" for r in order]
+        ax.bar(range(len(order)), y, color=colours, alpha=0.7)
+        ax.errorbar(
+            range(len(order)), y, yerr=[y - lo, hi - y], fmt="none", color="black", capsize=4
+        )
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels([PEEKING_READOUTS[r] for r in order], fontsize=7)
+        if kind == "A/A":
+            ax.axhline(alpha, color="red", linewidth=1.0, linestyle="--", label=f"alpha {alpha}")
+            ax.set_title("A/A: false-positive rate (stopped at first significant look)", fontsize=8)
+            ax.legend(fontsize=7)
+        else:
+            days = rows.loc[order, "mean_days"].tolist()
+            for i, d in enumerate(days):
+                if d is not None and not pd.isna(d):
+                    ax.text(i, y[i] + 0.02, f"{d:.1f} d", ha="center", fontsize=7)
+            ax.set_title(f"{kind}: power (ship B) and mean days to it", fontsize=8)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        ax.set_ylim(0, 1.05)
+    fig.tight_layout()
+    return fig
