@@ -525,8 +525,12 @@ def sequential_decide(
     srm_p: float | None,
     alpha: float,
     final: bool,
+    too_few: str = "",
 ) -> tuple[str, str]:
     """``(decision, why)`` from the always-valid read-out at one look.
+
+    ``too_few``: the reason in words when an arm has too few listeners to compare
+    (the counts, from :func:`decide`).
 
     ``primary``/``reach``: :class:`.sequential.SequentialResult` dicts of the primary
     metric and of full plays per user. In order: an SRM voids the experiment
@@ -555,7 +559,9 @@ def sequential_decide(
         )
         lo, hi = primary["abs_cs_low"], primary["abs_cs_high"]
     else:
-        why = "too few listeners with plays in an arm to compare (2+ per arm, with some spread)"
+        why = too_few or (
+            "too few listeners with plays in an arm to compare (2+ per arm, with some spread)"
+        )
         return ("inconclusive", why) if final else (KEEP_RUNNING, why)
     if hi < 0:
         return "keep A", f"{effect}: B is worse"
@@ -594,6 +600,7 @@ def sequential_read(
     srm_p: float | None,
     final: bool,
     extra_guardrails: dict | None = None,
+    too_few: str = "",
 ) -> tuple[dict, dict]:
     """``(sequential, guardrails)`` of ``ab.json`` at one look (the CS is valid at any)."""
     seq = ab.sequential
@@ -604,7 +611,7 @@ def sequential_read(
         *per_user_values(outcomes, "full_plays_per_user").values(), ab.alpha, seq.tuning_n
     ).as_dict()
     guardrails = guardrail_checks(outcomes, ab, extra_guardrails)
-    decision, why = sequential_decide(primary, reach, guardrails, srm_p, ab.alpha, final)
+    decision, why = sequential_decide(primary, reach, guardrails, srm_p, ab.alpha, final, too_few)
     block = {
         "method": METHOD,
         "alpha": ab.alpha,
@@ -642,7 +649,8 @@ def analyse(
     primary = comparisons[PRIMARY]
     srm = srm_p_value(n_a, n_b, ab.split)
     fixed, fixed_why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"], mode)
-    sequential, guardrails = sequential_read(outcomes, ab, srm, final, extra_guardrails)
+    too_few = fixed_why if primary.p_value is None or primary.diff is None else ""
+    sequential, guardrails = sequential_read(outcomes, ab, srm, final, extra_guardrails, too_few)
     secondary, multiplicity = secondary_metrics(outcomes, comparisons, ab)
     cuped = cuped_comparison(outcomes, ab)
 
