@@ -176,7 +176,6 @@ class ABGuardrailParams:
     """Non-inferiority margins (relative; B may be at most this much worse than A)."""
 
     skip_rate: float = _f(0.05, lo=0.0, hi=1.0)  # skips / plays
-    latency_p95: float = _f(0.2, lo=0.0, hi=10.0)  # live read-out: p95 answer time of the arm
 
 
 @dataclass(frozen=True)

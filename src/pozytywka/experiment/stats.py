@@ -506,7 +506,8 @@ def secondary_metrics(
 
 def guardrail_checks(outcomes: pd.DataFrame, ab: ABParams, extra: dict | None = None) -> dict:
     """The declared guardrails' verdicts (:mod:`.guardrails`): the skip rate from the
-    outcomes, plus ``extra`` ones computed elsewhere (the live read-out's latency)."""
+    outcomes, plus ``extra`` ones computed elsewhere (the keys of
+    :func:`.guardrails.non_inferiority`)."""
     ratio = _ratio_values(outcomes, "skips", "plays")
     seq = ab.sequential
     out = {
