@@ -107,3 +107,55 @@ def test_planted_effect_is_found_with_its_days_to_decision():
     ).set_index(["kind", "readout"])
     row = table.loc[("effect", "sequential_daily")]
     assert row["rate"] >= 0.9 and 1 <= row["mean_days"] <= 28
+
+
+def _fake_experiment(quality_b: float, seed: int = 3):
+    """A fake world's week 0 and a maker of further weeks, with B's tracks of ``quality_b``."""
+    import pandas as pd
+
+    from ab_fakes import FakeWorld, fake_simulate_week
+    from pozytywka.experiment.assign import assign_arms
+    from pozytywka.experiment.simulate import (
+        counted_events,
+        experiment_week_seed,
+        shift_experiment_week,
+        simulate_ab_week,
+    )
+
+    users = [f"u{i:04d}" for i in range(300)]
+    quality = {f"a{i}": 0.6 for i in range(10)} | {f"b{i}": quality_b for i in range(10)}
+    world = FakeWorld(users, quality)
+    assignment = assign_arms(users, "salt", 0.5)
+    served = {"A": [[f"a{i}" for i in range(10)]], "B": [[f"b{i}" for i in range(10)]]}
+
+    def week(k):
+        ev = simulate_ab_week(
+            world, 30, assignment, served, experiment_week_seed(seed, k), fake_simulate_week
+        )
+        ev = shift_experiment_week(ev, k)
+        return ev, counted_events(ev, assignment, served)
+
+    return (*week(0), assignment, pd.Timestamp(world.week_start(30)), week)
+
+
+def test_the_stage_runs_more_weeks_until_a_decision_or_the_maximum():
+    from pozytywka.config import ABSequentialParams, Params
+    from pozytywka.stages.ab_test import _looks
+
+    params = Params()
+    ab = ABParams(sequential=ABSequentialParams(tuning_n=300, planned_days=7, max_days=14))
+    params = type(params)(**{**params.__dict__, "ab": ab})
+    # no effect: no decision, so a second week is simulated up to the maximum of 14 days
+    events, counted, assignment, start, more = _fake_experiment(0.6)
+    daily, rows, decided = _looks(params, events, counted, assignment, start, more)
+    assert [r["day"] for r in rows] == list(range(1, 15))
+    assert all(r["decision"] == "keep running" for r in rows[:-1])
+    assert decided == 14 and rows[-1]["decision"] == "inconclusive"
+    # counts accrue across the weeks: day 14 holds both weeks' plays
+    assert (daily[14]["plays"] >= daily[7]["plays"]).all()
+    assert daily[14]["plays"].sum() > 1.5 * daily[7]["plays"].sum()
+    # a large effect: decided within the week, and the looks stop at the planned day
+    events, counted, assignment, start, more = _fake_experiment(0.95)
+    daily, rows, decided = _looks(params, events, counted, assignment, start, more)
+    assert decided is not None and decided <= 7 and rows[decided - 1]["decision"] == "ship B"
+    assert [r["day"] for r in rows] == list(range(1, 8))

@@ -13,6 +13,7 @@ LABELS = {
     "likes_per_user": "likes per user",
     "skips_per_user": "skips per user",
     "full_plays_per_user": "full plays per user",
+    "plays_per_session": "plays per session",
 }
 # each panel's y axis: what is counted, over whom (docs/definitions.md, "Per-arm metrics")
 UNITS = {
@@ -179,6 +180,44 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _sequential_lines(metrics: dict) -> list[str]:
+    """The always-valid read-out, the multiplicity correction and the guardrails in words."""
+    lines = []
+    seq = metrics.get("sequential")
+    if seq:
+        days = metrics.get("days") or {}
+        when = f" on day {seq['day']} (of at most {days.get('max')})" if seq.get("day") else ""
+        cs = (
+            f"lift {_pct(seq.get('lift'))}, {1 - metrics['alpha']:.0%} confidence sequence "
+            f"[{_pct(seq.get('cs_low'))}, {_pct(seq.get('cs_high'))}], always-valid "
+            f"p = {fmt_p(seq.get('p_value'))}"
+            if seq.get("lift") is not None
+            else "no estimate"
+        )
+        lines += [
+            "",
+            f"Always-valid read-out ({seq['method']}; N* = {seq['tuning_n']:g}): "
+            f"**{seq['decision']}**{when}: {cs}. It may be read every day; the decision "
+            "above is this one.",
+        ]
+        fixed = metrics.get("fixed_horizon")
+        if fixed:
+            planned = f" (day {days['planned']})" if days.get("planned") else ""
+            lines += [
+                "",
+                f"Fixed-horizon read-out at the planned horizon{planned}: {fixed['decision']} "
+                f"({fixed['reason']}). Valid only when read once, on that day.",
+            ]
+    mult = metrics.get("multiplicity")
+    if mult:
+        moved = ", ".join(LABELS.get(m, m.replace("_", " ")) for m in mult["moved"]) or "none"
+        name = "Holm" if mult["method"] == "holm" else "Benjamini-Hochberg"
+        lines += ["", f"Secondary metrics that moved after the {name} correction: {moved}."]
+    for g in (metrics.get("guardrails") or {}).values():
+        lines += ["", f"Guardrail ({g['status']}): {g['note']}."]
+    return lines
+
+
 def summary_markdown(metrics: dict, context: dict) -> str:
     """A few lines a product manager can read: the decision, why, and the numbers.
 
@@ -223,6 +262,7 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         lines.append(
             f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_effect(s)} |"
         )
+    lines += _sequential_lines(metrics)
     lines += [
         "",
         "Relative lifts: delta method on log(B/A), with its matching z-test; where a lift "
@@ -273,7 +313,7 @@ def peeking_figure(table: pd.DataFrame, alpha: float, note: str = ""):
     if table.empty:
         return message_figure("A/A experiments with peeking", note or "No experiments to show.")
     kinds = list(dict.fromkeys(table["kind"]))
-    fig, axes = new_figure(width=4.2 * len(kinds), height=3.8, ncols=len(kinds))
+    fig, axes = new_figure(width=5.4 * len(kinds), height=4.0, ncols=len(kinds))
     axes = list(axes) if len(kinds) > 1 else [axes]
     for ax, kind in zip(axes, kinds, strict=True):
         rows = table[table["kind"] == kind].set_index("readout")
@@ -287,7 +327,7 @@ def peeking_figure(table: pd.DataFrame, alpha: float, note: str = ""):
             range(len(order)), y, yerr=[y - lo, hi - y], fmt="none", color="black", capsize=4
         )
         ax.set_xticks(range(len(order)))
-        ax.set_xticklabels([PEEKING_READOUTS[r] for r in order], fontsize=7)
+        ax.set_xticklabels([PEEKING_READOUTS[r] for r in order], fontsize=6.5)
         if kind == "A/A":
             ax.axhline(alpha, color="red", linewidth=1.0, linestyle="--", label=f"alpha {alpha}")
             ax.set_title("A/A: false-positive rate (stopped at first significant look)", fontsize=8)
