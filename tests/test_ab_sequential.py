@@ -159,3 +159,14 @@ def test_the_stage_runs_more_weeks_until_a_decision_or_the_maximum():
     daily, rows, decided = _looks(params, events, counted, assignment, start, more)
     assert decided is not None and decided <= 7 and rows[decided - 1]["decision"] == "ship B"
     assert [r["day"] for r in rows] == list(range(1, 8))
+
+
+def test_a_read_out_that_never_stops_has_no_mean_days():
+    from pozytywka.experiment.peeking import Experiment
+
+    never = [Experiment("A/A", 0, s, {"sequential_daily": (-1, 0)}) for s in range(4)]
+    once = [Experiment("A/A", 0, 9, {"sequential_daily": (3.0, 1)})]
+    table = summarise(never)
+    assert table.loc[0, "stopped"] == 0 and table.loc[0, "mean_days"] is None
+    row = summarise(never + once).iloc[0]
+    assert row["stopped"] == 1 and row["rate"] == 0.2 and row["mean_days"] == 3.0

@@ -134,7 +134,8 @@ def run(params: Params) -> None:
             aa.loc["sequential_daily", "rate"] <= ab.alpha + simulation_error(ab.alpha, n)
             and aa.loc["sequential_batch", "rate"] <= ab.alpha + simulation_error(ab.alpha, n)
         ),
-        "table": table.to_dict("records"),
+        # no NaN in JSON: a read-out that never stopped has no mean days (null)
+        "table": table.astype(object).where(table.notna(), None).to_dict("records"),
     }
     write_csv(PEEKING_CSV, table)
     save_figure(PEEKING_PNG, peeking_figure(table, ab.alpha))
