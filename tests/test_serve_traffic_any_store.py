@@ -15,10 +15,12 @@ import datetime as dt
 import httpx
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from pozytywka.config import load_params
 from pozytywka.errors import PozytywkaError
+from pozytywka.serve.app import create_app
 from pozytywka.serve.process import ServiceProcess
 from pozytywka.serve.settings import Settings
 from pozytywka.serve.store import Store, exposures
@@ -28,11 +30,13 @@ from pozytywka.serve.traffic import (
     not_fresh,
     plan_run,
     run_traffic,
+    service_clock,
     shift_times,
     week_offset,
 )
 from pozytywka.serve.traffic_skips import run_skips_traffic, stale_listeners
 from pozytywka.synthetic import build_world
+from serve_support import write_tiny_root
 
 MONDAY = dt.date(2024, 4, 1)
 T0 = dt.datetime(2024, 4, 1)
@@ -98,6 +102,56 @@ def test_listeners_exposed_before_the_run_are_found():
         {"user_id": "y", "first_exposure": False, "n": 5},
     ]
     assert [a["n"] for a in stale_listeners(answers)] == [4, 3]  # y, z: sorted, first answer
+
+
+# --- the service's clock, asked first --------------------------------------------------
+
+
+def test_get_admin_clock_tells_the_time_and_the_kind_of_clock(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    auth = {"Authorization": "Bearer t"}
+    for clock, expected in (("manual", True), ("wall", False)):
+        settings = Settings(
+            store_url=f"sqlite:///{tmp_path / f'{clock}.sqlite'}",
+            root=root,
+            clock=clock,
+            admin_token="t",
+        )
+        with TestClient(create_app(settings)) as c:
+            assert c.get("/v1/admin/clock").status_code == 401
+            body = c.get("/v1/admin/clock", headers=auth).json()
+            assert body["manual"] is expected
+            if clock == "manual":  # the tiny root's week starts on Monday 2024-07-29
+                assert body["now"] == "2024-07-29T00:00:00"
+                c.put("/v1/admin/clock", json={"now": "2024-07-30T01:02:03"}, headers=auth)
+                assert c.get("/v1/admin/clock", headers=auth).json()["now"] == (
+                    "2024-07-30T01:02:03"
+                )
+
+
+def _answering(status: int, body: dict) -> httpx.Client:
+    transport = httpx.MockTransport(lambda request: httpx.Response(status, json=body))
+    return httpx.Client(base_url="http://svc", transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "headers", "message"),
+    [
+        (404, {"detail": ["admin routes are disabled"]}, {}, "404 .admin routes are disabled"),
+        (401, {"detail": ["bad"]}, {}, "401 .bad.: the driver has no POZYTYWKA_ADMIN_TOKEN"),
+        (401, {"detail": ["bad"]}, {"Authorization": "Bearer x"}, "has a POZYTYWKA_ADMIN_TOKEN"),
+        (200, {"now": "2026-12-07T10:00:00", "manual": False}, {}, "runs on the wall clock"),
+    ],
+)
+def test_what_the_driver_says_before_any_request_is_true(status, body, headers, message):
+    with pytest.raises(PozytywkaError, match=message) as exc:
+        service_clock(_answering(status, body), headers)
+    assert "POZYTYWKA_CLOCK=manual POZYTYWKA_ADMIN_TOKEN=" in str(exc.value) or status == 401
+
+
+def test_the_manual_clock_is_the_runs_start():
+    answer = {"now": "2024-04-08T00:00:00", "manual": True}
+    assert service_clock(_answering(200, answer), {}) == T0 + WEEK
 
 
 # --- the real service ------------------------------------------------------------------

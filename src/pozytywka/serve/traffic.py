@@ -168,10 +168,15 @@ _START_MANUAL = (
 def service_clock(client: httpx.Client, headers: Mapping[str, str]) -> dt.datetime:
     """The service's manual clock (``GET /v1/admin/clock``), asked before any other request.
 
-    Raises :class:`PozytywkaError` saying what is missing: no admin token on the
-    service (404), the driver's token missing or not the service's (401), or a
+    Raises :class:`PozytywkaError` saying what is missing: no service at the address,
+    no admin token on the service (404), the driver's token missing or not the service's (401), or a
     wall clock (the published week is in the past for it: events would be refused)."""
-    r = client.get("/v1/admin/clock", headers=headers)
+    try:
+        r = client.get("/v1/admin/clock", headers=headers)
+    except httpx.TransportError as exc:
+        raise PozytywkaError(
+            f"no service answers at {client.base_url} ({exc}): {_START_MANUAL}"
+        ) from None
     detail = "; ".join(map(str, _detail(r)))
     if r.status_code == 404:
         raise PozytywkaError(
@@ -294,14 +299,14 @@ def run_traffic(
     whatever its store holds (see the module's "any store")."""
     from ..synthetic import build_world, simulate_week
 
-    world = world if world is not None else build_world(params.data.synthetic)
-    users = listener_ids(world, listeners)
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     with httpx.Client(base_url=base_url, timeout=timeout) as client:
         now = service_clock(client, headers)
         before = _check(client.get(f"/v1/experiments/{EXPERIMENT}/results"))
         week_start = dt.date.fromisoformat(before["week_start"])
         plan = plan_run(week_start, now, int(before["listeners_exposed"]), params.ab.seed)
+        world = world if world is not None else build_world(params.data.synthetic)
+        users = listener_ids(world, listeners)
         log.info("playlists: %s", plan.describe(len(users)))
 
         def serve(user_id: str) -> dict:

@@ -105,14 +105,14 @@ def run_skips_traffic(
     """Score the behaviour model's plays against the service; the experiment's read-out."""
     from ..synthetic import build_world, simulate_week
 
-    world = world if world is not None else build_world(params.data.synthetic)
-    users = set(listener_ids(world, listeners))
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     with httpx.Client(base_url=base_url, timeout=timeout) as client:
         now = service_clock(client, headers)
         before = _check(client.get("/v1/experiments/skips/results"))
         week_start = dt.date.fromisoformat(before["week_start"])
         plan = plan_run(week_start, now, int(before["listeners_exposed"]), params.ab.seed)
+        world = world if world is not None else build_world(params.data.synthetic)
+        users = set(listener_ids(world, listeners))
         log.info("skips: %s", plan.describe(len(users)))
         week = world.week_index(pd.Timestamp(week_start))
         events = simulate_week(world, week=week, served=None, seed=plan.seed)
