@@ -8,8 +8,9 @@ imported, not re-implemented. Over HTTP (httpx, a few threads):
 1. every listener opens the app once: ``GET /v1/playlists`` (their exposure;
    the service decides their arm and what they are served);
 2. the behaviour model plays the published week with each listener served
-   exactly the playlists the service returned (same seed as the ``ab_test``
-   stage: ``ab.seed``); only the shelf's playlist sessions concern the service;
+   exactly the playlists the service returned (on a fresh store with the
+   ``ab_test`` stage's seed, ``ab.seed``; see "any store" below); only the
+   shelf's playlist sessions concern the service;
 3. each playlist session is a visit to the shelf: one more
    ``GET /v1/playlists``, whose ``request_id`` the session's plays, skips and
    likes are posted with (``POST /v1/events``, batches of up to 1,000);
@@ -27,8 +28,8 @@ posting the week's events.
 - its listeners are its own: on a week with no exposed listener they are the
   world's ids (as the ``ab_test`` stage's simulation names them), otherwise the
   world's ids prefixed ``traffic<N>-``, N the listeners the week had before the
-  run (so each run gets new ones, whatever ran before: the README's curl
-  examples, another run, the skips driver), and the behaviour model's seed is
+  run (so each run gets new ones, whatever the store holds: the README's curl
+  examples, earlier runs), and the behaviour model's seed is
   ``ab.seed + N`` (a new draw, not a copy of the earlier run's listeners);
 - its times are the behaviour model's, shifted by whole weeks to start at the
   first Monday at or after the service's clock (0 weeks on a fresh manual
