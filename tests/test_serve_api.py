@@ -205,10 +205,16 @@ def test_a_listener_served_both_arms_is_left_out_and_counted(client):
 
 def test_health_readiness_and_admin(client, tmp_path):
     assert client.get("/healthz").json()["status"] == "ok"
-    assert client.get("/readyz").json() == {
-        "status": "ok",
-        "checks": {"artifacts": True, "store": True},
+    ready = client.get("/readyz").json()
+    assert (ready["status"], ready["checks"]) == ("ok", {"artifacts": True, "store": True})
+    # the tiny root publishes the playlists only: the optional parts are down, and say why
+    assert {k: (v["serving"], v["reason"]) for k, v in ready["parts"].items()} == {
+        "catalogue": (False, ready["parts"]["catalogue"]["reason"]),
+        "playlists": (True, None),
+        "recs": (False, "run dvc repro recs_publish first"),
+        "skips": (False, "run dvc repro skips_train first"),
     }
+    assert ready["parts"]["catalogue"]["reason"].startswith("catalogue files missing: ")
     assert client.put("/v1/admin/clock", json={"now": at(1)}).status_code == 401
     assert client.put("/v1/admin/clock", json={"now": at(2)}, headers=ADMIN).json()["now"] == at(2)
     assert client.put("/v1/admin/clock", json={"now": at(1)}, headers=ADMIN).status_code == 409

@@ -32,7 +32,7 @@ from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import PozytywkaError
+from ..errors import PozytywkaError, first_line
 from .artifacts import Artifacts, load_artifacts
 from .body_limit import BodyLimitMiddleware
 from .catalogue import Catalogue
@@ -115,6 +115,20 @@ def _message(error: dict) -> str:
     return error.get("msg", "invalid")
 
 
+def load_catalogue(settings: Settings) -> tuple[Catalogue | None, str | None]:
+    """``(catalogue, None)``, or ``(None, the 503's line)`` when it cannot be loaded: files
+    missing or unreadable (:class:`PozytywkaError`, its line), or anything else DuckDB
+    raises on them (logged with its traceback)."""
+    try:
+        return Catalogue(settings.root), None
+    except PozytywkaError as exc:
+        log.warning("catalogue unavailable: %s", exc)
+        return None, str(exc)
+    except Exception as exc:
+        log.warning("catalogue unavailable: could not be loaded", exc_info=True)
+        return None, f"catalogue could not be loaded ({first_line(exc)}): run dvc repro"
+
+
 def follow_sibling_reloads(app: FastAPI, metrics: ServiceMetrics) -> None:
     """On SIGUSR1 (a sibling worker reloaded: :mod:`.supervisor`), reload the published
     week here too, with the same checks, in a thread off the event loop."""
@@ -176,11 +190,9 @@ def create_app(
         app.state.reloader = Reloader(app.state, loader)
         if supervisor_pid() is not None:  # before set_live: the gauge file marks it ready
             follow_sibling_reloads(app, metrics)
-        # The catalogue API (issue 13) is optional: without the interim tables it answers 503.
-        try:
-            app.state.catalogue = Catalogue(settings.root)
-        except PozytywkaError as exc:
-            app.state.catalogue, app.state.catalogue_error = None, str(exc)
+        # The catalogue API (issue 13) is optional: without readable interim tables it
+        # answers 503 with the reason (issue 22, item 3), and the rest serves.
+        app.state.catalogue, app.state.catalogue_error = load_catalogue(settings)
         # Last of the loading: with several workers its gauge file tells the others (and
         # /readyz, supervisor.py) that this worker is ready.
         metrics.set_live(arts)

@@ -33,7 +33,7 @@ from pathlib import Path
 import duckdb
 
 from .. import paths
-from ..errors import PozytywkaError
+from ..errors import PozytywkaError, reading
 
 TABLES = {
     "tracks": paths.INTERIM_TRACKS,
@@ -134,7 +134,9 @@ class Catalogue:
     """The catalogue's Parquet tables, copied into a private in-memory DuckDB database.
 
     ``root``: the project root (the files of :data:`TABLES` under it). A missing
-    file raises :class:`~pozytywka.errors.PozytywkaError` ("run dvc repro first").
+    file raises :class:`~pozytywka.errors.PozytywkaError` ("run dvc repro"), one that
+    does not read (truncated, corrupt) :class:`~pozytywka.errors.ArtifactUnreadable`
+    naming it.
     DuckDB connections are not shared across threads: each query runs on a cursor
     of the one connection, under a lock (queries take milliseconds).
     """
@@ -145,11 +147,18 @@ class Catalogue:
         if missing:
             raise PozytywkaError(f"catalogue files missing: {', '.join(missing)}; run dvc repro")
         self._con = duckdb.connect(":memory:", config={"threads": 1})
-        for name, rel in TABLES.items():
-            path = str((root / rel).resolve()).replace("'", "''")
-            # DDL cannot take parameters; the path is ours (paths.py), never a request's.
-            # Copied into memory once: a query then costs milliseconds, not a Parquet scan.
-            self._con.execute(f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')")
+        try:
+            for name, rel in TABLES.items():
+                path = str((root / rel).resolve()).replace("'", "''")
+                # DDL cannot take parameters; the path is ours (paths.py), never a request's.
+                # Copied into memory once: a query then costs milliseconds, not a Parquet scan.
+                with reading(rel, "run dvc repro"):  # truncated: "No magic bytes found"
+                    self._con.execute(
+                        f"CREATE TABLE {name} AS SELECT * FROM read_parquet('{path}')"
+                    )
+        except PozytywkaError:
+            self._con.close()
+            raise
         self._lock = threading.Lock()
         self.genres = frozenset(r[0] for r in self._all("SELECT DISTINCT genre FROM track_genres"))
         lo, hi = self._all("SELECT min(year(release_date)), max(year(release_date)) FROM tracks")[0]

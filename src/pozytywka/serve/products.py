@@ -10,9 +10,11 @@ Assignment: :func:`pozytywka.experiment.assign.arm_of` with the playlists' split
 (``ab.split``) and a salt per experiment, ``f"{ab.salt}:{key}"`` (:func:`salt_of`),
 so a listener's arms in the three experiments are independent.
 
-Both products are optional: when their artifacts are missing the service starts,
-the playlists work, and the product's routes answer 503 with one line naming the
-stage to run (:attr:`ProductLive.problem`).
+Both products are optional: when their artifacts are missing, truncated or
+corrupt the service starts, the playlists work, and the product's routes answer
+503 with one line naming the file (when one is unreadable) and the stage to run
+(:attr:`ProductLive.problem`); ``GET /readyz`` lists each part and why it is down
+(:func:`part_states`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -31,11 +34,13 @@ import pandas as pd
 
 from .. import paths
 from ..config import ABParams
-from ..errors import PozytywkaError
+from ..errors import ArtifactUnreadable, PozytywkaError, first_line
 from ..experiment.assign import arm_of
 from ..experiment.stats import compare
 from ..playlists.metrics import bounded_mean_ci, mean_ci
 from .store import Store
+
+log = logging.getLogger(__name__)
 
 SKIPS = "skips"
 RECS = "recs"
@@ -76,19 +81,55 @@ def load_product(
 ) -> ProductLive:
     """Load a product once (at start-up) and register its arms' items in the store.
 
-    ``register(model) -> (week_start, {arm: (model name, version, track ids)})``. A
-    missing artifact (:class:`PozytywkaError`, ``FileNotFoundError``) leaves the
-    product unavailable with the one-line ``fix``."""
+    ``register(model) -> (week_start, {arm: (model name, version, track ids)})``. The
+    product is optional: whatever stops it loading leaves it unavailable
+    (:attr:`ProductLive.problem`, the 503's one line) and the service serves the rest
+    (issue 22, item 3):
+
+    - a missing artifact (:class:`PozytywkaError`, ``FileNotFoundError``): the ``fix``;
+    - an unreadable one (:class:`~pozytywka.errors.ArtifactUnreadable`: truncated,
+      corrupt): its line, naming the file and the fix;
+    - anything else the loader or ``register(model)`` raises (a file that reads but
+      holds the wrong content): ``"<key> could not be loaded (<Type>: <reason>): <fix>"``,
+      logged with its traceback.
+
+    The store writes (:meth:`Store.register_items`) are outside: a store fault is the
+    store's (the start fails), not the product's."""
     try:
         model = loader()
+        week, arms = register(model)
+    except ArtifactUnreadable as exc:
+        log.warning("%s unavailable: %s", key, exc)
+        return ProductLive(key, ab=ab, problem=str(exc))
     except (PozytywkaError, FileNotFoundError):
         return ProductLive(key, ab=ab, problem=fix)
-    week, arms = register(model)
+    except Exception as exc:
+        log.warning("%s unavailable: could not be loaded", key, exc_info=True)
+        problem = f"{key} could not be loaded ({first_line(exc)}): {fix}"
+        return ProductLive(key, ab=ab, problem=problem)
     ids = {
         arm: store.register_items(key, week, arm, name, version, tracks, now)
         for arm, (name, version, tracks) in arms.items()
     }
     return ProductLive(key, model, week, ids, ab)
+
+
+def part_states(state: Any) -> dict[str, dict[str, Any]]:
+    """What ``GET /readyz`` says of each part of the service (issue 22, item 3): part ->
+    ``{"serving": bool, "reason": the 503's line or None}``, sorted by name.
+
+    ``state`` is the app's state after start-up: ``live`` (the playlists, required:
+    serving once loaded), ``products`` (:class:`ProductLive` by key), ``catalogue``
+    and ``catalogue_error``. An optional part that is down does not make the service
+    unready: its own routes answer 503 with the reason, the rest serves."""
+    parts = {"playlists": None if getattr(state, "live", None) else "not loaded"}
+    for key, live in getattr(state, "products", {}).items():
+        parts[key] = live.problem
+    if getattr(state, "catalogue", None) is None:
+        parts["catalogue"] = getattr(state, "catalogue_error", None) or "not loaded"
+    else:
+        parts["catalogue"] = None
+    return {k: {"serving": v is None, "reason": v} for k, v in sorted(parts.items())}
 
 
 def _arm_block(values: np.ndarray, bounds) -> dict:

@@ -191,6 +191,19 @@ class Health(BaseModel):
     checks: dict[str, bool] = Field(default_factory=dict, description="Each readiness check")
 
 
+class PartState(BaseModel):
+    serving: bool = Field(description="The part's routes answer (false: they answer 503)")
+    reason: str | None = Field(description="Why it is down, the 503's line (null: serving)")
+
+
+class Ready(Health):
+    parts: dict[str, PartState] = Field(
+        default_factory=dict,
+        description="Each part of the service: playlists (required), skips, recs and "
+        "catalogue (optional: one down leaves the service ready, its routes answer 503)",
+    )
+
+
 class LiveWeek(BaseModel):
     week_start: dt.date = Field(description="Monday (UTC) of the served week")
     versions: dict[str, str] = Field(description="Arm -> model version (md5 from dvc.lock)")

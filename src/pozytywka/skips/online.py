@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from .. import paths
-from ..errors import PozytywkaError
+from ..errors import PozytywkaError, reading
 from ..io import read_json
 from .baselines import predict_baseline
 from .features import (
@@ -94,7 +94,10 @@ class OnlineScorer:
 
     @classmethod
     def load(cls, root: str | os.PathLike[str] = ".") -> OnlineScorer:
-        """Read the published artifacts under the project ``root`` (once, at start-up)."""
+        """Read the published artifacts under the project ``root`` (once, at start-up).
+
+        A missing file raises :class:`PozytywkaError`; one that does not read (truncated,
+        corrupt) :class:`~pozytywka.errors.ArtifactUnreadable` naming it."""
         from catboost import CatBoostClassifier
 
         root = Path(root)
@@ -104,19 +107,25 @@ class OnlineScorer:
         for path in needed:
             if not (root / path).exists():
                 raise PozytywkaError(f"{root / path} not found: run `dvc repro skips_train` first")
+        fix = "run `dvc repro skips_train` first"
+
+        def read(rel: Path, how):
+            with reading(rel, fix):  # a truncated file: one line naming it
+                return how(root / rel)
+
         model = CatBoostClassifier()
-        model.load_model(os.fspath(root / paths.SKIPS_CATBOOST), format="cbm")
+        read(paths.SKIPS_CATBOOST, lambda p: model.load_model(os.fspath(p), format="cbm"))
         return cls(
             model,
-            read_json(root / paths.SKIPS_BASELINES),
-            read_json(root / paths.SKIPS_META),
+            read(paths.SKIPS_BASELINES, read_json),
+            read(paths.SKIPS_META, read_json),
             {
-                n: pd.read_parquet(root / paths.SKIPS_HISTORY / f"{n}.parquet")
+                n: read(paths.SKIPS_HISTORY / f"{n}.parquet", pd.read_parquet)
                 for n in HISTORY_TABLES
             },
-            pd.read_parquet(root / paths.INTERIM_TRACKS),
-            pd.read_parquet(root / paths.INTERIM_TRACK_GENRES),
-            pd.read_parquet(root / paths.INTERIM_USERS),
+            read(paths.INTERIM_TRACKS, pd.read_parquet),
+            read(paths.INTERIM_TRACK_GENRES, pd.read_parquet),
+            read(paths.INTERIM_USERS, pd.read_parquet),
         )
 
     def knows(self, listener_id: str) -> bool:

