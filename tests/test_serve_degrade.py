@@ -16,7 +16,9 @@ u2), two recommendation lists and a fallback, and a catalogue over the same trac
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -24,11 +26,18 @@ import pandas as pd
 import pytest
 
 from pozytywka import paths
+from pozytywka.config import ABParams, PlaylistParams
+from pozytywka.experiment.assign import arm_of
+from pozytywka.serve.artifacts import load_artifacts
 from pozytywka.serve.process import ServiceProcess, free_port
-from serve_support import write_tiny_root
+from pozytywka.serve.reload import changed_arms, check_new_week
+from serve_support import VERSIONS, WEEK, write_tiny_root
+from test_serve_reload import publish
 from test_skips_online import SESSION_S3, published  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.timeout(300)
+
+SALT = ABParams().salt  # the playlists experiment's
 
 SKIP_BODY = {
     "user_id": "u1",
@@ -156,3 +165,73 @@ def test_a_truncated_playlist_document_still_stops_the_start_with_one_line(proje
     assert "catboost.json is not valid JSON (" in line
     assert line.startswith("pozytywka serve: error: ")
     assert line.endswith(": run dvc repro first")
+
+
+# --- reload what changed ------------------------------------------------------------------
+
+
+def _week_of(live, week: str | None = None, versions: dict[str, str] | None = None):
+    """``live`` with another week and/or other model versions (same playlists)."""
+    arms = {
+        arm: replace(a, model_version=(versions or {}).get(a.model, a.model_version))
+        for arm, a in live.arms.items()
+    }
+    when = dt.date.fromisoformat(week) if week else live.week_start
+    return replace(live, week_start=when, arms=arms)
+
+
+def test_changed_arms_names_a_new_week_or_each_new_version(tmp_path):
+    live = load_artifacts(write_tiny_root(tmp_path))
+    a, b, d = "a" * 32, "b" * 32, "d" * 32
+    assert changed_arms(live, live) == []
+    assert changed_arms(live, _week_of(live, versions={"catboost": d})) == [
+        f"arm B (catboost): version {b} -> {d}"
+    ]
+    assert changed_arms(live, _week_of(live, week="2024-08-05")) == [
+        "arm A (baseline): week 2024-07-29 -> 2024-08-05",
+        "arm B (catboost): week 2024-07-29 -> 2024-08-05",
+    ]
+    both = _week_of(live, week="2024-08-05", versions={"baseline": d})
+    assert (
+        changed_arms(live, both)[0]
+        == f"arm A (baseline): week 2024-07-29 -> 2024-08-05, version {a} -> {d}"
+    )
+    rules = PlaylistParams(min_size=10, max_size=20, max_per_artist=10)
+    assert check_new_week(live, _week_of(live, versions={"catboost": d}), rules) is None
+    assert check_new_week(live, _week_of(live, week="2024-08-05"), rules) is None
+    assert check_new_week(live, live, rules)[0] == 409
+
+
+def test_a_reload_takes_a_retrained_catboost_arm_alone_and_refuses_it_twice(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    publish(root, WEEK, VERSIONS)  # playlists within the rules (the reload checks them)
+    env = {
+        "POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}",
+        "POZYTYWKA_CLOCK": "manual",
+        "POZYTYWKA_ADMIN_TOKEN": "t",
+    }
+    auth = {"Authorization": "Bearer t"}
+    new_b = "d" * 32
+    user_b = next(u for u in (f"u{i}" for i in range(100)) if arm_of(u, SALT, 0.5) == "B")
+    with ServiceProcess(root, env) as svc, httpx.Client(base_url=svc.url, timeout=30) as http:
+        before = http.get("/v1/playlists", params={"user_id": user_b}).json()
+        publish(root, WEEK, {**VERSIONS, "catboost": new_b})  # only CatBoost retrained
+        done = http.post("/admin/reload", headers=auth)
+        after = http.get("/v1/playlists", params={"user_id": user_b}).json()
+        again = http.post("/admin/reload", headers=auth)
+        log = svc.log()
+    assert done.status_code == 200, done.text
+    body = done.json()
+    line = f"arm B (catboost): version {VERSIONS['catboost']} -> {new_b}"
+    assert body["changed"] == [line]
+    assert body["live"]["versions"] == {"A": VERSIONS["baseline"], "B": new_b}
+    assert body["live"]["artifact_ids"]["A"] == body["previous"]["artifact_ids"]["A"]
+    assert body["live"]["artifact_ids"]["B"] != body["previous"]["artifact_ids"]["B"]
+    assert (before["model_version"], after["model_version"]) == (VERSIONS["catboost"], new_b)
+    assert f"reloaded: {line}" in log
+    assert again.status_code == 409
+    nothing_new = "is the live one: nothing new was published"
+    assert again.json()["detail"] == [
+        f"arm A (baseline) version {VERSIONS['baseline']} {nothing_new}",
+        f"arm B (catboost) version {new_b} {nothing_new}",
+    ]

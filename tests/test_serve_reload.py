@@ -106,7 +106,7 @@ def test_a_repeated_track_or_a_missing_arm_is_422(live):
     ]
 
 
-def test_an_unchanged_version_or_an_earlier_week_is_409(live):
+def test_an_identical_week_or_an_earlier_week_is_409(live):
     ok = [f"p{i}" for i in range(10)]
     same_b = live.arms["B"].model_version
     new = replace(
@@ -116,9 +116,13 @@ def test_an_unchanged_version_or_an_earlier_week_is_409(live):
     )
     status, reasons = check_new_week(live, new, RULES)
     assert status == 409
+    assert reasons == ["week 2024-07-22 is before the live week 2024-07-29"]
+    same = {arm: replace(a, playlists=new.arms[arm].playlists) for arm, a in live.arms.items()}
+    status, reasons = check_new_week(live, replace(live, arms=same), RULES)
+    assert status == 409
     assert reasons == [
-        f"arm B (catboost) version {same_b} is the live one: nothing new was published",
-        "week 2024-07-22 is before the live week 2024-07-29",
+        f"arm {arm} ({model}) version {VERSIONS[model]} is the live one: nothing new was published"
+        for arm, model in (("A", "baseline"), ("B", "catboost"))
     ]
 
 

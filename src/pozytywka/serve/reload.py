@@ -8,8 +8,11 @@ the problems (an empty list means the new week may go live):
 - every playlist follows DESIGN §4: ``min_size``..``max_size`` tracks, no track
   twice, at most ``max_per_artist`` tracks of one artist (by the artist name the
   document carries; tracks without an artist are not counted);
-- each arm's model version differs from the live one (same version: nothing new
-  was published), and the week does not go back in time.
+- something is new: a later week, or in the live week a new model version of at
+  least one arm (only the CatBoost arm retrained is a reload too); the live week
+  with every version unchanged is refused (nothing new was published), and so is
+  an earlier week. :func:`changed_arms` names what changed; the reload logs it and
+  answers it.
 
 :class:`Reloader` does the reload for the app: one at a time (a lock), the new
 artifacts are registered in the store first, then ``app.state.live`` is replaced
@@ -21,6 +24,7 @@ records the artifact it served (week and model version).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -32,6 +36,8 @@ from ..errors import PozytywkaError
 from .artifacts import ARM_MODELS, Artifacts
 from .deps import Live
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 class ReloadRejected(Exception):
@@ -67,34 +73,56 @@ def playlist_problems(arts: Artifacts, rules: PlaylistParams) -> list[str]:
     return out
 
 
+def changed_arms(live: Artifacts, new: Artifacts) -> list[str]:
+    """One line per arm of ``new`` that differs from ``live``, sorted by arm: a new week
+    changes every arm (``"arm A (baseline): week 2024-07-29 -> 2024-08-05"``), a new model
+    version in the same week that arm only (``"arm B (catboost): version b… -> d…"``, the
+    md5s from dvc.lock), an arm not live before is new. Empty: ``new`` is the live week."""
+    out = []
+    for arm, a in sorted(new.arms.items()):
+        old = live.arms.get(arm)
+        what = []
+        if new.week_start != live.week_start:
+            what.append(f"week {live.week_start} -> {new.week_start}")
+        if old is None:
+            what.append(f"new arm, version {a.model_version}")
+        elif old.model_version != a.model_version:
+            what.append(f"version {old.model_version} -> {a.model_version}")
+        if what:
+            out.append(f"arm {arm} ({a.model}): {', '.join(what)}")
+    return out
+
+
 def check_new_week(
     live: Artifacts, new: Artifacts, rules: PlaylistParams
 ) -> tuple[int, list[str]] | None:
     """``None`` when ``new`` may replace ``live``; else ``(status, reasons)``.
 
     422: the new artifacts are invalid (a missing arm, a playlist breaking the rules);
-    409: they are valid but not a new week (a version unchanged, an earlier week).
+    409: they are valid but not new: an earlier week, or the live week with every arm's
+    model version unchanged (identical to what is served). A new week, or a new model
+    version of any one arm in the live week (a retrained CatBoost alone), may go live
+    (issue 22, item 7).
     """
     bad = playlist_problems(new, rules)
     if bad:
         return 422, bad
-    stale = []
-    for arm, a in sorted(new.arms.items()):
-        old = live.arms.get(arm)
-        if old is not None and old.model_version == a.model_version:
-            stale.append(
-                f"arm {arm} ({a.model}) version {a.model_version} is the live one: "
-                "nothing new was published"
-            )
     if new.week_start < live.week_start:
-        stale.append(f"week {new.week_start} is before the live week {live.week_start}")
-    return (409, stale) if stale else None
+        return 409, [f"week {new.week_start} is before the live week {live.week_start}"]
+    if changed_arms(live, new):
+        return None
+    return 409, [
+        f"arm {arm} ({a.model}) version {a.model_version} is the live one: "
+        "nothing new was published"
+        for arm, a in sorted(new.arms.items())
+    ]
 
 
 @dataclass(frozen=True)
 class ReloadResult:
     previous: Live
     live: Live
+    changed: list[str]  # changed_arms(previous, live): what went live
 
 
 class Reloader:
@@ -125,6 +153,7 @@ class Reloader:
         verdict = check_new_week(previous.artifacts, new, rules)
         if verdict is not None:
             raise ReloadRejected(*verdict)
+        changed = changed_arms(previous.artifacts, new)
         now = state.clock.now()
         with state.metrics.store_write.labels("register_artifacts").time():
             ids = state.store.register_artifacts(new, now)
@@ -133,4 +162,5 @@ class Reloader:
         state.metrics.set_live(new)
         if state.clock.manual and now < dt.datetime.combine(new.week_start, dt.time()):
             state.clock.set(dt.datetime.combine(new.week_start, dt.time()))
-        return ReloadResult(previous, live)
+        log.info("reloaded: %s", "; ".join(changed))
+        return ReloadResult(previous, live, changed)

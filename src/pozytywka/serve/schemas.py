@@ -213,6 +213,11 @@ class LiveWeek(BaseModel):
 class Reloaded(BaseModel):
     previous: LiveWeek = Field(description="What was served before the reload")
     live: LiveWeek = Field(description="What is served from now on")
+    changed: list[str] = Field(
+        default_factory=list,
+        description="One line per arm that changed: a new week changes both, a new model "
+        "version in the live week that arm only (e.g. the CatBoost arm retrained)",
+    )
     workers_notified: int = Field(
         0,
         description="Several workers: how many others were told to reload the same "

@@ -2,9 +2,11 @@
 
 ``GET /v1/admin/clock`` tells the service's time and whether its clock is the manual
 one; ``PUT /v1/admin/clock`` moves the manual clock (``POZYTYWKA_CLOCK=manual``) forward.
-``POST /admin/reload`` swaps in the week a new ``dvc repro`` published
-(:mod:`..reload`): 200 with the previous and the new week; 422 when the new
-artifacts are invalid, 409 when they are not new; the live week is unchanged then.
+``POST /admin/reload`` swaps in what a new ``dvc repro`` published
+(:mod:`..reload`): a new week, or a new model version of any arm in the live week;
+200 with the previous and the new week and the arms that changed; 422 when the new
+artifacts are invalid, 409 when nothing is new (or the week is earlier); the live
+week is unchanged then.
 With several workers, a 200 also tells the other ready workers to reload the
 same files (:mod:`..supervisor`), so within a moment every worker serves the new week.
 """
@@ -82,10 +84,15 @@ def _week(live: Live) -> LiveWeek:
     responses={
         401: {"description": "Bad or missing admin token"},
         404: {"description": "No POZYTYWKA_ADMIN_TOKEN configured: the route is off"},
-        409: {"model": Problem, "description": "Not a new week (same versions, earlier week)"},
+        409: {
+            "model": Problem,
+            "description": "Nothing new (the live week, every version unchanged) or an "
+            "earlier week",
+        },
         422: {"model": Problem, "description": "The new artifacts are invalid"},
     },
-    summary="Swap in the week a new dvc repro published (the old week stays live on failure)",
+    summary="Swap in what a new dvc repro published: a new week, or a new model version of "
+    "any arm (the old one stays live on failure)",
 )
 def reload(request: Request, metrics: MetricsDep, _admin: Admin):
     try:
@@ -97,5 +104,6 @@ def reload(request: Request, metrics: MetricsDep, _admin: Admin):
     return Reloaded(
         previous=_week(done.previous),
         live=_week(done.live),
+        changed=done.changed,
         workers_notified=len(notify_siblings(multiprocess_dir())),
     )
