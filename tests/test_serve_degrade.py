@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import socket
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -235,3 +238,32 @@ def test_a_reload_takes_a_retrained_catboost_arm_alone_and_refuses_it_twice(tmp_
         f"arm A (baseline) version {VERSIONS['baseline']} {nothing_new}",
         f"arm B (catboost) version {new_b} {nothing_new}",
     ]
+
+
+# --- a busy port --------------------------------------------------------------------------
+
+#: Runs the CLI, then prints which heavy modules it imported (none: it loaded nothing).
+CLI_THEN_IMPORTS = (
+    "import sys; from pozytywka.cli import main; rc = main(sys.argv[1:]); "
+    "print([m for m in ('uvicorn', 'pozytywka.serve.app', 'catboost', 'sklearn') "
+    "if m in sys.modules]); sys.exit(rc)"
+)
+
+
+def test_a_busy_port_is_one_line_at_once_before_anything_is_loaded(tmp_path):
+    """The root is empty: had anything been loaded first, the error would be about it."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cmd = [sys.executable, "-c", CLI_THEN_IMPORTS, "serve", "--port", str(port)]
+        done = subprocess.run(
+            [*cmd, "--root", str(tmp_path)], cwd=tmp_path, capture_output=True, text=True
+        )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"pozytywka serve: error: port {port} is already in use on 127.0.0.1 (another "
+        f"pozytywka serve?): stop what listens there (ss -ltnp 'sport = :{port}') or pick "
+        "a free one with --port"
+    ]
+    assert done.stdout.strip() == "[]"  # no web server, app or model library imported

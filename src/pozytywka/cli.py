@@ -92,9 +92,16 @@ def _command_word(argv: list[str]) -> str | None:
     return None
 
 
-def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+#: The non-stage commands, each a module under ``pozytywka.commands`` registering itself.
+COMMANDS = ("summary", "report", "bench", "retrain", "scoreboard")
+COMMANDS += ("serve", "traffic", "bench_store", "bench_serve", "realism")
+
+
+def build_parser(commands: bool | str = True) -> argparse.ArgumentParser:
     """The CLI; ``commands=False`` registers only the stages (a stage run then skips
-    importing every other command's modules: seconds of start-up per stage)."""
+    importing every other command's modules: seconds of start-up per stage), a command
+    name the stages and that command only (``pozytywka serve`` reports a busy port at
+    once, without importing the others' modules)."""
     parser = argparse.ArgumentParser(prog="pozytywka", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--params",
@@ -108,9 +115,11 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.set_defaults(func=lambda args, m=module: _run_stage(m, args.params))
     # Non-stage commands register themselves with their own arguments.
-    modules = ("summary", "report", "bench", "retrain", "scoreboard")
-    modules += ("serve", "traffic", "bench_store", "bench_serve", "realism")
-    for module in modules if commands else ():
+    if isinstance(commands, str):
+        modules: tuple[str, ...] = (commands,)
+    else:
+        modules = COMMANDS if commands else ()
+    for module in modules:
         try:
             mod = importlib.import_module(f"pozytywka.commands.{module}")
         except ModuleNotFoundError as exc:
@@ -123,11 +132,12 @@ def build_parser(commands: bool = True) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    is_stage = _command_word(argv) in STAGES
+    word = _command_word(argv)
+    is_stage = word in STAGES
     if is_stage:
         # Before anything imports NumPy: the same bytes on every CPU (numerics.py).
         numerics.pin_for_stage()
-    parser = build_parser(commands=not is_stage)
+    parser = build_parser(commands=word if word in COMMANDS else not is_stage)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,

@@ -1,8 +1,9 @@
 """``pozytywka serve``: the playlist service under uvicorn (``make serve``).
 
-Settings come from the environment (:mod:`pozytywka.serve.settings`). The
-published artifacts and the store are checked before uvicorn starts, so a
-missing artifact or an unreachable database prints one line
+Settings come from the environment (:mod:`pozytywka.serve.settings`). The port
+is bound first (:func:`bind_port`): a busy one is one line within a second, before
+anything is loaded. The published artifacts and the store are checked before
+uvicorn starts, so a missing artifact or an unreachable database prints one line
 ("... run dvc repro first") instead of a traceback. SIGTERM (and Ctrl-C) is
 uvicorn's graceful shutdown: the socket stops accepting, requests in flight
 finish (up to ``--graceful-timeout`` seconds), then the store is closed.
@@ -23,12 +24,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
+import logging
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
 from ..errors import PozytywkaError
+
+log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,7 +73,50 @@ def _positive(text: str) -> int:
     return value
 
 
+def bind_port(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not listening yet), as uvicorn binds one
+    (``SO_REUSEADDR``: a port left in TIME_WAIT by a stopped server is free; IPv6 when
+    ``host`` has a colon).
+
+    Raises :class:`PozytywkaError` with one line naming the port and what to do when it
+    is taken (``EADDRINUSE``), needs privileges (``EACCES``), or the host is not one of
+    this machine's addresses. Called first, before anything is imported or loaded, so a
+    busy port is reported at once (issue 22, item 5), not after the artifacts load."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        where = f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise PozytywkaError(
+                f"port {port} is already in use on {host} (another pozytywka serve?): "
+                f"stop what listens there (ss -ltnp 'sport = :{port}') or pick a free one "
+                "with --port"
+            ) from None
+        if exc.errno == errno.EACCES:
+            raise PozytywkaError(
+                f"no permission to listen on {where}: ports below 1024 need privileges, "
+                "pick one above with --port"
+            ) from None
+        raise PozytywkaError(
+            f"cannot listen on {where} ({exc.strerror}): check --host and --port"
+        ) from None
+    return sock
+
+
 def run(args: argparse.Namespace) -> int:
+    # First of all: a busy port is one line at once, not after seconds of loading.
+    sock = bind_port(args.host, args.port)
+    try:
+        return _serve(args, sock)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     import uvicorn
 
     from ..serve.app import create_app
@@ -88,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
     load_artifacts(settings.root)  # one-line errors before uvicorn starts
     Store(settings.database_url).dispose()
     if args.workers > 1:
+        sock.close()  # uvicorn's supervisor binds it again for its workers
         return _run_workers(args, settings.root)
     config = uvicorn.Config(
         create_app(settings),
@@ -97,7 +147,9 @@ def run(args: argparse.Namespace) -> int:
         log_level="info",
         access_log=False,
     )
-    uvicorn.Server(config).run()
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    log.info("serving on http://%s:%d once loaded (Ctrl-C stops)", host, args.port)
+    uvicorn.Server(config).run(sockets=[sock])  # the port held since the start
     return 0
 
 
