@@ -17,6 +17,7 @@ u2), two recommendation lists and a fallback, and a catalogue over the same trac
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import socket
 import subprocess
@@ -27,14 +28,19 @@ from pathlib import Path
 import httpx
 import pandas as pd
 import pytest
+from fastapi.testclient import TestClient
 
 from pozytywka import paths
 from pozytywka.config import ABParams, PlaylistParams
 from pozytywka.experiment.assign import arm_of
+from pozytywka.serve.app import create_app
 from pozytywka.serve.artifacts import load_artifacts
 from pozytywka.serve.process import ServiceProcess, free_port
 from pozytywka.serve.reload import changed_arms, check_new_week
+from pozytywka.serve.security import CSP
+from pozytywka.serve.settings import Settings
 from serve_support import VERSIONS, WEEK, write_tiny_root
+from test_serve_page_e2e import CHROMIUM, browser_page
 from test_serve_reload import publish
 from test_skips_online import SESSION_S3, published  # noqa: F401  (a fixture)
 
@@ -267,3 +273,75 @@ def test_a_busy_port_is_one_line_at_once_before_anything_is_loaded(tmp_path):
         "a free one with --port"
     ]
     assert done.stdout.strip() == "[]"  # no web server, app or model library imported
+
+
+# --- the API docs pages, with no CDN ------------------------------------------------------
+
+#: Every URL a page names: src= and href= attributes, Swagger UI's ``url:``, ReDoc's spec-url.
+URL = re.compile(r"""(?:src|href|spec-url)="([^"]*)"|url: '([^']*)'""")
+TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
+TYPES[".json"] = "application/json"
+
+
+@pytest.fixture
+def client(tmp_path):
+    root = write_tiny_root(tmp_path / "root")
+    settings = Settings(store_url=f"sqlite:///{tmp_path / 'log.sqlite'}", root=root, clock="manual")
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+@pytest.mark.parametrize(
+    "page, files",
+    [
+        ("/docs", ["favicon.png", "openapi.json", "swagger-ui-bundle.js", "swagger-ui.css"]),
+        ("/redoc", ["favicon.png", "openapi.json", "redoc.standalone.js"]),
+    ],
+)
+def test_the_api_docs_pages_name_only_the_services_own_files(client, page, files):
+    got = client.get(page)
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/html")
+    assert "http" not in got.text  # no CDN, no font service: nothing off the service
+    urls = sorted(a or b for a, b in URL.findall(got.text))
+    assert sorted(u.rsplit("/", 1)[1] for u in urls) == files
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        r = client.get(url)
+        assert r.status_code == 200, url
+        kind = TYPES[url[url.rindex(".") :]]
+        assert r.headers["content-type"].split(";")[0] == kind, url
+        assert len(r.content) > 1000, url  # the real file, not an error page
+    csp = got.headers["content-security-policy"]  # the service's policy: no CDN let in
+    assert csp.startswith(CSP) and "http" not in csp and "cdn" not in csp
+    assert csp == CSP if page == "/docs" else csp == f"{CSP}; worker-src 'self' blob:"
+
+
+@pytest.mark.e2e
+@pytest.mark.needs("chromium")
+def test_the_api_docs_pages_render_in_chromium_with_the_outside_world_cut_off(tmp_path):
+    """Every request off the service is aborted (offline); both pages still draw the API,
+    and the browser reports no CSP violation but ReDoc's footer logo (from its CDN: blocked,
+    never fetched)."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} not found (Debian's chromium package)")
+    root = write_tiny_root(tmp_path / "root")
+    env = {"POZYTYWKA_STORE": f"sqlite:///{tmp_path / 'log.sqlite'}", "POZYTYWKA_CLOCK": "manual"}
+    drawn, errors, outside = {}, [], []
+    with ServiceProcess(root, env) as svc, browser_page(tmp_path / "profile") as page:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+
+        def offline(route) -> None:
+            if route.request.url.startswith((svc.url + "/", "data:", "blob:")):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", offline)
+        for path, drawn_when in (("/docs", ".opblock"), ("/redoc", "[data-section-id]")):
+            page.goto(svc.url + path)
+            page.wait_for_selector(drawn_when)  # an operation of the API is on the page
+            drawn[path] = page.locator(drawn_when).count()
+    assert outside == []
+    assert drawn["/docs"] >= 10 and drawn["/redoc"] >= 10  # the service has more routes
+    assert [e for e in errors if "cdn.redoc.ly/redoc/logo-mini.svg" not in e] == []

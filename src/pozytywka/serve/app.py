@@ -55,6 +55,7 @@ from .routers import (
     recs,
     skips,
 )
+from .routers.docs import add_docs
 from .schemas import ID_PATTERN, ID_RULE
 from .security import SecurityHeadersMiddleware
 from .settings import Settings, settings_from_env
@@ -218,6 +219,9 @@ def create_app(
         lifespan=lifespan,
         # no redirect built from the Host header: a path with a stray slash is a 404
         redirect_slashes=False,
+        # the API docs pages load their files from the service, not a CDN (routers/docs.py)
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.metrics = metrics
     app.add_middleware(SecurityHeadersMiddleware)
@@ -263,5 +267,6 @@ def create_app(
     app.include_router(admin.reload_router)
     app.include_router(catalogue.router)
     app.include_router(pages.router)
+    add_docs(app)
     app.mount("/static", StaticFiles(packages=[("pozytywka.serve", "static")]), name="static")
     return app

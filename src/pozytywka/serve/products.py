@@ -101,7 +101,8 @@ def load_product(
     except ArtifactUnreadable as exc:
         log.warning("%s unavailable: %s", key, exc)
         return ProductLive(key, ab=ab, problem=str(exc))
-    except (PozytywkaError, FileNotFoundError):
+    except (PozytywkaError, FileNotFoundError) as exc:
+        log.warning("%s unavailable: %s", key, exc)
         return ProductLive(key, ab=ab, problem=fix)
     except Exception as exc:
         log.warning("%s unavailable: could not be loaded", key, exc_info=True)

@@ -4,9 +4,10 @@
 - ``X-Frame-Options: DENY`` and CSP ``frame-ancestors 'none'``: no page of the service
   is framed by another site (clickjacking);
 - ``Referrer-Policy: no-referrer``;
-- ``Content-Security-Policy`` on every answer but the OpenAPI pages (``/docs``,
-  ``/redoc``, which FastAPI builds from a CDN): scripts, styles and images from the
-  service itself only (inline ones allowed: the demo page's templates use them).
+- ``Content-Security-Policy`` on every answer, the API docs pages (``/docs``,
+  ``/redoc``) included, whose files the service serves itself (:mod:`.routers.docs`):
+  scripts, styles, images and connections to the service itself only (inline ones
+  allowed: the demo page's templates and Swagger UI's start-up script use them).
 
 A pure ASGI middleware: it adds headers to ``http.response.start`` and touches nothing else.
 """
@@ -24,12 +25,10 @@ HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
-#: Paths whose pages load their assets from a CDN (FastAPI's API docs): no CSP there.
-NO_CSP = ("/docs", "/redoc")
 
 
 class SecurityHeadersMiddleware:
-    """Adds :data:`HEADERS` (and :data:`CSP`, outside :data:`NO_CSP`) to every HTTP answer."""
+    """Adds :data:`HEADERS` and :data:`CSP` to every HTTP answer (unless it sets its own)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -38,10 +37,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope.get("path", "")
-        extra = list(HEADERS)
-        if not path.startswith(NO_CSP):
-            extra.append((b"content-security-policy", CSP.encode()))
+        extra = [*HEADERS, (b"content-security-policy", CSP.encode())]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
