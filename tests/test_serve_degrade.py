@@ -134,7 +134,7 @@ BROKEN = {
 FIX = {
     "catalogue": "run dvc repro",
     "skips": "run `dvc repro skips_train` first",
-    "recs": "run `dvc repro recs_publish`",
+    "recs": "run dvc repro recs_publish first",
 }
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from .. import paths
-from ..errors import PozytywkaError, reading
+from ..errors import PozytywkaError
 from .publish import FALLBACK_SOURCE
 
 ARMS = ("A", "B")
@@ -42,18 +42,12 @@ class PublishedRecs:
         published: str | os.PathLike[str] = paths.RECS_PUBLISHED,
         fallback: str | os.PathLike[str] = paths.RECS_FALLBACK,
     ) -> PublishedRecs:
-        """Read the two Parquet files; a missing one raises :class:`PozytywkaError`, one
-        that does not read :class:`~pozytywka.errors.ArtifactUnreadable` naming it."""
+        """Read the two Parquet files; a missing one raises :class:`PozytywkaError`."""
         for path in (published, fallback):
             if not os.path.exists(path):
                 raise PozytywkaError(f"{path} not found: run `dvc repro recs_publish`")
-        fix = "run `dvc repro recs_publish`"
-        with reading(published, fix):  # a truncated file: one line naming it
-            frame = pd.read_parquet(published)
-        frame = frame.sort_values(["user_id", "arm", "rank"], kind="stable")
-        with reading(fallback, fix):
-            fb = pd.read_parquet(fallback)
-        fb = fb.sort_values("rank", kind="stable")
+        frame = pd.read_parquet(published).sort_values(["user_id", "arm", "rank"], kind="stable")
+        fb = pd.read_parquet(fallback).sort_values("rank", kind="stable")
         lists = {}
         for (user, arm), g in frame.groupby(["user_id", "arm"], sort=False):
             lists[(str(user), str(arm))] = (

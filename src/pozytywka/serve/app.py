@@ -32,7 +32,8 @@ from sqlalchemy.exc import InternalError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import PozytywkaError, first_line
+from ..errors import PozytywkaError
+from ..unreadable import first_line
 from .artifacts import Artifacts, load_artifacts
 from .body_limit import BodyLimitMiddleware
 from .catalogue import Catalogue

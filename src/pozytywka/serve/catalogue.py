@@ -33,7 +33,8 @@ from pathlib import Path
 import duckdb
 
 from .. import paths
-from ..errors import PozytywkaError, reading
+from ..errors import PozytywkaError
+from ..unreadable import reading
 
 TABLES = {
     "tracks": paths.INTERIM_TRACKS,
@@ -135,7 +136,7 @@ class Catalogue:
 
     ``root``: the project root (the files of :data:`TABLES` under it). A missing
     file raises :class:`~pozytywka.errors.PozytywkaError` ("run dvc repro"), one that
-    does not read (truncated, corrupt) :class:`~pozytywka.errors.ArtifactUnreadable`
+    does not read (truncated, corrupt) :class:`~pozytywka.unreadable.ArtifactUnreadable`
     naming it.
     DuckDB connections are not shared across threads: each query runs on a cursor
     of the one connection, under a lock (queries take milliseconds).

@@ -34,10 +34,11 @@ import pandas as pd
 
 from .. import paths
 from ..config import ABParams
-from ..errors import ArtifactUnreadable, PozytywkaError, first_line
+from ..errors import PozytywkaError
 from ..experiment.assign import arm_of
 from ..experiment.stats import compare
 from ..playlists.metrics import bounded_mean_ci, mean_ci
+from ..unreadable import ArtifactUnreadable, first_line, reading
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ def load_product(
     (issue 22, item 3):
 
     - a missing artifact (:class:`PozytywkaError`, ``FileNotFoundError``): the ``fix``;
-    - an unreadable one (:class:`~pozytywka.errors.ArtifactUnreadable`: truncated,
+    - an unreadable one (:class:`~pozytywka.unreadable.ArtifactUnreadable`: truncated,
       corrupt): its line, naming the file and the fix;
     - anything else the loader or ``register(model)`` raises (a file that reads but
       holds the wrong content): ``"<key> could not be loaded (<Type>: <reason>): <fix>"``,
@@ -269,6 +270,16 @@ def load_skips(root: Path) -> Any:
 
 
 def load_recs(root: Path) -> Any:
+    """:meth:`PublishedRecs.load` of the two published files, after reading each one's
+    Parquet footer (a file cut short has none: :class:`ArtifactUnreadable` naming it; a
+    missing one is left to ``load``, which names the stage to run)."""
+    import pyarrow.parquet as pq
+
     from ..recs.online import PublishedRecs
 
-    return PublishedRecs.load(root / paths.RECS_PUBLISHED, root / paths.RECS_FALLBACK)
+    published, fallback = root / paths.RECS_PUBLISHED, root / paths.RECS_FALLBACK
+    for path in (published, fallback):
+        if path.exists():
+            with reading(path, RECS_FIX):
+                pq.read_metadata(path)
+    return PublishedRecs.load(published, fallback)

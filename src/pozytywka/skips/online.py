@@ -32,8 +32,9 @@ from typing import Any
 import pandas as pd
 
 from .. import paths
-from ..errors import PozytywkaError, reading
+from ..errors import PozytywkaError
 from ..io import read_json
+from ..unreadable import reading
 from .baselines import predict_baseline
 from .features import (
     FEATURE_COLUMNS,
@@ -97,7 +98,7 @@ class OnlineScorer:
         """Read the published artifacts under the project ``root`` (once, at start-up).
 
         A missing file raises :class:`PozytywkaError`; one that does not read (truncated,
-        corrupt) :class:`~pozytywka.errors.ArtifactUnreadable` naming it."""
+        corrupt) :class:`~pozytywka.unreadable.ArtifactUnreadable` naming it."""
         from catboost import CatBoostClassifier
 
         root = Path(root)
