@@ -37,7 +37,7 @@ from pozytywka.serve.app import create_app
 from pozytywka.serve.artifacts import load_artifacts
 from pozytywka.serve.process import ServiceProcess, free_port
 from pozytywka.serve.reload import changed_arms, check_new_week
-from pozytywka.serve.security import CSP
+from pozytywka.serve.security import CSP, DOCS_CSP
 from pozytywka.serve.settings import Settings
 from serve_support import VERSIONS, WEEK, write_tiny_root
 from test_serve_page_e2e import CHROMIUM, browser_page
@@ -312,8 +312,9 @@ def test_the_api_docs_pages_name_only_the_services_own_files(client, page, files
         assert r.headers["content-type"].split(";")[0] == kind, url
         assert len(r.content) > 1000, url  # the real file, not an error page
     csp = got.headers["content-security-policy"]  # the service's policy: no CDN let in
-    assert csp.startswith(CSP) and "http" not in csp and "cdn" not in csp
-    assert csp == CSP if page == "/docs" else csp == f"{CSP}; worker-src 'self' blob:"
+    assert csp.startswith(DOCS_CSP) and "http" not in csp and "cdn" not in csp
+    assert csp == DOCS_CSP if page == "/docs" else csp == f"{DOCS_CSP}; worker-src 'self' blob:"
+    assert "unsafe-inline" not in CSP  # the rest of the service (the demo page) needs none
 
 
 @pytest.mark.e2e

@@ -8,8 +8,9 @@ itself, under ``/docs/assets/`` (FastAPI docs, "Self-hosting JavaScript and CSS 
 docs"): ``swagger-ui-bundle.js``, ``swagger-ui.css``, ``redoc.standalone.js`` and
 ``favicon.png``, as the PyPI package ``fastapi-offline`` ships them (pinned in
 ``pyproject.toml``; only its files are used). ReDoc's Google Fonts are left out.
-Every URL on the pages is the service's own, so the service's one CSP applies to them
-too (:mod:`..security`; ReDoc's page adds ``worker-src blob:`` for its search worker).
+Every URL on the pages is the service's own; their CSP is the service's plus inline
+scripts and styles (:data:`..security.DOCS_CSP`; ReDoc's page adds ``worker-src blob:``
+for its search worker).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from ..security import CSP
+from ..security import DOCS_CSP
 
 #: Where the docs pages' scripts, styles and icon are served (the package's files).
 ASSETS = "/docs/assets"
@@ -27,8 +28,8 @@ ASSETS = "/docs/assets"
 ASSETS_PACKAGE = ("fastapi_offline", "static")
 
 #: ReDoc runs its search in a Web Worker it makes from a ``blob:`` URL: allowed on its page
-#: only (the service's CSP otherwise; its "by Redocly" logo from their CDN stays blocked).
-REDOC_CSP = f"{CSP}; worker-src 'self' blob:"
+#: only (its "by Redocly" logo from their CDN stays blocked).
+REDOC_CSP = f"{DOCS_CSP}; worker-src 'self' blob:"
 
 router = APIRouter(include_in_schema=False)
 
@@ -42,7 +43,7 @@ def _urls(request: Request) -> tuple[str, str]:
 @router.get("/docs")
 def swagger_ui(request: Request) -> HTMLResponse:
     openapi, assets = _urls(request)
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=openapi,
         title=f"{request.app.title} - Swagger UI",
         swagger_js_url=f"{assets}/swagger-ui-bundle.js",
@@ -50,6 +51,8 @@ def swagger_ui(request: Request) -> HTMLResponse:
         swagger_favicon_url=f"{assets}/favicon.png",
         swagger_ui_parameters=request.app.swagger_ui_parameters,
     )
+    page.headers["content-security-policy"] = DOCS_CSP
+    return page
 
 
 @router.get("/redoc")
