@@ -32,6 +32,7 @@ import duckdb
 import pandas as pd
 
 from . import duck
+from .engine import DuckDBEngine, Engine
 from .weeks import complete_weeks
 
 WEEKLY_COLUMNS = [
@@ -177,19 +178,27 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return duck.connect()
 
 
-def _sessions_view(
-    sessions: pd.DataFrame | str | os.PathLike[str],
-) -> tuple[duckdb.DuckDBPyConnection, object, object]:
-    """A connection with ``sessions`` (a frame or a Parquet path) as a view, and the
-    first and last event timestamps (None, None when there is no event)."""
-    con = _duckdb()
-    if isinstance(sessions, pd.DataFrame):
-        con.register("sessions", sessions)
-    else:
-        path = os.fspath(sessions).replace("'", "''")
-        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
-    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
-    return con, first, last
+Sessions = pd.DataFrame | str | os.PathLike[str]
+
+#: SQL: the first and last event time of ``sessions`` (ads included: the log was running).
+SPAN_SQL = 'SELECT MIN("timestamp") AS lo, MAX("timestamp") AS hi FROM sessions'
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return DuckDBEngine() if engine is None else engine
+
+
+def event_span(sessions: Sessions, engine: Engine | None = None) -> tuple[object, object]:
+    """The first and last event timestamps of ``sessions`` (None, None when there is none).
+
+    ``sessions``: the interim table as a frame or a Parquet path; ``engine``: where
+    the SQL runs (:mod:`pozytywka.engine`; DuckDB when None).
+    """
+    span = _engine(engine).query(SPAN_SQL, {"sessions": sessions})
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    if pd.isna(lo):
+        return None, None
+    return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
 def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -207,24 +216,20 @@ def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
-    """Weekly popularity per (week_start, track_id) over the complete weeks only.
+def empty_weekly() -> pd.DataFrame:
+    """A weekly popularity table with no rows (:data:`WEEKLY_COLUMNS`, their dtypes)."""
+    return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
+        {"week_start": "datetime64[us]", "track_id": "str"}
+    )
 
-    ``sessions`` is the interim table, as a DataFrame or the path of its Parquet
-    file (DuckDB then scans the file itself: no pandas copy of the events). A
-    week is complete by :func:`pozytywka.weeks.complete_weeks` over the time span
-    of *all* events (ads included: they show the log was running). Rows sorted by
-    week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
+
+def normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
+    """A raw :func:`weekly_popularity_sql` result, complete ``weeks`` only, typed and sorted.
+
+    Counts int64, ``week_start`` ``datetime64[us]``, ``track_id`` str; rows sorted by
+    week, track. The same casts whatever engine produced ``raw``.
     """
-    con, first, last = _sessions_view(sessions)
-    if first is None:
-        con.close()
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
-            {"week_start": "datetime64[us]", "track_id": "str"}
-        )
-    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
-    out = con.sql(weekly_popularity_sql("sessions")).df()
-    con.close()
+    out = raw.copy()
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
     out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     for col in WEEKLY_COLUMNS[2:]:
@@ -234,22 +239,40 @@ def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Dat
     return out[WEEKLY_COLUMNS]
 
 
-def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+def weekly_popularity(sessions: Sessions, engine: Engine | None = None) -> pd.DataFrame:
+    """Weekly popularity per (week_start, track_id) over the complete weeks only.
+
+    ``sessions`` is the interim table, as a DataFrame or the path of its Parquet
+    file (the engine then scans the file itself: no pandas copy of the events). A
+    week is complete by :func:`pozytywka.weeks.complete_weeks` over the time span
+    of *all* events (ads included: they show the log was running). Rows sorted by
+    week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
+    ``engine``: DuckDB (None) or Spark (:mod:`pozytywka.engine`), the same result.
+    """
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
+    if first is None:
+        return empty_weekly()
+    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
+    raw = engine.query(weekly_popularity_sql("sessions"), {"sessions": sessions})
+    return normalise_weekly(raw, weeks)
+
+
+def weekly_listeners(sessions: Sessions, engine: Engine | None = None) -> pd.DataFrame:
     """Who played what through, per complete week: :data:`LISTENER_COLUMNS` rows.
 
-    ``sessions`` as in :func:`weekly_popularity` (a DataFrame or a Parquet path);
-    the same complete weeks are kept. Sorted by week, user, track; ``week_start``
-    is ``datetime64[us]``, ids are strings.
+    ``sessions`` and ``engine`` as in :func:`weekly_popularity`; the same complete
+    weeks are kept. Sorted by week, user, track; ``week_start`` is
+    ``datetime64[us]``, ids are strings.
     """
-    con, first, last = _sessions_view(sessions)
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
     if first is None:
-        con.close()
         return pd.DataFrame({c: pd.Series(dtype="str") for c in LISTENER_COLUMNS}).astype(
             {"week_start": "datetime64[us]"}
         )
     weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
-    out = con.sql(weekly_listeners_sql("sessions")).df()
-    con.close()
+    out = engine.query(weekly_listeners_sql("sessions"), {"sessions": sessions})
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
     out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     out["user_id"] = out["user_id"].astype(str)
@@ -258,15 +281,10 @@ def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Data
     return out[LISTENER_COLUMNS]
 
 
-def complete_week_starts(sessions: pd.DataFrame | str | os.PathLike[str]) -> list[pd.Timestamp]:
+def complete_week_starts(sessions: Sessions, engine: Engine | None = None) -> list[pd.Timestamp]:
     """The complete weeks of a sessions table or Parquet file (empty list for no events)."""
-    if isinstance(sessions, pd.DataFrame):
+    if isinstance(sessions, pd.DataFrame) and engine is None:
         ts = sessions["timestamp"].dropna()
         return complete_weeks(ts.min(), ts.max()) if len(ts) else []
-    path = os.fspath(sessions).replace("'", "''")
-    con = _duckdb()
-    first, last = con.sql(
-        f'SELECT MIN("timestamp"), MAX("timestamp") FROM read_parquet(\'{path}\')'
-    ).fetchall()[0]
-    con.close()
-    return complete_weeks(pd.Timestamp(first), pd.Timestamp(last)) if first is not None else []
+    first, last = event_span(sessions, engine)
+    return complete_weeks(first, last) if first is not None else []
