@@ -321,7 +321,8 @@ class SparkParams:
     """Where ``engine: spark`` runs (:mod:`pozytywka.engine`).
 
     ``master``: ``local[*]`` (every core of this machine), ``local[N]``, or a
-    cluster URL (``spark://host:7077``, ``yarn``, ``k8s://...``). Results do not
+    cluster URL (``spark://host:7077``, ``yarn``, ``k8s://...``); ``driver_host`` the
+    address the cluster's executors reach this process at. Results do not
     depend on it nor on ``shuffle_partitions`` (integer aggregates, sorted
     outputs); the partitions only size the shuffles (the default 200 is for
     terabytes: a handful suits one machine, a few per executor core a cluster).
@@ -329,6 +330,9 @@ class SparkParams:
 
     master: str = _f("local[*]")
     shuffle_partitions: int = _f(4, lo=1, hi=100_000)
+    # the address executors reach this process (the driver) at: loopback for local
+    # mode and a cluster on this machine; the machine's address for a remote cluster
+    driver_host: str = _f("127.0.0.1")
 
 
 @dataclass(frozen=True)

@@ -190,6 +190,20 @@ def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def session_conf(params: Params) -> dict[str, str]:
+    """The Spark settings ``params.spark`` adds to :data:`SESSION_CONF`.
+
+    The driver listens on ``spark.driver_host`` (loopback by default; any interface
+    when the executors are on other machines and must call it back).
+    """
+    host = params.spark.driver_host
+    return {
+        "spark.sql.shuffle.partitions": str(params.spark.shuffle_partitions),
+        "spark.driver.host": host,
+        "spark.driver.bindAddress": host if host.startswith("127.") else "0.0.0.0",
+    }
+
+
 @contextmanager
 def open_engine(params: Params) -> Iterator[Engine]:
     """The engine ``params.engine`` names, for the duration of a stage.
@@ -208,10 +222,7 @@ def open_engine(params: Params) -> Iterator[Engine]:
             "engine: spark needs pyspark (a dev dependency): pip install -e '.[dev]'"
         ) from exc
     active = SparkSession.getActiveSession()
-    spark = active or spark_session(
-        params.spark.master,
-        conf={"spark.sql.shuffle.partitions": str(params.spark.shuffle_partitions)},
-    )
+    spark = active or spark_session(params.spark.master, conf=session_conf(params))
     engine = SparkEngine(spark)
     try:
         yield engine
