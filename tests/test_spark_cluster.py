@@ -12,11 +12,10 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 from pandas.testing import assert_frame_equal
 
+from event_data import random_sessions
 from pozytywka.engine import DuckDBEngine, SparkEngine
 from pozytywka.plays import complete_week_starts, weekly_listeners, weekly_popularity
 from pozytywka.recs.interactions import weekly_interactions
@@ -30,28 +29,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
     pytest.mark.timeout(240),
 ]
-
-
-def random_sessions(seed: int = 5, sessions: int = 300) -> pd.DataFrame:
-    """Interim-like sessions over ~5 weeks: minute-resolution times (so ties happen)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    start = pd.Timestamp("2024-01-01")
-    for s in range(sessions):
-        t = start + pd.Timedelta(minutes=int(rng.integers(0, 5 * 7 * 24 * 60)))
-        user = f"u{rng.integers(0, 40)}"
-        for _ in range(int(rng.integers(1, 12))):
-            kind = rng.choice(["play", "play", "play", "skip", "like", "advertisement"])
-            track = None if kind == "advertisement" else f"t{rng.integers(0, 25)}"
-            rows.append((f"s{s}", t, user, track, str(kind)))
-            t += pd.Timedelta(minutes=int(rng.integers(0, 3)))  # 0: a tie
-    frame = pd.DataFrame(
-        rows, columns=["session_id", "timestamp", "user_id", "track_id", "event_type"]
-    )
-    frame["timestamp"] = frame["timestamp"].astype("datetime64[us]")
-    frame = frame.sort_values(["timestamp", "session_id"], kind="stable").reset_index(drop=True)
-    frame["row_number"] = np.arange(len(frame), dtype="int64")
-    return frame
 
 
 def _no_process_mentions(text: str) -> list[str]:

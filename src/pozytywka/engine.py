@@ -47,6 +47,7 @@ ENGINES = ("duckdb", "spark")
 #: Settings every Pozytywka Spark session gets (see the module docstring).
 SESSION_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # no progress bars in the stage logs
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.ansi.enabled": "true",
     "spark.sql.ansi.doubleQuotedIdentifiers": "true",

@@ -33,7 +33,7 @@ import pandas as pd
 
 from . import duck
 from .engine import DuckDBEngine, Engine
-from .weeks import complete_weeks
+from .weeks import complete_weeks, week_start_of
 
 WEEKLY_COLUMNS = [
     "week_start",
@@ -288,3 +288,87 @@ def complete_week_starts(sessions: Sessions, engine: Engine | None = None) -> li
         return complete_weeks(ts.min(), ts.max()) if len(ts) else []
     first, last = event_span(sessions, engine)
     return complete_weeks(first, last) if first is not None else []
+
+
+# -- incremental weekly aggregation (issue 24, docs/scaling.md) -------------------------
+
+
+def continuing_sessions_sql(previous_end: pd.Timestamp, sessions: str = "sessions") -> str:
+    """SQL: ``first_ts``, the first event of any session with an event after ``previous_end``.
+
+    Those sessions are the only ones whose plays events after ``previous_end`` can
+    judge: a play's fullness depends on later events of its own session only
+    (module docstring). NULL when no session continues.
+    """
+    return f"""
+SELECT MIN(first_ts) AS first_ts
+FROM (
+    SELECT session_id, MIN("timestamp") AS first_ts, MAX("timestamp") AS last_ts
+    FROM {sessions}
+    WHERE session_id IS NOT NULL
+    GROUP BY session_id
+) spans
+WHERE last_ts > {_timestamp_literal(previous_end)}
+"""
+
+
+def _timestamp_literal(ts: pd.Timestamp) -> str:
+    """A SQL timestamp literal with microseconds (both engines, through SQLGlot for Spark)."""
+    return f"TIMESTAMP '{pd.Timestamp(ts).strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def recompute_from(
+    sessions: Sessions,
+    previous_weeks: list[pd.Timestamp],
+    previous_end: pd.Timestamp,
+    engine: Engine | None = None,
+) -> pd.Timestamp:
+    """The first week whose weekly rows events after ``previous_end`` can change.
+
+    ``previous_weeks``: the complete weeks of the earlier run (its log ended at
+    ``previous_end``, its last event). The last of them (w) is always
+    recomputed, as ``docs/scaling.md`` argues (a Sunday play skipped on Monday);
+    the window widens to the week of the earliest event of any session that goes
+    on after ``previous_end`` (a session open for more than a week). Weeks before
+    the result are final. The week after ``previous_end``'s when nothing was complete.
+    """
+    engine = _engine(engine)
+    start = previous_weeks[-1] if previous_weeks else week_start_of(previous_end)
+    first = engine.query(continuing_sessions_sql(previous_end), {"sessions": sessions})
+    first_ts = first["first_ts"].iloc[0]
+    if not pd.isna(first_ts):
+        start = min(start, week_start_of(pd.Timestamp(first_ts)))
+    return pd.Timestamp(start)
+
+
+def update_weekly_popularity(
+    previous: pd.DataFrame,
+    sessions: Sessions,
+    previous_end: pd.Timestamp,
+    engine: Engine | None = None,
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The weekly popularity of the grown log, recomputing only the weeks that can change.
+
+    ``previous``: :func:`weekly_popularity` of the log up to ``previous_end`` (its
+    last event); ``sessions``: the grown log (the same events plus later ones). Rows
+    of weeks before :func:`recompute_from` are kept from ``previous``; the weeks
+    from there on are recomputed from the events at or after that week only (a
+    play is judged by later events of its session, never earlier ones), over the
+    new log's complete weeks. Returns ``(table, first recomputed week)``; the table
+    equals :func:`weekly_popularity` of the whole grown log (tests/test_incremental.py),
+    on DuckDB and on Spark.
+    """
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
+    if first is None:
+        return empty_weekly(), pd.Timestamp(previous_end)
+    weeks = complete_weeks(first, last)
+    # the earlier run's complete weeks: the same first event, the log then ended at previous_end
+    start = recompute_from(sessions, complete_weeks(first, previous_end), previous_end, engine)
+    recent = f'(SELECT * FROM sessions WHERE "timestamp" >= {_timestamp_literal(start)}) recent'
+    raw = engine.query(weekly_popularity_sql(recent), {"sessions": sessions})
+    fresh = normalise_weekly(raw, [w for w in weeks if w >= start])
+    kept = previous[pd.to_datetime(previous["week_start"]) < start]
+    out = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
+    out = out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)
+    return out[WEEKLY_COLUMNS], start
