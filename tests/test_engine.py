@@ -80,3 +80,14 @@ def test_session_conf_binds_to_loopback_unless_the_driver_must_be_reached():
         "10.0.0.5",
         "0.0.0.0",
     )
+
+
+def test_engine_spark_without_java_stops_with_one_line(monkeypatch):
+    import pozytywka.engine as engine
+
+    params = params_from_dict({"engine": "spark"})
+    monkeypatch.setattr(engine.shutil, "which", lambda name: None)
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    with pytest.raises(PozytywkaError, match="engine: spark needs a Java runtime"):
+        engine.check_available(params)
+    engine.check_available(params_from_dict({}))  # duckdb needs nothing

@@ -23,7 +23,9 @@ started (a test, a notebook on a cluster), which then keeps it.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -189,6 +191,26 @@ def naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
             frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
     return frame
+
+
+def check_available(params: Params) -> None:
+    """Raise :class:`~pozytywka.errors.PozytywkaError` (one line) when ``params.engine``
+    cannot start here: ``spark`` needs the ``pyspark`` package and a Java runtime
+    (``java`` on PATH or ``JAVA_HOME``). The ``validate`` stage calls it, so a missing
+    JVM stops ``dvc repro`` before any output is removed.
+    """
+    if params.engine != "spark":
+        return
+    if importlib.util.find_spec("pyspark") is None:
+        raise PozytywkaError(
+            "engine: spark needs pyspark (a dev dependency): pip install -e '.[dev]'"
+        )
+    java_home = os.environ.get("JAVA_HOME", "")
+    if shutil.which("java") is None and not (java_home and Path(java_home, "bin", "java").exists()):
+        raise PozytywkaError(
+            "engine: spark needs a Java runtime (java on PATH or JAVA_HOME): "
+            "apt-get install default-jre-headless, or set engine: duckdb"
+        )
 
 
 def session_conf(params: Params) -> dict[str, str]:
