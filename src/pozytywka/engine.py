@@ -43,10 +43,9 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
     from .config import Params
 
-ENGINES = ("duckdb", "spark")
-
-
-#: Settings every Pozytywka Spark session gets (see the module docstring).
+#: Settings every Pozytywka Spark session gets: UTC (``date_trunc('week', ...)`` is the
+#: ISO Monday), ANSI double-quoted identifiers (SQL not passed through :func:`to_spark_sql`
+#: quotes ``"timestamp"`` the standard way), no UI, loopback (:mod:`pozytywka.spark`).
 SESSION_CONF: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",  # no progress bars in the stage logs
@@ -150,7 +149,7 @@ class SparkEngine:
     A pandas frame (tests, small inputs) is written to a Parquet file in a
     temporary folder of the engine first, so Spark reads it as it reads the
     interim tables. Results come back through Arrow; timestamps are naive UTC
-    (the session time zone is UTC: :data:`pozytywka.spark.SESSION_CONF`).
+    (the session time zone is UTC: :data:`SESSION_CONF`).
     """
 
     name = "spark"
