@@ -22,10 +22,13 @@ hyper-parameters do not give equal factors:
   differ by the local optimum reached.
 
 Determinism: a fixed ``seed``, one user block and one item block (the solve order is
-then fixed), ``local`` or cluster alike.
+then fixed), ``local`` or cluster alike. The lineage is checkpointed every 5 iterations
+(a temporary checkpoint folder when the session has none).
 """
 
 from __future__ import annotations
+
+import tempfile
 
 import numpy as np
 import pandas as pd
@@ -57,6 +60,12 @@ class SparkALS(Recommender):
         from ...engine import spark_session
 
         spark = SparkSession.getActiveSession() or spark_session("local[2]")
+        if spark.sparkContext.getCheckpointDir() is None:
+            # ALS truncates its lineage every checkpointInterval iterations only when the
+            # session has a checkpoint folder; without one, 15 iterations can overflow the
+            # JVM's stack serialising the task (seen here). Kept as long as the model.
+            self._checkpoints = tempfile.TemporaryDirectory(prefix="pozytywka-als-")
+            spark.sparkContext.setCheckpointDir(self._checkpoints.name)
         coo = data.matrix.tocoo()
         ratings = pd.DataFrame(
             {
@@ -81,6 +90,7 @@ class SparkALS(Recommender):
             numUserBlocks=1,
             numItemBlocks=1,
             seed=int(self.hyper.get("seed", 42)),
+            checkpointInterval=5,
             userCol="user",
             itemCol="item",
             ratingCol="rating",
