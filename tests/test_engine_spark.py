@@ -65,11 +65,11 @@ def _run_stages(repo: Path, names: list[str], monkeypatch) -> None:
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
-    from pozytywka.engine import spark_session
+    from pozytywka.engine import spark_session, stop_spark
 
     session = spark_session("local[2]", app_name="pozytywka-engine-tests")
     yield session
-    session.stop()
+    stop_spark(session)  # and its JVM: nothing outlives the tests
 
 
 @pytest.fixture(scope="module")

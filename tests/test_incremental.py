@@ -105,7 +105,7 @@ def test_on_random_sessions_the_update_equals_a_full_recomputation_on_duckdb():
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 def test_on_random_sessions_the_update_equals_a_full_recomputation_on_spark():
     pytest.importorskip("pyspark")
-    from pozytywka.engine import SparkEngine, spark_session
+    from pozytywka.engine import SparkEngine, spark_session, stop_spark
 
     spark = spark_session("local[2]", app_name="pozytywka-incremental")
     engine = SparkEngine(spark)
@@ -115,4 +115,4 @@ def test_on_random_sessions_the_update_equals_a_full_recomputation_on_spark():
         assert starts == [pd.Timestamp(w) for w in ("2024-01-15", "2024-01-22", "2024-01-29")]
     finally:
         engine.close()
-        spark.stop()
+        stop_spark(spark)

@@ -33,7 +33,7 @@ def test_spark_reg_divides_by_the_mean_ratings_per_listener_with_ratings():
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas")
 def test_both_als_recommend_the_groups_missing_track_first():
     pytest.importorskip("pyspark")
-    from pozytywka.engine import spark_session
+    from pozytywka.engine import spark_session, stop_spark
     from pozytywka.recs.models.factors import ALS
     from pozytywka.recs.models.spark_als import SparkALS
 
@@ -58,5 +58,5 @@ def test_both_als_recommend_the_groups_missing_track_first():
             s = model.scores(np.array([2, 3]))
             assert s[0, 2] > s[0, 3] and s[1, 3] > s[1, 0]  # each group's tracks score higher
     finally:
-        spark.stop()
+        stop_spark(spark)
     assert got == {"als": 2, "spark_als": 2}

@@ -48,10 +48,10 @@ def test_every_event_query_on_a_standalone_cluster_equals_duckdb(tmp_path):
     pytest.importorskip("pyspark")
     from pyspark.sql import SparkSession
 
-    from pozytywka.engine import spark_session
+    from pozytywka.engine import spark_session, stop_spark
 
     if SparkSession.getActiveSession() is not None:  # a local session of another module
-        SparkSession.getActiveSession().stop()
+        stop_spark(SparkSession.getActiveSession())
     sessions = random_sessions()
     path = tmp_path / "sessions.parquet"
     sessions.to_parquet(path, index=False)
@@ -89,7 +89,7 @@ def test_every_event_query_on_a_standalone_cluster_equals_duckdb(tmp_path):
             executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size()
             engine.close()
         finally:
-            spark.stop()
+            stop_spark(spark)
     assert executors == 3  # the driver and two executors
     for name, frame in expected.items():
         assert_frame_equal(got[name], frame, obj=name)
