@@ -276,3 +276,24 @@ def test_a_week_with_nothing_to_learn_falls_back_to_the_listener_rate():
     assert summary["catboost_not_fitted"] == {
         "2024-01-15": "training plays of one outcome only: listener_rate used"
     }
+
+
+def test_sample_listeners_keeps_whole_listeners_within_the_cap_whatever_the_row_order():
+    from pozytywka.skips.evaluate import sample_listeners
+
+    # listeners a..f with 6, 5, 4, 3, 2, 1 plays (21 rows) and one play without a listener
+    users = [u for u, n in zip("abcdef", range(6, 0, -1), strict=True) for _ in range(n)]
+    frame = pd.DataFrame({"user_id": [*users, None], "x": range(22)})
+    got = sample_listeners(frame, 10, 42)
+    assert 0 < len(got) <= 10
+    chosen = set(got["user_id"].dropna())
+    # every play of a chosen listener is in, and rows keep their order
+    assert len(got) == int(frame["user_id"].isin(chosen).sum()) + int(got["user_id"].isna().sum())
+    assert got["x"].is_monotonic_increasing
+    # the same listeners whatever the order of the rows (a stable hash of the id)
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    assert set(sample_listeners(shuffled, 10, 42)["user_id"].dropna()) == chosen
+    assert sample_listeners(frame, 0, 42) is frame and sample_listeners(frame, 22, 42) is frame
+    # one listener above the cap alone: kept whole, the fit needs rows
+    one = pd.DataFrame({"user_id": ["a"] * 5, "x": range(5)})
+    assert len(sample_listeners(one, 2, 42)) == 5

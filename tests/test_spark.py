@@ -55,11 +55,12 @@ SMALL = {
 @pytest.fixture(scope="module")
 def spark():
     pytest.importorskip("pyspark")
+    from pozytywka.engine import stop_spark
     from pozytywka.spark import spark_session
 
     session = spark_session("local[2]", app_name="pozytywka-tests")
     yield session
-    session.stop()
+    stop_spark(session)  # and its JVM: nothing outlives the tests
 
 
 def _events(rows: list[tuple]) -> pd.DataFrame:

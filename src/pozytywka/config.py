@@ -358,7 +358,29 @@ class DriftParams:
 
 
 @dataclass(frozen=True)
+class SparkParams:
+    """Where ``engine: spark`` runs (:mod:`pozytywka.engine`).
+
+    ``master``: ``local[*]`` (every core of this machine), ``local[N]``, or a
+    cluster URL (``spark://host:7077``, ``yarn``, ``k8s://...``); ``driver_host`` the
+    address the cluster's executors reach this process at. Results do not
+    depend on it nor on ``shuffle_partitions`` (integer aggregates, sorted
+    outputs); the partitions only size the shuffles (the default 200 is for
+    terabytes: a handful suits one machine, a few per executor core a cluster).
+    """
+
+    master: str = _f("local[*]")
+    shuffle_partitions: int = _f(4, lo=1, hi=100_000)
+    # the address executors reach this process (the driver) at: loopback for local
+    # mode and a cluster on this machine; the machine's address for a remote cluster
+    driver_host: str = _f("127.0.0.1")
+
+
+@dataclass(frozen=True)
 class Params:
+    # the engine every stage that reads events runs its SQL on (pozytywka.engine)
+    engine: str = _f("duckdb", choices=("duckdb", "spark"))
+    spark: SparkParams = field(default_factory=SparkParams)
     data: DataParams = field(default_factory=DataParams)
     features: FeaturesParams = field(default_factory=FeaturesParams)
     split: SplitParams = field(default_factory=SplitParams)
@@ -460,7 +482,14 @@ def params_from_dict(raw: dict) -> Params:
         raise ParamError(
             f"params.yaml: unknown section {unknown[0]!r} (known: {', '.join(sorted(hints))})"
         )
-    sections = {name: _build(hints[name], raw.get(name), name) for name in hints if name in raw}
+    fields = {f.name: f for f in dataclasses.fields(Params)}
+    sections = {
+        name: _build(hints[name], raw[name], name)
+        if dataclasses.is_dataclass(hints[name])
+        else _coerce(raw[name], hints[name], dict(fields[name].metadata), name)
+        for name in hints
+        if name in raw
+    }
     return Params(**sections)
 
 

@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import duck
+from .engine import DuckDBEngine, Engine
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +101,16 @@ def log_gaps(gaps: dict) -> dict:
 
 
 def session_gaps(
-    sessions: str | os.PathLike[str], weeks: Sequence[pd.Timestamp], min_share: float
+    sessions: str | os.PathLike[str],
+    weeks: Sequence[pd.Timestamp],
+    min_share: float,
+    engine: Engine | None = None,
 ) -> dict:
-    """:func:`find_gaps` for the interim sessions Parquet file (counted by DuckDB)."""
-    path = os.fspath(sessions).replace("'", "''")
-    con = duck.connect()
-    try:
-        counts = dict(con.execute(weekly_event_counts_sql(f"read_parquet('{path}')")).fetchall())
-    finally:
-        con.close()
+    """:func:`find_gaps` for the interim sessions Parquet file.
+
+    Counted by ``engine`` (DuckDB when None, or Spark: :mod:`pozytywka.engine`).
+    """
+    engine = DuckDBEngine() if engine is None else engine
+    raw = engine.query(weekly_event_counts_sql("sessions"), {"sessions": sessions})
+    counts = dict(zip(pd.to_datetime(raw["week_start"]), raw["events"].astype(int), strict=True))
     return find_gaps(weeks, counts, min_share)

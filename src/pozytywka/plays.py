@@ -32,7 +32,8 @@ import duckdb
 import pandas as pd
 
 from . import duck
-from .weeks import complete_weeks
+from .engine import DuckDBEngine, Engine
+from .weeks import complete_weeks, week_start_of
 
 WEEKLY_COLUMNS = [
     "week_start",
@@ -177,19 +178,27 @@ def _duckdb() -> duckdb.DuckDBPyConnection:
     return duck.connect()
 
 
-def _sessions_view(
-    sessions: pd.DataFrame | str | os.PathLike[str],
-) -> tuple[duckdb.DuckDBPyConnection, object, object]:
-    """A connection with ``sessions`` (a frame or a Parquet path) as a view, and the
-    first and last event timestamps (None, None when there is no event)."""
-    con = _duckdb()
-    if isinstance(sessions, pd.DataFrame):
-        con.register("sessions", sessions)
-    else:
-        path = os.fspath(sessions).replace("'", "''")
-        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
-    first, last = con.sql('SELECT MIN("timestamp"), MAX("timestamp") FROM sessions').fetchall()[0]
-    return con, first, last
+Sessions = pd.DataFrame | str | os.PathLike[str]
+
+#: SQL: the first and last event time of ``sessions`` (ads included: the log was running).
+SPAN_SQL = 'SELECT MIN("timestamp") AS lo, MAX("timestamp") AS hi FROM sessions'
+
+
+def _engine(engine: Engine | None) -> Engine:
+    return DuckDBEngine() if engine is None else engine
+
+
+def event_span(sessions: Sessions, engine: Engine | None = None) -> tuple[object, object]:
+    """The first and last event timestamps of ``sessions`` (None, None when there is none).
+
+    ``sessions``: the interim table as a frame or a Parquet path; ``engine``: where
+    the SQL runs (:mod:`pozytywka.engine`; DuckDB when None).
+    """
+    span = _engine(engine).query(SPAN_SQL, {"sessions": sessions})
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    if pd.isna(lo):
+        return None, None
+    return pd.Timestamp(lo), pd.Timestamp(hi)
 
 
 def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
@@ -207,24 +216,20 @@ def full_plays(sessions: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
-    """Weekly popularity per (week_start, track_id) over the complete weeks only.
+def empty_weekly() -> pd.DataFrame:
+    """A weekly popularity table with no rows (:data:`WEEKLY_COLUMNS`, their dtypes)."""
+    return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
+        {"week_start": "datetime64[us]", "track_id": "str"}
+    )
 
-    ``sessions`` is the interim table, as a DataFrame or the path of its Parquet
-    file (DuckDB then scans the file itself: no pandas copy of the events). A
-    week is complete by :func:`pozytywka.weeks.complete_weeks` over the time span
-    of *all* events (ads included: they show the log was running). Rows sorted by
-    week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
+
+def normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
+    """A raw :func:`weekly_popularity_sql` result, complete ``weeks`` only, typed and sorted.
+
+    Counts int64, ``week_start`` ``datetime64[us]``, ``track_id`` str; rows sorted by
+    week, track. The same casts whatever engine produced ``raw``.
     """
-    con, first, last = _sessions_view(sessions)
-    if first is None:
-        con.close()
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in WEEKLY_COLUMNS}).astype(
-            {"week_start": "datetime64[us]", "track_id": "str"}
-        )
-    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
-    out = con.sql(weekly_popularity_sql("sessions")).df()
-    con.close()
+    out = raw.copy()
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
     out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     for col in WEEKLY_COLUMNS[2:]:
@@ -234,22 +239,40 @@ def weekly_popularity(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Dat
     return out[WEEKLY_COLUMNS]
 
 
-def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+def weekly_popularity(sessions: Sessions, engine: Engine | None = None) -> pd.DataFrame:
+    """Weekly popularity per (week_start, track_id) over the complete weeks only.
+
+    ``sessions`` is the interim table, as a DataFrame or the path of its Parquet
+    file (the engine then scans the file itself: no pandas copy of the events). A
+    week is complete by :func:`pozytywka.weeks.complete_weeks` over the time span
+    of *all* events (ads included: they show the log was running). Rows sorted by
+    week, track; counts are int64 and ``week_start`` is ``datetime64[us]``.
+    ``engine``: DuckDB (None) or Spark (:mod:`pozytywka.engine`), the same result.
+    """
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
+    if first is None:
+        return empty_weekly()
+    weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
+    raw = engine.query(weekly_popularity_sql("sessions"), {"sessions": sessions})
+    return normalise_weekly(raw, weeks)
+
+
+def weekly_listeners(sessions: Sessions, engine: Engine | None = None) -> pd.DataFrame:
     """Who played what through, per complete week: :data:`LISTENER_COLUMNS` rows.
 
-    ``sessions`` as in :func:`weekly_popularity` (a DataFrame or a Parquet path);
-    the same complete weeks are kept. Sorted by week, user, track; ``week_start``
-    is ``datetime64[us]``, ids are strings.
+    ``sessions`` and ``engine`` as in :func:`weekly_popularity`; the same complete
+    weeks are kept. Sorted by week, user, track; ``week_start`` is
+    ``datetime64[us]``, ids are strings.
     """
-    con, first, last = _sessions_view(sessions)
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
     if first is None:
-        con.close()
         return pd.DataFrame({c: pd.Series(dtype="str") for c in LISTENER_COLUMNS}).astype(
             {"week_start": "datetime64[us]"}
         )
     weeks = complete_weeks(pd.Timestamp(first), pd.Timestamp(last))
-    out = con.sql(weekly_listeners_sql("sessions")).df()
-    con.close()
+    out = engine.query(weekly_listeners_sql("sessions"), {"sessions": sessions})
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
     out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     out["user_id"] = out["user_id"].astype(str)
@@ -258,15 +281,94 @@ def weekly_listeners(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.Data
     return out[LISTENER_COLUMNS]
 
 
-def complete_week_starts(sessions: pd.DataFrame | str | os.PathLike[str]) -> list[pd.Timestamp]:
+def complete_week_starts(sessions: Sessions, engine: Engine | None = None) -> list[pd.Timestamp]:
     """The complete weeks of a sessions table or Parquet file (empty list for no events)."""
-    if isinstance(sessions, pd.DataFrame):
+    if isinstance(sessions, pd.DataFrame) and engine is None:
         ts = sessions["timestamp"].dropna()
         return complete_weeks(ts.min(), ts.max()) if len(ts) else []
-    path = os.fspath(sessions).replace("'", "''")
-    con = _duckdb()
-    first, last = con.sql(
-        f'SELECT MIN("timestamp"), MAX("timestamp") FROM read_parquet(\'{path}\')'
-    ).fetchall()[0]
-    con.close()
-    return complete_weeks(pd.Timestamp(first), pd.Timestamp(last)) if first is not None else []
+    first, last = event_span(sessions, engine)
+    return complete_weeks(first, last) if first is not None else []
+
+
+# -- incremental weekly aggregation (issue 24, docs/scaling.md) -------------------------
+
+
+def continuing_sessions_sql(previous_end: pd.Timestamp, sessions: str = "sessions") -> str:
+    """SQL: ``first_ts``, the first event of any session with an event after ``previous_end``.
+
+    Those sessions are the only ones whose plays events after ``previous_end`` can
+    judge: a play's fullness depends on later events of its own session only
+    (module docstring). NULL when no session continues.
+    """
+    return f"""
+SELECT MIN(first_ts) AS first_ts
+FROM (
+    SELECT session_id, MIN("timestamp") AS first_ts, MAX("timestamp") AS last_ts
+    FROM {sessions}
+    WHERE session_id IS NOT NULL
+    GROUP BY session_id
+) spans
+WHERE last_ts > {_timestamp_literal(previous_end)}
+"""
+
+
+def _timestamp_literal(ts: pd.Timestamp) -> str:
+    """A SQL timestamp literal with microseconds (both engines, through SQLGlot for Spark)."""
+    return f"TIMESTAMP '{pd.Timestamp(ts).strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+
+
+def recompute_from(
+    sessions: Sessions,
+    previous_weeks: list[pd.Timestamp],
+    previous_end: pd.Timestamp,
+    engine: Engine | None = None,
+) -> pd.Timestamp:
+    """The first week whose weekly rows events after ``previous_end`` can change.
+
+    ``previous_weeks``: the complete weeks of the earlier run (its log ended at
+    ``previous_end``, its last event). The last of them (w) is always
+    recomputed, as ``docs/scaling.md`` argues (a Sunday play skipped on Monday);
+    the window widens to the week of the earliest event of any session that goes
+    on after ``previous_end`` (a session open for more than a week). Weeks before
+    the result are final. The week after ``previous_end``'s when nothing was complete.
+    """
+    engine = _engine(engine)
+    start = previous_weeks[-1] if previous_weeks else week_start_of(previous_end)
+    first = engine.query(continuing_sessions_sql(previous_end), {"sessions": sessions})
+    first_ts = first["first_ts"].iloc[0]
+    if not pd.isna(first_ts):
+        start = min(start, week_start_of(pd.Timestamp(first_ts)))
+    return pd.Timestamp(start)
+
+
+def update_weekly_popularity(
+    previous: pd.DataFrame,
+    sessions: Sessions,
+    previous_end: pd.Timestamp,
+    engine: Engine | None = None,
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """The weekly popularity of the grown log, recomputing only the weeks that can change.
+
+    ``previous``: :func:`weekly_popularity` of the log up to ``previous_end`` (its
+    last event); ``sessions``: the grown log (the same events plus later ones). Rows
+    of weeks before :func:`recompute_from` are kept from ``previous``; the weeks
+    from there on are recomputed from the events at or after that week only (a
+    play is judged by later events of its session, never earlier ones), over the
+    new log's complete weeks. Returns ``(table, first recomputed week)``; the table
+    equals :func:`weekly_popularity` of the whole grown log (tests/test_incremental.py),
+    on DuckDB and on Spark.
+    """
+    engine = _engine(engine)
+    first, last = event_span(sessions, engine)
+    if first is None:
+        return empty_weekly(), pd.Timestamp(previous_end)
+    weeks = complete_weeks(first, last)
+    # the earlier run's complete weeks: the same first event, the log then ended at previous_end
+    start = recompute_from(sessions, complete_weeks(first, previous_end), previous_end, engine)
+    recent = f'(SELECT * FROM sessions WHERE "timestamp" >= {_timestamp_literal(start)}) recent'
+    raw = engine.query(weekly_popularity_sql(recent), {"sessions": sessions})
+    fresh = normalise_weekly(raw, [w for w in weeks if w >= start])
+    kept = previous[pd.to_datetime(previous["week_start"]) < start]
+    out = pd.concat([kept, fresh], ignore_index=True) if len(kept) else fresh
+    out = out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)
+    return out[WEEKLY_COLUMNS], start

@@ -30,49 +30,11 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from . import plays
-from .errors import PozytywkaError
+from .engine import SESSION_CONF, naive_utc, spark_session, to_pandas  # noqa: F401 (re-exported)
 from .weeks import complete_weeks
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
-    from pyspark.sql import DataFrame as SparkDataFrame
     from pyspark.sql import SparkSession
-
-#: Settings every Pozytywka Spark session gets (see the module docstring).
-SESSION_CONF: dict[str, str] = {
-    "spark.ui.enabled": "false",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.sql.ansi.enabled": "true",
-    "spark.sql.ansi.doubleQuotedIdentifiers": "true",
-    "spark.driver.host": "127.0.0.1",
-    "spark.driver.bindAddress": "127.0.0.1",
-    # A small local job: a handful of shuffle partitions, not the default 200.
-    "spark.sql.shuffle.partitions": "4",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-}
-
-
-def spark_session(
-    master: str = "local[2]", app_name: str = "pozytywka", conf: Mapping[str, str] | None = None
-) -> SparkSession:
-    """Start (or reuse) a Spark session with the project's settings.
-
-    ``master`` is ``local[N]`` on one machine, or a cluster URL; on Databricks
-    pass the session the platform provides to the functions below instead.
-    """
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise PozytywkaError(
-            "the Spark engine needs pyspark (a dev dependency): pip install -e '.[dev]'"
-        ) from exc
-    os.environ.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no lookup of the host's interfaces
-    builder = SparkSession.builder.master(master).appName(app_name)
-    for key, value in {**SESSION_CONF, **(conf or {})}.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
 
 
 def register_tables(spark: SparkSession, tables: Mapping[str, str | os.PathLike[str]]) -> None:
@@ -85,31 +47,10 @@ def register_tables(spark: SparkSession, tables: Mapping[str, str | os.PathLike[
         spark.read.parquet(str(path)).createOrReplaceTempView(name)
 
 
-def to_pandas(frame: SparkDataFrame) -> pd.DataFrame:
-    """A (small) Spark result as pandas, through Arrow when available.
-
-    Why not ``toPandas()``: PySpark 4.3 warns that it does not fully support
-    pandas 3; ``toArrow()`` hands over an Arrow table and pyarrow does the
-    conversion the rest of the project already relies on.
-    """
-    if hasattr(frame, "toArrow"):
-        return frame.toArrow().to_pandas()
-    rows = frame.collect()  # pragma: no cover - PySpark < 4
-    return pd.DataFrame.from_records([r.asDict() for r in rows], columns=frame.columns)
-
-
 def normalise_weekly(raw: pd.DataFrame, weeks: list[pd.Timestamp]) -> pd.DataFrame:
-    """Complete weeks only, plays.weekly_popularity's dtypes and row order."""
-    out = raw.copy()
-    out["week_start"] = pd.to_datetime(out["week_start"]).dt.tz_localize(None)
-    out["week_start"] = out["week_start"].astype("datetime64[us]")
-    out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))]
-    for col in plays.WEEKLY_COLUMNS[2:]:
-        out[col] = out[col].astype("int64")
-    out["track_id"] = out["track_id"].astype(str)
-    return out.sort_values(["week_start", "track_id"], kind="stable").reset_index(drop=True)[
-        plays.WEEKLY_COLUMNS
-    ]
+    """Complete weeks only, plays.weekly_popularity's dtypes and row order (naive UTC first)."""
+
+    return plays.normalise_weekly(naive_utc(raw.copy()), weeks)
 
 
 def complete_week_starts_spark(
@@ -134,7 +75,7 @@ def weekly_popularity_spark(spark: SparkSession, sessions: str = "sessions") -> 
     """
     weeks = complete_week_starts_spark(spark, sessions)
     if not weeks:
-        return plays.weekly_popularity(pd.DataFrame({"timestamp": pd.Series(dtype="object")}))
+        return plays.empty_weekly()
     raw = to_pandas(spark.sql(plays.weekly_popularity_sql(sessions)))
     return normalise_weekly(raw, weeks)
 

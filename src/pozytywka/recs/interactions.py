@@ -26,7 +26,8 @@ import scipy.sparse as sp
 
 from ..config import RecsWeightParams
 from ..dump_format import AUDIO_FEATURES
-from ..plays import _IS_FULL, _duckdb, complete_week_starts, judged_events_sql
+from ..engine import DuckDBEngine, Engine
+from ..plays import _IS_FULL, complete_week_starts, judged_events_sql
 from ..weeks import WEEK
 
 #: Audio features of the taste profile: the dump's, without ``key`` (a pitch class, not a scale).
@@ -48,22 +49,19 @@ GROUP BY date_trunc('week', ts), user_id, track_id
 """
 
 
-def weekly_interactions(sessions: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+def weekly_interactions(
+    sessions: pd.DataFrame | str | os.PathLike[str], engine: Engine | None = None
+) -> pd.DataFrame:
     """Event counts per (week, listener, track) over the complete weeks (columns :data:`COLUMNS`).
 
-    ``sessions``: the interim sessions table or its Parquet path. Counts are int32,
-    ``week_start`` is ``datetime64[us]``; rows sorted by week, listener, track.
+    ``sessions``: the interim sessions table or its Parquet path; ``engine``: where
+    the SQL runs (DuckDB when None, or Spark: :mod:`pozytywka.engine`), the same
+    result. Counts are int32, ``week_start`` is ``datetime64[us]``; rows sorted by
+    week, listener, track.
     """
-    con = _duckdb()
-    if isinstance(sessions, pd.DataFrame):
-        con.register("sessions", sessions)
-        weeks = complete_week_starts(sessions)
-    else:
-        path = os.fspath(sessions).replace("'", "''")
-        con.execute(f"CREATE VIEW sessions AS SELECT * FROM read_parquet('{path}')")
-        weeks = complete_week_starts(sessions)
-    out = con.sql(weekly_interactions_sql("sessions")).df()
-    con.close()
+    engine = DuckDBEngine() if engine is None else engine
+    weeks = complete_week_starts(sessions, engine)
+    out = engine.query(weekly_interactions_sql("sessions"), {"sessions": sessions})
     out["week_start"] = pd.to_datetime(out["week_start"]).astype("datetime64[us]")
     out = out[out["week_start"].isin(pd.DatetimeIndex(weeks).astype("datetime64[us]"))].copy()
     for col in COLUMNS[3:]:

@@ -122,6 +122,32 @@ def sample_rows(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return train.iloc[keep]
 
 
+def sample_listeners(train: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most ``max_rows`` rows of ``train`` (0: all), whole listeners, in the rows' order.
+
+    Listeners (``user_id``; plays without one form one group) are ranked by a
+    seeded stable hash of their id and taken in that order while their plays fit
+    in ``max_rows``: a listener's plays are all in or all out, so the listener
+    features a play carries are learnt from every play of that listener, and the
+    same listeners are drawn in every week and run (issue 24: what a cluster-size
+    play table is cut to before CatBoost). When even the first listener's plays
+    exceed the cap, that listener alone is kept (the fit needs rows).
+    """
+    if max_rows <= 0 or len(train) <= max_rows:
+        return train
+    ids = train["user_id"].astype(object).where(train["user_id"].notna(), "").astype(str)
+    key = f"pozytywka{seed:07d}"[-16:]  # hash_pandas_object's key: 16 characters
+    counts = ids.value_counts(sort=False)
+    listeners = pd.DataFrame({"user_id": counts.index, "rows": counts.to_numpy()})
+    listeners["hash"] = pd.util.hash_pandas_object(
+        listeners["user_id"], index=False, hash_key=key
+    ).to_numpy()
+    listeners = listeners.sort_values(["hash", "user_id"], kind="stable")
+    fits = listeners["rows"].cumsum().to_numpy() <= max_rows
+    chosen = listeners["user_id"][fits] if fits.any() else listeners["user_id"].iloc[:1]
+    return train[ids.isin(set(chosen)).to_numpy()]
+
+
 def cannot_fit(train: pd.DataFrame, valid: pd.DataFrame) -> str | None:
     """Why CatBoost cannot be fitted on these rows (None: it can)."""
     if train.empty:
@@ -144,7 +170,7 @@ def run_backtest(
 
     ``table``: :func:`pozytywka.skips.features.build_features` output. CatBoost is
     fitted on at most ``params.max_train_rows`` of the training plays
-    (:func:`sample_rows`; the rules on all of them). On a week it cannot be fitted for
+    (:func:`sample_listeners`; the rules on all of them). On a week it cannot be fitted for
     (:func:`cannot_fit`) its column holds :data:`FALLBACK`'s probabilities and the log
     says why: the pipeline goes on. Returns (predictions: ``eval_week``, ``role``
     ("eval"/"valid"), ``play_id``, ``session_id``, ``ts``, ``week_start``, ``skipped``,
@@ -162,7 +188,7 @@ def run_backtest(
         valid = fitting_rows(table, split.valid, split.week)
         reason = cannot_fit(train, valid)
         baselines = fit_baselines(train)
-        fit = sample_rows(train, params.max_train_rows, params.catboost.random_seed)
+        fit = sample_listeners(train, params.max_train_rows, params.catboost.random_seed)
         model = None if reason else train_classifier(fit, valid, params.catboost)
         for role, rows in (("eval", table[table["week_start"] == split.week]), ("valid", valid)):
             probs = predict_all(baselines, model, rows)

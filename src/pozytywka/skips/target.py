@@ -17,6 +17,7 @@ track, with a param for skips the log gives no usable position for.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import duckdb
@@ -24,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from .. import duck
+from ..engine import DuckDBEngine, Engine
 from ..plays import play_outcomes_sql
 
 TARGET_COLUMNS = [
@@ -51,8 +53,33 @@ def with_row_numbers(sessions: pd.DataFrame) -> pd.DataFrame:
     return sessions.assign(row_number=np.arange(len(sessions), dtype="int64"))
 
 
+def play_targets_sql(sessions: str = "sessions") -> str:
+    """SQL: :data:`TARGET_COLUMNS` (unsorted, raw types) for the plays of view ``sessions``.
+
+    The one text both engines run (:mod:`pozytywka.engine`): ``date_diff('microsecond',
+    ...)`` is exact integer microseconds on DuckDB and Spark alike.
+    """
+    return f"""
+WITH p AS ({play_outcomes_sql(sessions)}),
+ends AS (
+    SELECT session_id, MAX("timestamp") AS session_end
+    FROM {sessions} WHERE session_id IS NOT NULL GROUP BY session_id
+)
+SELECT p.row_number AS play_id, p.session_id, p.user_id, p.track_id, p.ts,
+       date_trunc('week', p.ts) AS week_start,
+       CASE WHEN p.is_full = 1 THEN COALESCE(p.next_play, e.session_end) ELSE p.next_skip END
+           AS known_at,
+       1 - p.is_full AS skipped,
+       CASE WHEN p.is_full = 0 THEN date_diff('microsecond', p.ts, p.next_skip) / 1e6 END
+           AS skip_after_s
+FROM p JOIN ends e USING (session_id)
+"""
+
+
 def play_targets(
-    sessions: pd.DataFrame, weeks: Sequence[pd.Timestamp] | None = None
+    sessions: pd.DataFrame | str | os.PathLike[str],
+    weeks: Sequence[pd.Timestamp] | None = None,
+    engine: Engine | None = None,
 ) -> pd.DataFrame:
     """One row per play event of the interim ``sessions`` table, with its outcome.
 
@@ -64,26 +91,10 @@ def play_targets(
     plays of these week starts (the complete weeks); None keeps all. Sorted by
     ``ts``, ``play_id``.
     """
-    con = duckdb_connection()
-    con.register("sessions", with_row_numbers(sessions))
-    out = con.sql(
-        f"""
-WITH p AS ({play_outcomes_sql("sessions")}),
-ends AS (
-    SELECT session_id, MAX("timestamp") AS session_end
-    FROM sessions WHERE session_id IS NOT NULL GROUP BY session_id
-)
-SELECT p.row_number AS play_id, p.session_id, p.user_id, p.track_id, p.ts,
-       date_trunc('week', p.ts) AS week_start,
-       CASE WHEN p.is_full = 1 THEN COALESCE(p.next_play, e.session_end) ELSE p.next_skip END
-           AS known_at,
-       1 - p.is_full AS skipped,
-       CASE WHEN p.is_full = 0 THEN (epoch_us(p.next_skip) - epoch_us(p.ts)) / 1e6 END
-           AS skip_after_s
-FROM p JOIN ends e USING (session_id)
-"""
-    ).df()
-    con.close()
+    if isinstance(sessions, pd.DataFrame):
+        sessions = with_row_numbers(sessions)
+    engine = DuckDBEngine() if engine is None else engine
+    out = engine.query(play_targets_sql("sessions"), {"sessions": sessions})
     for col in ("ts", "week_start", "known_at"):
         out[col] = pd.to_datetime(out[col]).astype("datetime64[us]")
     out["play_id"] = out["play_id"].astype("int64")

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .. import paths
 from ..config import Params
+from ..engine import open_engine
 from ..errors import PozytywkaError
 from ..gaps import gap_starts, log_gaps, session_gaps
 from ..io import write_parquet
@@ -21,15 +22,19 @@ def run(params: Params) -> None:
     for path in (paths.INTERIM_SESSIONS, paths.INTERIM_TRACKS, paths.INTERIM_TRACK_GENRES):
         if not path.exists():
             raise PozytywkaError(f"{path} not found: run `dvc repro ingest` first")
-    weeks = complete_week_starts(paths.INTERIM_SESSIONS)
-    check_enough_weeks(
-        len(weeks),
-        params.split.min_train_weeks,
-        params.split.valid_weeks,
-        params.evaluate.eval_weeks,
-    )
-    gaps = log_gaps(session_gaps(paths.INTERIM_SESSIONS, weeks, params.data.gap_min_share))
-    weekly = weekly_popularity(paths.INTERIM_SESSIONS)
+    with open_engine(params) as engine:  # the SQL over the events: DuckDB or Spark
+        weeks = complete_week_starts(paths.INTERIM_SESSIONS, engine)
+        check_enough_weeks(
+            len(weeks),
+            params.split.min_train_weeks,
+            params.split.valid_weeks,
+            params.evaluate.eval_weeks,
+        )
+        counts = session_gaps(paths.INTERIM_SESSIONS, weeks, params.data.gap_min_share, engine)
+        weekly = weekly_popularity(paths.INTERIM_SESSIONS, engine)
+        # who played what through, per week: set reach (evaluate, hindsight) counts listeners
+        listeners = weekly_listeners(paths.INTERIM_SESSIONS, engine)
+    gaps = log_gaps(counts)
     log.info(
         "weekly popularity: %d (week, track) rows over %d complete weeks", len(weekly), len(weeks)
     )
@@ -55,6 +60,5 @@ def run(params: Params) -> None:
         int(features["is_prediction_week"].sum()),
     )
     write_parquet(paths.WEEKLY_POPULARITY, weekly)
-    # who played what through, per week: set reach (evaluate, hindsight) counts listeners
-    write_parquet(paths.WEEKLY_LISTENERS, weekly_listeners(paths.INTERIM_SESSIONS))
+    write_parquet(paths.WEEKLY_LISTENERS, listeners)
     write_parquet(paths.FEATURES, features)

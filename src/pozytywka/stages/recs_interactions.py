@@ -6,6 +6,7 @@ import logging
 
 from .. import paths
 from ..config import Params
+from ..engine import open_engine
 from ..errors import PozytywkaError
 from ..io import write_parquet
 from ..recs.interactions import weekly_interactions
@@ -16,7 +17,8 @@ log = logging.getLogger(__name__)
 def run(params: Params) -> None:
     if not paths.INTERIM_SESSIONS.exists():
         raise PozytywkaError(f"{paths.INTERIM_SESSIONS} not found: run `dvc repro ingest` first")
-    out = weekly_interactions(paths.INTERIM_SESSIONS)
+    with open_engine(params) as engine:  # DuckDB or Spark, the same rows
+        out = weekly_interactions(paths.INTERIM_SESSIONS, engine)
     log.info(
         "interactions: %d (week, listener, track) rows, %d listeners, %d tracks, %d weeks",
         len(out),

@@ -17,6 +17,7 @@ import pandas as pd
 
 from .. import paths
 from ..config import Params
+from ..engine import open_engine
 from ..errors import PozytywkaError
 from ..io import write_parquet
 from ..plays import complete_week_starts
@@ -38,15 +39,16 @@ def run(params: Params) -> None:
         if not path.exists():
             raise PozytywkaError(f"{path} not found: run `dvc repro ingest` first")
     sk = params.skips
-    weeks = complete_week_starts(paths.INTERIM_SESSIONS)
-    week_splits(weeks, sk.eval_weeks, sk.train_weeks, sk.valid_weeks)  # enough weeks? one line
+    with open_engine(params) as engine:  # the per-play outcomes: DuckDB or Spark
+        weeks = complete_week_starts(paths.INTERIM_SESSIONS, engine)
+        week_splits(weeks, sk.eval_weeks, sk.train_weeks, sk.valid_weeks)  # enough weeks?
+        targets = play_targets(paths.INTERIM_SESSIONS, engine=engine)
     # the models fit and score only the last train + valid + eval weeks: featurise those
     used = weeks[-(sk.train_weeks + sk.valid_weeks + sk.eval_weeks) :]
     sessions = pd.read_parquet(
         paths.INTERIM_SESSIONS,
         columns=["session_id", "timestamp", "user_id", "track_id", "event_type", "row_number"],
     )
-    targets = play_targets(sessions)
     table, history = build_features(
         targets,
         sessions,

@@ -27,7 +27,7 @@ from ..skips.evaluate import (
     cannot_fit,
     fitting_rows,
     predict_all,
-    sample_rows,
+    sample_listeners,
 )
 from ..skips.features import FEATURE_COLUMNS
 from ..skips.model import train_classifier
@@ -57,7 +57,7 @@ def run(params: Params) -> None:
     if reason:
         raise PozytywkaError(f"skips: cannot train the served model: {reason}")
     baselines = fit_baselines(train)
-    fit = sample_rows(train, sk.max_train_rows, sk.catboost.random_seed)
+    fit = sample_listeners(train, sk.max_train_rows, sk.catboost.random_seed)
     model = train_classifier(fit, valid, sk.catboost)
     probs = predict_all(baselines, model, valid)
     costs = play_costs(

@@ -28,6 +28,7 @@ import logging
 from .. import paths
 from ..checks import check_dump_length, recorded_complete_weeks
 from ..config import Params
+from ..engine import check_available
 from ..ingest.read import locate_dump
 from ..io import write_json
 from ..synthetic.world import _parse_start as parse_start_date
@@ -39,6 +40,7 @@ VALIDATED = paths.REPORTS / "checks" / "validated.json"
 
 def validate(params: Params) -> str:
     """Run the checks; returns what was checked of the dump (a line for the log)."""
+    check_available(params)  # engine: spark needs pyspark and Java
     source = params.data.source
     if paths.RAW_SYNTHETIC.as_posix() == source.rstrip("/"):
         parse_start_date(params.data.synthetic.start_date)  # the generator's own check
