@@ -168,11 +168,13 @@ def test_a_schema_1_store_is_migrated_on_start(tmp_path):
     with engine.begin() as conn:  # back to what schema 1 was
         conn.execute(text("DROP TABLE predictions"))
         conn.execute(text("DROP TABLE request_items"))
+        conn.execute(text("DROP TABLE arm_stops"))
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     store = Store(url)
-    assert store.migrate() == SCHEMA_VERSION == 3
-    assert {"predictions", "request_items"} <= set(inspect(store.engine).get_table_names())
+    assert store.migrate() == SCHEMA_VERSION == 4
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"predictions", "request_items", "arm_stops"} <= tables
     store.dispose()
 
 

@@ -24,8 +24,9 @@ import pandas as pd
 from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
-from ..experiment.assign import assign_arms
+from ..experiment.assign import HOLDOUT, assign_ab
 from ..experiment.cuped import favourite_on_shelf, pre_period_counts, with_covariates
+from ..experiment.holdout import experiment_only, holdout_readout
 from ..experiment.outcomes import daily_outcomes, user_outcomes
 from ..experiment.replay import on_served_tracks, replay_documents, week_events
 from ..experiment.report import arms_figure, sequential_figure, summary_markdown
@@ -125,12 +126,15 @@ def _replay(params: Params, assignment: pd.DataFrame):
     )
     events = week_events(pd.read_parquet(_need(paths.INTERIM_SESSIONS)), held_out)
     context = {"shelf_genres": _shelf_genres(docs.values())}
-    return events, on_served_tracks(events, assignment, served), held_out, context
+    counted = on_served_tracks(events, assignment, {HOLDOUT: served["A"], **served})
+    return events, counted, held_out, context
 
 
 def run(params: Params) -> None:
     users = pd.read_parquet(_need(paths.INTERIM_USERS))
-    assignment = assign_arms(users["user_id"], params.ab.salt, params.ab.split)
+    # Held-out listeners (arm H: the baseline in every experiment key) are served arm A's
+    # playlists and simulated like everyone; the A/B read-out leaves them out.
+    assignment = assign_ab(users["user_id"], params.ab)
     if assignment.empty:
         raise PozytywkaError(f"{paths.INTERIM_USERS} holds no users to split into arms")
     synthetic = is_synthetic_source(params.data.source)
@@ -139,9 +143,13 @@ def run(params: Params) -> None:
 
     outcomes = user_outcomes(events, assignment, counted)
     outcomes = _with_pre_period(outcomes, users, start, context.pop("shelf_genres"))
-    metrics = analyse(outcomes, params.ab, mode)
-    seq = sequential_view(daily_outcomes(events, assignment, counted, start), params.ab)
-    intervals = arm_intervals(outcomes, params.ab.alpha)
+    in_experiment = experiment_only(outcomes)
+    metrics = analyse(in_experiment, params.ab, mode)
+    metrics["holdout"] = holdout_readout(outcomes, params.ab)
+    metrics["bucket_version"] = params.ab.bucket_version
+    ab_only = assignment.loc[assignment["arm"] != HOLDOUT]
+    seq = sequential_view(daily_outcomes(events, ab_only, counted, start), params.ab)
+    intervals = arm_intervals(in_experiment, params.ab.alpha)
     confidence = 1 - params.ab.alpha
 
     write_csv(paths.AB_OUTCOMES, outcomes)
