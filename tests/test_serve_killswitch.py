@@ -189,3 +189,46 @@ def test_kill_switch_and_holdout_on_a_real_server_with_two_workers(tmp_path):
     assert sorted(exposed["user_id"]) == sorted(held + [u for u in after if _assigned(u) == "H"])
     assert set(exposed["arm"]) == {"A"}
     log.dispose()
+
+
+def test_a_stopped_recs_arm_and_the_holdout_in_a_product(tmp_path):
+    """The other keys work the same: recs' B stopped -> its listeners get A; the holdout
+    (its own salt, the same listeners as for the playlists) gets A under ``recs:holdout``."""
+    from fastapi.testclient import TestClient
+
+    from pozytywka.serve.app import create_app
+    from test_serve_products import RECS
+
+    root = write_tiny_root(tmp_path / "root")
+    settings = Settings(
+        store_url=f"sqlite:///{tmp_path / 'log.sqlite'}",
+        root=root,
+        clock="manual",
+        admin_token=TOKEN,
+    )
+    salt = f"{SALT}:recs"
+    assigned = {
+        u: arm_of(u, salt, 0.5, holdout=0.05, holdout_salt=HOLDOUT_SALT) for u in _users(300)
+    }
+    b_user = next(u for u, a in assigned.items() if a == "B")
+    held = next(u for u, a in assigned.items() if a == "H")
+    admin = {"Authorization": f"Bearer {TOKEN}"}
+    with TestClient(create_app(settings, load_skips=None, load_recs=lambda s: RECS)) as c:
+
+        def recommend(user):
+            r = c.get("/v1/recommendations", params={"user_id": user, "k": 2})
+            assert r.status_code == 200, r.text
+            return r.json()
+
+        assert (recommend(b_user)["experiment"], recommend(b_user)["arm"]) == ("recs", "B")
+        assert (recommend(held)["experiment"], recommend(held)["arm"]) == ("recs:holdout", "A")
+        c.put("/v1/admin/clock", json={"now": f"{WEEK}T01:00:00"}, headers=admin)
+        stop = c.post("/v1/admin/experiments/recs/arms/B/stop", headers=admin)
+        assert stop.status_code == 200 and stop.json()["serving"] == "A"
+        assert recommend(b_user)["arm"] == "A"
+        late = next(u for u, a in assigned.items() if a == "B" and u != b_user)
+        assert recommend(late)["arm"] == "A"
+        res = c.get("/v1/experiments/recs/results").json()
+    assert res["stopped"]["arm"] == "B" and res["stopped"]["listeners_after_stop"] == 1
+    assert res["listeners"] == 1 and res["excluded_both_arms"] == 0  # b_user, before the stop
+    assert res["holdout_listeners"] == 1

@@ -774,7 +774,9 @@ class Store:
         frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
         return frame
 
-    def predictions_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+    def predictions_frame(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> pd.DataFrame:
         """The week's scoring requests with their outcome, one row per prediction.
 
         Columns ``request_id``, ``user_id``, ``arm``, ``track_id``, ``probability``,
@@ -793,9 +795,11 @@ class Store:
             .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
             .order_by(requests.c.user_id, predictions.c.request_id)
         )
+        if before is not None:  # a kill switch's time: requests served and events before it
+            q = q.where(requests.c.served_at < before)
         cols = ["request_id", "user_id", "arm", "track_id", "probability", "decision"]
         frame = self._frame(q, cols)
-        ev = self.events_frame(experiment, week_start)
+        ev = self.events_frame(experiment, week_start, before)
         for kind, col in (("play", "played"), ("skip", "skipped")):
             hit = ev.loc[ev["event_type"] == kind, ["session_id", "track_id"]].drop_duplicates()
             keys = set(zip(hit["session_id"], hit["track_id"], strict=True))
