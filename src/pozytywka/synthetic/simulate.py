@@ -61,7 +61,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -245,6 +245,49 @@ def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | No
     return ServedPlan(tracks, offsets, genre, user_first, user_pl, user_w, counts > 0)
 
 
+@dataclass(frozen=True)
+class SlotDraws:
+    """The random numbers of ``n`` track slots, drawn in this order (one array each):
+    the skip and like uniforms (:func:`_react`), then the ad uniform, the share of a
+    skipped track heard (Beta(1.3, 3)), the gap after it and the ad's length
+    (microseconds), and the like's moment uniform (:func:`_slot_events`)."""
+
+    skip_u: np.ndarray
+    like_u: np.ndarray
+    ad_u: np.ndarray
+    frac: np.ndarray
+    gap: np.ndarray
+    ad_len: np.ndarray
+    like_at_u: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int) -> SlotDraws:
+        """All of them for ``n`` slots from ``rng`` (a listener's own stream)."""
+        return cls(*_react_draws(rng, n), *_timing_draws(rng, n))
+
+    @classmethod
+    def concat(cls, parts: Sequence[SlotDraws]) -> SlotDraws:
+        names = [f.name for f in fields(cls)]
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
+
+    def take(self, index: np.ndarray) -> SlotDraws:
+        return SlotDraws(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+def _react_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.random(n), rng.random(n)
+
+
+def _timing_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """The ad, Beta share, gap, ad length and like-moment draws, in the history's order."""
+    ad_u = rng.random(n)
+    frac = rng.beta(1.3, 3.0, n)
+    gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
+    ad_len = rng.integers(15 * _SECOND, 31 * _SECOND, n)
+    like_at_u = rng.random(n)
+    return ad_u, frac, gap, ad_len, like_at_u
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -282,10 +325,18 @@ def _draw_starts(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _react(
-    world: World, week: int, rng: np.random.Generator, users: np.ndarray, tracks: np.ndarray
+    world: World,
+    week: int,
+    rng: np.random.Generator | None,
+    users: np.ndarray,
+    tracks: np.ndarray,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(skip, like)`` for each (user, track) slot: the one reaction model of the service."""
+    """``(skip, like)`` for each (user, track) slot: the one reaction model of the service.
+
+    The uniforms come from ``draws`` (skip, like) when given, else from ``rng``."""
     n = len(tracks)
+    skip_u, like_u = draws if draws is not None else _react_draws(rng, n)
     dz = _taste_distance(world, users, tracks)
     match = _genre_match(world, users, tracks)
     az = world.appeal_z[tracks, week].astype(np.float64)
@@ -296,16 +347,16 @@ def _react(
         - SKIP_APPEAL * az
         + world.skip_bias[users]
     )
-    skip = rng.random(n) < _sigmoid(skip_logit)
+    skip = skip_u < _sigmoid(skip_logit)
     like_logit = LIKE_INTERCEPT - LIKE_DIST * dz + LIKE_APPEAL * az + world.like_bias[users]
-    like = (~skip) & (rng.random(n) < _sigmoid(like_logit))
+    like = (~skip) & (like_u < _sigmoid(like_logit))
     return skip, like
 
 
 def _slot_events(
     world: World,
     week: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     offset: np.ndarray,
     n_slots: np.ndarray,
     slot_user: np.ndarray,
@@ -314,31 +365,33 @@ def _slot_events(
     like: np.ndarray,
     source: int,
     first_session: int = 0,
+    timing: tuple[np.ndarray, ...] | None = None,
 ) -> Events:
     """Ads, timing and the event rows of sessions whose slots are already reacted to.
 
     Session ``s`` (numbered ``first_session + s``) starts at ``offset[s]`` into the
-    week and holds ``n_slots[s]`` consecutive slots.
+    week and holds ``n_slots[s]`` consecutive slots. The random numbers come from
+    ``timing`` (:func:`_timing_draws`' arrays, one value per slot) when given, else
+    from ``rng``.
     """
     n_s = len(n_slots)
     n = len(track)
+    ad_u, frac, gap, ad_len_draw, like_at_u = (
+        timing if timing is not None else _timing_draws(rng, n)
+    )
     week_us = (world.week_start(week).value // 1000) if week >= 0 else 0
     slot_sess = np.repeat(np.arange(n_s), n_slots)
     sess_first = np.concatenate(([0], np.cumsum(n_slots)[:-1])).astype(np.int64)
     slot_pos = np.arange(n) - sess_first[slot_sess]
-    ad = (~world.premium[slot_user]) & (slot_pos > 0) & (rng.random(n) < AD_RATE)
+    ad = (~world.premium[slot_user]) & (slot_pos > 0) & (ad_u < AD_RATE)
 
     # -- timing inside the session (microseconds) --
     dur = world.duration_ms[track] * 1000
-    frac = rng.beta(1.3, 3.0, n)
     listened = np.where(
         skip, np.clip((frac * dur).astype(np.int64), 5 * _SECOND, dur - 2 * _SECOND), dur
     )
-    gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
-    ad_len = np.where(ad, rng.integers(15 * _SECOND, 31 * _SECOND, n), 0)
-    like_at = np.clip(
-        (rng.random(n) * listened).astype(np.int64), 1 * _SECOND, listened - 1 * _SECOND
-    )
+    ad_len = np.where(ad, ad_len_draw, 0)
+    like_at = np.clip((like_at_u * listened).astype(np.int64), 1 * _SECOND, listened - 1 * _SECOND)
     slot_len = ad_len + listened + gap
     cs_excl = np.cumsum(slot_len) - slot_len
     # (a week with no session, e.g. a small world at a low activity, has no slot to index)
@@ -441,28 +494,25 @@ def listener_rng(seed: int, week: int, user_id: str) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy))
 
 
-def _listener_shelf(
+def _listener_sessions(
     world: World,
     week: int,
     rng: np.random.Generator,
     plan: ServedPlan,
     u: int,
     rate: float,
-    first_session: int,
-) -> tuple[Events, int]:
-    """Listener ``u``'s playlist sessions of the week from their own stream ``rng``.
+) -> tuple[np.ndarray, ...] | None:
+    """Listener ``u``'s playlist sessions of the week, drawn from their own stream.
 
     Draws, in this order: the number of sessions (Poisson(``rate``)), their start
-    times, which playlist (by taste weight), where to start, how long they would
-    stay, then the reactions and timing of the slots (:func:`_react`,
-    :func:`_slot_events`). Sessions are numbered from ``first_session``; returns the
-    events and the number of sessions drawn."""
+    times, which playlist (by taste weight), where to start, how long they would stay,
+    then every candidate slot's random numbers (:class:`SlotDraws`). Returns
+    ``(offset, chosen, first, n_cand, draws)`` (one row per session; ``draws`` per
+    candidate slot), or None without a session."""
     n_s = int(rng.poisson(rate))
     if n_s == 0:
-        return _empty_events(), 0
+        return None
     offset = np.sort(_draw_starts(rng, n_s))
-
-    # -- which playlist (by taste), where to start, how long the user would stay --
     lo, hi = plan.user_first[u], plan.user_first[u + 1]
     cw = np.cumsum(plan.user_w[lo:hi])
     pick = np.searchsorted(cw, rng.random(n_s) * cw[-1], side="right")
@@ -472,38 +522,7 @@ def _listener_shelf(
     first = np.where(rng.random(n_s) < PLAYLIST_FROM_TOP, 0, anywhere)
     budget = 1 + rng.poisson(max(PLAYLIST_SESSION_TRACKS - 1.0, 0.0), n_s)
     n_cand = np.minimum(budget, length - first)
-
-    # -- the candidate slots, in playlist order, reacted to with the one reaction model --
-    slot_sess = np.repeat(np.arange(n_s), n_cand)
-    sess_first = np.concatenate(([0], np.cumsum(n_cand)[:-1])).astype(np.int64)
-    idx = np.arange(len(slot_sess))
-    slot_pos = idx - sess_first[slot_sess]
-    slot_user = np.full(len(slot_sess), u, dtype=np.int64)
-    track = plan.tracks[plan.offsets[chosen[slot_sess]] + first[slot_sess] + slot_pos]
-    skip, like = _react(world, week, rng, slot_user, track)
-
-    # -- the stop rule: the session ends after PLAYLIST_STOP_SKIPS consecutive skips --
-    boundary = np.where(~skip, idx, np.where(slot_pos == 0, idx - 1, -1))
-    run = idx - np.maximum.accumulate(boundary)
-    stop = run >= PLAYLIST_STOP_SKIPS
-    cs = np.cumsum(stop)
-    before = cs - stop - (cs - stop)[sess_first][slot_sess]
-    keep = before == 0
-    n_slots = np.bincount(slot_sess[keep], minlength=n_s)
-    ev = _slot_events(
-        world,
-        week,
-        rng,
-        offset,
-        n_slots,
-        slot_user[keep],
-        track[keep],
-        skip[keep],
-        like[keep],
-        PLAYLIST,
-        first_session,
-    )
-    return ev, n_s
+    return offset, chosen, first, n_cand, SlotDraws.draw(rng, int(n_cand.sum()))
 
 
 def _shelf_events(
@@ -515,16 +534,57 @@ def _shelf_events(
     first_session: int,
 ) -> Events:
     """The additional playlist sessions of users offered the shelf (see the module
-    docstring), each listener from their own stream (:func:`listener_rng`), in world
-    order; sessions numbered from ``first_session`` on."""
+    docstring); sessions numbered from ``first_session`` on, listener by listener.
+
+    Every random number of a listener comes from their own stream
+    (:func:`listener_rng`, :func:`_listener_sessions`); the rest (reactions, the stop
+    rule, timing) is computed for all listeners at once from those numbers."""
     rate = shelf_sessions * world.activity * world.active(week)
     parts = []
     for u in np.nonzero(plan.has_pairs)[0].tolist():
         rng = listener_rng(seed, week, str(world.user_ids[u]))
-        ev, n_s = _listener_shelf(world, week, rng, plan, u, float(rate[u]), first_session)
-        first_session += n_s
-        parts.append(ev)
-    return Events.concat(parts) if parts else _empty_events()
+        got = _listener_sessions(world, week, rng, plan, u, float(rate[u]))
+        if got is not None:
+            parts.append((u, *got))
+    if not parts:
+        return _empty_events()
+    sess_user = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+    offset, chosen, first, n_cand = (np.concatenate([p[k] for p in parts]) for k in (1, 2, 3, 4))
+    draws = SlotDraws.concat([p[5] for p in parts])
+    n_s = len(sess_user)
+
+    # -- the candidate slots, in playlist order, reacted to with the one reaction model --
+    slot_sess = np.repeat(np.arange(n_s), n_cand)
+    sess_first = np.concatenate(([0], np.cumsum(n_cand)[:-1])).astype(np.int64)
+    idx = np.arange(len(slot_sess))
+    slot_pos = idx - sess_first[slot_sess]
+    slot_user = sess_user[slot_sess]
+    track = plan.tracks[plan.offsets[chosen[slot_sess]] + first[slot_sess] + slot_pos]
+    skip, like = _react(world, week, None, slot_user, track, (draws.skip_u, draws.like_u))
+
+    # -- the stop rule: the session ends after PLAYLIST_STOP_SKIPS consecutive skips --
+    boundary = np.where(~skip, idx, np.where(slot_pos == 0, idx - 1, -1))
+    run = idx - np.maximum.accumulate(boundary)
+    stop = run >= PLAYLIST_STOP_SKIPS
+    cs = np.cumsum(stop)
+    before = cs - stop - (cs - stop)[sess_first][slot_sess]
+    keep = before == 0
+    n_slots = np.bincount(slot_sess[keep], minlength=n_s)
+    kept = draws.take(keep)
+    return _slot_events(
+        world,
+        week,
+        None,
+        offset,
+        n_slots,
+        slot_user[keep],
+        track[keep],
+        skip[keep],
+        like[keep],
+        PLAYLIST,
+        first_session,
+        timing=(kept.ad_u, kept.frac, kept.gap, kept.ad_len, kept.like_at_u),
+    )
 
 
 def _empty_events() -> Events:
