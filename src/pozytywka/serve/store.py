@@ -861,7 +861,24 @@ class Store:
         os.replace(tmp, path)  # a new inode: a reader's stat sees the change
 
     def arm_stops(self, experiment: str, week_start: dt.date) -> dict[str, dt.datetime]:
-        """``arm -> stopped_at`` of the experiment's week (empty: both arms served)."""
+        """``arm -> stopped_at`` of the experiment's week (empty: both arms served).
+
+        On SQLite a plain read on the driver's connection (autocommit): a SQLAlchemy
+        transaction would start with ``BEGIN IMMEDIATE`` and wait for the writer, and
+        the playlists route calls this from the event loop."""
+        if self.dialect == "sqlite":
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute(
+                    "SELECT arm, stopped_at FROM arm_stops WHERE experiment = ? AND week_start = ?",
+                    (experiment, week_start.isoformat()),
+                )
+                rows = cur.fetchall()
+                cur.close()
+            finally:
+                raw.close()
+            return {arm: dt.datetime.fromisoformat(at) for arm, at in rows}
         q = select(arm_stops.c.arm, arm_stops.c.stopped_at).where(
             arm_stops.c.experiment == experiment, arm_stops.c.week_start == week_start
         )
