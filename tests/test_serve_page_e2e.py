@@ -92,14 +92,16 @@ def served(tmp_path_factory):
 def test_a_listener_sees_their_playlists_and_a_like_is_logged(served, tmp_path):
     from sqlalchemy import select
 
-    from pozytywka.experiment.assign import arm_of
+    from pozytywka.config import ABParams
+    from pozytywka.experiment.assign import ab_arm
     from pozytywka.serve.settings import Settings
     from pozytywka.serve.store import Store, events, requests
     from serve_support import TRACKS
 
     svc, store_path = served
     user = "listener-42"
-    arm = arm_of(user, "pozytywka-ab-v1", 0.5)
+    arm = ab_arm(user, ABParams())
+    assert arm != "H"  # in the experiment, not the global holdout
     with browser_page(tmp_path / "profile") as page:
         show_listener(page, svc.url, user)
         assert page.text_content("#arm") == arm
