@@ -76,4 +76,5 @@ def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
     held_events = store.events_frame(holdout_key(key), week_start, before)
     held_out = user_outcomes(held_events, held.assign(arm=HOLDOUT)[["user_id", "arm"]])
     result["holdout"] = holdout_readout(pd.concat([held_out, outcomes], ignore_index=True), arts.ab)
+    result["holdout"]["events"] = int(len(held_events))
     return result
