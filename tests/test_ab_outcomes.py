@@ -50,18 +50,29 @@ def test_user_outcomes_counts_only_counted_events_and_keeps_silent_users():
             ("u1", "s1", 5, "x", "skip"),
             ("u1", "s1", 10, "y", "play"),
             ("u1", "s1", 11, "y", "like"),
+            ("u1", "s4", 50, "y", "like"),  # a session without a play: not a session
+            ("u1", "s5", 60, "w", "play"),  # a second session with a play
             ("u2", "s2", 0, "z", "play"),  # not counted (organic)
             ("u9", "s9", 0, "z", "play"),  # not an assigned user
         ]
     )
     assignment = pd.DataFrame({"user_id": ["u3", "u1", "u2"], "arm": ["B", "A", "B"]})
-    counted = [True, True, True, True, False, True]
+    counted = [True, True, True, True, True, True, False, True]
     out = user_outcomes(ev, assignment, counted)
     assert list(out.columns) == OUTCOME_COLUMNS
+    zeros = {"plays": 0, "full_plays": 0, "skips": 0, "likes": 0, "sessions": 0}
     assert out.to_dict("records") == [
-        {"user_id": "u1", "arm": "A", "plays": 2, "full_plays": 1, "skips": 1, "likes": 1},
-        {"user_id": "u2", "arm": "B", "plays": 0, "full_plays": 0, "skips": 0, "likes": 0},
-        {"user_id": "u3", "arm": "B", "plays": 0, "full_plays": 0, "skips": 0, "likes": 0},
+        {
+            "user_id": "u1",
+            "arm": "A",
+            "plays": 3,
+            "full_plays": 2,
+            "skips": 1,
+            "likes": 2,
+            "sessions": 2,
+        },
+        {"user_id": "u2", "arm": "B", **zeros},
+        {"user_id": "u3", "arm": "B", **zeros},
     ]
 
 

@@ -117,6 +117,7 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
         "full_plays",
         "skips",
         "likes",
+        "sessions",
         "pre_plays",
         "pre_full_plays",
         "fav_on_shelf",

@@ -291,7 +291,9 @@ def test_degenerate_arms_give_nulls_not_nan():
     )
     m = analyse(outcomes, AB, "simulation")
     assert m["lift"] is None and m["p_value"] is None and m["mde"] is None
-    assert m["decision"] == "inconclusive"
+    assert m["fixed_horizon"]["decision"] == "inconclusive"
+    assert m["decision"] == "keep running"  # a look mid-run: the sequence cannot decide yet
+    assert analyse(outcomes, AB, "simulation", final=True)["decision"] == "inconclusive"
     assert m["arms"]["A"]["play_through_rate"] is None
     assert mde_relative(None, 1.0, 10, 10, 0.5, 0.05, 0.8) is None
 
@@ -320,7 +322,10 @@ def test_a_rate_that_rises_because_fewer_users_play_is_not_shipped():
     m = analyse(out, AB, "simulation")
     assert m["lift"] > 0 and m["p_value"] < AB.alpha
     assert m["secondary"]["full_plays_per_user"]["lift"] < 0
-    assert m["decision"] == "inconclusive" and "fewer listeners" in m["reason"]
+    fixed = m["fixed_horizon"]
+    assert fixed["decision"] == "inconclusive" and "fewer listeners" in fixed["reason"]
+    # the sequential read-out sees the same fall in reach: B is worse, keep A
+    assert m["decision"] == "keep A" and "reaches fewer listeners" in m["reason"]
 
 
 def aa_outcomes_with_covariates(seed: int, n: int, factor: float = 1.0) -> pd.DataFrame:

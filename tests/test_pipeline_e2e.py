@@ -213,6 +213,7 @@ def test_a_clone_pulls_from_a_local_remote_and_reproduces_from_pulled_data(pipel
         "evaluate_sets",
         "playlists",
         "ab_test",
+        "ab_peeking",
         "headline",
     }
 
@@ -236,6 +237,7 @@ def test_a_playlist_param_experiment_reruns_only_the_stages_after_it(pipeline):
             "evaluate_sets",
             "playlists",
             "ab_test",
+            "ab_peeking",
             "headline",
         }
         published = json.loads((repo / "reports/playlists/playlists.json").read_text())

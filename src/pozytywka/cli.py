@@ -36,6 +36,7 @@ STAGES = {
     "evaluate_sets": ("evaluate_sets", "the backtest's playlist sets: reach, capture@k"),
     "playlists": ("playlists", "build next week's popular playlists"),
     "ab_test": ("ab_test", "A/B simulation of baseline (A) vs CatBoost (B) playlists"),
+    "ab_peeking": ("ab_peeking", "A/A and planted-effect experiments looked at every day"),
     "skips_features": (
         "skips_features",
         "one row per play: skipped or not, features known at its start",

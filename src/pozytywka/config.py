@@ -153,6 +153,42 @@ class EvaluateParams:
 
 
 @dataclass(frozen=True)
+class ABSequentialParams:
+    """The always-valid read-out (``pozytywka.experiment.sequential``) and its horizon."""
+
+    # N*: listeners with plays (both arms) where the confidence sequence is tightest;
+    # set before the experiment to those expected by the planned horizon (GrowthBook's
+    # default is 5000)
+    tuning_n: float = _f(10000.0, lo=1.0)
+    planned_days: int = _f(7, lo=1, hi=365)  # the fixed-horizon read-out's day
+    max_days: int = _f(28, lo=1, hi=365)  # the stage stops here without a decision
+
+    def __post_init__(self) -> None:
+        if self.planned_days > self.max_days:
+            raise ParamError(
+                f"ab.sequential.planned_days ({self.planned_days}) must not exceed "
+                f"ab.sequential.max_days ({self.max_days})"
+            )
+
+
+@dataclass(frozen=True)
+class ABGuardrailParams:
+    """Non-inferiority margins (relative; B may be at most this much worse than A)."""
+
+    skip_rate: float = _f(0.05, lo=0.0, hi=1.0)  # skips / plays
+
+
+@dataclass(frozen=True)
+class ABPeekingParams:
+    """The A/A peeking simulation (``ab_peeking`` stage): its size and planted effect."""
+
+    runs: int = _f(12, lo=1, hi=1000)  # independent simulations of the whole horizon
+    splits: int = _f(25, lo=1, hi=1000)  # random splits of each run's listeners
+    dilution: float = _f(0.3, lo=0.0, hi=1.0)  # planted effect: B served to this share of B
+    looks_per_day: int = _f(24, lo=1, hi=288)  # the service's read-out: a look per batch
+
+
+@dataclass(frozen=True)
 class ABParams:
     salt: str = _f("pozytywka-ab-v1")
     split: float = _f(0.5, lo=0.01, hi=0.99)
@@ -164,6 +200,11 @@ class ABParams:
     holdout: float = _f(0.05, lo=0.0, hi=0.5)
     holdout_salt: str = _f("pozytywka-holdout-v1")
     bucket_version: int = _f(1, lo=1, hi=1000)  # bump to re-randomise everyone
+    # secondary metrics corrected together: holm (family-wise) or bh (false discovery rate)
+    correction: str = _f("holm", choices=("holm", "bh"))
+    sequential: ABSequentialParams = field(default_factory=ABSequentialParams)
+    guardrails: ABGuardrailParams = field(default_factory=ABGuardrailParams)
+    peeking: ABPeekingParams = field(default_factory=ABPeekingParams)
 
 
 # -- personal recommendations (issue 15, DESIGN §11) --------------------------------

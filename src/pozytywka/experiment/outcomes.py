@@ -1,4 +1,4 @@
-"""Per-user outcomes of an A/B week from its events: plays, full plays, skips, likes.
+"""Per-user outcomes of an A/B week from its events: plays, full plays, skips, likes, sessions.
 
 Both modes end here: the simulation's events (the behaviour model's week)
 and replay's events (a real dump's held-out week). Full plays follow
@@ -18,8 +18,8 @@ from numpy.typing import ArrayLike
 
 from ..plays import full_plays
 
-OUTCOME_COLUMNS = ["user_id", "arm", "plays", "full_plays", "skips", "likes"]
-_COUNTS = ["plays", "full_plays", "skips", "likes"]
+OUTCOME_COLUMNS = ["user_id", "arm", "plays", "full_plays", "skips", "likes", "sessions"]
+_COUNTS = ["plays", "full_plays", "skips", "likes", "sessions"]
 
 
 def mark_full_plays(events: pd.DataFrame) -> pd.Series:
@@ -65,6 +65,8 @@ def user_outcomes(
     events the experiment measures; full plays are decided on all events
     first. Users with no counted events get zeros: they were in the
     experiment all the same. Events of users not in ``assignment`` are ignored.
+    ``sessions``: the user's sessions with a counted play (the denominator of plays
+    per session; a live session is one served request).
     """
     events = events.reset_index(drop=True)
     full = mark_full_plays(events)
@@ -72,12 +74,17 @@ def user_outcomes(
         np.ones(len(events), dtype=bool) if counted is None else np.asarray(counted, dtype=bool),
         index=events.index,
     )
-    ev = events.loc[keep, ["user_id", "event_type"]].copy()
+    ev = events.loc[keep, ["user_id", "event_type", "session_id"]].copy()
     ev["user_id"] = ev["user_id"].astype(str)
     ev["plays"] = ev["event_type"].eq("play").astype("int64")
     ev["full_plays"] = full.loc[keep].astype("int64")
     ev["skips"] = ev["event_type"].eq("skip").astype("int64")
     ev["likes"] = ev["event_type"].eq("like").astype("int64")
+    # the first counted play of each (user, session) marks a session with a play
+    first_play = ~ev.loc[ev["plays"] == 1].duplicated(["user_id", "session_id"])
+    ev["sessions"] = 0
+    ev.loc[first_play.index[first_play.to_numpy()], "sessions"] = 1
+    ev = ev.drop(columns="session_id")
     per_user = ev.groupby("user_id", sort=True)[_COUNTS].sum()
     out = assignment[["user_id", "arm"]].copy()
     out["user_id"] = out["user_id"].astype(str)

@@ -13,6 +13,7 @@ LABELS = {
     "likes_per_user": "likes per user",
     "skips_per_user": "skips per user",
     "full_plays_per_user": "full plays per user",
+    "plays_per_session": "plays per session",
 }
 # each panel's y axis: what is counted, over whom (docs/definitions.md, "Per-arm metrics")
 UNITS = {
@@ -97,38 +98,63 @@ def too_few_users_message(seq: pd.DataFrame, min_users: int = SEQUENTIAL_MIN_USE
 
 
 def sequential_figure(seq: pd.DataFrame, confidence: float):
-    """The primary metric's lift and interval after each day of the week.
+    """The primary metric's lift after each day: the always-valid confidence sequence
+    narrowing day by day, and the fixed-horizon interval beside it (valid on the
+    planned day only). The day of the sequential decision is marked.
 
     With almost no users in an arm (:func:`too_few_users_message`) the figure
     holds that one line instead of an empty frame.
     """
-    fig, ax = new_figure(width=7.0, height=3.8)
+    fig, ax = new_figure(width=7.5, height=3.9)
     message = too_few_users_message(seq)
     if message:
         ax.axis("off")
         ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=10)
         fig.tight_layout()
         return fig
+    if "cs_low" in seq:
+        cs = seq.dropna(subset=["cs_low", "cs_high"])
+        if len(cs):
+            ax.fill_between(
+                cs["day"],
+                cs["cs_low"],
+                cs["cs_high"],
+                alpha=0.18,
+                color=MODEL_COLOURS["B"],
+                label=f"{confidence:.0%} confidence sequence (always valid)",
+            )
     ok = seq.dropna(subset=["lift", "ci_low", "ci_high"])
     if len(ok):
-        ax.fill_between(
+        ax.plot(
             ok["day"],
             ok["ci_low"],
-            ok["ci_high"],
-            alpha=0.25,
-            color=MODEL_COLOURS["B"],
-            label=f"{confidence:.0%} interval",
+            "--",
+            color="grey",
+            linewidth=0.9,
+            label=f"{confidence:.0%} fixed-horizon interval (planned day only)",
         )
+        ax.plot(ok["day"], ok["ci_high"], "--", color="grey", linewidth=0.9)
         ax.plot(ok["day"], ok["lift"], "o-", color=MODEL_COLOURS["B"], label="lift B/A - 1")
+    if "decision" in seq:
+        done = seq[seq["decision"] != "keep running"]
+        if len(done):
+            first = done.iloc[0]
+            ax.axvline(first["day"], color="black", linestyle=":", linewidth=1.0)
+            ax.annotate(
+                f"{first['decision']} (day {int(first['day'])})",
+                (first["day"], 1.0),
+                xycoords=("data", "axes fraction"),
+                ha="right",
+                va="top",
+                fontsize=8,
+            )
     ax.axhline(0.0, color="black", linewidth=0.8)
-    ax.set_xlabel("day of the week (cumulative data)")
+    ax.set_xlabel("day of the experiment (cumulative data)")
     ax.set_ylabel("lift of the play-through rate,\nB / A − 1")
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
-    ax.set_xticks(range(1, 8))
-    ax.set_title(
-        "Lift as the days accrue (fixed-horizon intervals: valid on the last day only)", fontsize=9
-    )
-    ax.legend(loc="best")
+    ax.set_xticks(list(seq["day"]))
+    ax.set_title("Lift as the days accrue: the sequence may be read every day", fontsize=9)
+    ax.legend(loc="best", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -166,6 +192,44 @@ def _effect(c: dict) -> str:
 
 def _num(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _sequential_lines(metrics: dict) -> list[str]:
+    """The always-valid read-out, the multiplicity correction and the guardrails in words."""
+    lines = []
+    seq = metrics.get("sequential")
+    if seq:
+        days = metrics.get("days") or {}
+        when = f" on day {seq['day']} (of at most {days.get('max')})" if seq.get("day") else ""
+        cs = (
+            f"lift {_pct(seq.get('lift'))}, {1 - metrics['alpha']:.0%} confidence sequence "
+            f"[{_pct(seq.get('cs_low'))}, {_pct(seq.get('cs_high'))}], always-valid "
+            f"p = {fmt_p(seq.get('p_value'))}"
+            if seq.get("lift") is not None
+            else "no estimate"
+        )
+        lines += [
+            "",
+            f"Always-valid read-out ({seq['method']}; N* = {seq['tuning_n']:g}): "
+            f"**{seq['decision']}**{when}: {cs}. It may be read every day; the decision "
+            "above is this one.",
+        ]
+        fixed = metrics.get("fixed_horizon")
+        if fixed:
+            planned = f" (day {days['planned']})" if days.get("planned") else ""
+            lines += [
+                "",
+                f"Fixed-horizon read-out at the planned horizon{planned}: {fixed['decision']} "
+                f"({fixed['reason']}). Valid only when read once, on that day.",
+            ]
+    mult = metrics.get("multiplicity")
+    if mult:
+        moved = ", ".join(LABELS.get(m, m.replace("_", " ")) for m in mult["moved"]) or "none"
+        name = "Holm" if mult["method"] == "holm" else "Benjamini-Hochberg"
+        lines += ["", f"Secondary metrics that moved after the {name} correction: {moved}."]
+    for g in (metrics.get("guardrails") or {}).values():
+        lines += ["", f"Guardrail ({g['status']}): {g['note']}."]
+    return lines
 
 
 def summary_markdown(metrics: dict, context: dict) -> str:
@@ -212,6 +276,7 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         lines.append(
             f"| {LABELS.get(m, m)} | {_num(s['mean_a'])} | {_num(s['mean_b'])} | {_effect(s)} |"
         )
+    lines += _sequential_lines(metrics)
     lines += [
         "",
         "Relative lifts: delta method on log(B/A), with its matching z-test; where a lift "
@@ -246,3 +311,49 @@ def summary_markdown(metrics: dict, context: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+#: The read-outs of the peeking table, in the plot's order, with their labels.
+PEEKING_READOUTS = {
+    "fixed_once": "fixed horizon,\nread once (day 7)",
+    "fixed_daily": "fixed horizon,\nread daily",
+    "fixed_batch": "fixed horizon,\nread every batch",
+    "sequential_daily": "sequence,\nread daily",
+    "sequential_batch": "sequence,\nread every batch",
+}
+
+
+def peeking_figure(table: pd.DataFrame, alpha: float, note: str = ""):
+    """False-positive rate (A/A) and power (planted effects) per read-out, with intervals."""
+    if table.empty:
+        return message_figure("A/A experiments with peeking", note or "No experiments to show.")
+    kinds = list(dict.fromkeys(table["kind"]))
+    fig, axes = new_figure(width=5.4 * len(kinds), height=4.0, ncols=len(kinds))
+    axes = list(axes) if len(kinds) > 1 else [axes]
+    for ax, kind in zip(axes, kinds, strict=True):
+        rows = table[table["kind"] == kind].set_index("readout")
+        order = [r for r in PEEKING_READOUTS if r in rows.index]
+        y = rows.loc[order, "rate"].to_numpy(dtype=float)
+        lo = rows.loc[order, "rate_ci_low"].to_numpy(dtype=float)
+        hi = rows.loc[order, "rate_ci_high"].to_numpy(dtype=float)
+        colours = [MODEL_COLOURS["B"] if r.startswith("sequential") else "grey" for r in order]
+        ax.bar(range(len(order)), y, color=colours, alpha=0.7)
+        ax.errorbar(
+            range(len(order)), y, yerr=[y - lo, hi - y], fmt="none", color="black", capsize=4
+        )
+        ax.set_xticks(range(len(order)))
+        ax.set_xticklabels([PEEKING_READOUTS[r] for r in order], fontsize=6.5)
+        if kind == "A/A":
+            ax.axhline(alpha, color="red", linewidth=1.0, linestyle="--", label=f"alpha {alpha}")
+            ax.set_title("A/A: false-positive rate (stopped at first significant look)", fontsize=8)
+            ax.legend(fontsize=7)
+        else:
+            days = rows.loc[order, "mean_days"].tolist()
+            for i, d in enumerate(days):
+                if d is not None and not pd.isna(d):
+                    ax.text(i, y[i] + 0.02, f"{d:.1f} d", ha="center", fontsize=7)
+            ax.set_title(f"{kind}: power (ship B) and mean days to it", fontsize=8)
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+        ax.set_ylim(0, 1.05)
+    fig.tight_layout()
+    return fig

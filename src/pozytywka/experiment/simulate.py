@@ -78,3 +78,29 @@ def simulate_ab_week(
     served = served_mapping(assignment, served_by_arm)
     events = simulate_week(world, week=week, served=served, seed=seed)
     return events.reset_index(drop=True)
+
+
+def experiment_week_seed(seed: int, k: int) -> int:
+    """The behaviour model's seed for week ``k`` (0-based) of a longer experiment.
+
+    Week 0 uses ``seed`` itself (so a one-week run is what it always was); later weeks
+    a seed derived from ``(seed, k)`` by numpy's ``SeedSequence`` (independent draws).
+    """
+    if k == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0])
+
+
+def shift_experiment_week(events: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Week ``k``'s events moved ``7 k`` days on, session ids prefixed ``e{k}-`` (k > 0).
+
+    The published playlists stay on the shelf after the planned week: week ``k`` of the
+    experiment replays the published week's behaviour model with fresh draws
+    (:func:`experiment_week_seed`), dated after the weeks before it.
+    """
+    if k == 0:
+        return events
+    out = events.copy()
+    out["timestamp"] = pd.to_datetime(out["timestamp"]) + pd.Timedelta(days=7 * k)
+    out["session_id"] = f"e{k}-" + out["session_id"].astype(str)
+    return out

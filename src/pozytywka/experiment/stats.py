@@ -70,10 +70,20 @@ from scipy import stats
 
 from ..config import ABParams
 from .cuped import PRE_COLUMNS, covariate_matrix, cuped_adjust
+from .guardrails import ratio_guardrail
+from .multitest import adjust, ratio_compare
+from .sequential import METHOD, cs_rho, sequential_compare
 
 PRIMARY = "play_through_rate"
 SECONDARY = ("likes_per_user", "skips_per_user", "full_plays_per_user")
 METRICS = (PRIMARY, *SECONDARY)
+#: The ratio metric reported beside the per-user ones (delta method: :mod:`.multitest`).
+RATIO_METRIC = "plays_per_session"
+#: The secondary metrics corrected together for multiplicity (``ab.correction``); the
+#: primary keeps its full alpha and ``full_plays_per_user`` is the reach guardrail.
+FAMILY = ("likes_per_user", "skips_per_user", RATIO_METRIC)
+#: Decisions of the sequential read-out; "inconclusive" ends a run at its maximum horizon.
+KEEP_RUNNING = "keep running"
 #: The per-arm keys of ``metrics/ab.json`` (DESIGN §6), besides ``users``.
 ARM_METRICS = (PRIMARY, "likes_per_user", "skips_per_user")
 #: SRM is flagged at this p-value: the usual conservative threshold, because a
@@ -434,8 +444,204 @@ def cuped_comparison(outcomes: pd.DataFrame, ab: ABParams) -> dict | None:
     }
 
 
-def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
-    """Everything ``metrics/ab.json`` holds, from the per-user outcomes."""
+def _ratio_values(outcomes: pd.DataFrame, num: str, den: str) -> dict[str, tuple]:
+    """Per arm, the per-user numerator and denominator arrays of a ratio metric."""
+    out = {}
+    for arm in ("A", "B"):
+        rows = outcomes[outcomes["arm"] == arm]
+        out[arm] = (rows[num].to_numpy("float64"), rows[den].to_numpy("float64"))
+    return out
+
+
+def secondary_metrics(
+    outcomes: pd.DataFrame, comparisons: dict[str, Comparison], ab: ABParams
+) -> tuple[dict, dict]:
+    """``(secondary, multiplicity)`` of ``ab.json``.
+
+    ``secondary``: each secondary per-user metric's comparison (:data:`COMPARISON_KEYS`)
+    and plays per session (a ratio metric, delta method: :func:`.multitest.ratio_compare`);
+    the metrics of :data:`FAMILY` gain ``p_adjusted`` (``ab.correction``: Holm or
+    Benjamini-Hochberg over the family) and ``moved`` (``p_adjusted < alpha``).
+    ``multiplicity``: the method, the family and the metrics that moved after correction.
+    """
+    secondary = {
+        m: {k: v for k, v in comparisons[m].as_dict().items() if k in COMPARISON_KEYS}
+        for m in SECONDARY
+    }
+    ratio = _ratio_values(outcomes, "plays", "sessions") if "sessions" in outcomes else None
+    if ratio is not None:
+        r = ratio_compare(*ratio["A"], *ratio["B"], ab.alpha)
+        secondary[RATIO_METRIC] = {
+            **{k: _r(v) for k, v in r.items() if k not in ("p_value", "se_log")},
+            "p_value": _r_sig(r["p_value"]),
+            "lift_defined": r["lift"] is not None,
+            "test": "delta_method_ratio_z" if r["p_value"] is not None else None,
+        }
+    family = [m for m in FAMILY if m in secondary]
+    raw = {
+        m: (
+            comparisons[m].p_value
+            if m in comparisons
+            else ratio_compare(*ratio["A"], *ratio["B"], ab.alpha)["p_value"]
+        )
+        for m in family
+    }
+    adjusted = adjust(raw, ab.correction)
+    for m in family:
+        secondary[m]["p_adjusted"] = _r_sig(adjusted[m])
+        secondary[m]["moved"] = adjusted[m] is not None and adjusted[m] < ab.alpha
+    multiplicity = {
+        "method": ab.correction,
+        "family": family,
+        "moved": [m for m in family if secondary[m]["moved"]],
+        "note": "the primary metric keeps its full alpha; the family's p-values are "
+        + (
+            "Holm-adjusted (family-wise error)"
+            if ab.correction == "holm"
+            else "Benjamini-Hochberg-adjusted (false discovery rate)"
+        ),
+    }
+    return secondary, multiplicity
+
+
+def guardrail_checks(outcomes: pd.DataFrame, ab: ABParams, extra: dict | None = None) -> dict:
+    """The declared guardrails' verdicts (:mod:`.guardrails`): the skip rate from the
+    outcomes, plus ``extra`` ones computed elsewhere (the keys of
+    :func:`.guardrails.non_inferiority`)."""
+    ratio = _ratio_values(outcomes, "skips", "plays")
+    seq = ab.sequential
+    out = {
+        "skip_rate": ratio_guardrail(
+            "skip rate", *ratio["A"], *ratio["B"], ab.guardrails.skip_rate, ab.alpha, seq.tuning_n
+        )
+    }
+    out.update(extra or {})
+    return out
+
+
+def sequential_decide(
+    primary: dict,
+    reach: dict,
+    guardrails: dict,
+    srm_p: float | None,
+    alpha: float,
+    final: bool,
+    too_few: str = "",
+) -> tuple[str, str]:
+    """``(decision, why)`` from the always-valid read-out at one look.
+
+    ``too_few``: the reason in words when an arm has too few listeners to compare
+    (the counts, from :func:`decide`).
+
+    ``primary``/``reach``: :class:`.sequential.SequentialResult` dicts of the primary
+    metric and of full plays per user. In order: an SRM voids the experiment
+    ("inconclusive"); a CS of the primary metric below 0 is "keep A"; above 0 it is
+    "ship B" unless B reaches fewer listeners (the reach CS below 0: "keep A") or a
+    guardrail has not passed (failed: "keep A"; not shown yet: "keep running", or
+    "keep A" at the maximum horizon), each named with its change; a CS holding 0 is
+    "keep running", or "inconclusive" when ``final`` (the maximum horizon).
+    """
+    if srm_p is not None and srm_p < SRM_ALPHA:
+        return "inconclusive", (
+            f"sample ratio mismatch (SRM p = {srm_p:.2g} < {SRM_ALPHA}): the arms are not "
+            "the planned random split, so the comparison is not trustworthy"
+        )
+    lift = primary.get("lift")
+    if lift is not None:
+        effect = (
+            f"play-through rate lift {lift:+.2%} (always-valid {1 - alpha:.0%} CS "
+            f"{primary['cs_low']:+.2%} to {primary['cs_high']:+.2%}, p = {primary['p_value']:.2g})"
+        )
+        lo, hi = primary["cs_low"], primary["cs_high"]
+    elif primary.get("abs_cs_low") is not None:
+        effect = (
+            f"play-through rate difference {primary['diff']:+.4f} (always-valid CS "
+            f"{primary['abs_cs_low']:+.4f} to {primary['abs_cs_high']:+.4f})"
+        )
+        lo, hi = primary["abs_cs_low"], primary["abs_cs_high"]
+    else:
+        why = too_few or (
+            "too few listeners with plays in an arm to compare (2+ per arm, with some spread)"
+        )
+        return ("inconclusive", why) if final else (KEEP_RUNNING, why)
+    if hi < 0:
+        return "keep A", f"{effect}: B is worse"
+    if lo <= 0:
+        if final:
+            return "inconclusive", f"{effect} still holds 0 at the maximum horizon; keep A"
+        return KEEP_RUNNING, f"{effect} holds 0: no decision yet"
+    reach_hi = reach.get("cs_high") if reach.get("lift") is not None else reach.get("abs_cs_high")
+    if reach_hi is not None and reach_hi < 0:
+        fell = reach.get("lift")
+        fell = f"{fell:+.2%}" if fell is not None else f"{reach['diff']:+.4f}"
+        return (
+            "keep A",
+            f"{effect}, but full plays per user fell ({fell}): B reaches fewer listeners",
+        )
+    failed = [g for g in guardrails.values() if g["status"] == "fail"]
+    pending = [g for g in guardrails.values() if g["status"] != "pass"]
+    if failed:
+        return "keep A", f"{effect}, but a guardrail failed: " + "; ".join(
+            g["note"] for g in failed
+        )
+    if pending:
+        notes = "; ".join(g["note"] for g in pending)
+        if final:
+            return (
+                "keep A",
+                f"{effect}, but a guardrail did not pass by the maximum horizon: {notes}",
+            )
+        return KEEP_RUNNING, f"{effect}; waiting on a guardrail: {notes}"
+    return "ship B", f"{effect}; guardrails within their margins"
+
+
+def sequential_read(
+    outcomes: pd.DataFrame,
+    ab: ABParams,
+    srm_p: float | None,
+    final: bool,
+    extra_guardrails: dict | None = None,
+    too_few: str = "",
+) -> tuple[dict, dict]:
+    """``(sequential, guardrails)`` of ``ab.json`` at one look (the CS is valid at any)."""
+    seq = ab.sequential
+    primary = sequential_compare(
+        *per_user_values(outcomes, PRIMARY).values(), ab.alpha, seq.tuning_n
+    ).as_dict()
+    reach = sequential_compare(
+        *per_user_values(outcomes, "full_plays_per_user").values(), ab.alpha, seq.tuning_n
+    ).as_dict()
+    guardrails = guardrail_checks(outcomes, ab, extra_guardrails)
+    decision, why = sequential_decide(primary, reach, guardrails, srm_p, ab.alpha, final, too_few)
+    block = {
+        "method": METHOD,
+        "alpha": ab.alpha,
+        "tuning_n": seq.tuning_n,
+        "rho": _r(cs_rho(ab.alpha, seq.tuning_n)),
+        **primary,
+        "decision": decision,
+        "reason": why,
+    }
+    return block, guardrails
+
+
+def analyse(
+    outcomes: pd.DataFrame,
+    ab: ABParams,
+    mode: str,
+    *,
+    final: bool = False,
+    extra_guardrails: dict | None = None,
+) -> dict:
+    """Everything ``metrics/ab.json`` holds, from the per-user outcomes of one look.
+
+    The DESIGN §6 keys (``lift``, ``ci_low``, ``p_value``...) are the fixed-horizon
+    read-out, valid when this look is the planned one; ``fixed_horizon`` holds its
+    decision. ``sequential`` is the always-valid read-out at this look and makes
+    ``decision``/``reason`` (:func:`sequential_decide`; ``final``: this is the last
+    look, so no "keep running"). ``secondary`` and ``multiplicity``:
+    :func:`secondary_metrics`; ``guardrails``: :func:`guardrail_checks`.
+    """
     sizes = outcomes["arm"].value_counts()
     n_a, n_b = int(sizes.get("A", 0)), int(sizes.get("B", 0))
     comparisons = {
@@ -443,7 +649,10 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
     }
     primary = comparisons[PRIMARY]
     srm = srm_p_value(n_a, n_b, ab.split)
-    decision, why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"], mode)
+    fixed, fixed_why = decide(primary, srm, ab.alpha, comparisons["full_plays_per_user"], mode)
+    too_few = fixed_why if primary.p_value is None or primary.diff is None else ""
+    sequential, guardrails = sequential_read(outcomes, ab, srm, final, extra_guardrails, too_few)
+    secondary, multiplicity = secondary_metrics(outcomes, comparisons, ab)
     cuped = cuped_comparison(outcomes, ab)
 
     def arm(which: str, n: int) -> dict:
@@ -465,8 +674,11 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
         # Extras (DESIGN §6 allows more keys; the ones above are the contract).
         "mode": mode,
         "mode_note": MODE_NOTES.get(mode, mode),
-        "decision": decision,
-        "reason": why,
+        "decision": sequential["decision"],
+        "reason": sequential["reason"],
+        "fixed_horizon": {"decision": fixed, "reason": fixed_why},
+        "sequential": sequential,
+        "guardrails": guardrails,
         "alpha": ab.alpha,
         "power": ab.power,
         "split": ab.split,
@@ -479,38 +691,40 @@ def analyse(outcomes: pd.DataFrame, ab: ABParams, mode: str) -> dict:
         "abs_ci_high": _r(primary.abs_ci_high),
         "abs_p_value": _r_sig(primary.abs_p_value),
         "users_with_plays": {"A": primary.n_a, "B": primary.n_b},
-        "secondary": {
-            m: {k: v for k, v in comparisons[m].as_dict().items() if k in COMPARISON_KEYS}
-            for m in SECONDARY
-        },
+        "secondary": secondary,
+        "multiplicity": multiplicity,
         **({"cuped": cuped} if cuped is not None else {}),
     }
 
 
-def sequential_view(daily: dict[int, pd.DataFrame], ab: ABParams) -> pd.DataFrame:
-    """Lift and interval of the primary metric after each day of the week.
+def sequential_looks(outcomes: pd.DataFrame, ab: ABParams, day: int, final: bool) -> dict:
+    """One row of ``reports/ab/sequential.csv``: the primary metric after ``day`` days.
 
-    A look at the experiment before its planned end: the interval is the
-    fixed-horizon one and is only valid on the last day (peeking inflates
-    false positives), which the plot says.
+    ``lift``/``ci_low``/``ci_high``/``p_value``: the fixed-horizon read-out (valid only
+    on the planned day: looked at every day it inflates false positives);
+    ``cs_low``/``cs_high``/``cs_p_value``: the always-valid confidence sequence
+    (:mod:`.sequential`), valid at every look; ``decision``: the sequential decision
+    at this look (:func:`sequential_decide`).
     """
-    rows = []
-    for day, outcomes in sorted(daily.items()):
-        c = compare(*per_user_values(outcomes, PRIMARY).values(), PRIMARY, ab.alpha, ab.power)
-        rows.append(
-            {
-                "day": int(day),
-                "users_a": c.n_a,
-                "users_b": c.n_b,
-                "ptr_a": _r(c.mean_a),
-                "ptr_b": _r(c.mean_b),
-                "lift": _r(c.lift),
-                "ci_low": _r(c.ci_low),
-                "ci_high": _r(c.ci_high),
-                "p_value": _r_sig(c.p_value),
-            }
-        )
-    return pd.DataFrame(rows)
+    c = compare(*per_user_values(outcomes, PRIMARY).values(), PRIMARY, ab.alpha, ab.power)
+    sizes = outcomes["arm"].value_counts()
+    srm = srm_p_value(int(sizes.get("A", 0)), int(sizes.get("B", 0)), ab.split)
+    block, _ = sequential_read(outcomes, ab, srm, final)
+    return {
+        "day": int(day),
+        "users_a": c.n_a,
+        "users_b": c.n_b,
+        "ptr_a": _r(c.mean_a),
+        "ptr_b": _r(c.mean_b),
+        "lift": _r(c.lift),
+        "ci_low": _r(c.ci_low),
+        "ci_high": _r(c.ci_high),
+        "p_value": _r_sig(c.p_value),
+        "cs_low": block["cs_low"],
+        "cs_high": block["cs_high"],
+        "cs_p_value": block["p_value"],
+        "decision": block["decision"],
+    }
 
 
 def arm_intervals(outcomes: pd.DataFrame, alpha: float) -> pd.DataFrame:

@@ -62,6 +62,11 @@ class PublishedRecs:
     def max_k(self) -> int:
         return max((len(t) for t, _ in self.lists.values()), default=len(self.fallback))
 
+    def knows(self, user_id: str) -> bool:
+        """True when ``user_id`` has a published list (a listener of the dump); an unknown
+        one gets the :attr:`fallback` chart."""
+        return any((str(user_id), arm) in self.lists for arm in ARMS)
+
     def recommend(self, user_id: str, k: int, arm: str) -> tuple[list[str], str]:
         """(the first ``k`` track ids for ``user_id`` in ``arm``, source).
 

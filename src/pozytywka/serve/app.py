@@ -9,7 +9,9 @@ swaps in a new week. One
 router per concern under :mod:`.routers`. Every error answers
 ``{"detail": [...]}``, one line per problem: 422 for a request that fails
 validation (one line per bad item), 415 for a JSON body sent as another media
-type, and the routes' own 401/404/405/409/503.
+type, the routes' own 401/404/405/409/503, and 503 with a ``Retry-After`` for a
+failure of the store (:class:`.store.StoreUnavailable`, or a driver error that
+escaped the store's methods), counted in ``pozytywka_store_errors_total``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import InternalError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import PozytywkaError
@@ -56,7 +60,7 @@ from .routers import (
 from .schemas import ID_PATTERN, ID_RULE
 from .security import SecurityHeadersMiddleware
 from .settings import Settings, settings_from_env
-from .store import Store
+from .store import RETRY_AFTER_S, Store, StoreUnavailable, store_problem
 from .supervisor import exit_with_supervisor, ignore_reload_signal, supervisor_pid
 
 log = logging.getLogger(__name__)
@@ -227,6 +231,23 @@ def create_app(
         return JSONResponse(
             status_code=exc.status_code, content={"detail": lines}, headers=exc.headers
         )
+
+    def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        """503 ``{"detail": [reason]}`` with ``Retry-After``, counted per operation and reason."""
+        if isinstance(exc, StoreUnavailable):
+            code, reason, op = exc.code, exc.reason, exc.op or "other"
+        else:  # a driver error raised outside the store's guarded methods
+            (code, reason), op = store_problem(exc), "other"
+        metrics.store_errors.labels(op, code).inc()
+        log.warning("%s %s: 503, %s", request.method, request.url.path, reason)
+        return JSONResponse(
+            status_code=503,
+            content={"detail": [reason]},
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
+
+    for failure in (StoreUnavailable, OperationalError, InternalError, PoolTimeout):
+        app.add_exception_handler(failure, store_unavailable)
 
     for module in (health, playlists, skips, recs, events, experiments, admin, monitoring):
         app.include_router(module.router)

@@ -122,6 +122,13 @@ SQL_TOP_ARTIST = """
     LIMIT 1
 """
 
+SQL_TRACK_NAMES = """
+SELECT t.track_id, t.name, a.name AS artist
+FROM tracks t LEFT JOIN artists a ON a.artist_id = t.artist_id
+WHERE list_contains(?, t.track_id)
+ORDER BY t.track_id
+"""
+
 
 class Catalogue:
     """The catalogue's Parquet tables, copied into a private in-memory DuckDB database.
@@ -218,6 +225,14 @@ class Catalogue:
         """The artist with the most tracks in ``genre`` released in ``year`` (ties: by name)."""
         rows = self._dicts(SQL_TOP_ARTIST, [self.check_genre(genre), self.check_year(year)])
         return rows[0] if rows else None
+
+    def track_names(self, track_ids: list[str]) -> dict[str, tuple[str | None, str | None]]:
+        """``track_id -> (name, artist)`` for the catalogue's tracks among ``track_ids``
+        (an id the catalogue does not hold is absent; the demo page names tracks with it)."""
+        if not track_ids:
+            return {}
+        rows = self._all(SQL_TRACK_NAMES, [sorted(set(track_ids))])
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def close(self) -> None:
         self._con.close()

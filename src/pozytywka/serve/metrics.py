@@ -18,6 +18,10 @@ do not share counts. Names (all prefixed ``pozytywka_``):
 - ``store_write_seconds{op}`` (histogram): one write of the store, from its being
   queued to its transaction's commit, so the group commit's wait is in it (a sample
   per request, not per transaction: ``serve``, ``add_events``, ``register_artifacts``);
+- ``store_errors_total{op, reason}``: store failures, each a 503 (``op``: ``serve``,
+  ``add_events``, ``read``, ``register``; ``probe`` for a failed ``/readyz`` check;
+  ``reason``: ``StoreUnavailable.code``, e.g. ``locked``, ``full``, ``read_only``,
+  ``missing``, ``unreachable``, ``timeout``);
 - ``live_artifacts_info{experiment, week_start, model_a, version_a, model_b, version_b}``:
   the week and model versions being served (an info metric, value 1); swapped by
   ``POST /admin/reload``; ``reloads_total{result}``: reload attempts (``ok``/``rejected``).
@@ -111,6 +115,9 @@ class ServiceMetrics:
             "store_write_seconds", "One write transaction of the store, commit included", "op"
         )
         self.reloads = counter("reloads", "POST /admin/reload attempts", "result")
+        self.store_errors = counter(
+            "store_errors", "Store failures (each a 503, or a failed /readyz)", "op", "reason"
+        )
         if self.multiprocess:
             self.live_gauge = Gauge(
                 f"{PREFIX}_live_artifacts_info",

@@ -57,12 +57,20 @@ class PostgresServer:
             str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user,
             "--auth=trust", "-E", "UTF8", "--no-sync",
         )  # fmt: skip
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the server on its cluster (again, after :meth:`halt`)."""
         opts = f"-h 127.0.0.1 -p {self.port} -k {self.dir} -F"
         self._run(
             str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts,
             "-l", str(self.dir / "log"), "-w", "start",
         )  # fmt: skip
         return self
+
+    def halt(self) -> None:
+        """Stop the server, keeping its cluster (a lost database server; :meth:`resume`)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         try:

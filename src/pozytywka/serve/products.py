@@ -187,6 +187,7 @@ def read_skips(store: Store, live: ProductLive, week: dt.date) -> dict:
         "unit": "listener (mean over their scored plays with an outcome)",
         "predictions_with_outcome": int(len(frame)),
         "listeners": int(len(per_user)),
+        "listeners_exposed": int(len(store.exposures_frame(SKIPS, week))),
         "excluded_both_arms": int(both.sum() // 2),
         "log_loss": _compare_block(per_user, "log_loss", live.ab, (0.0, None)),
         "accuracy": _compare_block(per_user, "correct", live.ab, (0.0, 1.0)),

@@ -13,6 +13,12 @@ arms (the split changed mid-week) is left out and counted in
 ``excluded_both_arms``. Listeners exposed with no events count with zeros, as
 in the simulation.
 
+The read-out is meant to be refreshed while the week runs, so its ``decision``
+comes from the always-valid confidence sequence (:mod:`pozytywka.experiment.sequential`),
+which keeps its error rate however often it is read: "keep running" until the
+sequence excludes 0 and the guardrails pass. The fixed-horizon interval (``lift``,
+``ci_low``, ``ci_high``, ``p_value``) is valid at the planned horizon only.
+
 Kill switch (:mod:`.killswitch`): when an arm of the week was stopped, only
 exposures, requests and events before the stop are read (the experiment as it
 was when it ended); ``stopped`` says which arm, when, and how many exposed

@@ -148,6 +148,28 @@ class ExperimentResults(BaseModel):
     p_value: float | None = Field(description="Welch t-test p-value")
     srm_p_value: float | None = Field(description="Sample-ratio check against the split")
     mde: float | None = Field(description="Minimum detectable relative effect at the power")
+    decision: str | None = Field(
+        None,
+        description="From the always-valid read-out: 'ship B', 'keep A', 'keep running' "
+        "(no decision yet) or 'inconclusive' (sample ratio mismatch)",
+    )
+    reason: str | None = Field(None, description="The decision in words, with the numbers")
+    sequential: dict | None = Field(
+        None,
+        description="Asymptotic confidence sequence of the lift (valid however often the "
+        "read-out is refreshed): lift, cs_low, cs_high, always-valid p_value, n, rho",
+    )
+    fixed_horizon: dict | None = Field(
+        None, description="The fixed-horizon decision: valid only at the planned horizon"
+    )
+    guardrails: dict | None = Field(
+        None,
+        description="Non-inferiority verdict per guardrail (status pass / fail / not shown, "
+        "change, CS, margin)",
+    )
+    multiplicity: dict | None = Field(
+        None, description="Correction of the secondary metrics (Holm or BH) and which moved"
+    )
     listeners_exposed: int = Field(description="Listeners with an exposure in the week")
     excluded_both_arms: int = Field(
         description="Listeners served both arms in the week: left out of the analysis"

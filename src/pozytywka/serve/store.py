@@ -45,13 +45,36 @@ means the rows are on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
 ``synchronous_commit``). Served requests that arrive together share one
 transaction, and so do event batches (group commit, :mod:`.group_commit`). On
 SQLite, write transactions start with ``BEGIN IMMEDIATE`` (a writer waits instead
-of failing to upgrade a read lock), foreign keys are switched on per connection,
-and the journal is WAL (readers never block the writer). The serving writers of
-several processes on one SQLite file (``pozytywka serve --workers 2``) take turns
-on an ``flock`` of ``<file>-writelock``: the kernel wakes the next writer when the
-lock is free, where SQLite's busy handler polls with sleeps of up to 100 ms (p99
-of ``GET /v1/playlists`` at 32 clients: 2.5 s without the lock in one of two runs,
-46 ms with it). Times are naive UTC.
+of failing to upgrade a read lock) and reads with a plain (deferred) ``BEGIN``: in
+WAL mode a reader takes no lock, so readers never wait for a writer (an outside
+one included) nor block one. Foreign keys are switched on per connection. The
+serving writers of several processes on one SQLite file (``pozytywka serve
+--workers 2``) take turns on an ``flock`` of ``<file>-writelock``: the kernel
+wakes the next writer when the lock is free, where SQLite's busy handler polls
+with sleeps of up to 100 ms (p99 of ``GET /v1/playlists`` at 32 clients: 2.5 s
+without the lock in one of two runs, 46 ms with it). Times are naive UTC.
+
+Failures of the store: every operation raises :class:`StoreUnavailable` with a
+short code and a one-line reason (:func:`store_problem`) instead of a driver
+error, and within a bounded time: a write waits at most ``BUSY_TIMEOUT_S`` for
+SQLite's write lock, and a request at most ``WRITE_DEADLINE_S`` for its commit,
+whatever holds it up; PostgreSQL connects within ``PG_CONNECT_TIMEOUT_S`` and
+waits for a row lock at most ``BUSY_TIMEOUT_S``. Before each transaction on a
+SQLite file (:meth:`Store._preflight`) the file must exist (a removed folder is
+a 503, not rows written into a deleted file, nor a new empty log) and its
+``-shm`` must be writable: SQLite maps the ``-shm`` into memory, and touching
+the map of a file made immutable is a SIGBUS that kills the process (reproduced
+with ``chattr +i``). A file put back under the store's name by a restore is
+reopened. :meth:`Store.check_writable` is the readiness probe: a committed
+one-row write (table ``store_probe``, outside the versioned schema: older code
+ignores it), since a read-only or full store still answers a ``SELECT 1``.
+
+The WAL is bounded: ``journal_size_limit`` (``WAL_LIMIT_BYTES``) truncates it when
+a checkpoint lets SQLite start it again, and once the store has had no write
+for ``CHECKPOINT_IDLE_S`` a background thread runs ``wal_checkpoint(TRUNCATE)``
+without waiting (``busy_timeout=0``), again each second until the WAL is empty,
+so a WAL that grew while an outside reader held an old snapshot shrinks once
+the reader leaves.
 """
 
 from __future__ import annotations
@@ -59,12 +82,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import errno
 import fcntl
+import functools
+import logging
 import os
+import sqlite3
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,14 +120,38 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    ProgrammingError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..errors import PozytywkaError
 from .artifacts import Artifacts
 from .clock import utc_now
 from .group_commit import GroupCommit
 
+log = logging.getLogger(__name__)
+
 SCHEMA_VERSION = 4
+#: SQLite: how long a write waits for the write lock (an outside writer) before failing.
+BUSY_TIMEOUT_S = 2.0
+#: How long a request waits for its write to commit, whatever the cause, before a 503.
+WRITE_DEADLINE_S = 4.0
+#: The readiness probe: its wait for SQLite's write lock, and for its whole answer.
+PROBE_BUSY_S = 0.5
+PROBE_TIMEOUT_S = 2.5
+#: PostgreSQL: seconds to connect (and to wait for a pooled connection).
+PG_CONNECT_TIMEOUT_S = 3
+#: SQLite WAL: the size it is truncated to when it restarts; the idle time before a
+#: ``wal_checkpoint(TRUNCATE)``.
+WAL_LIMIT_BYTES = 4 * 1024 * 1024
+CHECKPOINT_IDLE_S = 1.0
+#: The ``Retry-After`` (seconds) of a 503 for a store failure.
+RETRY_AFTER_S = 2
 DECISIONS = ("fetch", "stream")
 EVENT_TYPES = ("play", "skip", "like")
 #: An event's identity (the unique key ``uq_events_once``): stored once, whatever the retries.
@@ -207,6 +260,14 @@ predictions = Table(
 )
 
 
+store_probe = Table(  # the readiness probe's row (not versioned: older code ignores it)
+    "store_probe",
+    metadata,
+    Column("probe_id", Integer, primary_key=True, autoincrement=False),
+    Column("probed_at", DateTime, nullable=False),
+)
+
+
 request_items = Table(
     "request_items",
     metadata,
@@ -230,6 +291,105 @@ arm_stops = Table(
     UniqueConstraint("experiment", "week_start", "arm", name="uq_arm_stops"),
     CheckConstraint("arm IN ('A', 'B')", name="ck_arm_stops_arm"),
 )
+
+
+class StoreUnavailable(Exception):
+    """The store cannot do what was asked now (the service answers 503 with ``reason``).
+
+    ``code`` is a short label (the ``reason`` of ``pozytywka_store_errors_total``):
+    ``locked``, ``full``, ``read_only``, ``io``, ``missing``, ``replaced``,
+    ``corrupt``, ``unreachable``, ``timeout`` or ``error``; ``op`` the operation
+    (``serve``, ``add_events``, ``read``, ``register``, ``probe``, ...)."""
+
+    def __init__(self, code: str, reason: str, op: str = "") -> None:
+        super().__init__(code, reason, op)
+        self.code, self.reason, self.op = code, reason, op
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+#: Driver errors that are the store's failure, not a bug or a bad item (those stay).
+_NOT_THE_STORE = (IntegrityError, ProgrammingError, DataError)
+
+#: (code, what it means) by a fragment of SQLite's or PostgreSQL's message, first match wins.
+_MESSAGES = (
+    ("database is locked", "locked", "the store is locked by another writer"),
+    ("database table is locked", "locked", "the store is locked by another writer"),
+    ("lock timeout", "locked", "the store is locked by another writer"),
+    ("database or disk is full", "full", "the store's disk is full"),
+    ("no space left", "full", "the store's disk is full"),
+    ("could not extend file", "full", "the store's disk is full"),
+    ("readonly database", "read_only", "the store is read-only"),
+    ("read-only transaction", "read_only", "the store is read-only"),
+    ("disk i/o error", "io", "the store's disk failed a read or write"),
+    ("unable to open database file", "missing", "the store's file cannot be opened"),
+    ("not a database", "corrupt", "the store's file is not a database or is damaged"),
+    ("malformed", "corrupt", "the store's file is not a database or is damaged"),
+    ("statement timeout", "timeout", "the store did not answer in time"),
+)
+_ERRNOS = {
+    errno.ENOENT: ("missing", "a file of the store is missing (its folder removed or unmounted?)"),
+    errno.ENOSPC: ("full", "the store's disk is full"),
+    errno.EDQUOT: ("full", "the store's disk quota is used up"),
+    errno.EFBIG: ("full", "the store's file reached its size limit"),
+    errno.EROFS: ("read_only", "the store's file system is read-only"),
+    errno.EACCES: ("read_only", "a file of the store is not writable"),
+    errno.EPERM: ("read_only", "a file of the store is not writable"),
+}
+
+
+def store_problem(exc: BaseException) -> tuple[str, str]:
+    """``(code, one-line reason)`` of a store failure, for the 503 and the metric.
+
+    ``exc``: a driver error wrapped by SQLAlchemy (its ``orig`` is sqlite3's or
+    psycopg's), a bare DB-API error, an :class:`OSError` of a store file (the
+    write lock, the preflight checks) or a pool timeout. The reason names the
+    failure and the database's own words (SQLite's messages carry no path; a
+    PostgreSQL connection error is named, not quoted, since it holds the host);
+    an :class:`OSError` gives its ``strerror``, not its file name."""
+    if isinstance(exc, StoreUnavailable):
+        return exc.code, exc.reason
+    if isinstance(exc, PoolTimeout):
+        return "timeout", "the store has no free connection (all busy): try again"
+    if isinstance(exc, OSError) and not isinstance(exc, sqlite3.Error):
+        code, what = _ERRNOS.get(exc.errno, ("io", "a file of the store failed"))
+        return code, f"{what} ({exc.strerror or exc})"
+    orig = getattr(exc, "orig", None) or exc
+    text = (str(orig).strip().splitlines() or [type(orig).__name__])[0]
+    low = text.lower()
+    for fragment, code, what in _MESSAGES:
+        if fragment in low:
+            return code, f"{what} ({text})"
+    if type(orig).__module__.startswith("psycopg"):
+        # connection refused, server closed the connection, terminating connection, ...
+        return "unreachable", "the store's database server is unreachable or closed the connection"
+    return "error", f"the store failed ({text})"
+
+
+def _guarded(op: str):
+    """Decorate a :class:`Store` method: a store failure raised in it becomes a
+    :class:`StoreUnavailable` of operation ``op`` (bugs and bad items pass through)."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def guarded(self, *args, **kwargs):
+            try:
+                return fn(self, *args, **kwargs)
+            except StoreUnavailable as exc:
+                if not exc.op:
+                    exc.op = op
+                raise
+            except _NOT_THE_STORE:
+                raise
+            except (DBAPIError, PoolTimeout, OSError, sqlite3.Error) as exc:
+                code, reason = store_problem(exc)
+                log.warning("store %s failed (%s): %s", op, code, getattr(exc, "orig", exc))
+                raise StoreUnavailable(code, reason, op) from exc
+
+        return guarded
+
+    return wrap
 
 
 class BatchRejected(Exception):
@@ -287,22 +447,49 @@ class Served:
     first_exposure: bool
 
 
+#: An execution option: the transaction writes (SQLite: ``BEGIN IMMEDIATE``), and its
+#: busy timeout in ms (:data:`BUSY_TIMEOUT_S` unless given).
+WRITE = "pozytywka_write"
+BUSY_MS = "pozytywka_busy_ms"
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=FULL")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    cur.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+    cur.execute("PRAGMA wal_autocheckpoint=1000")  # SQLite's default, said out loud
+    cur.execute("PRAGMA mmap_size=0")  # no map of the database file (the -shm: _preflight)
     cur.close()
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    """A write starts with ``BEGIN IMMEDIATE`` (takes the write lock, waiting up to its
+    busy timeout); a read with ``BEGIN`` (deferred: in WAL mode, a snapshot, no lock)."""
+    opts = conn.get_execution_options()
+    busy = int(opts.get(BUSY_MS, BUSY_TIMEOUT_S * 1000))
+    conn.exec_driver_sql(f"PRAGMA busy_timeout={busy}")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if opts.get(WRITE) else "BEGIN")
+
+
+def _pg_connect_args(url: str) -> dict:
+    """psycopg's connection settings that bound a failure's wait: the connect timeout and
+    the row-lock timeout (``lock_timeout``), unless the URL sets them itself."""
+    query = url.split("?", 1)[1] if "?" in url else ""
+    args: dict = {}
+    if "connect_timeout" not in query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    if "options" not in query:
+        args["options"] = f"-c lock_timeout={int(BUSY_TIMEOUT_S * 1000)}"
+    return args
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``: SQLite with WAL, foreign keys, BEGIN IMMEDIATE; else pooled."""
+    """An engine for ``url``: SQLite with WAL, foreign keys, deferred reads and
+    ``BEGIN IMMEDIATE`` writes (:data:`WRITE`); else pooled, with bounded waits."""
     if url.startswith("sqlite"):
         path = url.removeprefix("sqlite:///")
         if path and path != url and not path.startswith(":memory:"):
@@ -313,12 +500,18 @@ def make_engine(url: str) -> Engine:
                     f"cannot create the store's folder {Path(path).parent}: {exc.strerror}"
                 ) from None
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8
+            url,
+            connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
+            pool_size=8,
+            pool_timeout=PG_CONNECT_TIMEOUT_S,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    kwargs: dict = {"pool_timeout": PG_CONNECT_TIMEOUT_S}
+    if url.startswith("postgresql"):
+        kwargs["connect_args"] = _pg_connect_args(url)
+    return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs)
 
 
 class Store:
@@ -327,19 +520,34 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        #: the same pool; its transactions write (SQLite: BEGIN IMMEDIATE, see _sqlite_begin)
+        self._writes = self.engine.execution_options(**{WRITE: True})
         self.dialect = self.engine.dialect.name
         self._insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
         self._writers: dict[str, GroupCommit] = {}  # started on first use (group_commit.py)
         self._writers_lock = threading.Lock()
         db = self.engine.url.database if self.dialect == "sqlite" else None
-        self._write_lock_path = f"{db}-writelock" if db and db != ":memory:" else None
+        #: the SQLite file (None: PostgreSQL or in memory), its (device, inode) when opened
+        self._db = db if db and db != ":memory:" and not db.startswith("file:") else None
+        self._write_lock_path = f"{self._db}-writelock" if self._db else None
+        self._identity: tuple[int, int] | None = None
+        self._reopen_lock = threading.Lock()
+        #: register_items' keys -> artifact_id: checked again when the file is reopened
+        self._registered: dict[tuple, int] = {}
+        self._probe: Future | None = None
+        self._probe_lock = threading.Lock()
+        self._last_write = time.monotonic()
+        self._stop = threading.Event()
         self.migrate()
+        if self._db:
+            self._identity = _identity(self._db)
+            threading.Thread(target=self._checkpointer, name="wal-checkpoint", daemon=True).start()
 
     # -- schema ---------------------------------------------------------------
     def migrate(self) -> int:
         """Create the schema if absent; refuse a store made by newer code. Returns the version."""
         try:
-            with self.engine.begin() as conn:
+            with self._writes.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
                 have = conn.execute(select(func.max(schema_version.c.version))).scalar()
                 if have is None:
@@ -373,17 +581,134 @@ class Store:
     def safe_url(self) -> str:
         return self.engine.url.render_as_string(hide_password=True)
 
-    def ping(self) -> bool:
+    # -- failures, readiness, the WAL -------------------------------------------
+    def _preflight(self) -> None:
+        """Before a transaction on a SQLite file: the file is there (a removed folder
+        is not papered over by writing into a deleted file, nor by a new empty log),
+        its ``-shm`` is writable (else SQLite's map of it is a SIGBUS: see the module
+        docstring), and if a restore put another file under its name, the pool is
+        reopened on it. Raises :class:`StoreUnavailable`."""
+        if self._db is None:
+            return
         try:
-            with self.engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-                conn.rollback()
+            ident = _identity(self._db)
+        except FileNotFoundError:
+            raise StoreUnavailable(
+                "missing",
+                "the store's database file is missing (its folder removed or unmounted?): "
+                "put it back; the service does not start a new empty log while serving",
+            ) from None
+        shm = f"{self._db}-shm"
+        try:
+            os.close(os.open(shm, os.O_RDWR))
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreUnavailable(
+                "read_only",
+                f"the store's -shm file is not writable ({exc.strerror}): SQLite maps it, "
+                "so the store is not used until it is writable again",
+            ) from None
+        if ident != self._identity:
+            self._reopen(ident)
+
+    def _reopen(self, ident: tuple[int, int]) -> None:
+        """Another file now has the store's name (a restore): close the pool's
+        connections (to the old file), migrate the new one and register again what was
+        registered. Its artifact ids must be the ones being served, else
+        :class:`StoreUnavailable` ``replaced`` (restart the service on that log)."""
+        with self._reopen_lock:
+            if ident == self._identity:
+                return
+            log.warning("the store's file was replaced: reopening it")
+            self.engine.dispose()
+            self._identity = ident
+            try:
+                self.migrate()
+            except PozytywkaError as exc:  # not a database, or newer code's
+                self._identity = None
+                raise StoreUnavailable("corrupt", str(exc).splitlines()[0]) from None
+            for key, aid in sorted(self._registered.items()):
+                if self._register(*key) != aid:
+                    self._identity = None  # not this log: checked again next time
+                    raise StoreUnavailable(
+                        "replaced",
+                        "the store's file was replaced by another log (its artifact ids "
+                        "differ from those served): restart the service",
+                    )
+
+    @_guarded("probe")
+    def probe(self) -> None:
+        """One committed write (the ``store_probe`` row), as a served request's: raises
+        :class:`StoreUnavailable` if the store cannot write now. The write lock is waited
+        for :data:`PROBE_BUSY_S` at most."""
+        opts = {BUSY_MS: int(PROBE_BUSY_S * 1000)}
+        with (
+            self._write_turn(timeout=PROBE_BUSY_S),
+            self._writes.execution_options(**opts).begin() as conn,
+        ):
+            conn.execute(
+                self._insert(store_probe)
+                .values(probe_id=1, probed_at=utc_now())
+                .on_conflict_do_update(index_elements=["probe_id"], set_={"probed_at": utc_now()})
+            )
+
+    def check_writable(self, timeout: float = PROBE_TIMEOUT_S) -> StoreUnavailable | None:
+        """The readiness check: None if :meth:`probe` committed within ``timeout``
+        seconds, else why not. One probe at a time: a caller arriving while one runs
+        waits for that one (a hung disk or server holds one thread, not one per call)."""
+        with self._probe_lock:
+            fut = self._probe
+            if fut is None or fut.done():
+                fut = self._probe = Future()
+                threading.Thread(
+                    target=_resolve, args=(fut, self.probe), name="store-probe", daemon=True
+                ).start()
+        try:
+            fut.result(timeout)
+        except TimeoutError:
+            return StoreUnavailable(
+                "timeout", f"the store did not answer a write within {timeout:g} s", "probe"
+            )
+        except StoreUnavailable as exc:
+            return exc
+        return None
+
+    def checkpoint(self) -> bool:
+        """``wal_checkpoint(TRUNCATE)`` without waiting (SQLite file stores): True when
+        the WAL is empty afterwards (or there is none), False when a reader or writer
+        still uses it (or the store failed): try again later."""
+        if self._db is None:
             return True
-        except SQLAlchemyError:
+        try:
+            if os.path.getsize(f"{self._db}-wal") == 0:
+                return True
+        except FileNotFoundError:
+            return True
+        try:
+            self._preflight()
+            with self._write_turn(timeout=0.0), self.engine.connect() as conn:
+                raw = conn.connection.driver_connection
+                raw.execute("PRAGMA busy_timeout=0")
+                try:
+                    busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+            return busy == 0
+        except (StoreUnavailable, DBAPIError, OSError, sqlite3.Error) as exc:
+            log.debug("checkpoint skipped: %s", exc)
             return False
+
+    def _checkpointer(self) -> None:
+        """The WAL's janitor: once no write for :data:`CHECKPOINT_IDLE_S`, checkpoint,
+        and again every second until the WAL is empty (a reader may hold it)."""
+        while not self._stop.wait(CHECKPOINT_IDLE_S):
+            if time.monotonic() - self._last_write >= CHECKPOINT_IDLE_S:
+                self.checkpoint()
 
     def dispose(self) -> None:
         """Stop the writer (after what is queued) and close the connections."""
+        self._stop.set()
         with self._writers_lock:
             writers, self._writers = list(self._writers.values()), {}
         for writer in writers:
@@ -400,6 +725,7 @@ class Store:
             for arm, a in arts.arms.items()
         }
 
+    @_guarded("register")
     def register_items(
         self,
         experiment: str,
@@ -413,17 +739,33 @@ class Store:
         """Record what one arm of ``experiment`` may serve in the week (once per version).
 
         Returns its ``artifact_id``; events are accepted only on these tracks."""
+        self._preflight()
+        key = (experiment, week_start, arm, model, model_version, tuple(sorted(set(track_ids))))
+        aid = self._registered[key] = self._register(*key, now=now)
+        return aid
+
+    def _register(
+        self,
+        experiment: str,
+        week_start: dt.date,
+        arm: str,
+        model: str,
+        model_version: str,
+        track_ids: tuple[str, ...],
+        now: dt.datetime | None = None,
+    ) -> int:
+        now = now or utc_now()
         key = dict(
             experiment=experiment, week_start=week_start, arm=arm, model_version=model_version
         )
-        with self.engine.begin() as conn:
+        with self._write_turn(), self._writes.begin() as conn:
             conn.execute(
                 self._insert(artifacts)
                 .values(**key, model=model, loaded_at=now)
                 .on_conflict_do_nothing()
             )
             aid = conn.execute(select(artifacts.c.artifact_id).filter_by(**key)).scalar_one()
-            rows = [{"artifact_id": aid, "track_id": t} for t in sorted(set(track_ids))]
+            rows = [{"artifact_id": aid, "track_id": t} for t in track_ids]
             if rows:
                 conn.execute(self._insert(artifact_tracks).on_conflict_do_nothing(), rows)
         return int(aid)
@@ -458,35 +800,48 @@ class Store:
             prediction,
             None if items is None else tuple(items),
         )
-        return self._writer("store-writer", self.serve_many).submit(item)
+        return _within_deadline(
+            lambda: self._writer("store-writer", self.serve_many).submit(item, WRITE_DEADLINE_S),
+            "serve",
+        )
 
     async def serve_async(self, item: ServeRequest) -> Served:
         """:meth:`serve` for a coroutine: awaits the commit without holding a thread."""
         fut = self._writer("store-writer", self.serve_many).submit_future(item)
-        return await asyncio.wrap_future(fut)
+        return await _await_commit(fut, "serve")
 
     def _writer(self, name: str, write_many) -> GroupCommit:
-        """The group-commit writer ``name`` over ``write_many``, started on first use."""
+        """The group-commit writer ``name`` over ``write_many``, started on first use.
+        A :class:`StoreUnavailable` fails its whole batch and what is queued behind it."""
         writer = self._writers.get(name)
         if writer is None:
             with self._writers_lock:
                 writer = self._writers.get(name)
                 if writer is None:
-                    writer = self._writers[name] = GroupCommit(write_many, name=name)
+                    writer = self._writers[name] = GroupCommit(
+                        write_many, name=name, whole=(StoreUnavailable,)
+                    )
         return writer
 
     @contextlib.contextmanager
-    def _write_turn(self):
+    def _write_turn(self, timeout: float | None = None):
         """Hold the store's write turn across processes (SQLite file stores only; see
-        the module docstring). Each call opens the lock file itself: ``flock`` locks
-        belong to an open file, so the two writer threads of one process also queue."""
+        the module docstring), after :meth:`_preflight`. Each call opens the lock file
+        itself: ``flock`` locks belong to an open file, so the two writer threads of one
+        process also queue. ``timeout`` (seconds; None: the kernel wakes us when it is
+        free): give up with :class:`StoreUnavailable` ``locked`` after that long."""
+        self._preflight()
         if self._write_lock_path is None:
             yield
+            self._last_write = time.monotonic()
             return
+        # "a" never creates the folder: a removed folder is an OSError (ENOENT) here.
         with open(self._write_lock_path, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
+            _flock(f, timeout)
             yield
+            self._last_write = time.monotonic()
 
+    @_guarded("serve")
     def serve_many(self, items: Sequence[ServeRequest]) -> list[Served]:
         """Log ``items`` (in order) in one transaction; one :class:`Served` per item.
 
@@ -494,7 +849,7 @@ class Store:
         request of the experiment's week."""
         raw = os.urandom(16 * len(items))  # one system call for the batch's request ids
         ids = [raw[i : i + 16].hex() for i in range(0, len(raw), 16)]
-        with self._write_turn(), self.engine.begin() as conn:
+        with self._write_turn(), self._writes.begin() as conn:
             conn.execute(
                 requests.insert(),
                 [
@@ -591,8 +946,12 @@ class Store:
         Batches posted together share one transaction, each checked on its own
         (:mod:`.group_commit`); this returns once it has committed.
         """
-        done = self._writer("event-writer", self.add_events_many).submit(
-            EventsWrite(tuple(batch), now, skew)
+        write = EventsWrite(tuple(batch), now, skew)
+        done = _within_deadline(
+            lambda: self._writer("event-writer", self.add_events_many).submit(
+                write, WRITE_DEADLINE_S
+            ),
+            "add_events",
         )
         return _events_result(done, stored_by)
 
@@ -607,8 +966,9 @@ class Store:
         fut = self._writer("event-writer", self.add_events_many).submit_future(
             EventsWrite(tuple(batch), now, skew)
         )
-        return _events_result(await asyncio.wrap_future(fut), stored_by)
+        return _events_result(await _await_commit(fut, "add_events"), stored_by)
 
+    @_guarded("add_events")
     def add_events_many(
         self, writes: Sequence[EventsWrite]
     ) -> list[tuple[str, list[dict], int] | BatchRejected]:
@@ -622,7 +982,7 @@ class Store:
         retried batch, an earlier batch of the group, or another process's insert on
         PostgreSQL) is refused by the unique key ``uq_events_once`` and counted as a
         duplicate of the batch that sent it again."""
-        with self._write_turn(), self.engine.begin() as conn:
+        with self._write_turn(), self._writes.begin() as conn:
             ctx = self._event_context(conn, [e for w in writes for e in w.batch])
             # Per batch: its BatchRejected, or (batch_id, its rows to insert).
             checked: list[BatchRejected | tuple[str, list[dict]]] = []
@@ -719,6 +1079,14 @@ class Store:
         return EventContext(known, listed, served)
 
     # -- reading the experiment ----------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self):
+        """A read: :meth:`_preflight`, then a connection whose transaction is deferred."""
+        self._preflight()
+        with self.engine.connect() as conn:
+            yield conn
+
+    @_guarded("read")
     def exposures_frame(
         self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
     ) -> pd.DataFrame:
@@ -731,6 +1099,7 @@ class Store:
             q = q.where(exposures.c.exposed_at < before)
         return self._frame(q, ["user_id", "arm", "exposed_at"])
 
+    @_guarded("read")
     def listeners_in_both_arms(
         self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
     ) -> list[str]:
@@ -746,9 +1115,10 @@ class Store:
             .having(func.count(func.distinct(requests.c.arm)) > 1)
             .order_by(requests.c.user_id)
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return [r[0] for r in conn.execute(q)]
 
+    @_guarded("read")
     def events_frame(
         self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
     ) -> pd.DataFrame:
@@ -774,6 +1144,7 @@ class Store:
         frame["timestamp"] = pd.to_datetime(frame["timestamp"]).astype("datetime64[us]")
         return frame
 
+    @_guarded("read")
     def predictions_frame(
         self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
     ) -> pd.DataFrame:
@@ -810,6 +1181,7 @@ class Store:
         return frame
 
     # -- the kill switch (schema 4) -------------------------------------------
+    @_guarded("stop_arm")
     def stop_arm(
         self, experiment: str, week_start: dt.date, arm: str, now: dt.datetime, reason: str
     ) -> tuple[dt.datetime, bool]:
@@ -822,7 +1194,7 @@ class Store:
         if arm not in ("A", "B"):
             raise PozytywkaError(f"arm must be A or B, got {arm!r}")
         key = dict(experiment=experiment, week_start=week_start)
-        with self._write_turn(), self.engine.begin() as conn:
+        with self._write_turn(), self._writes.begin() as conn:
             have = {
                 r.arm: r.stopped_at
                 for r in conn.execute(
@@ -860,13 +1232,14 @@ class Store:
             f.write(uuid.uuid4().hex)
         os.replace(tmp, path)  # a new inode: a reader's stat sees the change
 
+    @_guarded("read")
     def arm_stops(self, experiment: str, week_start: dt.date) -> dict[str, dt.datetime]:
         """``arm -> stopped_at`` of the experiment's week (empty: both arms served).
 
-        On SQLite a plain read on the driver's connection (autocommit): a SQLAlchemy
-        transaction would start with ``BEGIN IMMEDIATE`` and wait for the writer, and
-        the playlists route calls this from the event loop."""
+        On SQLite a plain autocommit read on the driver's connection (about 0.1 ms: the
+        playlists route calls this from the event loop when a stop was made)."""
         if self.dialect == "sqlite":
+            self._preflight()
             raw = self.engine.raw_connection()
             try:
                 cur = raw.cursor()
@@ -882,9 +1255,10 @@ class Store:
         q = select(arm_stops.c.arm, arm_stops.c.stopped_at).where(
             arm_stops.c.experiment == experiment, arm_stops.c.week_start == week_start
         )
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return {r.arm: r.stopped_at for r in conn.execute(q)}
 
+    @_guarded("read")
     def arm_stops_frame(self) -> pd.DataFrame:
         """Every stop in the log: ``experiment``, ``week_start``, ``arm``, ``stopped_at``,
         ``reason``, in the order they were made."""
@@ -892,15 +1266,77 @@ class Store:
         q = select(*(arm_stops.c[c] for c in cols)).order_by(arm_stops.c.stop_id)
         return self._frame(q, cols)
 
+    @_guarded("read")
     def count(self, table: str) -> int:
         t = metadata.tables[table]
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
 
     def _frame(self, query, columns: list[str]) -> pd.DataFrame:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def _identity(path: str) -> tuple[int, int]:
+    """``(device, inode)`` of ``path``: which file has the name now."""
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _flock(f, timeout: float | None) -> None:
+    """``flock(LOCK_EX)`` on open file ``f``; with ``timeout``, polled (1-5 ms sleeps)
+    and :class:`StoreUnavailable` ``locked`` when it is still held after ``timeout`` s."""
+    if timeout is None:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        return
+    deadline, pause = time.monotonic() + timeout, 0.001
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable(
+                    "locked", f"the store's write turn stayed taken for {timeout:g} s"
+                ) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.005)
+
+
+def _resolve(fut: Future, fn) -> None:
+    """Run ``fn()`` and put its result or exception in ``fut`` (a probe thread)."""
+    try:
+        fut.set_result(fn())
+    except BaseException as exc:  # noqa: BLE001 - handed to the waiter
+        fut.set_exception(exc)
+
+
+def _deadline_passed(op: str) -> StoreUnavailable:
+    return StoreUnavailable(
+        "timeout",
+        f"the store did not commit within {WRITE_DEADLINE_S:g} s (busy or slow disk): "
+        "nothing is acknowledged, try again",
+        op,
+    )
+
+
+def _within_deadline(submit, op: str):
+    """``submit()`` (a group commit's blocking submit with the deadline as its timeout),
+    its :class:`TimeoutError` turned into a :class:`StoreUnavailable`."""
+    try:
+        return submit()
+    except TimeoutError:
+        raise _deadline_passed(op) from None
+
+
+async def _await_commit(fut: Future, op: str):
+    """Await a group commit's future at most :data:`WRITE_DEADLINE_S` seconds; past it
+    the item is withdrawn if not yet taken, and :class:`StoreUnavailable` is raised."""
+    try:
+        return await asyncio.wait_for(asyncio.wrap_future(fut), WRITE_DEADLINE_S)
+    except TimeoutError:
+        raise _deadline_passed(op) from None
 
 
 def _events_result(

@@ -8,11 +8,17 @@ plays the first ``listeners`` listeners' week. Each of their first
 (the one skip definition) and, before it starts, scored by ``POST
 /v1/skips/predict`` with the session so far; its outcome is posted with the
 answer's ``request_id``: ``play``, then ``skip`` when it was skipped. The driver
-moves the manual clock to the week's end before posting (as for the playlists),
-then reads ``GET /v1/experiments/skips/results``. A play of a track released after
-the dump (the service answers 422 ``unknown track_id``: it has no features for it)
-is not scored, as a client would play it without a prediction; the driver logs
-how many.
+moves the manual clock to the end of the week it played before posting (as for
+the playlists), then reads ``GET /v1/experiments/skips/results``. A play of a
+track released after the dump (the service answers 422 ``unknown track_id``: it
+has no features for it) is not scored, as a client would play it without a
+prediction; the driver logs how many.
+
+It runs on any store as the playlists driver does
+(:func:`pozytywka.serve.traffic.plan_run`): its own listeners (a prefix once the
+skips week has exposed listeners, ``listeners_exposed`` of the read-out), a seed
+of its own, and the week's times (the scored plays' and their sessions' too)
+shifted to start at the first Monday at or after the service's clock.
 """
 
 from __future__ import annotations
@@ -26,7 +32,15 @@ import pandas as pd
 
 from ..config import Params
 from ..skips.target import play_targets
-from .traffic import BATCH, _check, _parallel, listener_ids
+from .traffic import (
+    BATCH,
+    _check,
+    _parallel,
+    _refuse_not_fresh,
+    listener_ids,
+    plan_run,
+    service_clock,
+)
 
 log = logging.getLogger(__name__)
 
@@ -91,35 +105,40 @@ def run_skips_traffic(
     """Score the behaviour model's plays against the service; the experiment's read-out."""
     from ..synthetic import build_world, simulate_week
 
-    world = world if world is not None else build_world(params.data.synthetic)
-    users = set(listener_ids(world, listeners))
     headers = {"Authorization": f"Bearer {admin_token}"} if admin_token else {}
     with httpx.Client(base_url=base_url, timeout=timeout) as client:
-        week_start = dt.date.fromisoformat(
-            _check(client.get("/v1/experiments/skips/results"))["week_start"]
-        )
+        now = service_clock(client, headers)
+        before = _check(client.get("/v1/experiments/skips/results"))
+        week_start = dt.date.fromisoformat(before["week_start"])
+        plan = plan_run(week_start, now, int(before["listeners_exposed"]), params.ab.seed)
+        world = world if world is not None else build_world(params.data.synthetic)
+        users = set(listener_ids(world, listeners))
+        log.info("skips: %s", plan.describe(len(users)))
         week = world.week_index(pd.Timestamp(week_start))
-        events = simulate_week(world, week=week, served=None, seed=params.ab.seed)
+        events = simulate_week(world, week=week, served=None, seed=plan.seed)
         events = events[events["user_id"].astype(str).isin(users)]
-        events = events.assign(user_id=events["user_id"].astype(str))
-        plan = skips_requests(events, plays_per_listener)
+        events = events.assign(
+            user_id=events["user_id"].astype(str).map(plan.listener),
+            timestamp=pd.to_datetime(events["timestamp"]) + pd.Timedelta(plan.offset),
+        )
+        plays = skips_requests(events, plays_per_listener)
 
         def predict(p: dict) -> dict | None:
             r = client.post("/v1/skips/predict", json=p["body"])
             return None if is_unknown_track(r) else _check(r)
 
-        answers = _parallel(predict, plan, workers)
+        answers = _parallel(predict, plays, workers)
         unknown = sum(a is None for a in answers)
         if unknown:
             log.info(
                 "%d of %d plays are of tracks the service does not know (released after the "
                 "dump): not scored, as a client would play them without a prediction",
                 unknown,
-                len(plan),
+                len(plays),
             )
-        scored = [(p, a) for p, a in zip(plan, answers, strict=True) if a is not None]
-        end = dt.datetime.combine(week_start + dt.timedelta(days=7), dt.time())
-        _check(client.put("/v1/admin/clock", json={"now": end.isoformat()}, headers=headers))
+        scored = [(p, a) for p, a in zip(plays, answers, strict=True) if a is not None]
+        _refuse_not_fresh(stale_listeners([a for _, a in scored]), len(users), "skips")
+        _check(client.put("/v1/admin/clock", json={"now": plan.end.isoformat()}, headers=headers))
         records = []
         for p, a in scored:
             track, rid = p["body"]["track_id"], a["request_id"]
@@ -143,3 +162,14 @@ def run_skips_traffic(
         for i in range(0, len(records), BATCH):
             _check(client.post("/v1/events", json={"events": records[i : i + BATCH]}))
         return _check(client.get("/v1/experiments/skips/results"))
+
+
+def stale_listeners(answers: list[dict]) -> list[dict]:
+    """One answer per listener none of whose answers was their first exposure: the
+    listener was exposed before the run. ``answers``: ``POST /v1/skips/predict``'s."""
+    fresh = {a["user_id"] for a in answers if a["first_exposure"]}
+    seen: dict[str, dict] = {}
+    for a in answers:
+        if a["user_id"] not in fresh:
+            seen.setdefault(a["user_id"], a)
+    return [seen[u] for u in sorted(seen)]

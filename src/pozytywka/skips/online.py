@@ -119,6 +119,16 @@ class OnlineScorer:
             pd.read_parquet(root / paths.INTERIM_USERS),
         )
 
+    def knows(self, listener_id: str) -> bool:
+        """True when ``listener_id`` is in the published data (the dump's listeners or the
+        history snapshot); an unknown one is scored as a cold start (the prior skip rate)."""
+        return listener_id in self.lookup.profiles or listener_id in self.lookup.users
+
+    @property
+    def prior_rate(self) -> float:
+        """The skip rate a listener with no history starts from (all plays' rate)."""
+        return self.lookup.prior_rate
+
     def features(
         self,
         listener_id: str | None,

@@ -26,12 +26,18 @@ from ..config import Params
 from ..errors import PozytywkaError
 from ..experiment.assign import HOLDOUT, assign_ab
 from ..experiment.cuped import favourite_on_shelf, pre_period_counts, with_covariates
-from ..experiment.holdout import experiment_only, holdout_readout
-from ..experiment.outcomes import daily_outcomes, user_outcomes
+from ..experiment.holdout import holdout_readout
+from ..experiment.outcomes import daily_outcomes
 from ..experiment.replay import on_served_tracks, replay_documents, week_events
 from ..experiment.report import arms_figure, sequential_figure, summary_markdown
-from ..experiment.simulate import counted_events, is_synthetic_source, simulate_ab_week
-from ..experiment.stats import analyse, arm_intervals, sequential_view
+from ..experiment.simulate import (
+    counted_events,
+    experiment_week_seed,
+    is_synthetic_source,
+    shift_experiment_week,
+    simulate_ab_week,
+)
+from ..experiment.stats import KEEP_RUNNING, analyse, arm_intervals, sequential_looks
 from ..io import read_json, save_figure, write_csv, write_json, write_text
 from ..playlists.publish import served_track_lists
 
@@ -101,9 +107,15 @@ def _simulation(params: Params, assignment: pd.DataFrame):
     log.info(
         "rebuilding the synthetic world and simulating week %d for %d users", week, len(assignment)
     )
-    events = simulate_ab_week(world, week, assignment, served, params.ab.seed)
-    context = {"shelf_genres": _shelf_genres(docs.values())}
-    return events, counted_events(events, assignment, served), start, context
+
+    def experiment_week(k: int):
+        """Week ``k`` of the experiment: its events and which of them count."""
+        seed = experiment_week_seed(params.ab.seed, k)
+        ev = shift_experiment_week(simulate_ab_week(world, week, assignment, served, seed), k)
+        return ev, counted_events(ev, assignment, served)
+
+    context = {"shelf_genres": _shelf_genres(docs.values()), "more_weeks": experiment_week}
+    return *experiment_week(0), start, context
 
 
 def _replay(params: Params, assignment: pd.DataFrame):
@@ -125,9 +137,47 @@ def _replay(params: Params, assignment: pd.DataFrame):
         ", ".join(f"{a}: {len(s)} playlists" for a, s in served.items()),
     )
     events = week_events(pd.read_parquet(_need(paths.INTERIM_SESSIONS)), held_out)
-    context = {"shelf_genres": _shelf_genres(docs.values())}
+    context = {"shelf_genres": _shelf_genres(docs.values()), "more_weeks": None}
     counted = on_served_tracks(events, assignment, {HOLDOUT: served["A"], **served})
     return events, counted, held_out, context
+
+
+def _looks(params: Params, events, counted, assignment, start, more_weeks):
+    """Per-user outcomes after each day, simulating further weeks while undecided.
+
+    Day ``d`` of experiment week ``k`` (``7k < d <= 7k + 7``) adds week ``k``'s outcomes
+    up to that day (:func:`daily_outcomes`, full plays judged on that week's data) to the
+    whole weeks before it. Looks stop at the first sequential decision once the planned
+    horizon is read, or at ``ab.sequential.max_days`` (replay: the one held-out week).
+    Returns ``(daily outcomes by day, sequential rows, decision day or None)``.
+    """
+    seq = params.ab.sequential
+    max_days = seq.max_days if more_weeks is not None else min(seq.max_days, 7)
+    before = None  # counts of the whole weeks so far
+    daily: dict[int, pd.DataFrame] = {}
+    rows, decided = [], None
+    week_events, week_counted, k = events, counted, 0
+    for day in range(1, max_days + 1):
+        if day > 7 * (k + 1):
+            before = daily[7 * (k + 1)]
+            k += 1
+            log.info("no decision by day %d: simulating experiment week %d", day - 1, k + 1)
+            week_events, week_counted = more_weeks(k)
+        d = day - 7 * k
+        week_start = start + pd.Timedelta(days=7 * k)
+        now = daily_outcomes(week_events, assignment, week_counted, week_start, [d])[d]
+        if before is not None:
+            counts = ["plays", "full_plays", "skips", "likes", "sessions"]
+            now = now.copy()
+            now[counts] = now[counts].to_numpy() + before[counts].to_numpy()
+        daily[day] = now
+        row = sequential_looks(now, params.ab, day, final=day == max_days)
+        rows.append(row)
+        if decided is None and row["decision"] != KEEP_RUNNING:
+            decided = day
+        if decided is not None and day >= min(seq.planned_days, max_days):
+            break
+    return daily, rows, decided
 
 
 def run(params: Params) -> None:
@@ -140,18 +190,43 @@ def run(params: Params) -> None:
     synthetic = is_synthetic_source(params.data.source)
     mode = "simulation" if synthetic else "replay"
     events, counted, start, context = (_simulation if synthetic else _replay)(params, assignment)
+    more_weeks = context.pop("more_weeks")
+    # Held-out listeners (arm H) are simulated (served A) but read apart from A vs B.
+    ab_only = assignment.loc[assignment["arm"] != HOLDOUT].reset_index(drop=True)
+    daily, looks, decided = _looks(params, events, counted, ab_only, start, more_weeks)
+    seq_params = params.ab.sequential
+    planned = min(seq_params.planned_days, max(daily))
+    last = max(daily)
 
-    outcomes = user_outcomes(events, assignment, counted)
-    outcomes = _with_pre_period(outcomes, users, start, context.pop("shelf_genres"))
-    in_experiment = experiment_only(outcomes)
-    metrics = analyse(in_experiment, params.ab, mode)
-    metrics["holdout"] = holdout_readout(outcomes, params.ab)
+    shelf = context.pop("shelf_genres")
+    outcomes = _with_pre_period(daily[planned], users, start, shelf)
+    metrics = analyse(outcomes, params.ab, mode)
+    stop = decided or last
+    at_stop = analyse(daily[stop], params.ab, mode, final=stop == last)
+    metrics["sequential"] = {**at_stop["sequential"], "day": stop}
+    metrics["guardrails"] = at_stop["guardrails"]
+    metrics["decision"], metrics["reason"] = at_stop["decision"], at_stop["reason"]
+    metrics["days"] = {
+        "planned": planned,
+        "max": seq_params.max_days,
+        "run": last,
+        "decision": decided,
+    }
+    seq = pd.DataFrame(looks)
+    intervals = arm_intervals(outcomes, params.ab.alpha)
+    # The global holdout: simulated with week 0 (served A), read on the planned day (or the
+    # week's last) and compared with the experiment's listeners; in outcomes.csv as arm H.
+    held = assignment.loc[assignment["arm"] == HOLDOUT]
+    held_day = min(planned, 7)
+    held_out = daily_outcomes(events, held, counted, start, [held_day])[held_day]
+    held_out = _with_pre_period(held_out, users, start, shelf)
+    metrics["holdout"] = holdout_readout(
+        pd.concat([held_out, daily[held_day]], ignore_index=True), params.ab
+    )
     metrics["bucket_version"] = params.ab.bucket_version
-    ab_only = assignment.loc[assignment["arm"] != HOLDOUT]
-    seq = sequential_view(daily_outcomes(events, ab_only, counted, start), params.ab)
-    intervals = arm_intervals(in_experiment, params.ab.alpha)
+    outcomes = pd.concat([outcomes, held_out], ignore_index=True)
+    outcomes = outcomes.sort_values("user_id", kind="mergesort").reset_index(drop=True)
     confidence = 1 - params.ab.alpha
-
     write_csv(paths.AB_OUTCOMES, outcomes)
     write_csv(AB_ARMS_CSV, intervals)
     write_csv(AB_SEQUENTIAL_CSV, seq)
@@ -161,7 +236,8 @@ def run(params: Params) -> None:
     context["week_start"] = start.strftime("%Y-%m-%d")
     write_text(paths.AB_SUMMARY, summary_markdown(metrics, context))
     log.info(
-        "A/B (%s): PTR A %s vs B %s, lift %s [%s, %s], p %s, MDE %s -> %s",
+        "A/B (%s): PTR A %s vs B %s, lift %s [%s, %s], p %s, MDE %s (day %d); "
+        "sequential: %s on day %s",
         mode,
         metrics["arms"]["A"]["play_through_rate"],
         metrics["arms"]["B"]["play_through_rate"],
@@ -170,5 +246,7 @@ def run(params: Params) -> None:
         metrics["ci_high"],
         metrics["p_value"],
         metrics["mde"],
+        planned,
         metrics["decision"],
+        stop,
     )

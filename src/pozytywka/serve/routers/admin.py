@@ -4,7 +4,8 @@
 (:mod:`..killswitch`): the arm's listeners are served the other arm from the next
 request, in every worker; the stop is logged in the store with its time (200, again
 200 with the first time when repeated; 409 when the other arm is already stopped).
-``PUT /v1/admin/clock`` moves the manual clock (``POZYTYWKA_CLOCK=manual``) forward.
+``GET /v1/admin/clock`` tells the service's time and whether its clock is the manual
+one; ``PUT /v1/admin/clock`` moves the manual clock (``POZYTYWKA_CLOCK=manual``) forward.
 ``POST /admin/reload`` swaps in the week a new ``dvc repro`` published
 (:mod:`..reload`): 200 with the previous and the new week; 422 when the new
 artifacts are invalid, 409 when they are not new; the live week is unchanged then.
@@ -53,6 +54,12 @@ def require_admin(
 
 
 Admin = Annotated[None, Depends(require_admin)]
+
+
+@router.get("/clock", response_model=ClockOut, summary="The service's time and clock")
+def get_clock(clock: ClockDep, _admin: Admin) -> ClockOut:
+    """What ``pozytywka traffic`` asks first: a wall clock cannot play a past week."""
+    return ClockOut(now=clock.now(), manual=clock.manual)
 
 
 @router.put("/clock", response_model=ClockOut, summary="Move the manual clock forward")

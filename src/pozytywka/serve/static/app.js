@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-let served = null; // the last GET /v1/playlists answer (its request_id ties events to it)
+let served = null; // the GET /v1/playlists answer that served the listener (its request_id ties events to it)
 
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -26,36 +26,24 @@ async function answer(resp) {
   return body;
 }
 
-async function showPlaylists(userId) {
-  status("Loading…");
-  served = await answer(await fetch("/v1/playlists?user_id=" + encodeURIComponent(userId)));
-  $("#who-id").textContent = served.user_id;
-  $("#arm").textContent = served.arm;
-  $("#model").textContent = served.model;
-  $("#week").textContent = served.week_start;
-  $("#who").hidden = false;
-  const root = $("#playlists");
-  root.replaceChildren();
-  for (const p of served.playlists) {
-    const tbody = el("tbody");
-    for (const t of p.tracks) {
-      const actions = el("td", { class: "actions" });
-      for (const kind of ["play", "skip", "like"]) {
-        const label = { play: "played", skip: "skipped", like: "like" }[kind];
-        const b = el("button", { type: "button", class: "mark " + kind, "data-track": t.track_id, "data-event": kind }, label);
-        b.addEventListener("click", () => mark(b, t.track_id, kind));
-        actions.append(b);
-      }
-      tbody.append(el("tr", { "data-track": t.track_id },
-        el("td", {}, String(t.position)), el("td", { class: "track" }, t.name || t.track_id),
-        el("td", {}, t.artist || ""), el("td", {}, p.genre), actions));
-    }
-    const head = el("thead", {}, el("tr", {}, el("th", {}, "#"), el("th", {}, "Track"),
-      el("th", {}, "Artist"), el("th", {}, "Genre"), el("th", {}, "Mark")));
-    root.append(el("section", { class: "playlist" }, el("h3", {}, p.genre),
-      el("table", {}, head, tbody)));
+// Act as the listener of the page: GET /v1/playlists serves them (their exposure, on
+// their first request of the week), once, on the first mark; its request_id ties events.
+// Two quick clicks share the one request (a failed one is asked again on the next mark).
+let serving = null;
+
+async function fetchServed() {
+  const who = $("#listener").dataset;
+  const got = await answer(await fetch("/v1/playlists?user_id=" + encodeURIComponent(who.user)));
+  if (got.arm !== who.arm || got.week_start !== who.week) {
+    throw new Error("the service now serves another week or arm: reload the page");
   }
-  status(served.playlists.length + " playlists, in play order.");
+  return got;
+}
+
+async function serveListener() {
+  if (!serving) serving = fetchServed().catch((err) => { serving = null; throw err; });
+  served = await serving;
+  return served;
 }
 
 // The event's time: now, but never before the request that served the track (the
@@ -69,14 +57,18 @@ function eventTime() {
 }
 
 async function mark(button, trackId, kind) {
-  const event = { request_id: served.request_id, track_id: trackId, event_type: kind,
-                  timestamp: eventTime() };
   try {
+    const first = serving === null;
+    await serveListener();
+    const event = { request_id: served.request_id, track_id: trackId, event_type: kind,
+                    timestamp: eventTime() };
     await answer(await fetch("/v1/events", { method: "POST",
       headers: { "Content-Type": "application/json" }, body: JSON.stringify({ events: [event] }) }));
     button.classList.add("done");
     button.setAttribute("aria-pressed", "true");
-    status("Logged: " + kind + " of " + trackId + ".");
+    const servedNote = !first ? "" : "Served as listener " + served.user_id +
+      (served.first_exposure ? " (their exposure of the week). " : " (already exposed this week). ");
+    status(servedNote + "Logged: " + kind + " of " + trackId + ".");
   } catch (err) {
     status("Not logged: " + err.message, true);
   }
@@ -99,11 +91,6 @@ function drawInterval(r) {
     svg.append(n);
     return n;
   };
-  if (r.lift === null || r.ci_low === null || r.ci_high === null) {
-    add("text", { x: 10, y: H / 2 }, "No interval yet: " + (r.reason || r.lift_note || "too few events") + ".");
-    svg.setAttribute("aria-label", "no interval yet");
-    return svg;
-  }
   const span = Math.max(Math.abs(r.ci_low), Math.abs(r.ci_high), Math.abs(r.lift), 0.01) * 1.2;
   const x = (v) => pad + ((v + span) / (2 * span)) * (W - 2 * pad);
   const y = H / 2;
@@ -131,7 +118,11 @@ async function refreshReadout() {
       `${r.metric}: lift of B over A, 95% interval; p = ${fmt(r.p_value)}, ` +
       `SRM p = ${fmt(r.srm_p_value)}${r.decision ? ", " + r.decision : ""}; ` +
       `${r.listeners_exposed} listeners exposed, ${r.events} events (week of ${r.week_start}).`);
-    chart.replaceChildren(drawInterval(r), caption);
+    const noInterval = r.lift === null || r.ci_low === null || r.ci_high === null;
+    const drawn = noInterval
+      ? el("p", { class: "no-interval" }, "No interval yet: " + (r.reason || r.lift_note || "too few events") + ".")
+      : drawInterval(r);
+    chart.replaceChildren(drawn, caption);
     const rows = Object.entries(r.arms).map(([arm, a]) => el("tr", {}, el("td", {}, arm),
       el("td", {}, String(a.users)), el("td", {}, fmt(a.play_through_rate)),
       el("td", {}, fmt(a.likes_per_user)), el("td", {}, fmt(a.skips_per_user))));
@@ -143,9 +134,8 @@ async function refreshReadout() {
   chart.dataset.state = "ready";
 }
 
-$("#lookup").addEventListener("submit", (e) => {
-  e.preventDefault();
-  showPlaylists($("#user-id").value.trim()).catch((err) => status(err.message, true));
-});
+for (const b of document.querySelectorAll("#playlists button.mark")) {
+  b.addEventListener("click", () => mark(b, b.dataset.track, b.dataset.event));
+}
 $("#refresh").addEventListener("click", refreshReadout);
 refreshReadout();
