@@ -126,6 +126,12 @@ def test_ab_stage_simulation_outputs_recompute_and_repeat(synthetic_project):
     assert o["fav_on_shelf"].tolist() == [int(i % 3 == 0) for i in range(len(USERS))]
     assert o["user_id"].tolist() == sorted(o["user_id"])
     assert len(o) == len(USERS)
+    # The global holdout (5%, its own salt): simulated, reported apart, out of A vs B.
+    held = o[o["arm"] == "H"]
+    assert m["holdout"]["users"] == len(held) > 0 and m["holdout"]["share"] == 0.05
+    ptr_h = (held["full_plays"] / held["plays"])[held["plays"] > 0].mean()
+    assert m["holdout"]["play_through_rate"] == pytest.approx(ptr_h, abs=1e-6)
+    o = o[o["arm"] != "H"]
     ptr = {a: (g["full_plays"] / g["plays"])[g["plays"] > 0] for a, g in o.groupby("arm")}
     ma, mb = ptr["A"].mean(), ptr["B"].mean()
     assert m["arms"]["A"]["users"] == int((o["arm"] == "A").sum())

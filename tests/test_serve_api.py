@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from pozytywka.config import ABParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.experiment.assign import arm_of, assign_arms
+from pozytywka.experiment.assign import ab_arm, arm_of, assign_arms
 from pozytywka.serve.app import create_app
 from pozytywka.serve.artifacts import load_artifacts
 from pozytywka.serve.schemas import PlaylistsResponse
@@ -45,7 +45,7 @@ def client(tmp_path):
 
 
 def users_in(arm: str, n: int, salt: str = "pozytywka-ab-v1") -> list[str]:
-    out = [u for u in (f"u{i}" for i in range(500)) if arm_of(u, salt, 0.5) == arm]
+    out = [u for u in (f"u{i}" for i in range(500)) if ab_arm(u, ABParams(), salt) == arm]
     return out[:n]
 
 

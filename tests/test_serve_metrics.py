@@ -12,7 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from pozytywka.experiment.assign import arm_of
+from pozytywka.config import ABParams
+from pozytywka.experiment.assign import ab_arm
 from pozytywka.serve.app import create_app
 from pozytywka.serve.metrics import ServiceMetrics
 from pozytywka.serve.process import ServiceProcess
@@ -51,7 +52,8 @@ def service(tmp_path_factory):
 def test_metrics_count_what_the_requests_did(service):
     url = service.url
     before = scrape(url)
-    arms = {u: arm_of(u, "pozytywka-ab-v1", 0.5) for u in ("m1", "m2")}
+    arms = {u: ab_arm(u, ABParams()) for u in ("m1", "m2")}
+    assert "H" not in arms.values()  # in the experiment, not the global holdout
     with httpx.Client(base_url=url, timeout=30) as c:
         served = [c.get("/v1/playlists", params={"user_id": u}).json() for u in ("m1", "m2", "m1")]
         first = served[0]

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from pozytywka.config import ABParams
 from pozytywka.errors import PozytywkaError
-from pozytywka.experiment.assign import arm_of
+from pozytywka.experiment.assign import ab_arm, arm_of
 from pozytywka.recs.online import PublishedRecs
 from pozytywka.serve.app import create_app
 from pozytywka.serve.settings import Settings
@@ -71,7 +71,8 @@ def make_client(tmp_path, skips=FakeScorer, recs=RECS) -> TestClient:
 
 
 def users(key: str, arm: str, n: int) -> list[str]:
-    return [u for u in (f"u{i}" for i in range(300)) if arm_of(u, SALT[key], 0.5) == arm][:n]
+    # ab_arm: with the global holdout (its listeners are served A under "<key>:holdout")
+    return [u for u in (f"u{i}" for i in range(300)) if ab_arm(u, ABParams(), SALT[key]) == arm][:n]
 
 
 def ev(request_id: str, track: str, kind: str) -> dict:
@@ -168,11 +169,13 @@ def test_a_schema_1_store_is_migrated_on_start(tmp_path):
     with engine.begin() as conn:  # back to what schema 1 was
         conn.execute(text("DROP TABLE predictions"))
         conn.execute(text("DROP TABLE request_items"))
+        conn.execute(text("DROP TABLE arm_stops"))
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     store = Store(url)
-    assert store.migrate() == SCHEMA_VERSION == 3
-    assert {"predictions", "request_items"} <= set(inspect(store.engine).get_table_names())
+    assert store.migrate() == SCHEMA_VERSION == 4
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"predictions", "request_items", "arm_stops"} <= tables
     store.dispose()
 
 

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from pozytywka.experiment.assign import arm_of
+from pozytywka.config import ABParams
+from pozytywka.experiment.assign import ab_arm
 from pozytywka.serve.process import ServiceProcess
 from pozytywka.serve.settings import Settings
 from pozytywka.serve.store import Store, events, exposures, requests
@@ -31,6 +32,12 @@ pytestmark = pytest.mark.timeout(600)
 
 WEEK = dt.datetime(2024, 7, 29)
 THREADS, OPS, KILL_AFTER = 4, 1000, 1500
+
+
+def served_arm(user: str) -> str:
+    """The arm whose playlists the service serves ``user``: the global holdout gets A's."""
+    arm = ab_arm(user, ABParams())
+    return "A" if arm == "H" else arm
 
 
 @dataclass
@@ -71,7 +78,7 @@ def client_thread(url: str, seed: int, log: Log, acks: Counter, lock, reached: t
                         req, user = rng.choice(list(log.acked_requests.items()))
                         tick += 1
                         ts = WEEK + dt.timedelta(microseconds=seed * 1_000_000 + tick)
-                        track = rng.choice(TRACKS[arm_of(user, "pozytywka-ab-v1", 0.5)])
+                        track = rng.choice(TRACKS[served_arm(user)])
                         batch.append((req, track, rng.choice(["play", "skip", "like"]), ts))
                     log.sent_batches.append(batch)
                     body = [

@@ -531,3 +531,41 @@ def test_a_week_with_no_session_has_no_events_and_no_error():
     assert max(rates) < 0.2  # so most weeks draw no session at all
     sizes = [len(week_events(world, w, history_rng(world, w))) for w in range(6)]
     assert 0 in sizes
+
+
+def test_a_listener_plays_the_shelf_the_same_whoever_else_is_simulated(world) -> None:
+    """Issue 23, "one experiment, one answer": each listener's shelf week comes from a
+    stream of their own, so simulating more listeners (the live run's sign-ups), others
+    with other playlists, or the listeners in another order changes nobody's events."""
+    week = SMALL.weeks
+    shelf = _shelf(world, week)
+    users = world.user_ids.tolist()
+    few = {u: shelf for u in users[: len(users) // 3]}
+    many = {u: shelf for u in reversed(users)}  # all, in the other order
+    many.update({u: shelf[:1] for u in users[len(users) // 2 :]})  # others served one playlist
+    cols = ["user_id", "timestamp", "track_id", "event_type"]
+
+    def shelf_events(served):
+        ev = simulate_week(world, week, served, seed=11)
+        ev = ev[ev["source"].eq("playlist") & ev["user_id"].isin(list(few))]
+        return ev[cols].reset_index(drop=True)
+
+    alone, crowd = shelf_events(few), shelf_events(many)
+    assert len(alone) > 100
+    pd.testing.assert_frame_equal(alone, crowd)
+    # ...and another experiment seed is another draw
+    other = simulate_week(world, week, few, seed=12)
+    other = other[other["source"].eq("playlist")][cols].reset_index(drop=True)
+    assert not other.equals(alone)
+
+
+def test_listener_stream_is_pinned() -> None:
+    """The listener's key is SHA-256 of the id (not ``hash()``): a known answer."""
+    from pozytywka.synthetic.simulate import listener_key, listener_rng
+
+    # sha256(b"user-42") starts 6d894aa3ee802549: its first 8 bytes, big-endian
+    assert listener_key("user-42") == 0x6D894AA3EE802549
+    a = listener_rng(7, 3, "user-42").random(3)
+    b = listener_rng(7, 3, "user-42").random(3)
+    c = listener_rng(7, 4, "user-42").random(3)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)

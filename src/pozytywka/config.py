@@ -195,6 +195,11 @@ class ABParams:
     alpha: float = _f(0.05, lo=1e-6, hi=0.5)
     power: float = _f(0.8, lo=0.05, hi=0.999)
     seed: int = _f(7, lo=0)
+    # Global holdout (issue 23, docs/assignment.md): this share of listeners gets the
+    # baseline in every experiment key; hashed with its own salt, apart from the arms.
+    holdout: float = _f(0.05, lo=0.0, hi=0.5)
+    holdout_salt: str = _f("pozytywka-holdout-v1")
+    bucket_version: int = _f(1, lo=1, hi=1000)  # bump to re-randomise everyone
     # secondary metrics corrected together: holm (family-wise) or bh (false discovery rate)
     correction: str = _f("holm", choices=("holm", "bh"))
     sequential: ABSequentialParams = field(default_factory=ABSequentialParams)

@@ -128,6 +128,8 @@ def lift_figure(live: dict, simulated: dict | None, confidence: float):
 
 
 def summary_md(live: dict, simulated: dict | None, res) -> str:
+    from ..experiment.report import holdout_lines
+
     def line(name: str, r: dict) -> str:
         a, b = r["arms"]["A"], r["arms"]["B"]
         return (
@@ -150,6 +152,9 @@ def summary_md(live: dict, simulated: dict | None, res) -> str:
         out.append(line("simulation (metrics/ab.json)", simulated))
     if live.get("lift") is not None:
         out.append(line("live (metrics/ab_live.json)", live))
+    if live.get("stopped"):
+        out += ["", f"Kill switch: {live['stopped']['note']}."]
+    out += holdout_lines(live.get("holdout"))
     out += ["", f"Decision from the log: **{live['decision']}**: {live['reason']}", ""]
     return "\n".join(out)
 

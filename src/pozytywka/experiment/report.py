@@ -159,6 +159,20 @@ def sequential_figure(seq: pd.DataFrame, confidence: float):
     return fig
 
 
+def holdout_lines(block: dict | None) -> list[str]:
+    """The summary's paragraph on the global holdout (:mod:`.holdout`); none without one."""
+    if not block or not block.get("users"):
+        return []
+    vs = block["experiment_vs_holdout"]
+    return [
+        "",
+        f"Global holdout ({block['share']:.0%} of listeners, salt `{block['salt']}`, served the "
+        f"baseline and left out of A vs B): {block['users']:,} users, play-through rate "
+        f"{block['play_through_rate']}. The experiment's listeners (A and B) against it: "
+        f"{_effect(vs)}.",
+    ]
+
+
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.2%}"
 
@@ -287,6 +301,7 @@ def summary_markdown(metrics: dict, context: dict) -> str:
             "the same comparison with what was predictable before the week removed, a more "
             "precise read that should agree with it.",
         ]
+    lines += holdout_lines(metrics.get("holdout"))
     if context.get("note"):
         lines += ["", context["note"]]
     lines += [

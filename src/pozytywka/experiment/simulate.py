@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..paths import RAW_SYNTHETIC
+from .assign import HOLDOUT
 
 SimulateWeek = Callable[..., pd.DataFrame]
 
@@ -32,8 +33,12 @@ def is_synthetic_source(source: str | Path, synthetic_dir: str | Path = RAW_SYNT
 def served_mapping(
     assignment: pd.DataFrame, served_by_arm: Mapping[str, Sequence[Sequence[str]]]
 ) -> dict[str, list[list[str]]]:
-    """``user_id`` -> the track-id lists of that user's arm (what ``simulate_week`` takes)."""
+    """``user_id`` -> the track-id lists of that user's arm (what ``simulate_week`` takes).
+
+    A held-out listener (arm ``"H"``, :mod:`.assign`) is served the baseline, arm A's
+    lists, unless ``served_by_arm`` gives ``"H"`` its own."""
     lists = {arm: [list(p) for p in served_by_arm[arm]] for arm in ("A", "B")}
+    lists[HOLDOUT] = [list(p) for p in served_by_arm.get(HOLDOUT, served_by_arm["A"])]
     return {u: lists[a] for u, a in zip(assignment["user_id"], assignment["arm"], strict=True)}
 
 
@@ -51,7 +56,8 @@ def counted_events(
         return events["source"].eq("playlist").to_numpy(dtype=bool)
     from .replay import on_served_tracks
 
-    return on_served_tracks(events, assignment, served_by_arm)
+    with_holdout = {HOLDOUT: served_by_arm["A"], **served_by_arm}
+    return on_served_tracks(events, assignment, with_holdout)
 
 
 def simulate_ab_week(

@@ -39,6 +39,8 @@ from .body_limit import BodyLimitMiddleware
 from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
 from .deps import Live
+from .holdout import register_with_holdout
+from .killswitch import ArmStops
 from .metrics import MetricsMiddleware, ServiceMetrics
 from .products import RECS, RECS_FIX, SKIPS, SKIPS_FIX, load_product, recs_arms, skips_arms
 from .products import load_recs as _load_recs
@@ -177,11 +179,12 @@ def create_app(
         else:
             clock = WallClock()
         with metrics.store_write.labels("register_artifacts").time():
-            ids = store.register_artifacts(arts, clock.now())
+            ids, holdout_id = register_with_holdout(store, arts, clock.now())
         app.state.settings = settings
         app.state.store = store
+        app.state.arm_stops = ArmStops(store)  # the kill switch (killswitch.py)
         app.state.clock = clock
-        app.state.live = Live(arts, ids)
+        app.state.live = Live(arts, ids, holdout_id)
         app.state.products = {
             key: load_product(key, lambda f=f: f(settings), arms, store, arts.ab, clock.now(), fix)
             for key, f, arms, fix in (

@@ -30,6 +30,7 @@ class Live:
 
     artifacts: Artifacts
     artifact_ids: dict[str, int]
+    holdout_id: int | None = None  # the holdout's artifact (arm A's, key "<key>:holdout")
 
 
 async def get_live(request: Request) -> Live:

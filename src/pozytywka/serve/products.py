@@ -8,7 +8,11 @@ outcomes come back through ``POST /v1/events`` with the answer's ``request_id``.
 
 Assignment: :func:`pozytywka.experiment.assign.arm_of` with the playlists' split
 (``ab.split``) and a salt per experiment, ``f"{ab.salt}:{key}"`` (:func:`salt_of`),
-so a listener's arms in the three experiments are independent.
+so a listener's arms in the three experiments are independent. The global holdout
+(:mod:`.holdout`: the same listeners in every key, its own salt) is served arm A and
+logged under ``"<key>:holdout"``; a stopped arm (:mod:`.killswitch`) sends its
+listeners to the other arm, and the read-outs then analyse only what happened
+before the stop (``stopped`` block).
 
 Both products are optional: when their artifacts are missing, truncated or
 corrupt the service starts, the playlists work, and the product's routes answer
@@ -35,10 +39,12 @@ import pandas as pd
 from .. import paths
 from ..config import ABParams
 from ..errors import PozytywkaError
-from ..experiment.assign import arm_of
+from ..experiment.assign import HOLDOUT, ab_arm, arm_of
 from ..experiment.stats import compare
 from ..playlists.metrics import bounded_mean_ci, mean_ci
 from ..unreadable import ArtifactUnreadable, first_line, reading
+from .holdout import holdout_key
+from .killswitch import ArmStops, first_stop, stop_note
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -66,9 +72,22 @@ class ProductLive:
     artifact_ids: dict[str, int] = field(default_factory=dict)
     ab: ABParams | None = None
     problem: str | None = None
+    holdout_id: int | None = None  # arm A's copy under "<key>:holdout"
 
     def arm(self, user_id: str) -> str:
+        """The listener's arm by the assignment rule alone (no holdout, no stop)."""
         return arm_of(user_id, salt_of(self.ab, self.key), self.ab.split)
+
+    def target(self, user_id: str, stops: ArmStops) -> tuple[str, str, int]:
+        """``(experiment key to log under, arm served, artifact id)`` of the listener: the
+        holdout's (``"<key>:holdout"``, A) or their arm, the other one if it is stopped."""
+        assigned = ab_arm(user_id, self.ab, salt_of(self.ab, self.key))
+        if assigned == HOLDOUT and self.holdout_id is not None:
+            return holdout_key(self.key), "A", self.holdout_id
+        if assigned == HOLDOUT:
+            assigned = "A"
+        arm = stops.served_arm(self.key, self.week_start, assigned)
+        return self.key, arm, self.artifact_ids[arm]
 
 
 def load_product(
@@ -113,7 +132,8 @@ def load_product(
         arm: store.register_items(key, week, arm, name, version, tracks, now)
         for arm, (name, version, tracks) in arms.items()
     }
-    return ProductLive(key, model, week, ids, ab)
+    hid = store.register_items(holdout_key(key), week, "A", *arms["A"], now)
+    return ProductLive(key, model, week, ids, ab, holdout_id=hid)
 
 
 def part_states(state: Any) -> dict[str, dict[str, Any]]:
@@ -175,17 +195,36 @@ def skip_losses(predictions: pd.DataFrame) -> pd.DataFrame:
     return done
 
 
+def _with_stop(store: Store, key: str, week: dt.date, stop) -> dict:
+    """The read-out's ``holdout_listeners`` (exposed under ``"<key>:holdout"``) and, when an
+    arm was stopped, its ``stopped`` block (arm, time, listeners exposed after it)."""
+    out: dict = {"holdout_listeners": int(len(store.exposures_frame(holdout_key(key), week)))}
+    if stop:
+        left_out = int(
+            len(store.exposures_frame(key, week)) - len(store.exposures_frame(key, week, stop[1]))
+        )
+        out["stopped"] = {
+            "arm": stop[0],
+            "stopped_at": stop[1].isoformat(),
+            "listeners_after_stop": left_out,
+            "note": stop_note(stop[0], stop[1], left_out),
+        }
+    return out
+
+
 def read_skips(store: Store, live: ProductLive, week: dt.date) -> dict:
     """Arms' log loss and accuracy on the logged outcomes, B - A with 95% intervals.
 
     Unit: the listener (mean of their scored plays). Listeners are what is
     randomised, and one listener's plays are correlated, so per-prediction values
     would understate the variance; per listener they are independent."""
-    frame = skip_losses(store.predictions_frame(SKIPS, week))
+    stop = first_stop(store.arm_stops(SKIPS, week))
+    before = stop[1] if stop else None
+    frame = skip_losses(store.predictions_frame(SKIPS, week, before))
     per_user = frame.groupby(["user_id", "arm"], as_index=False)[["log_loss", "correct"]].mean()
     both = per_user["user_id"].duplicated(keep=False)
     per_user = per_user.loc[~both]
-    return {
+    return _with_stop(store, SKIPS, week, stop) | {
         "experiment": SKIPS,
         "week_start": week.isoformat(),
         "unit": "listener (mean over their scored plays with an outcome)",
@@ -203,17 +242,19 @@ def read_recs(store: Store, live: ProductLive, week: dt.date) -> dict:
     track) and plays of recommended tracks per exposed listener, B - A with 95%
     intervals. Unit: the exposed listener (the randomised unit); a listener with
     no events counts with zeros."""
-    exposed = store.exposures_frame(RECS, week)
-    both = set(store.listeners_in_both_arms(RECS, week))
+    stop = first_stop(store.arm_stops(RECS, week))
+    before = stop[1] if stop else None
+    exposed = store.exposures_frame(RECS, week, before)
+    both = set(store.listeners_in_both_arms(RECS, week, before))
     exposed = exposed.loc[~exposed["user_id"].isin(both), ["user_id", "arm"]]
-    ev = store.events_frame(RECS, week)
+    ev = store.events_frame(RECS, week, before)
     plays = ev.loc[ev["event_type"] == "play"].groupby("user_id").size()
     engaged = set(ev.loc[ev["event_type"].isin(["play", "like"]), "user_id"])
     per_user = exposed.assign(
         plays=exposed["user_id"].map(plays).fillna(0).astype(float),
         hit=exposed["user_id"].isin(engaged).astype(float),
     )
-    return {
+    return _with_stop(store, RECS, week, stop) | {
         "experiment": RECS,
         "week_start": week.isoformat(),
         "unit": "exposed listener",

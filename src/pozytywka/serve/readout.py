@@ -18,6 +18,13 @@ comes from the always-valid confidence sequence (:mod:`pozytywka.experiment.sequ
 which keeps its error rate however often it is read: "keep running" until the
 sequence excludes 0 and the guardrails pass. The fixed-horizon interval (``lift``,
 ``ci_low``, ``ci_high``, ``p_value``) is valid at the planned horizon only.
+
+Kill switch (:mod:`.killswitch`): when an arm of the week was stopped, only
+exposures, requests and events before the stop are read (the experiment as it
+was when it ended); ``stopped`` says which arm, when, and how many exposed
+listeners were left out. Global holdout (:mod:`.holdout`): the listeners logged
+under ``"<key>:holdout"`` are read the same way and compared with the
+experiment's (``holdout`` block, :func:`pozytywka.experiment.holdout.holdout_readout`).
 """
 
 from __future__ import annotations
@@ -26,9 +33,13 @@ import datetime as dt
 
 import pandas as pd
 
+from ..experiment.assign import HOLDOUT
+from ..experiment.holdout import holdout_readout
 from ..experiment.outcomes import user_outcomes
 from ..experiment.stats import analyse
 from .artifacts import Artifacts
+from .holdout import holdout_key
+from .killswitch import first_stop, stop_note
 from .store import Store
 
 MODE = "live"
@@ -44,16 +55,32 @@ def live_outcomes(
 
 def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
     """``metrics/ab.json``'s keys from the log of ``week_start``, plus the read-out's counts."""
-    exposed = store.exposures_frame(arts.experiment, week_start)
-    both = store.listeners_in_both_arms(arts.experiment, week_start)
-    events = store.events_frame(arts.experiment, week_start)
+    key = arts.experiment
+    stop = first_stop(store.arm_stops(key, week_start))
+    before = stop[1] if stop else None
+    exposed = store.exposures_frame(key, week_start, before)
+    both = store.listeners_in_both_arms(key, week_start, before)
+    events = store.events_frame(key, week_start, before)
     outcomes = live_outcomes(exposed, events, both)
     result = analyse(outcomes, arts.ab, MODE)
     result.update(
-        experiment=arts.experiment,
+        experiment=key,
         week_start=week_start.isoformat(),
         listeners_exposed=int(len(exposed)),
         excluded_both_arms=len(both),
         events=int(len(events)),
     )
+    if stop:
+        left_out = len(store.exposures_frame(key, week_start)) - len(exposed)
+        result["stopped"] = {
+            "arm": stop[0],
+            "stopped_at": stop[1].isoformat(),
+            "listeners_after_stop": int(left_out),
+            "note": stop_note(stop[0], stop[1], left_out),
+        }
+    held = store.exposures_frame(holdout_key(key), week_start, before)
+    held_events = store.events_frame(holdout_key(key), week_start, before)
+    held_out = user_outcomes(held_events, held.assign(arm=HOLDOUT)[["user_id", "arm"]])
+    result["holdout"] = holdout_readout(pd.concat([held_out, outcomes], ignore_index=True), arts.ab)
+    result["holdout"]["events"] = int(len(held_events))
     return result

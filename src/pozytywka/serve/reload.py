@@ -35,6 +35,7 @@ from ..config import PlaylistParams, load_params
 from ..errors import PozytywkaError
 from .artifacts import ARM_MODELS, Artifacts
 from .deps import Live
+from .holdout import register_with_holdout
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -156,8 +157,8 @@ class Reloader:
         changed = changed_arms(previous.artifacts, new)
         now = state.clock.now()
         with state.metrics.store_write.labels("register_artifacts").time():
-            ids = state.store.register_artifacts(new, now)
-        live = Live(new, ids)
+            ids, hid = register_with_holdout(state.store, new, now)
+        live = Live(new, ids, hid)
         state.live = live  # the swap: one reference assignment
         state.metrics.set_live(new)
         if state.clock.manual and now < dt.datetime.combine(new.week_start, dt.time()):

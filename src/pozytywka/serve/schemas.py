@@ -177,6 +177,19 @@ class ExperimentResults(BaseModel):
     events: int = Field(description="Events read from the log")
 
 
+class ArmStopIn(BaseModel):
+    reason: str = Field(default="", max_length=200, description="Why the arm is stopped (logged)")
+
+
+class ArmStopOut(BaseModel):
+    experiment: str = Field(description="Experiment key")
+    week_start: dt.date = Field(description="The experiment's live week (the stop lasts for it)")
+    arm: Literal["A", "B"] = Field(description="The stopped arm")
+    serving: Literal["A", "B"] = Field(description="The arm its listeners are served now")
+    stopped_at: dt.datetime = Field(description="When it was stopped (service time, UTC)")
+    newly_stopped: bool = Field(description="False when it was already stopped (first time kept)")
+
+
 class ClockIn(BaseModel):
     now: UtcDatetime = Field(description="New service time (ISO 8601; no offset = UTC)")
 

@@ -28,10 +28,16 @@ Tables (constraints enforced by the database, not only by this code):
   (1-based). A request with a list accepts events only on its own tracks, not
   on any track of the arm's artifact (another listener's recommendations).
 
+- ``arm_stops`` (schema 4): the kill switch (issue 23): an arm of an experiment's
+  week stopped by an operator (``POST /v1/admin/experiments/{key}/arms/{arm}/stop``),
+  with ``stopped_at`` (service time) and a ``reason``; unique on (experiment,
+  week_start, arm), arm CHECKed. From the next request its listeners are served the
+  other arm; the read-out analyses only what happened before ``stopped_at``.
+
 Any experiment key (``playlists``, ``skips``, ``recs``) uses the same tables: an
 "artifact" is what one arm of one experiment may serve in a week, and its
 ``artifact_tracks`` the items it may serve (:meth:`Store.register_items`). A
-store of schema 1 or 2 is migrated on start (the new tables are added; nothing
+store of schema 1, 2 or 3 is migrated on start (the new tables are added; nothing
 else changes).
 
 Every write is one transaction, committed before the route answers: a 2xx
@@ -130,7 +136,7 @@ from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: SQLite: how long a write waits for the write lock (an outside writer) before failing.
 BUSY_TIMEOUT_S = 2.0
 #: How long a request waits for its write to commit, whatever the cause, before a 503.
@@ -270,6 +276,20 @@ request_items = Table(
     Column("position", Integer, nullable=False),
     PrimaryKeyConstraint("request_id", "track_id", name="pk_request_items"),
     ForeignKeyConstraint(["request_id"], ["requests.request_id"], name="fk_request_items_request"),
+)
+
+
+arm_stops = Table(
+    "arm_stops",
+    metadata,
+    Column("stop_id", Integer, primary_key=True, autoincrement=True),
+    Column("experiment", String(64), nullable=False),
+    Column("week_start", Date, nullable=False),
+    Column("arm", String(1), nullable=False),
+    Column("stopped_at", DateTime, nullable=False),
+    Column("reason", String(200), nullable=False),
+    UniqueConstraint("experiment", "week_start", "arm", name="uq_arm_stops"),
+    CheckConstraint("arm IN ('A', 'B')", name="ck_arm_stops_arm"),
 )
 
 
@@ -541,8 +561,9 @@ class Store:
                     )
                     have = SCHEMA_VERSION
                 elif have < SCHEMA_VERSION:
-                    # 1 -> 2 -> 3: create_all above added ``predictions`` (2) and
-                    # ``request_items`` (3); nothing else changed. Record the upgrade.
+                    # 1 -> 2 -> 3 -> 4: create_all above added ``predictions`` (2),
+                    # ``request_items`` (3) and ``arm_stops`` (4); nothing else changed.
+                    # Record the upgrade.
                     conn.execute(
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
@@ -1066,20 +1087,31 @@ class Store:
             yield conn
 
     @_guarded("read")
-    def exposures_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
-        """The week's exposed listeners: ``user_id``, ``arm`` (exposed to), ``exposed_at``."""
+    def exposures_frame(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> pd.DataFrame:
+        """The week's exposed listeners: ``user_id``, ``arm`` (exposed to), ``exposed_at``;
+        with ``before``, only those exposed before it (a kill switch's time)."""
         q = select(exposures.c.user_id, exposures.c.arm, exposures.c.exposed_at).where(
             exposures.c.experiment == experiment, exposures.c.week_start == week_start
         )
+        if before is not None:
+            q = q.where(exposures.c.exposed_at < before)
         return self._frame(q, ["user_id", "arm", "exposed_at"])
 
     @_guarded("read")
-    def listeners_in_both_arms(self, experiment: str, week_start: dt.date) -> list[str]:
-        """Listeners whose requests in the week were served more than one arm (sorted)."""
+    def listeners_in_both_arms(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> list[str]:
+        """Listeners whose requests in the week (served before ``before``, if given) were
+        served more than one arm (sorted)."""
+        q = select(requests.c.user_id).where(
+            requests.c.experiment == experiment, requests.c.week_start == week_start
+        )
+        if before is not None:
+            q = q.where(requests.c.served_at < before)
         q = (
-            select(requests.c.user_id)
-            .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
-            .group_by(requests.c.user_id)
+            q.group_by(requests.c.user_id)
             .having(func.count(func.distinct(requests.c.arm)) > 1)
             .order_by(requests.c.user_id)
         )
@@ -1087,9 +1119,13 @@ class Store:
             return [r[0] for r in conn.execute(q)]
 
     @_guarded("read")
-    def events_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+    def events_frame(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> pd.DataFrame:
         """The week's events as sessions: ``session_id`` (= the request), ``user_id``,
-        ``track_id``, ``event_type``, ``timestamp``, ordered by listener, request, time, id."""
+        ``track_id``, ``event_type``, ``timestamp``, ordered by listener, request, time, id.
+        With ``before``: only events before it, of requests served before it."""
+        window = () if before is None else (requests.c.served_at < before, events.c.ts < before)
         q = (
             select(
                 events.c.request_id.label("session_id"),
@@ -1099,7 +1135,9 @@ class Store:
                 events.c.ts.label("timestamp"),
             )
             .join(requests, requests.c.request_id == events.c.request_id)
-            .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
+            .where(
+                requests.c.experiment == experiment, requests.c.week_start == week_start, *window
+            )
             .order_by(requests.c.user_id, events.c.request_id, events.c.ts, events.c.event_id)
         )
         frame = self._frame(q, ["session_id", "user_id", "track_id", "event_type", "timestamp"])
@@ -1107,7 +1145,9 @@ class Store:
         return frame
 
     @_guarded("read")
-    def predictions_frame(self, experiment: str, week_start: dt.date) -> pd.DataFrame:
+    def predictions_frame(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> pd.DataFrame:
         """The week's scoring requests with their outcome, one row per prediction.
 
         Columns ``request_id``, ``user_id``, ``arm``, ``track_id``, ``probability``,
@@ -1126,9 +1166,11 @@ class Store:
             .where(requests.c.experiment == experiment, requests.c.week_start == week_start)
             .order_by(requests.c.user_id, predictions.c.request_id)
         )
+        if before is not None:  # a kill switch's time: requests served and events before it
+            q = q.where(requests.c.served_at < before)
         cols = ["request_id", "user_id", "arm", "track_id", "probability", "decision"]
         frame = self._frame(q, cols)
-        ev = self.events_frame(experiment, week_start)
+        ev = self.events_frame(experiment, week_start, before)
         for kind, col in (("play", "played"), ("skip", "skipped")):
             hit = ev.loc[ev["event_type"] == kind, ["session_id", "track_id"]].drop_duplicates()
             keys = set(zip(hit["session_id"], hit["track_id"], strict=True))
@@ -1137,6 +1179,92 @@ class Store:
                 for r, t in zip(frame["request_id"], frame["track_id"], strict=True)
             ]
         return frame
+
+    # -- the kill switch (schema 4) -------------------------------------------
+    @_guarded("stop_arm")
+    def stop_arm(
+        self, experiment: str, week_start: dt.date, arm: str, now: dt.datetime, reason: str
+    ) -> tuple[dt.datetime, bool]:
+        """Stop ``arm`` of ``experiment``'s week at ``now``: ``(stopped_at, newly)``.
+
+        Idempotent: an arm already stopped keeps its first time (``newly`` False).
+        Raises :class:`PozytywkaError` when the other arm is already stopped (one arm
+        must stay served). One transaction; committed when this returns, so every
+        process reading :meth:`arm_stops` afterwards sees it."""
+        if arm not in ("A", "B"):
+            raise PozytywkaError(f"arm must be A or B, got {arm!r}")
+        key = dict(experiment=experiment, week_start=week_start)
+        with self._write_turn(), self._writes.begin() as conn:
+            have = {
+                r.arm: r.stopped_at
+                for r in conn.execute(
+                    select(arm_stops.c.arm, arm_stops.c.stopped_at).filter_by(**key)
+                )
+            }
+            if arm in have:
+                return have[arm], False
+            if have:
+                other = next(iter(have))
+                raise PozytywkaError(
+                    f"arm {other} of {experiment} (week {week_start}) is already stopped: "
+                    "one arm must stay served"
+                )
+            conn.execute(
+                arm_stops.insert().values(**key, arm=arm, stopped_at=now, reason=reason[:200])
+            )
+        self._touch_stops_marker()
+        return now, True
+
+    @property
+    def stops_marker(self) -> str | None:
+        """A file replaced after every new stop of a SQLite file store (``<file>-armstops``),
+        so processes serving from the store notice a stop with one ``stat`` instead of a
+        query per request (:mod:`.killswitch`); None for other stores (they query)."""
+        db = self.engine.url.database if self.dialect == "sqlite" else None
+        return f"{db}-armstops" if db and db != ":memory:" else None
+
+    def _touch_stops_marker(self) -> None:
+        path = self.stops_marker
+        if path is None:
+            return
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            f.write(uuid.uuid4().hex)
+        os.replace(tmp, path)  # a new inode: a reader's stat sees the change
+
+    @_guarded("read")
+    def arm_stops(self, experiment: str, week_start: dt.date) -> dict[str, dt.datetime]:
+        """``arm -> stopped_at`` of the experiment's week (empty: both arms served).
+
+        On SQLite a plain autocommit read on the driver's connection (about 0.1 ms: the
+        playlists route calls this from the event loop when a stop was made)."""
+        if self.dialect == "sqlite":
+            self._preflight()
+            raw = self.engine.raw_connection()
+            try:
+                cur = raw.cursor()
+                cur.execute(
+                    "SELECT arm, stopped_at FROM arm_stops WHERE experiment = ? AND week_start = ?",
+                    (experiment, week_start.isoformat()),
+                )
+                rows = cur.fetchall()
+                cur.close()
+            finally:
+                raw.close()
+            return {arm: dt.datetime.fromisoformat(at) for arm, at in rows}
+        q = select(arm_stops.c.arm, arm_stops.c.stopped_at).where(
+            arm_stops.c.experiment == experiment, arm_stops.c.week_start == week_start
+        )
+        with self._reading() as conn:
+            return {r.arm: r.stopped_at for r in conn.execute(q)}
+
+    @_guarded("read")
+    def arm_stops_frame(self) -> pd.DataFrame:
+        """Every stop in the log: ``experiment``, ``week_start``, ``arm``, ``stopped_at``,
+        ``reason``, in the order they were made."""
+        cols = ["experiment", "week_start", "arm", "stopped_at", "reason"]
+        q = select(*(arm_stops.c[c] for c in cols)).order_by(arm_stops.c.stop_id)
+        return self._frame(q, cols)
 
     @_guarded("read")
     def count(self, table: str) -> int:

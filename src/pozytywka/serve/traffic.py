@@ -56,7 +56,8 @@ import pandas as pd
 
 from ..config import Params
 from ..errors import PozytywkaError
-from ..experiment.assign import assign_arms
+from ..experiment.assign import assign_ab
+from ..experiment.holdout import experiment_only
 from ..experiment.outcomes import user_outcomes
 from ..experiment.simulate import counted_events, simulate_ab_week
 from ..experiment.stats import analyse
@@ -358,11 +359,13 @@ def simulated_readout(
     params: Params, users: Iterable[str], served_by_arm: dict[str, list[list[str]]], world, week
 ) -> dict:
     """The ``ab_test`` stage's simulation of the same listeners and week (no CUPED covariates):
-    assignment, behaviour model, outcomes and statistics, all the stage's own functions."""
-    assignment = assign_arms(users, params.ab.salt, params.ab.split)
+    assignment (the held-out listeners simulated, then left out), behaviour model,
+    outcomes and statistics, all the stage's own functions."""
+    assignment = assign_ab(users, params.ab)
     events = simulate_ab_week(world, week, assignment, served_by_arm, params.ab.seed)
     counted = counted_events(events, assignment, served_by_arm)
-    return analyse(user_outcomes(events, assignment, counted), params.ab, "simulation")
+    outcomes = experiment_only(user_outcomes(events, assignment, counted))
+    return analyse(outcomes, params.ab, "simulation")
 
 
 def served_by_arm(served: dict[str, list[list[str]]], arms: dict[str, str]) -> dict:

@@ -24,8 +24,9 @@ import pandas as pd
 from .. import paths
 from ..config import Params
 from ..errors import PozytywkaError
-from ..experiment.assign import assign_arms
+from ..experiment.assign import HOLDOUT, assign_ab
 from ..experiment.cuped import favourite_on_shelf, pre_period_counts, with_covariates
+from ..experiment.holdout import holdout_readout
 from ..experiment.outcomes import daily_outcomes
 from ..experiment.replay import on_served_tracks, replay_documents, week_events
 from ..experiment.report import arms_figure, sequential_figure, summary_markdown
@@ -137,7 +138,8 @@ def _replay(params: Params, assignment: pd.DataFrame):
     )
     events = week_events(pd.read_parquet(_need(paths.INTERIM_SESSIONS)), held_out)
     context = {"shelf_genres": _shelf_genres(docs.values()), "more_weeks": None}
-    return events, on_served_tracks(events, assignment, served), held_out, context
+    counted = on_served_tracks(events, assignment, {HOLDOUT: served["A"], **served})
+    return events, counted, held_out, context
 
 
 def _looks(params: Params, events, counted, assignment, start, more_weeks):
@@ -180,19 +182,24 @@ def _looks(params: Params, events, counted, assignment, start, more_weeks):
 
 def run(params: Params) -> None:
     users = pd.read_parquet(_need(paths.INTERIM_USERS))
-    assignment = assign_arms(users["user_id"], params.ab.salt, params.ab.split)
+    # Held-out listeners (arm H: the baseline in every experiment key) are served arm A's
+    # playlists and simulated like everyone; the A/B read-out leaves them out.
+    assignment = assign_ab(users["user_id"], params.ab)
     if assignment.empty:
         raise PozytywkaError(f"{paths.INTERIM_USERS} holds no users to split into arms")
     synthetic = is_synthetic_source(params.data.source)
     mode = "simulation" if synthetic else "replay"
     events, counted, start, context = (_simulation if synthetic else _replay)(params, assignment)
     more_weeks = context.pop("more_weeks")
-    daily, looks, decided = _looks(params, events, counted, assignment, start, more_weeks)
+    # Held-out listeners (arm H) are simulated (served A) but read apart from A vs B.
+    ab_only = assignment.loc[assignment["arm"] != HOLDOUT].reset_index(drop=True)
+    daily, looks, decided = _looks(params, events, counted, ab_only, start, more_weeks)
     seq_params = params.ab.sequential
     planned = min(seq_params.planned_days, max(daily))
     last = max(daily)
 
-    outcomes = _with_pre_period(daily[planned], users, start, context.pop("shelf_genres"))
+    shelf = context.pop("shelf_genres")
+    outcomes = _with_pre_period(daily[planned], users, start, shelf)
     metrics = analyse(outcomes, params.ab, mode)
     stop = decided or last
     at_stop = analyse(daily[stop], params.ab, mode, final=stop == last)
@@ -207,6 +214,18 @@ def run(params: Params) -> None:
     }
     seq = pd.DataFrame(looks)
     intervals = arm_intervals(outcomes, params.ab.alpha)
+    # The global holdout: simulated with week 0 (served A), read on the planned day (or the
+    # week's last) and compared with the experiment's listeners; in outcomes.csv as arm H.
+    held = assignment.loc[assignment["arm"] == HOLDOUT]
+    held_day = min(planned, 7)
+    held_out = daily_outcomes(events, held, counted, start, [held_day])[held_day]
+    held_out = _with_pre_period(held_out, users, start, shelf)
+    metrics["holdout"] = holdout_readout(
+        pd.concat([held_out, daily[held_day]], ignore_index=True), params.ab
+    )
+    metrics["bucket_version"] = params.ab.bucket_version
+    outcomes = pd.concat([outcomes, held_out], ignore_index=True)
+    outcomes = outcomes.sort_values("user_id", kind="mergesort").reset_index(drop=True)
     confidence = 1 - params.ab.alpha
     write_csv(paths.AB_OUTCOMES, outcomes)
     write_csv(AB_ARMS_CSV, intervals)

@@ -25,8 +25,13 @@ Served playlists (the A/B week) are the weekly "popular playlists" **shelf**,
 an offer every user served them sees. It is *added* to the week: the organic
 listening above is drawn first, from the same random stream and in the same
 order as the history's, so it is identical whatever is served (and
-``served=None`` with the dump's seed replays a history week exactly); the
-shelf's draws come after it. For each user with served playlists:
+``served=None`` with the dump's seed replays a history week exactly). The
+shelf's draws come from a random stream **of each listener's own**
+(:func:`listener_rng`: seeded by the experiment seed, the week and a SHA-256 of
+the listener id), so what a listener does with the shelf depends only on them,
+their playlists and the seed, never on which other listeners are simulated: the
+``ab_test`` stage and the live run (``pozytywka traffic``) give a listener they
+share the same week (issue 23). For each user with served playlists:
 
 4. Playlist sessions: Poisson(:data:`PLAYLIST_SHELF_SESSIONS` x activity)
    additional sessions, drawn for every user whatever their playlists are (so
@@ -53,9 +58,10 @@ of a session are at least one second apart, so dropping fractional seconds
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -154,13 +160,24 @@ class Events:
 
 @dataclass(frozen=True)
 class ServedPlan:
-    """Served playlists resolved to world positions, and who would listen to which."""
+    """Served playlists resolved to world positions, and who would listen to which.
+
+    Listener ``u``'s playlists are ``user_pl[user_first[u]:user_first[u + 1]]`` in
+    the order they were served, with their pick weights ``user_w`` (by taste, > 0).
+    """
 
     tracks: np.ndarray  # all playlists' track positions, concatenated
     offsets: np.ndarray  # playlist p is tracks[offsets[p]:offsets[p+1]]
     genre: np.ndarray  # each playlist's genre (the most common genre of its tracks)
-    pairs: GroupedSampler | None  # user -> one of their served playlists, by taste
+    user_first: np.ndarray  # (U + 1,) offsets into user_pl / user_w
+    user_pl: np.ndarray  # playlist index of each (listener, playlist) pair, in served order
+    user_w: np.ndarray  # its pick weight
     has_pairs: np.ndarray  # (U,) bool: the user is served at least one non-empty playlist
+
+    @property
+    def empty(self) -> bool:
+        """No listener is served a non-empty playlist."""
+        return not bool(self.has_pairs.any())
 
 
 def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | None) -> ServedPlan:
@@ -171,6 +188,8 @@ def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | No
     weight by taste: its genre is one of their favourites
     (:data:`PLAYLIST_FAV_WEIGHT`), shares a family with one
     (:data:`PLAYLIST_NEAR_WEIGHT`), or neither (:data:`PLAYLIST_OTHER_WEIGHT`).
+    A listener's pairs keep the order they were served in (not the order of the
+    other listeners), so what they pick depends on their own playlists only.
     """
     unique: dict[tuple[str, ...], int] = {}
     pair_user: list[int] = []
@@ -206,9 +225,6 @@ def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | No
         g = g[g >= 0]
         if len(g):
             genre[p] = int(np.bincount(g, minlength=world.n_genres).argmax())
-    has_pairs = np.zeros(world.n_users, dtype=bool)
-    if not pair_user:
-        return ServedPlan(tracks, offsets, genre, None, has_pairs)
     pu = np.asarray(pair_user, dtype=np.int64)
     pp = np.asarray(pair_pl, dtype=np.int64)
     pg = genre[pp]
@@ -220,13 +236,56 @@ def plan_served(world: World, served: Mapping[str, Sequence[Sequence[str]]] | No
     weight = np.where(
         in_fav, PLAYLIST_FAV_WEIGHT, np.where(near, PLAYLIST_NEAR_WEIGHT, PLAYLIST_OTHER_WEIGHT)
     )
-    weight = weight * (lengths[pp] > 0)
+    weight = weight * (lengths[pp] > 0) if len(pp) else np.zeros(0)
     keep = weight > 0
-    has_pairs[pu[keep]] = True
-    if not keep.any():
-        return ServedPlan(tracks, offsets, genre, None, has_pairs)
-    pairs = GroupedSampler.build(pu[keep], pp[keep], weight[keep], world.n_users)
-    return ServedPlan(tracks, offsets, genre, pairs, has_pairs)
+    order = np.argsort(pu[keep], kind="stable")  # by listener, each in served order
+    user_pl, user_w = pp[keep][order], weight[keep][order]
+    counts = np.bincount(pu[keep], minlength=world.n_users)
+    user_first = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    return ServedPlan(tracks, offsets, genre, user_first, user_pl, user_w, counts > 0)
+
+
+@dataclass(frozen=True)
+class SlotDraws:
+    """The random numbers of ``n`` track slots, drawn in this order (one array each):
+    the skip and like uniforms (:func:`_react`), then the ad uniform, the share of a
+    skipped track heard (Beta(1.3, 3)), the gap after it and the ad's length
+    (microseconds), and the like's moment uniform (:func:`_slot_events`)."""
+
+    skip_u: np.ndarray
+    like_u: np.ndarray
+    ad_u: np.ndarray
+    frac: np.ndarray
+    gap: np.ndarray
+    ad_len: np.ndarray
+    like_at_u: np.ndarray
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int) -> SlotDraws:
+        """All of them for ``n`` slots from ``rng`` (a listener's own stream)."""
+        return cls(*_react_draws(rng, n), *_timing_draws(rng, n))
+
+    @classmethod
+    def concat(cls, parts: Sequence[SlotDraws]) -> SlotDraws:
+        names = [f.name for f in fields(cls)]
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts]) for k in names})
+
+    def take(self, index: np.ndarray) -> SlotDraws:
+        return SlotDraws(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+
+def _react_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return rng.random(n), rng.random(n)
+
+
+def _timing_draws(rng: np.random.Generator, n: int) -> tuple[np.ndarray, ...]:
+    """The ad, Beta share, gap, ad length and like-moment draws, in the history's order."""
+    ad_u = rng.random(n)
+    frac = rng.beta(1.3, 3.0, n)
+    gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
+    ad_len = rng.integers(15 * _SECOND, 31 * _SECOND, n)
+    like_at_u = rng.random(n)
+    return ad_u, frac, gap, ad_len, like_at_u
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -266,10 +325,18 @@ def _draw_starts(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _react(
-    world: World, week: int, rng: np.random.Generator, users: np.ndarray, tracks: np.ndarray
+    world: World,
+    week: int,
+    rng: np.random.Generator | None,
+    users: np.ndarray,
+    tracks: np.ndarray,
+    draws: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(skip, like)`` for each (user, track) slot: the one reaction model of the service."""
+    """``(skip, like)`` for each (user, track) slot: the one reaction model of the service.
+
+    The uniforms come from ``draws`` (skip, like) when given, else from ``rng``."""
     n = len(tracks)
+    skip_u, like_u = draws if draws is not None else _react_draws(rng, n)
     dz = _taste_distance(world, users, tracks)
     match = _genre_match(world, users, tracks)
     az = world.appeal_z[tracks, week].astype(np.float64)
@@ -280,16 +347,16 @@ def _react(
         - SKIP_APPEAL * az
         + world.skip_bias[users]
     )
-    skip = rng.random(n) < _sigmoid(skip_logit)
+    skip = skip_u < _sigmoid(skip_logit)
     like_logit = LIKE_INTERCEPT - LIKE_DIST * dz + LIKE_APPEAL * az + world.like_bias[users]
-    like = (~skip) & (rng.random(n) < _sigmoid(like_logit))
+    like = (~skip) & (like_u < _sigmoid(like_logit))
     return skip, like
 
 
 def _slot_events(
     world: World,
     week: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     offset: np.ndarray,
     n_slots: np.ndarray,
     slot_user: np.ndarray,
@@ -298,31 +365,33 @@ def _slot_events(
     like: np.ndarray,
     source: int,
     first_session: int = 0,
+    timing: tuple[np.ndarray, ...] | None = None,
 ) -> Events:
     """Ads, timing and the event rows of sessions whose slots are already reacted to.
 
     Session ``s`` (numbered ``first_session + s``) starts at ``offset[s]`` into the
-    week and holds ``n_slots[s]`` consecutive slots.
+    week and holds ``n_slots[s]`` consecutive slots. The random numbers come from
+    ``timing`` (:func:`_timing_draws`' arrays, one value per slot) when given, else
+    from ``rng``.
     """
     n_s = len(n_slots)
     n = len(track)
+    ad_u, frac, gap, ad_len_draw, like_at_u = (
+        timing if timing is not None else _timing_draws(rng, n)
+    )
     week_us = (world.week_start(week).value // 1000) if week >= 0 else 0
     slot_sess = np.repeat(np.arange(n_s), n_slots)
     sess_first = np.concatenate(([0], np.cumsum(n_slots)[:-1])).astype(np.int64)
     slot_pos = np.arange(n) - sess_first[slot_sess]
-    ad = (~world.premium[slot_user]) & (slot_pos > 0) & (rng.random(n) < AD_RATE)
+    ad = (~world.premium[slot_user]) & (slot_pos > 0) & (ad_u < AD_RATE)
 
     # -- timing inside the session (microseconds) --
     dur = world.duration_ms[track] * 1000
-    frac = rng.beta(1.3, 3.0, n)
     listened = np.where(
         skip, np.clip((frac * dur).astype(np.int64), 5 * _SECOND, dur - 2 * _SECOND), dur
     )
-    gap = rng.integers(1 * _SECOND, 3 * _SECOND, n)
-    ad_len = np.where(ad, rng.integers(15 * _SECOND, 31 * _SECOND, n), 0)
-    like_at = np.clip(
-        (rng.random(n) * listened).astype(np.int64), 1 * _SECOND, listened - 1 * _SECOND
-    )
+    ad_len = np.where(ad, ad_len_draw, 0)
+    like_at = np.clip((like_at_u * listened).astype(np.int64), 1 * _SECOND, listened - 1 * _SECOND)
     slot_len = ad_len + listened + gap
     cs_excl = np.cumsum(slot_len) - slot_len
     # (a week with no session, e.g. a small world at a low activity, has no slot to index)
@@ -404,44 +473,85 @@ def _organic_events(world: World, week: int, rng: np.random.Generator) -> tuple[
     return ev, n_s
 
 
-def _shelf_events(
+#: The random stream of the shelf (after the world's streams 1..13, :mod:`.world`).
+STREAM_SHELF = 14
+
+
+def listener_key(user_id: str) -> int:
+    """A stable 64-bit number of a listener id: the first 8 bytes of SHA-256 of the id
+    (UTF-8), big-endian. Not Python's ``hash()``, which changes between processes."""
+    return int.from_bytes(hashlib.sha256(str(user_id).encode()).digest()[:8], "big")
+
+
+def listener_rng(seed: int, week: int, user_id: str) -> np.random.Generator:
+    """The listener's own random stream for the shelf of ``week``: PCG64 seeded by
+    ``SeedSequence([seed, STREAM_SHELF, week, listener_key(user_id)])``.
+
+    What a listener does with the shelf depends on this stream, their playlists and
+    the world only, not on which other listeners are simulated (issue 23: "one
+    experiment, one answer")."""
+    entropy = [int(seed), STREAM_SHELF, int(week), listener_key(user_id)]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def _listener_sessions(
     world: World,
     week: int,
     rng: np.random.Generator,
     plan: ServedPlan,
-    shelf_sessions: float,
-    first_session: int,
-) -> Events:
-    """The additional playlist sessions of users offered the shelf (see the module docstring)."""
-    if plan.pairs is None:
-        return _slot_events(
-            world,
-            week,
-            rng,
-            *(np.zeros(0, dtype=np.int64),) * 2,
-            np.zeros(0, dtype=np.int64),
-            np.zeros(0, dtype=np.int64),
-            np.zeros(0, dtype=bool),
-            np.zeros(0, dtype=bool),
-            PLAYLIST,
-            first_session,
-        )
-    # -- how many playlist sessions: drawn for every user, whatever they are served --
-    n_pl = rng.poisson(shelf_sessions * world.activity * world.active(week))
-    n_pl = np.where(plan.has_pairs, n_pl, 0)
-    sess_user = np.repeat(np.arange(world.n_users), n_pl)
-    n_s = len(sess_user)
-    offset = _draw_starts(rng, n_s)
-    order = np.lexsort((offset, sess_user))
-    sess_user, offset = sess_user[order], offset[order]
+    u: int,
+    rate: float,
+) -> tuple[np.ndarray, ...] | None:
+    """Listener ``u``'s playlist sessions of the week, drawn from their own stream.
 
-    # -- which playlist (by taste), where to start, how long the user would stay --
-    chosen = plan.pairs.sample(rng, sess_user)
+    Draws, in this order: the number of sessions (Poisson(``rate``)), their start
+    times, which playlist (by taste weight), where to start, how long they would stay,
+    then every candidate slot's random numbers (:class:`SlotDraws`). Returns
+    ``(offset, chosen, first, n_cand, draws)`` (one row per session; ``draws`` per
+    candidate slot), or None without a session."""
+    n_s = int(rng.poisson(rate))
+    if n_s == 0:
+        return None
+    offset = np.sort(_draw_starts(rng, n_s))
+    lo, hi = plan.user_first[u], plan.user_first[u + 1]
+    cw = np.cumsum(plan.user_w[lo:hi])
+    pick = np.searchsorted(cw, rng.random(n_s) * cw[-1], side="right")
+    chosen = plan.user_pl[lo:hi][np.minimum(pick, hi - lo - 1)]
     length = plan.offsets[chosen + 1] - plan.offsets[chosen]
     anywhere = (rng.random(n_s) * length).astype(np.int64)
     first = np.where(rng.random(n_s) < PLAYLIST_FROM_TOP, 0, anywhere)
     budget = 1 + rng.poisson(max(PLAYLIST_SESSION_TRACKS - 1.0, 0.0), n_s)
     n_cand = np.minimum(budget, length - first)
+    return offset, chosen, first, n_cand, SlotDraws.draw(rng, int(n_cand.sum()))
+
+
+def _shelf_events(
+    world: World,
+    week: int,
+    seed: int,
+    plan: ServedPlan,
+    shelf_sessions: float,
+    first_session: int,
+) -> Events:
+    """The additional playlist sessions of users offered the shelf (see the module
+    docstring); sessions numbered from ``first_session`` on, listener by listener.
+
+    Every random number of a listener comes from their own stream
+    (:func:`listener_rng`, :func:`_listener_sessions`); the rest (reactions, the stop
+    rule, timing) is computed for all listeners at once from those numbers."""
+    rate = shelf_sessions * world.activity * world.active(week)
+    parts = []
+    for u in np.nonzero(plan.has_pairs)[0].tolist():
+        rng = listener_rng(seed, week, str(world.user_ids[u]))
+        got = _listener_sessions(world, week, rng, plan, u, float(rate[u]))
+        if got is not None:
+            parts.append((u, *got))
+    if not parts:
+        return _empty_events()
+    sess_user = np.concatenate([np.full(len(p[1]), p[0], dtype=np.int64) for p in parts])
+    offset, chosen, first, n_cand = (np.concatenate([p[k] for p in parts]) for k in (1, 2, 3, 4))
+    draws = SlotDraws.concat([p[5] for p in parts])
+    n_s = len(sess_user)
 
     # -- the candidate slots, in playlist order, reacted to with the one reaction model --
     slot_sess = np.repeat(np.arange(n_s), n_cand)
@@ -450,20 +560,21 @@ def _shelf_events(
     slot_pos = idx - sess_first[slot_sess]
     slot_user = sess_user[slot_sess]
     track = plan.tracks[plan.offsets[chosen[slot_sess]] + first[slot_sess] + slot_pos]
-    skip, like = _react(world, week, rng, slot_user, track)
+    skip, like = _react(world, week, None, slot_user, track, (draws.skip_u, draws.like_u))
 
     # -- the stop rule: the session ends after PLAYLIST_STOP_SKIPS consecutive skips --
     boundary = np.where(~skip, idx, np.where(slot_pos == 0, idx - 1, -1))
-    run = idx - np.maximum.accumulate(boundary) if len(idx) else idx
+    run = idx - np.maximum.accumulate(boundary)
     stop = run >= PLAYLIST_STOP_SKIPS
     cs = np.cumsum(stop)
     before = cs - stop - (cs - stop)[sess_first][slot_sess]
     keep = before == 0
     n_slots = np.bincount(slot_sess[keep], minlength=n_s)
+    kept = draws.take(keep)
     return _slot_events(
         world,
         week,
-        rng,
+        None,
         offset,
         n_slots,
         slot_user[keep],
@@ -472,7 +583,14 @@ def _shelf_events(
         like[keep],
         PLAYLIST,
         first_session,
+        timing=(kept.ad_u, kept.frac, kept.gap, kept.ad_len, kept.like_at_u),
     )
+
+
+def _empty_events() -> Events:
+    z = np.zeros(0, dtype=np.int64)
+    i32, i8 = z.astype(np.int32), z.astype(np.int8)
+    return Events(user=i32, session=z, ts=z, track=i32, etype=i8, source=i8)
 
 
 def week_events(
@@ -481,18 +599,20 @@ def week_events(
     rng: np.random.Generator,
     plan: ServedPlan | None = None,
     shelf_sessions: float = PLAYLIST_SHELF_SESSIONS,
+    shelf_seed: int = 0,
 ) -> Events:
     """Every user's events in world week ``week``; sessions numbered from 0.
 
-    The organic listening comes first from ``rng`` and does not depend on
-    ``plan``; with served playlists (``plan``), the shelf's playlist sessions
-    are drawn next from the same stream and added (numbered after the organic
-    sessions). Events stay grouped by user, then session, then time.
+    The organic listening comes from ``rng`` and does not depend on ``plan``;
+    with served playlists (``plan``), the shelf's playlist sessions are added,
+    each listener's drawn from their own stream (:func:`listener_rng` with
+    ``shelf_seed``), numbered after the organic sessions. Events stay grouped by
+    user, then session, then time.
     """
     organic, n_organic = _organic_events(world, week, rng)
-    if plan is None or plan.pairs is None:
+    if plan is None or plan.empty:
         return organic
-    shelf = _shelf_events(world, week, rng, plan, shelf_sessions, n_organic)
+    shelf = _shelf_events(world, week, shelf_seed, plan, shelf_sessions, n_organic)
     events = Events.concat([organic, shelf])
     return events.take(np.lexsort((events.session, events.user)))
 
@@ -578,7 +698,7 @@ def simulate_week(
         raise ValueError(f"shelf_sessions must be >= 0, got {shelf_sessions}")
     plan = plan_served(world, served) if served else None
     rng = np.random.default_rng([int(seed), STREAM_HISTORY, int(week)])
-    ev = week_events(world, week, rng, plan, shelf_sessions)
+    ev = week_events(world, week, rng, plan, shelf_sessions, shelf_seed=seed)
     ev = ev.take(np.nonzero(ev.etype != AD)[0])
     session_ids = np.char.add(f"w{week}-", (ev.session + 1).astype(str))
     return events_frame(world, ev, session_ids)

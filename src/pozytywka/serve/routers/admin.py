@@ -1,5 +1,9 @@
 """Operator routes behind ``POZYTYWKA_ADMIN_TOKEN`` (absent: the routes are 404).
 
+``POST /v1/admin/experiments/{key}/arms/{arm}/stop`` is the kill switch
+(:mod:`..killswitch`): the arm's listeners are served the other arm from the next
+request, in every worker; the stop is logged in the store with its time (200, again
+200 with the first time when repeated; 409 when the other arm is already stopped).
 ``GET /v1/admin/clock`` tells the service's time and whether its clock is the manual
 one; ``PUT /v1/admin/clock`` moves the manual clock (``POZYTYWKA_CLOCK=manual``) forward.
 ``POST /admin/reload`` swaps in what a new ``dvc repro`` published
@@ -14,15 +18,17 @@ same files (:mod:`..supervisor`), so within a moment every worker serves the new
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Request
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from ..deps import ClockDep, Live, MetricsDep, SettingsDep
+from ...errors import PozytywkaError
+from ..deps import ClockDep, Live, MetricsDep, SettingsDep, StoreDep
+from ..killswitch import OTHER
 from ..metrics import multiprocess_dir
 from ..reload import ReloadRejected
-from ..schemas import ClockIn, ClockOut, LiveWeek, Problem, Reloaded
+from ..schemas import ArmStopIn, ArmStopOut, ClockIn, ClockOut, LiveWeek, Problem, Reloaded
 from ..supervisor import notify_siblings
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -106,4 +112,50 @@ def reload(request: Request, metrics: MetricsDep, _admin: Admin):
         live=_week(done.live),
         changed=done.changed,
         workers_notified=len(notify_siblings(multiprocess_dir())),
+    )
+
+
+def _experiment_week(request: Request, key: str):
+    """The live week of experiment ``key`` (playlists or an available product), or 404."""
+    state = request.app.state
+    if key == state.live.artifacts.experiment:
+        return state.live.artifacts.week_start
+    product = getattr(state, "products", {}).get(key)
+    if product is not None and product.problem is None:
+        return product.week_start
+    raise HTTPException(status_code=404, detail=f"unknown experiment {key!r}")
+
+
+@router.post(
+    "/experiments/{key}/arms/{arm}/stop",
+    response_model=ArmStopOut,
+    responses={
+        401: {"description": "Bad or missing admin token"},
+        404: {"description": "Unknown experiment, or no POZYTYWKA_ADMIN_TOKEN configured"},
+        409: {"model": Problem, "description": "The other arm is already stopped"},
+    },
+    summary="Kill switch: stop an arm now; its listeners get the other arm from the next request",
+)
+def stop_arm(
+    key: str,
+    arm: Literal["A", "B"],
+    request: Request,
+    store: StoreDep,
+    clock: ClockDep,
+    _admin: Admin,
+    body: Annotated[ArmStopIn | None, Body()] = None,
+) -> ArmStopOut:
+    week = _experiment_week(request, key)
+    reason = body.reason if body is not None else ""
+    try:
+        stopped_at, newly = store.stop_arm(key, week, arm, clock.now(), reason)
+    except PozytywkaError as exc:
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    return ArmStopOut(
+        experiment=key,
+        week_start=week,
+        arm=arm,
+        serving=OTHER[arm],
+        stopped_at=stopped_at,
+        newly_stopped=newly,
     )

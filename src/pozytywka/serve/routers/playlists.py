@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from ...experiment.assign import arm_of
+from ...experiment.assign import HOLDOUT, ab_arm
+from ..holdout import holdout_key
 from ..schemas import ID_PATTERN, PlaylistsResponse, Problem
 from ..store import ServeRequest
 
@@ -40,21 +41,24 @@ async def get_playlists(user_id: UserId, request: Request):
     state = request.app.state
     live, store, clock, metrics = state.live, state.store, state.clock, state.metrics
     arts = live.artifacts
-    arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
+    assigned = ab_arm(user_id, arts.ab)
+    if assigned == HOLDOUT:  # the global holdout: the baseline, logged apart (holdout.py)
+        arm, key, artifact_id = "A", holdout_key(arts.experiment), live.holdout_id
+    else:  # a stopped arm's listeners get the other arm (killswitch.py)
+        arm = state.arm_stops.served_arm(arts.experiment, arts.week_start, assigned)
+        key, artifact_id = arts.experiment, live.artifact_ids[arm]
     served = arts.arms[arm]
     now = clock.now()
     with metrics.store_write.labels("serve").time():
         rec = await store.serve_async(
-            ServeRequest(
-                arts.experiment, arts.week_start, user_id, arm, live.artifact_ids[arm], now
-            )
+            ServeRequest(key, arts.week_start, user_id, arm, artifact_id, now)
         )
     metrics.playlist_requests.labels(arm).inc()
     if rec.first_exposure:
         metrics.exposures.labels(arm).inc()
     head = PlaylistsResponse(
         request_id=rec.request_id,
-        experiment=arts.experiment,
+        experiment=key,
         user_id=user_id,
         arm=arm,
         model=served.model,

@@ -54,14 +54,12 @@ def recommendations(
     k: Annotated[int, Query(ge=1, le=100, description="How many tracks")] = 20,
 ):
     live = product(request, RECS)
-    arm = live.arm(user_id)
+    key, arm, artifact_id = live.target(user_id, request.app.state.arm_stops)
     tracks, source = live.model.recommend(user_id, k, arm)
-    rec = store.serve(
-        RECS, live.week_start, user_id, arm, live.artifact_ids[arm], clock.now(), items=tracks
-    )
+    rec = store.serve(key, live.week_start, user_id, arm, artifact_id, clock.now(), items=tracks)
     return RecsOut(
         request_id=rec.request_id,
-        experiment=RECS,
+        experiment=key,
         user_id=user_id,
         arm=arm,
         model=live.model.models.get(arm, "popularity_genre"),

@@ -78,24 +78,24 @@ def product(request: Request, key: str) -> ProductLive:
 )
 def predict(body: SkipPredictIn, request: Request, store: StoreDep, clock: ClockDep):
     live = product(request, SKIPS)
-    arm = live.arm(body.user_id)
+    key, arm, artifact_id = live.target(body.user_id, request.app.state.arm_stops)
     session = [e.model_dump() for e in body.session]
     try:
         p = live.model.predict(body.user_id, body.track_id, session, arm=arm, now=body.timestamp)
     except PozytywkaError as exc:
         return JSONResponse(status_code=422, content={"detail": [str(exc)]})
     rec = store.serve(
-        SKIPS,
+        key,
         live.week_start,
         body.user_id,
         arm,
-        live.artifact_ids[arm],
+        artifact_id,
         clock.now(),
         prediction=(body.track_id, p.probability, p.decision),
     )
     return SkipPredictOut(
         request_id=rec.request_id,
-        experiment=SKIPS,
+        experiment=key,
         user_id=body.user_id,
         track_id=body.track_id,
         arm=arm,
