@@ -9,6 +9,10 @@ diluted-effect experiments looked at every day and after every batch
 false-positive rates, power and days to a decision with their intervals),
 ``reports/ab/peeking.csv`` (the same table) and ``reports/ab/peeking.png``.
 
+The runs are independent (each seeded by its index alone), so they run in up to
+:data:`PROCESSES` worker processes and are gathered in run order: the outputs are
+the same bytes whatever the number of processes.
+
 Synthetic data only: on a real dump there is no behaviour model to ask, and the
 stage says so in its outputs instead of failing.
 """
@@ -17,6 +21,9 @@ from __future__ import annotations
 
 import logging
 import math
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -43,6 +50,8 @@ PEEKING_CSV = paths.AB_REPORTS / "peeking.csv"
 PEEKING_PNG = paths.AB_REPORTS / "peeking.png"
 #: Each run's seed: far from ``ab.seed``'s own streams (the experiment's weeks).
 RUN_SEED_BASE = 1_000_003
+#: Worker processes for the runs (the machine's cores, at most): each builds its own world.
+PROCESSES = max(1, min(2, os.cpu_count() or 1))
 
 
 def _run_outcomes(world, week, users, served, seed, weeks, start, looks_s):
@@ -70,6 +79,37 @@ def _run_outcomes(world, week, users, served, seed, weeks, start, looks_s):
     return look_counts(*cat, len(users), looks_s)
 
 
+def _one_run(task) -> list:
+    """Run ``r`` of the simulation: the world served A, then B, read as
+    ``ab.peeking.splits`` experiments (:func:`run_experiments`). A module-level
+    function, so a worker process can run it."""
+    params, served, start, week, users, looks_s, r = task
+    from ..synthetic import build_world
+
+    ab = params.ab
+    peek, seq = ab.peeking, ab.sequential
+    world = build_world(params.data.synthetic)
+    weeks = math.ceil(seq.max_days / 7)
+    seed = RUN_SEED_BASE + r
+    log.info("peeking run %d/%d: %d weeks served A, then B", r + 1, peek.runs, weeks)
+    out_a = _run_outcomes(world, week, users, served["A"], seed, weeks, start, looks_s)
+    out_b = _run_outcomes(world, week, users, served["B"], seed, weeks, start, looks_s)
+    rng = np.random.default_rng([seed, 1])
+    return run_experiments(
+        out_a,
+        out_b,
+        rng,
+        peek.splits,
+        ab.split,
+        peek.dilution,
+        ab.alpha,
+        seq.tuning_n,
+        peek.looks_per_day,
+        seq.planned_days,
+        run=r,
+    )
+
+
 def run(params: Params) -> None:
     ab = params.ab
     peek, seq = ab.peeking, ab.sequential
@@ -93,29 +133,20 @@ def run(params: Params) -> None:
     if not 0 <= week <= params.data.synthetic.weeks:
         raise PozytywkaError(f"playlists are for {start.date()}, outside the synthetic world")
     users = sorted(pd.read_parquet(paths.INTERIM_USERS)["user_id"].astype(str))
-    weeks = math.ceil(seq.max_days / 7)
     n_looks = seq.max_days * peek.looks_per_day
     looks_s = (np.arange(1, n_looks + 1) * 86400.0 / peek.looks_per_day).astype("float64")
-    experiments = []
-    for r in range(peek.runs):
-        seed = RUN_SEED_BASE + r
-        log.info("peeking run %d/%d: %d weeks served A, then B", r + 1, peek.runs, weeks)
-        out_a = _run_outcomes(world, week, users, served["A"], seed, weeks, start, looks_s)
-        out_b = _run_outcomes(world, week, users, served["B"], seed, weeks, start, looks_s)
-        rng = np.random.default_rng([seed, 1])
-        experiments += run_experiments(
-            out_a,
-            out_b,
-            rng,
-            peek.splits,
-            ab.split,
-            peek.dilution,
-            ab.alpha,
-            seq.tuning_n,
-            peek.looks_per_day,
-            seq.planned_days,
-            run=r,
-        )
+    tasks = [(params, served, start, week, users, looks_s, r) for r in range(peek.runs)]
+    if PROCESSES > 1 and peek.runs > 1:
+        # spawn: a clean interpreter per worker (no fork of DuckDB's or BLAS's threads)
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(PROCESSES, mp_context=ctx) as pool:
+            per_run = []
+            for r, done in enumerate(pool.map(_one_run, tasks)):
+                log.info("peeking run %d/%d done", r + 1, peek.runs)
+                per_run.append(done)
+    else:
+        per_run = [_one_run(t) for t in tasks]
+    experiments = [e for run_experiments_ in per_run for e in run_experiments_]
     table = summarise(experiments)
     n = peek.runs * peek.splits
     aa = table[table["kind"] == "A/A"].set_index("readout")
