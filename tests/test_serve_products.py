@@ -170,12 +170,14 @@ def test_a_schema_1_store_is_migrated_on_start(tmp_path):
         conn.execute(text("DROP TABLE predictions"))
         conn.execute(text("DROP TABLE request_items"))
         conn.execute(text("DROP TABLE arm_stops"))
+        conn.execute(text("ALTER TABLE requests DROP COLUMN latency_ms"))
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     store = Store(url)
-    assert store.migrate() == SCHEMA_VERSION == 4
+    assert store.migrate() == SCHEMA_VERSION == 5
     tables = set(inspect(store.engine).get_table_names())
     assert {"predictions", "request_items", "arm_stops"} <= tables
+    assert "latency_ms" in {c["name"] for c in inspect(store.engine).get_columns("requests")}
     store.dispose()
 
 

@@ -176,6 +176,9 @@ class ABGuardrailParams:
     """Non-inferiority margins (relative; B may be at most this much worse than A)."""
 
     skip_rate: float = _f(0.05, lo=0.0, hi=1.0)  # skips / plays
+    # p95 of the server-side answer latency of the arm's requests (the live read-out only:
+    # the ab_test stage simulates no latency); B's p95 at most this much above A's
+    latency_p95: float = _f(0.10, lo=0.0, hi=10.0)
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -200,6 +201,17 @@ def live_labels(arts: Artifacts) -> dict[str, str]:
     }
 
 
+#: The ASGI scope key holding the request's arrival (``time.perf_counter()``).
+ARRIVED = "pozytywka.arrived"
+
+
+def arrival(scope: Mapping[str, Any]) -> float | None:
+    """When the request of ``scope`` (a Starlette ``request.scope``) reached the outermost
+    middleware (:class:`MetricsMiddleware`), in ``time.perf_counter()`` seconds; None
+    outside it. The start of the ``latency_ms`` the store logs (:mod:`.store`)."""
+    return scope.get(ARRIVED)
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware: one ``http_requests_total`` + latency sample per HTTP request.
 
@@ -217,6 +229,7 @@ class MetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        scope[ARRIVED] = start  # the request's arrival, for the store's latency_ms
         status = 500
 
         async def send_wrapper(message) -> None:

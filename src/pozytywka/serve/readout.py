@@ -25,6 +25,12 @@ was when it ended); ``stopped`` says which arm, when, and how many exposed
 listeners were left out. Global holdout (:mod:`.holdout`): the listeners logged
 under ``"<key>:holdout"`` are read the same way and compared with the
 experiment's (``holdout`` block, :func:`pozytywka.experiment.holdout.holdout_readout`).
+
+Answer latency (``guardrails.latency_p95``): the ``latency_ms`` of the week's
+requests of each arm (:meth:`.store.Store.latency_frame`; the analysed listeners'
+only, before a stop) against ``ab.guardrails.latency_p95``
+(:func:`pozytywka.experiment.guardrails.latency_guardrail`). It enters the decision
+like the skip rate: a failing one is "keep A", one not shown yet "keep running".
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import datetime as dt
 import pandas as pd
 
 from ..experiment.assign import HOLDOUT
+from ..experiment.guardrails import latency_guardrail
 from ..experiment.holdout import holdout_readout
 from ..experiment.outcomes import user_outcomes
 from ..experiment.stats import analyse
@@ -53,6 +60,13 @@ def live_outcomes(
     return user_outcomes(events, assignment.reset_index(drop=True))
 
 
+def arm_latencies(latency: pd.DataFrame, analysed: pd.DataFrame) -> dict[str, pd.Series]:
+    """``arm -> latency_ms`` of the requests (:meth:`.store.Store.latency_frame` rows) of
+    the listeners in ``analysed`` (``user_id``, ``arm``: the analysed assignment)."""
+    kept = latency.loc[latency["user_id"].isin(analysed["user_id"])]
+    return {a: kept.loc[kept["arm"] == a, "latency_ms"].to_numpy() for a in ("A", "B")}
+
+
 def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
     """``metrics/ab.json``'s keys from the log of ``week_start``, plus the read-out's counts."""
     key = arts.experiment
@@ -62,7 +76,12 @@ def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
     both = store.listeners_in_both_arms(key, week_start, before)
     events = store.events_frame(key, week_start, before)
     outcomes = live_outcomes(exposed, events, both)
-    result = analyse(outcomes, arts.ab, MODE)
+    lat = arm_latencies(store.latency_frame(key, week_start, before), outcomes)
+    ab = arts.ab
+    latency = latency_guardrail(
+        lat["A"], lat["B"], ab.guardrails.latency_p95, ab.alpha, ab.sequential.tuning_n
+    )
+    result = analyse(outcomes, ab, MODE, extra_guardrails={"latency_p95": latency})
     result.update(
         experiment=key,
         week_start=week_start.isoformat(),

@@ -7,7 +7,13 @@ Tables (constraints enforced by the database, not only by this code):
   model, model_version), unique on (experiment, week_start, arm, model_version);
   ``artifact_tracks(artifact_id, track_id)``: the tracks it serves.
 - ``requests``: every served ``GET /v1/playlists``: ``request_id`` (32 hex),
-  the listener, arm, the artifact served (foreign key), ``served_at``.
+  the listener, arm, the artifact served (foreign key), ``served_at``, and
+  ``latency_ms`` (schema 5, nullable): the server-side time from the request's
+  arrival (the outermost middleware, :func:`.metrics.arrival`) to the moment its row
+  is written in the transaction that commits it, in milliseconds. The wait for the
+  group commit and the write lock is in it; the commit's own flush and sending the
+  answer are not (the value must be known when the row is written). NULL for rows
+  logged before schema 5 or without an arrival time (a direct :meth:`Store.serve`).
   Index ``ix_requests_listener`` on (experiment, week_start, user_id).
 - ``exposures``: the first request of a listener in an experiment's week;
   **unique on (experiment, user_id, week_start)** (that unique index is also the
@@ -37,8 +43,8 @@ Tables (constraints enforced by the database, not only by this code):
 Any experiment key (``playlists``, ``skips``, ``recs``) uses the same tables: an
 "artifact" is what one arm of one experiment may serve in a week, and its
 ``artifact_tracks`` the items it may serve (:meth:`Store.register_items`). A
-store of schema 1, 2 or 3 is migrated on start (the new tables are added; nothing
-else changes).
+store of schema 1 to 4 is migrated on start (the new tables are added, and
+``requests.latency_ms`` by ``ALTER TABLE ... ADD COLUMN``; nothing else changes).
 
 Every write is one transaction, committed before the route answers: a 2xx
 means the rows are on disk (SQLite ``synchronous=FULL``; PostgreSQL's default
@@ -115,7 +121,9 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -136,7 +144,7 @@ from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: SQLite: how long a write waits for the write lock (an outside writer) before failing.
 BUSY_TIMEOUT_S = 2.0
 #: How long a request waits for its write to commit, whatever the cause, before a 503.
@@ -200,6 +208,7 @@ requests = Table(
     Column("user_id", String(ID), nullable=False),
     Column("arm", String(1), nullable=False),
     Column("served_at", DateTime, nullable=False),
+    Column("latency_ms", Float, nullable=True),  # schema 5: arrival -> row written (docstring)
     ForeignKeyConstraint(["artifact_id"], ["artifacts.artifact_id"], name="fk_requests_artifact"),
     UniqueConstraint("request_id", "artifact_id", name="uq_requests_artifact"),
     CheckConstraint("arm IN ('A', 'B')", name="ck_requests_arm"),
@@ -426,6 +435,8 @@ class ServeRequest:
     now: dt.datetime
     prediction: tuple[str, float, str] | None = None
     items: tuple[str, ...] | None = None
+    #: ``time.perf_counter()`` when the request arrived (this process), for ``latency_ms``
+    arrived: float | None = None
 
 
 @dataclass(frozen=True)
@@ -562,8 +573,9 @@ class Store:
                     have = SCHEMA_VERSION
                 elif have < SCHEMA_VERSION:
                     # 1 -> 2 -> 3 -> 4: create_all above added ``predictions`` (2),
-                    # ``request_items`` (3) and ``arm_stops`` (4); nothing else changed.
-                    # Record the upgrade.
+                    # ``request_items`` (3) and ``arm_stops`` (4); 5 adds a column to
+                    # ``requests`` (create_all does not alter a table). Record the upgrade.
+                    _add_latency_column(conn)
                     conn.execute(
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
@@ -781,14 +793,16 @@ class Store:
         now: dt.datetime,
         prediction: tuple[str, float, str] | None = None,
         items: Sequence[str] | None = None,
+        arrived: float | None = None,
     ) -> Served:
         """Log a served request and, if it is the listener's first this week, their exposure.
 
         ``prediction``: ``(track_id, probability, decision)`` of a scoring request,
         stored in the same transaction. ``items``: the tracks this request alone served
         (a personal list: its events must be on one of them, not only on a track of the
-        arm's artifact). Concurrent calls are committed together
-        (:mod:`.group_commit`); this returns once the request's transaction has
+        arm's artifact). ``arrived``: ``time.perf_counter()`` at the request's arrival,
+        for ``requests.latency_ms`` (module docstring). Concurrent calls are committed
+        together (:mod:`.group_commit`); this returns once the request's transaction has
         committed."""
         item = ServeRequest(
             experiment,
@@ -799,6 +813,7 @@ class Store:
             now,
             prediction,
             None if items is None else tuple(items),
+            arrived,
         )
         return _within_deadline(
             lambda: self._writer("store-writer", self.serve_many).submit(item, WRITE_DEADLINE_S),
@@ -850,6 +865,7 @@ class Store:
         raw = os.urandom(16 * len(items))  # one system call for the batch's request ids
         ids = [raw[i : i + 16].hex() for i in range(0, len(raw), 16)]
         with self._write_turn(), self._writes.begin() as conn:
+            written = time.perf_counter()  # the rows' latency ends here (module docstring)
             conn.execute(
                 requests.insert(),
                 [
@@ -861,6 +877,7 @@ class Store:
                         user_id=it.user_id,
                         arm=it.arm,
                         served_at=it.now,
+                        latency_ms=latency_ms(it.arrived, written),
                     )
                     for rid, it in zip(ids, items, strict=True)
                 ],
@@ -1145,6 +1162,28 @@ class Store:
         return frame
 
     @_guarded("read")
+    def latency_frame(
+        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+    ) -> pd.DataFrame:
+        """The week's served requests that have a latency: ``user_id``, ``arm``,
+        ``latency_ms`` (module docstring), ordered by listener and request. With
+        ``before``: only requests served before it."""
+        window = () if before is None else (requests.c.served_at < before,)
+        q = (
+            select(requests.c.user_id, requests.c.arm, requests.c.latency_ms)
+            .where(
+                requests.c.experiment == experiment,
+                requests.c.week_start == week_start,
+                requests.c.latency_ms.is_not(None),
+                *window,
+            )
+            .order_by(requests.c.user_id, requests.c.request_id)
+        )
+        frame = self._frame(q, ["user_id", "arm", "latency_ms"])
+        frame["latency_ms"] = frame["latency_ms"].astype("float64")
+        return frame
+
+    @_guarded("read")
     def predictions_frame(
         self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
     ) -> pd.DataFrame:
@@ -1276,6 +1315,24 @@ class Store:
         with self._reading() as conn:
             rows = conn.execute(query).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=columns)
+
+
+def latency_ms(arrived: float | None, written: float) -> float | None:
+    """Milliseconds from ``arrived`` to ``written`` (``time.perf_counter()`` seconds of one
+    process), rounded to the microsecond; None without an arrival time."""
+    if arrived is None:
+        return None
+    return round(max(written - arrived, 0.0) * 1000.0, 3)
+
+
+def _add_latency_column(conn: Connection) -> None:
+    """Schema 5: ``requests.latency_ms`` on a store made by older code (SQLite and
+    PostgreSQL both take ``ALTER TABLE ... ADD COLUMN``; existing rows get NULL).
+    Nothing is done when the column is already there."""
+    if any(c["name"] == "latency_ms" for c in inspect(conn).get_columns("requests")):
+        return
+    kind = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "FLOAT"
+    conn.execute(text(f"ALTER TABLE requests ADD COLUMN latency_ms {kind}"))
 
 
 def _identity(path: str) -> tuple[int, int]:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from ...experiment.assign import HOLDOUT, ab_arm
 from ..holdout import holdout_key
+from ..metrics import arrival
 from ..schemas import ID_PATTERN, PlaylistsResponse, Problem
 from ..store import ServeRequest
 
@@ -51,7 +52,9 @@ async def get_playlists(user_id: UserId, request: Request):
     now = clock.now()
     with metrics.store_write.labels("serve").time():
         rec = await store.serve_async(
-            ServeRequest(key, arts.week_start, user_id, arm, artifact_id, now)
+            ServeRequest(
+                key, arts.week_start, user_id, arm, artifact_id, now, arrived=arrival(request.scope)
+            )
         )
     metrics.playlist_requests.labels(arm).inc()
     if rec.first_exposure:

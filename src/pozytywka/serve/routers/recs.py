@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from ..deps import ClockDep, StoreDep
+from ..metrics import arrival
 from ..products import RECS, finite, read_recs
 from ..schemas import Problem, Week
 from .playlists import UserId
@@ -56,7 +57,16 @@ def recommendations(
     live = product(request, RECS)
     key, arm, artifact_id = live.target(user_id, request.app.state.arm_stops)
     tracks, source = live.model.recommend(user_id, k, arm)
-    rec = store.serve(key, live.week_start, user_id, arm, artifact_id, clock.now(), items=tracks)
+    rec = store.serve(
+        key,
+        live.week_start,
+        user_id,
+        arm,
+        artifact_id,
+        clock.now(),
+        items=tracks,
+        arrived=arrival(request.scope),
+    )
     return RecsOut(
         request_id=rec.request_id,
         experiment=key,

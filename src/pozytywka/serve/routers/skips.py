@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from ...errors import PozytywkaError
 from ..deps import ClockDep, StoreDep
+from ..metrics import arrival
 from ..products import SKIPS, ProductLive, finite, read_skips
 from ..schemas import Id, Problem, UtcDatetime, Week
 
@@ -92,6 +93,7 @@ def predict(body: SkipPredictIn, request: Request, store: StoreDep, clock: Clock
         artifact_id,
         clock.now(),
         prediction=(body.track_id, p.probability, p.decision),
+        arrived=arrival(request.scope),
     )
     return SkipPredictOut(
         request_id=rec.request_id,
