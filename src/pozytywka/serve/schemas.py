@@ -165,7 +165,8 @@ class ExperimentResults(BaseModel):
     guardrails: dict | None = Field(
         None,
         description="Non-inferiority verdict per guardrail (status pass / fail / not shown, "
-        "change, CS, margin)",
+        "change, CS, margin): skip_rate, and latency_p95 (the ratio of the arms' p95 "
+        "answer latency, with p95_a, p95_b in ms and the requests counted)",
     )
     multiplicity: dict | None = Field(
         None, description="Correction of the secondary metrics (Holm or BH) and which moved"

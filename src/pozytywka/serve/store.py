@@ -560,6 +560,9 @@ class Store:
         try:
             with self._writes.begin() as conn:
                 metadata.create_all(conn, checkfirst=True)
+                # 5: a column on ``requests`` (create_all does not alter a table); a no-op
+                # on a store that has it
+                _add_latency_column(conn)
                 have = conn.execute(select(func.max(schema_version.c.version))).scalar()
                 if have is None:
                     conn.execute(
@@ -573,9 +576,8 @@ class Store:
                     have = SCHEMA_VERSION
                 elif have < SCHEMA_VERSION:
                     # 1 -> 2 -> 3 -> 4: create_all above added ``predictions`` (2),
-                    # ``request_items`` (3) and ``arm_stops`` (4); 5 adds a column to
-                    # ``requests`` (create_all does not alter a table). Record the upgrade.
-                    _add_latency_column(conn)
+                    # ``request_items`` (3) and ``arm_stops`` (4); 5 added
+                    # ``requests.latency_ms`` just above. Record the upgrade.
                     conn.execute(
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
