@@ -138,6 +138,7 @@ def test_one_param_experiment_is_one_params_line_and_a_narrow_exp_show(repo):
             "evaluate",
             "evaluate_sets",  # the backtest's predictions changed
             "playlists",
+            "ab_peeking",  # the peeking simulation serves the published playlists
             "ab_test",
             "headline",
         }
