@@ -433,6 +433,23 @@ def test_a_read_only_store_file(live):
 
 
 @needs_chattr
+def test_a_read_only_database_file_alone_refuses_writes(live):
+    """Only the database file immutable: commits would still land in the WAL, which
+    could then never be checkpointed and would grow without bound (found by a
+    newcomer: every answer 200, /readyz ready, the WAL from 2 to 13 MB). Writes are
+    refused with the reason; reads still answer."""
+    db = Path(live.db)
+    _chattr_or_skip(db)
+    ledger = fault_cycle(
+        live.client, live.svc, live.url,
+        lambda: _root("chattr", "+i", str(db)),
+        lambda: _root("chattr", "-i", str(db)),
+        "database file is not writable",
+    )  # fmt: skip
+    assert ledger.answers[503] >= 4
+
+
+@needs_chattr
 def test_a_read_only_shm_does_not_kill_the_process(live):
     shm = Path(f"{live.db}-shm")
     _chattr_or_skip(shm)

@@ -596,12 +596,17 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     # -- failures, readiness, the WAL -------------------------------------------
-    def _preflight(self) -> None:
+    def _preflight(self, write: bool = True) -> None:
         """Before a transaction on a SQLite file: the file is there (a removed folder
         is not papered over by writing into a deleted file, nor by a new empty log),
         its ``-shm`` is writable (else SQLite's map of it is a SIGBUS: see the module
         docstring), and if a restore put another file under its name, the pool is
-        reopened on it. Raises :class:`StoreUnavailable`."""
+        reopened on it. Before a ``write``, the database file and its WAL must also be
+        writable (``access(2)``: a mode or an immutable flag, ``chattr +i``, that
+        forbids it). A commit then still succeeds, into the WAL, but the WAL can never
+        be checkpointed into the file and grows without bound, so the store is
+        unavailable for writes until the file is writable again. Raises
+        :class:`StoreUnavailable`."""
         if self._db is None:
             return
         try:
@@ -623,6 +628,15 @@ class Store:
                 f"the store's -shm file is not writable ({exc.strerror}): SQLite maps it, "
                 "so the store is not used until it is writable again",
             ) from None
+        if write:
+            for path in (self._db, f"{self._db}-wal"):
+                if os.path.exists(path) and not os.access(path, os.W_OK):
+                    raise StoreUnavailable(
+                        "read_only",
+                        f"the store's {'WAL' if path.endswith('-wal') else 'database'} file "
+                        "is not writable (its mode or an immutable flag): writes are refused "
+                        "until it is writable again",
+                    )
         if ident != self._identity:
             self._reopen(ident)
 
@@ -1101,7 +1115,7 @@ class Store:
     @contextlib.contextmanager
     def _reading(self):
         """A read: :meth:`_preflight`, then a connection whose transaction is deferred."""
-        self._preflight()
+        self._preflight(write=False)
         with self.engine.connect() as conn:
             yield conn
 
@@ -1280,7 +1294,7 @@ class Store:
         On SQLite a plain autocommit read on the driver's connection (about 0.1 ms: the
         playlists route calls this from the event loop when a stop was made)."""
         if self.dialect == "sqlite":
-            self._preflight()
+            self._preflight(write=False)
             raw = self.engine.raw_connection()
             try:
                 cur = raw.cursor()
