@@ -118,7 +118,8 @@ def test_an_identical_week_or_an_earlier_week_is_409(live):
     assert status == 409
     assert reasons == ["week 2024-07-22 is before the live week 2024-07-29"]
     same = {arm: replace(a, playlists=new.arms[arm].playlists) for arm, a in live.arms.items()}
-    status, reasons = check_new_week(live, replace(live, arms=same), RULES)
+    live = replace(live, arms=same)  # the same versions and playlists: identical
+    status, reasons = check_new_week(live, replace(live, arms=dict(same)), RULES)
     assert status == 409
     assert reasons == [
         f"arm {arm} ({model}) version {VERSIONS[model]} is the live one: nothing new was published"
@@ -139,7 +140,10 @@ def test_reload_is_off_without_a_token_and_401_with_a_wrong_one(tmp_path):
             r = httpx.post(svc.url + "/admin/reload", headers={"Authorization": bad})
             assert r.status_code == 401, bad
             assert r.headers["www-authenticate"] == "Bearer"
-        publish(root, "2024-07-29", VERSIONS)  # valid playlists, but the live versions
+        publish(root, "2024-07-29", VERSIONS)  # valid new playlists under the live versions
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        new = httpx.post(svc.url + "/admin/reload", headers=auth)
+        assert new.status_code == 200 and "(version unchanged)" in new.text, new.text
         for good in (f"Bearer {TOKEN}", f"bearer {TOKEN}"):  # the scheme is case-insensitive
             same = httpx.post(svc.url + "/admin/reload", headers={"Authorization": good})
             assert same.status_code == 409 and "nothing new" in same.json()["detail"][0]

@@ -139,7 +139,13 @@ def _answering(status: int, body: dict) -> httpx.Client:
     [
         (404, {"detail": ["admin routes are disabled"]}, {}, "404 .admin routes are disabled"),
         (401, {"detail": ["bad"]}, {}, "401 .bad.: the driver has no POZYTYWKA_ADMIN_TOKEN"),
-        (401, {"detail": ["bad"]}, {"Authorization": "Bearer x"}, "has a POZYTYWKA_ADMIN_TOKEN"),
+        (
+            401,
+            {"detail": ["bad"]},
+            {"Authorization": "Bearer x"},
+            "401 .bad.: the driver's POZYTYWKA_ADMIN_TOKEN is not the one the service accepts: "
+            "set POZYTYWKA_ADMIN_TOKEN to the service's token$",
+        ),
         (200, {"now": "2026-12-07T10:00:00", "manual": False}, {}, "runs on the wall clock"),
     ],
 )

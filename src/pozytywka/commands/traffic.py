@@ -29,13 +29,26 @@ AB_LIVE_METRICS = paths.METRICS / "ab_live.json"
 AB_LIVE_REPORTS = paths.REPORTS / "ab_live"
 
 
+def positive_int(text: str) -> int:
+    """argparse ``type``: a count of at least 1 (``--listeners -3`` is refused, not "all")."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not a positive count (at least 1)")
+    return n
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "traffic", help="play the synthetic listeners against a running playlist service"
     )
     p.add_argument("--url", default="http://127.0.0.1:8000", help="service (default: %(default)s)")
-    p.add_argument("--listeners", type=int, default=None, help="how many (default: all)")
-    p.add_argument("--workers", type=int, default=4, help="client threads (default: %(default)s)")
+    p.add_argument("--listeners", type=positive_int, default=None, help="how many (default: all)")
+    p.add_argument(
+        "--workers", type=positive_int, default=4, help="client threads (default: %(default)s)"
+    )
     p.add_argument("--out", default=None, help="write the read-out JSON here")
     p.add_argument(
         "--product",
@@ -44,15 +57,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="which experiment to exercise (default: %(default)s)",
     )
     p.add_argument(
-        "--plays", type=int, default=10, help="skips: plays scored per listener (%(default)s)"
+        "--plays",
+        type=positive_int,
+        default=10,
+        help="skips: plays scored per listener (%(default)s)",
     )
     p.set_defaults(func=run_traffic_command)
 
     q = subparsers.add_parser(
         "ab-live", help="service + synthetic traffic -> metrics/ab_live.json, reports/ab_live/"
     )
-    q.add_argument("--listeners", type=int, default=None, help="how many (default: all)")
-    q.add_argument("--workers", type=int, default=4, help="client threads (default: %(default)s)")
+    q.add_argument("--listeners", type=positive_int, default=None, help="how many (default: all)")
+    q.add_argument(
+        "--workers", type=positive_int, default=4, help="client threads (default: %(default)s)"
+    )
     q.set_defaults(func=run_ab_live)
 
 

@@ -7,13 +7,18 @@ Inputs, all under the project root:
   ``playlists[].genre``, ``playlists[].tracks[].track_id/name/artist``);
 - ``dvc.lock``: the model versions are the md5 hashes the ``playlists`` stage
   recorded for its model dependencies (``models/baseline.json``,
-  ``models/catboost.cbm``);
+  ``models/catboost.cbm``), and the hash it recorded for its output
+  ``reports/playlists`` (DVC's directory hash, :func:`dvc_dir_md5`) must be the
+  one of the files on disk: a published file edited by hand is refused, so one
+  model version always serves the same playlists (two processes cannot serve
+  different tracks under one version);
 - ``params.yaml``: the experiment's ``ab.salt``, ``ab.split``, ``ab.alpha``,
   ``ab.power`` (read with the project's one loader, :func:`pozytywka.config.load_params`).
 
 Anything missing or inconsistent (the two arms published for different weeks, a
 document of the wrong model, a model file on disk that is not the one
-``dvc.lock`` recorded, so the playlists are stale) raises
+``dvc.lock`` recorded, so the playlists are stale, a published file that is not
+the one the ``playlists`` stage wrote) raises
 :class:`~pozytywka.errors.PozytywkaError` with one line ending in
 "run dvc repro first". The service never trains or recomputes.
 """
@@ -67,6 +72,15 @@ class Arm:
     @property
     def track_ids(self) -> frozenset[str]:
         return frozenset(t.track_id for p in self.playlists for t in p.tracks)
+
+    @cached_property
+    def content_md5(self) -> str:
+        """The md5 of what the arm serves: each playlist's genre and its track ids in
+        play order (JSON ``[[genre, [track_id, ...]], ...]``). Two arms with the same
+        model version but another ``content_md5`` serve different playlists."""
+        served = [[p.genre, [t.track_id for t in p.tracks]] for p in self.playlists]
+        text = json.dumps(served, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.md5(text.encode("utf-8")).hexdigest()
 
     @cached_property
     def playlists_json(self) -> str:
@@ -145,6 +159,61 @@ def _md5(path: Path) -> str:
     return h.hexdigest()
 
 
+def dvc_dir_md5(directory: Path) -> str:
+    """DVC's hash of a directory output, as ``dvc.lock`` records it (``<md5>.dir``).
+
+    The md5 of the JSON list ``[{"md5": <file md5>, "relpath": <posix path>}, ...]``
+    of every file under ``directory``, sorted by ``relpath``, dumped with
+    ``sort_keys`` and the default separators (dvc-data's ``Tree.as_bytes``; checked
+    against the ``dvc.lock`` of a real ``dvc repro``). Hidden files count as DVC counts them.
+    """
+    entries = sorted(
+        (p.relative_to(directory).as_posix(), _md5(p)) for p in directory.rglob("*") if p.is_file()
+    )
+    text = json.dumps([{"md5": m, "relpath": r} for r, m in entries], sort_keys=True)
+    return hashlib.md5(text.encode("utf-8")).hexdigest() + ".dir"
+
+
+def _read_lock(root: Path) -> dict:
+    """The ``playlists`` stage's entry of ``root/dvc.lock``; one-line errors."""
+    lock_path = root / "dvc.lock"
+    if not lock_path.is_file():
+        raise _fail(f"{lock_path} not found")
+    try:
+        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+        stage = lock["stages"]["playlists"]
+    except (yaml.YAMLError, KeyError, TypeError):
+        stage = None
+    if not isinstance(stage, dict) or not isinstance(stage.get("deps"), list):
+        raise _fail(f"{lock_path} has no 'playlists' stage")
+    return stage
+
+
+def check_published(root: Path) -> None:
+    """Refuse published playlists that are not what the ``playlists`` stage wrote.
+
+    ``dvc.lock`` records the stage's output ``reports/playlists`` with its directory
+    hash (:func:`dvc_dir_md5`); the files on disk must hash to it. A document edited
+    by hand (two tracks swapped) would otherwise be served under the unchanged model
+    version. A ``dvc.lock`` whose ``playlists`` stage records no such output (written
+    by hand, as the tests' tiny project is) is not checked: DVC always records it.
+    Raises :class:`PozytywkaError` (one line ending in "run dvc repro first").
+    """
+    stage = _read_lock(root)
+    rel = paths.PLAYLIST_REPORTS
+    recorded = {
+        str(o.get("path")): o.get("md5") for o in stage.get("outs") or [] if isinstance(o, dict)
+    }.get(str(rel))
+    if not recorded:
+        return
+    on_disk = root / rel
+    if not on_disk.is_dir() or dvc_dir_md5(on_disk) != recorded:
+        raise _fail(
+            f"{rel} is not what the playlists stage published (its hash differs from the "
+            "one in dvc.lock: a published file was edited or replaced by hand)"
+        )
+
+
 def model_versions(root: Path) -> dict[str, str]:
     """``model`` -> md5 of its model file, as the ``playlists`` stage's entry in ``dvc.lock`` says.
 
@@ -152,13 +221,7 @@ def model_versions(root: Path) -> dict[str, str]:
     were made from another model (the pipeline was not rerun): that is an error.
     """
     lock_path = root / "dvc.lock"
-    if not lock_path.is_file():
-        raise _fail(f"{lock_path} not found")
-    try:
-        lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
-        deps = lock["stages"]["playlists"]["deps"]
-    except (yaml.YAMLError, KeyError, TypeError):
-        raise _fail(f"{lock_path} has no 'playlists' stage") from None
+    deps = _read_lock(root)["deps"]
     by_path = {str(d.get("path")): d.get("md5") for d in deps if isinstance(d, dict)}
     versions = {}
     for model, rel in MODEL_FILES.items():
@@ -183,6 +246,7 @@ def load_artifacts(root: Path | str = ".") -> Artifacts:
         )
     ab = load_params(params_path).ab
     versions = model_versions(root)
+    check_published(root)
     arms, weeks = {}, {}
     for arm, model in ARM_MODELS.items():
         path = root / paths.PLAYLISTS_BY_MODEL / f"{model}.json"

@@ -9,10 +9,13 @@ the problems (an empty list means the new week may go live):
   twice, at most ``max_per_artist`` tracks of one artist (by the artist name the
   document carries; tracks without an artist are not counted);
 - something is new: a later week, or in the live week a new model version of at
-  least one arm (only the CatBoost arm retrained is a reload too); the live week
-  with every version unchanged is refused (nothing new was published), and so is
-  an earlier week. :func:`changed_arms` names what changed; the reload logs it and
-  answers it.
+  least one arm (only the CatBoost arm retrained is a reload too), or new playlists
+  under an unchanged version (``Arm.content_md5``: the ``playlists`` stage rerun
+  with other ``playlists`` params); the live week with every version and every
+  arm's playlists unchanged is refused (nothing new was published), and so is an
+  earlier week. A published file edited by hand never gets here: loading refuses
+  it (:func:`~pozytywka.serve.artifacts.check_published`, 422). :func:`changed_arms`
+  names what changed; the reload logs it and answers it.
 
 :class:`Reloader` does the reload for the app: one at a time (a lock), the new
 artifacts are registered in the store first, then ``app.state.live`` is replaced
@@ -78,7 +81,9 @@ def changed_arms(live: Artifacts, new: Artifacts) -> list[str]:
     """One line per arm of ``new`` that differs from ``live``, sorted by arm: a new week
     changes every arm (``"arm A (baseline): week 2024-07-29 -> 2024-08-05"``), a new model
     version in the same week that arm only (``"arm B (catboost): version b… -> d…"``, the
-    md5s from dvc.lock), an arm not live before is new. Empty: ``new`` is the live week."""
+    md5s from dvc.lock), other playlists under the same version that arm only
+    (``"arm B (catboost): playlists 1f… -> 9c… (version unchanged)"``, the
+    ``content_md5``s), an arm not live before is new. Empty: ``new`` is the live week."""
     out = []
     for arm, a in sorted(new.arms.items()):
         old = live.arms.get(arm)
@@ -89,6 +94,8 @@ def changed_arms(live: Artifacts, new: Artifacts) -> list[str]:
             what.append(f"new arm, version {a.model_version}")
         elif old.model_version != a.model_version:
             what.append(f"version {old.model_version} -> {a.model_version}")
+        elif old.content_md5 != a.content_md5:
+            what.append(f"playlists {old.content_md5} -> {a.content_md5} (version unchanged)")
         if what:
             out.append(f"arm {arm} ({a.model}): {', '.join(what)}")
     return out
@@ -101,7 +108,7 @@ def check_new_week(
 
     422: the new artifacts are invalid (a missing arm, a playlist breaking the rules);
     409: they are valid but not new: an earlier week, or the live week with every arm's
-    model version unchanged (identical to what is served). A new week, or a new model
+    model version and playlists unchanged (identical to what is served). A new week, or a new model
     version of any one arm in the live week (a retrained CatBoost alone), may go live
     (issue 22, item 7).
     """

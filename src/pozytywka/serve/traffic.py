@@ -186,10 +186,14 @@ def service_clock(client: httpx.Client, headers: Mapping[str, str]) -> dt.dateti
             f"manual clock, which needs its admin routes: {_START_MANUAL}"
         )
     if r.status_code == 401:
-        given = "no POZYTYWKA_ADMIN_TOKEN" if not headers else "a POZYTYWKA_ADMIN_TOKEN"
+        given = (
+            "the driver has no POZYTYWKA_ADMIN_TOKEN"
+            if not headers
+            else "the driver's POZYTYWKA_ADMIN_TOKEN is not the one the service accepts"
+        )
         raise PozytywkaError(
-            f"GET /v1/admin/clock answered 401 ({detail}): the driver has {given} that the "
-            "service accepts: set POZYTYWKA_ADMIN_TOKEN to the service's token"
+            f"GET /v1/admin/clock answered 401 ({detail}): {given}: "
+            "set POZYTYWKA_ADMIN_TOKEN to the service's token"
         )
     clock = _check(r)
     if not clock["manual"]:

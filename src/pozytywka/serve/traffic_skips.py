@@ -3,7 +3,10 @@
 For the week the service scores (``week_start`` of ``GET
 /v1/experiments/skips/results``) the behaviour model
 (:func:`pozytywka.synthetic.simulate_week`, no playlists served, seed ``ab.seed``)
-plays the first ``listeners`` listeners' week. Each of their first
+plays the world's week, and the run takes the first ``listeners`` listeners (in the
+world's order) who play in it (:func:`playing_listeners`: the world is sparse, most
+listeners do not play in a given week); when the week has fewer, the run plays
+those and logs how many it asked for and why it got fewer. Each of their first
 ``plays_per_listener`` plays is judged by :func:`pozytywka.skips.target.play_targets`
 (the one skip definition) and, before it starts, scored by ``POST
 /v1/skips/predict`` with the session so far; its outcome is posted with the
@@ -84,6 +87,31 @@ def skips_requests(events: pd.DataFrame, plays_per_listener: int) -> list[dict]:
     return out
 
 
+def playing_listeners(world_ids: list[str], events: pd.DataFrame, n: int | None) -> list[str]:
+    """The first ``n`` of ``world_ids`` (all when None), in their order, who play in ``events``.
+
+    ``events``: the behaviour model's week (``user_id``, ``session_id``, ``track_id``,
+    ``event_type``); a listener plays when they have a ``play`` event with a session and
+    a track (what :func:`pozytywka.skips.target.play_targets` judges). Fewer than ``n``
+    when the week has fewer such listeners."""
+    judged = events[
+        (events["event_type"] == "play") & events["session_id"].notna() & events["track_id"].notna()
+    ]
+    players = set(judged["user_id"].astype(str))
+    out = [u for u in world_ids if u in players]
+    return out if n is None else out[:n]
+
+
+def fewer_listeners_line(asked: int | None, got: int, world: int, week_start: dt.date) -> str:
+    """The log line when the run plays fewer listeners than asked ('' when not fewer)."""
+    if asked is None or got >= asked:
+        return ""
+    return (
+        f"skips: {asked} listeners asked, {got} played: only {got} of the world's {world} "
+        f"listeners play in the week of {week_start} (the behaviour model's week is sparse)"
+    )
+
+
 def is_unknown_track(response: httpx.Response) -> bool:
     """A 422 whose one reason is a track the scoring service has no features for."""
     if response.status_code != 422:
@@ -112,10 +140,14 @@ def run_skips_traffic(
         week_start = dt.date.fromisoformat(before["week_start"])
         plan = plan_run(week_start, now, int(before["listeners_exposed"]), params.ab.seed)
         world = world if world is not None else build_world(params.data.synthetic)
-        users = set(listener_ids(world, listeners))
-        log.info("skips: %s", plan.describe(len(users)))
         week = world.week_index(pd.Timestamp(week_start))
         events = simulate_week(world, week=week, served=None, seed=plan.seed)
+        everyone = listener_ids(world, None)
+        users = set(playing_listeners(everyone, events, listeners))
+        fewer = fewer_listeners_line(listeners, len(users), len(everyone), week_start)
+        if fewer:
+            log.warning("%s", fewer)
+        log.info("skips: %s", plan.describe(len(users)))
         events = events[events["user_id"].astype(str).isin(users)]
         events = events.assign(
             user_id=events["user_id"].astype(str).map(plan.listener),
