@@ -63,9 +63,9 @@ def test_a_schema_3_store_gains_the_stops_table(tmp_path):
         conn.execute(insert(schema_version).values(version=3, applied_at=T0))
     old.dispose()
     store = Store(url)
-    assert SCHEMA_VERSION == 5 and store.migrate() == 5
+    assert SCHEMA_VERSION == 6 and store.migrate() == 6
     with store.engine.connect() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalars().all() == [3, 5]
+        assert conn.execute(select(schema_version.c.version)).scalars().all() == [3, 6]
     assert "arm_stops" in metadata.tables and store.arm_stops("playlists", W) == {}
     store.dispose()
 

@@ -48,9 +48,9 @@ def test_a_schema_4_store_gains_the_latency_column(store_url):  # noqa: F811
         )
     old.dispose()
     store = Store(Settings(store_url=store_url).database_url)
-    assert SCHEMA_VERSION == 5 and store.migrate() == 5
+    assert SCHEMA_VERSION == 6 and store.migrate() == 6
     with store.engine.connect() as conn:
-        assert conn.execute(select(schema_version.c.version)).scalars().all() == [4, 5]
+        assert conn.execute(select(schema_version.c.version)).scalars().all() == [4, 6]
         columns = {c["name"]: c for c in inspect(conn).get_columns("requests")}
     assert columns["latency_ms"]["nullable"]
     arrived = time.perf_counter() - 0.25  # arrived a quarter of a second ago

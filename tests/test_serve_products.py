@@ -174,7 +174,7 @@ def test_a_schema_1_store_is_migrated_on_start(tmp_path):
         conn.execute(text("DELETE FROM schema_version WHERE version > 1"))
     engine.dispose()
     store = Store(url)
-    assert store.migrate() == SCHEMA_VERSION == 5
+    assert store.migrate() == SCHEMA_VERSION == 6
     tables = set(inspect(store.engine).get_table_names())
     assert {"predictions", "request_items", "arm_stops"} <= tables
     assert "latency_ms" in {c["name"] for c in inspect(store.engine).get_columns("requests")}

@@ -122,7 +122,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     from ..serve.app import create_app
     from ..serve.artifacts import load_artifacts
     from ..serve.settings import settings_from_env
-    from ..serve.store import Store
+    from ..serve.store import Store, StoreUnavailable
 
     settings = settings_from_env()
     if args.root:
@@ -135,7 +135,14 @@ def _serve(args: argparse.Namespace, sock: socket.socket) -> int:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         check_multiprocess_dir(Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]))
     load_artifacts(settings.root)  # one-line errors before uvicorn starts
-    Store(settings.database_url).dispose()
+    try:  # the store opens and takes a write (a full disk, a read-only file): one line
+        store = Store(settings.database_url)
+        try:
+            store.probe()
+        finally:
+            store.dispose()
+    except StoreUnavailable as exc:
+        raise PozytywkaError(f"cannot start: {exc.reason}") from None
     if args.workers > 1:
         sock.close()  # uvicorn's supervisor binds it again for its workers
         return _run_workers(args, settings.root)

@@ -39,10 +39,21 @@ from .body_limit import BodyLimitMiddleware
 from .catalogue import Catalogue
 from .clock import ManualClock, WallClock
 from .deps import Live
+from .head import HeadAsGetMiddleware
 from .holdout import register_with_holdout
 from .killswitch import ArmStops
 from .metrics import MetricsMiddleware, ServiceMetrics
-from .products import RECS, RECS_FIX, SKIPS, SKIPS_FIX, load_product, recs_arms, skips_arms
+from .products import (
+    RECS,
+    RECS_FIX,
+    SKIPS,
+    SKIPS_FIX,
+    load_product,
+    recs_arms,
+    recs_check,
+    skips_arms,
+    skips_check,
+)
 from .products import load_recs as _load_recs
 from .products import load_skips as _load_skips
 from .reload import Reloader, ReloadRejected
@@ -186,10 +197,12 @@ def create_app(
         app.state.clock = clock
         app.state.live = Live(arts, ids, holdout_id)
         app.state.products = {
-            key: load_product(key, lambda f=f: f(settings), arms, store, arts.ab, clock.now(), fix)
-            for key, f, arms, fix in (
-                (SKIPS, skips_loader, skips_arms, SKIPS_FIX),
-                (RECS, recs_loader, recs_arms, RECS_FIX),
+            key: load_product(
+                key, lambda f=f: f(settings), arms, store, arts.ab, clock.now(), fix, check
+            )
+            for key, f, arms, fix, check in (
+                (SKIPS, skips_loader, skips_arms, SKIPS_FIX, skips_check),
+                (RECS, recs_loader, recs_arms, RECS_FIX, recs_check),
             )
         }
         app.state.reloader = Reloader(app.state, loader)
@@ -231,6 +244,7 @@ def create_app(
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(HeadAsGetMiddleware)  # HEAD on the pages and health (head.py)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,7 +16,9 @@ per request.
 The stop lasts for the experiment's week: a new published week (``POST
 /admin/reload``) is a new run with both arms. The global holdout is not affected
 (it is served the baseline whatever is stopped). The read-out
-(:mod:`.readout`, :mod:`.products`) analyses only what happened before the stop.
+(:mod:`.readout`, :mod:`.products`) analyses only what happened before the stop: the
+listeners exposed before it by their place in the log (:func:`read_stop`), their
+requests and events by time.
 """
 
 from __future__ import annotations
@@ -81,6 +83,23 @@ def first_stop(stops: dict[str, dt.datetime]) -> tuple[str, dt.datetime] | None:
         return None
     arm = min(stops, key=lambda a: (stops[a], a))
     return arm, stops[arm]
+
+
+def read_stop(
+    store: Store, experiment: str, week_start: dt.date
+) -> tuple[str, dt.datetime, int | None] | None:
+    """The read-out's cut-off: ``(arm, stopped_at, last_exposure_id)`` of the first stop
+    of the experiment's week (:func:`first_stop`), or None.
+
+    ``last_exposure_id`` is the stop's place in the exposure log (the largest exposure
+    id when it was made, :meth:`.store.Store.stop_arm`): an exposure is before the stop
+    when its id is at most this, exactly, even when the manual clock gives listeners
+    exposed before and after the stop the same time (comparing times cannot order
+    them). None for a stop recorded without it (a schema-5 store): then by time."""
+    stop = first_stop(store.arm_stops(experiment, week_start))
+    if stop is None:
+        return None
+    return stop[0], stop[1], store.stop_positions(experiment, week_start).get(stop[0])
 
 
 def stop_note(arm: str, stopped_at: dt.datetime, left_out: int) -> str:

@@ -44,7 +44,7 @@ from ..experiment.stats import compare
 from ..playlists.metrics import bounded_mean_ci, mean_ci
 from ..unreadable import ArtifactUnreadable, first_line, reading
 from .holdout import holdout_key
-from .killswitch import ArmStops, first_stop, stop_note
+from .killswitch import ArmStops, read_stop, stop_note
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ def load_product(
     ab: ABParams,
     now: dt.datetime,
     fix: str,
+    check: Callable[[Any], None] | None = None,
 ) -> ProductLive:
     """Load a product once (at start-up) and register its arms' items in the store.
 
@@ -111,13 +112,18 @@ def load_product(
       corrupt): its line, naming the file and the fix;
     - anything else the loader or ``register(model)`` raises (a file that reads but
       holds the wrong content): ``"<key> could not be loaded (<Type>: <reason>): <fix>"``,
-      logged with its traceback.
+      logged with its traceback; this includes ``check(model)``, a smoke answer of
+      each arm (:func:`skips_check`, :func:`recs_check`): a file that loads but cannot
+      answer (e.g. a ``baselines.json`` without the genre rule) makes the product
+      unavailable at start, not a 500 at its first request.
 
     The store writes (:meth:`Store.register_items`) are outside: a store fault is the
     store's (the start fails), not the product's."""
     try:
         model = loader()
         week, arms = register(model)
+        if check is not None:
+            check(model)
     except ArtifactUnreadable as exc:
         log.warning("%s unavailable: %s", key, exc)
         return ProductLive(key, ab=ab, problem=str(exc))
@@ -200,9 +206,8 @@ def _with_stop(store: Store, key: str, week: dt.date, stop) -> dict:
     arm was stopped, its ``stopped`` block (arm, time, listeners exposed after it)."""
     out: dict = {"holdout_listeners": int(len(store.exposures_frame(holdout_key(key), week)))}
     if stop:
-        left_out = int(
-            len(store.exposures_frame(key, week)) - len(store.exposures_frame(key, week, stop[1]))
-        )
+        before = store.exposures_frame(key, week, stop[1], upto=stop[2])
+        left_out = int(len(store.exposures_frame(key, week)) - len(before))
         out["stopped"] = {
             "arm": stop[0],
             "stopped_at": stop[1].isoformat(),
@@ -218,7 +223,7 @@ def read_skips(store: Store, live: ProductLive, week: dt.date) -> dict:
     Unit: the listener (mean of their scored plays). Listeners are what is
     randomised, and one listener's plays are correlated, so per-prediction values
     would understate the variance; per listener they are independent."""
-    stop = first_stop(store.arm_stops(SKIPS, week))
+    stop = read_stop(store, SKIPS, week)
     before = stop[1] if stop else None
     frame = skip_losses(store.predictions_frame(SKIPS, week, before))
     per_user = frame.groupby(["user_id", "arm"], as_index=False)[["log_loss", "correct"]].mean()
@@ -242,9 +247,9 @@ def read_recs(store: Store, live: ProductLive, week: dt.date) -> dict:
     track) and plays of recommended tracks per exposed listener, B - A with 95%
     intervals. Unit: the exposed listener (the randomised unit); a listener with
     no events counts with zeros."""
-    stop = first_stop(store.arm_stops(RECS, week))
+    stop = read_stop(store, RECS, week)
     before = stop[1] if stop else None
-    exposed = store.exposures_frame(RECS, week, before)
+    exposed = store.exposures_frame(RECS, week, before, upto=stop[2] if stop else None)
     both = set(store.listeners_in_both_arms(RECS, week, before))
     exposed = exposed.loc[~exposed["user_id"].isin(both), ["user_id", "arm"]]
     ev = store.events_frame(RECS, week, before)
@@ -302,6 +307,37 @@ def recs_arms(recs: Any) -> tuple[dt.date, dict[str, tuple[str, str, frozenset[s
         name = recs.models.get(arm, "popularity_genre")
         arms[arm] = (name, _version(recs.week_start, name, sorted(tracks)), frozenset(tracks))
     return pd.Timestamp(recs.week_start).date(), arms
+
+
+#: The listener id of the start-up smoke answers (no store write: nothing is logged).
+SMOKE_USER = "smoke-check"
+
+
+def skips_check(scorer: Any) -> None:
+    """One prediction per arm (A, B) for a cold-start listener on the first known track
+    (sorted): raises whatever the scorer raises when its artifacts cannot answer."""
+    from ..skips.online import ARM_MODELS
+
+    tracks = sorted(scorer.known_tracks)
+    if not tracks:
+        raise PozytywkaError("the skip model's catalogue holds no track")
+    for arm in sorted(ARM_MODELS):
+        scorer.predict(SMOKE_USER, tracks[0], [], arm=arm)
+
+
+def recs_check(recs: Any) -> None:
+    """One recommendation per arm (A, B) for a cold-start listener and for the first
+    listener of the published lists (sorted): raises whatever ``recommend`` raises."""
+    known = sorted({u for u, _ in recs.lists})[:1]
+    for arm in ("A", "B"):
+        for user in [SMOKE_USER, *known]:
+            recs.recommend(user, 1, arm)
+
+
+def answer_failed(key: str, exc: Exception) -> str:
+    """The 503's line when product ``key``'s model raised something unexpected while
+    answering (a backstop: :func:`load_product`'s check should have caught it)."""
+    return f"{key} could not answer ({first_line(exc)}): the published artifacts look wrong"
 
 
 def load_skips(root: Path) -> Any:

@@ -46,7 +46,7 @@ from ..experiment.outcomes import user_outcomes
 from ..experiment.stats import analyse
 from .artifacts import Artifacts
 from .holdout import holdout_key
-from .killswitch import first_stop, stop_note
+from .killswitch import read_stop, stop_note
 from .store import Store
 
 MODE = "live"
@@ -70,9 +70,9 @@ def arm_latencies(latency: pd.DataFrame, analysed: pd.DataFrame) -> dict[str, pd
 def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
     """``metrics/ab.json``'s keys from the log of ``week_start``, plus the read-out's counts."""
     key = arts.experiment
-    stop = first_stop(store.arm_stops(key, week_start))
-    before = stop[1] if stop else None
-    exposed = store.exposures_frame(key, week_start, before)
+    stop = read_stop(store, key, week_start)
+    before, upto = (stop[1], stop[2]) if stop else (None, None)
+    exposed = store.exposures_frame(key, week_start, before, upto=upto)
     both = store.listeners_in_both_arms(key, week_start, before)
     events = store.events_frame(key, week_start, before)
     outcomes = live_outcomes(exposed, events, both)
@@ -97,7 +97,7 @@ def read_experiment(store: Store, arts: Artifacts, week_start: dt.date) -> dict:
             "listeners_after_stop": int(left_out),
             "note": stop_note(stop[0], stop[1], left_out),
         }
-    held = store.exposures_frame(holdout_key(key), week_start, before)
+    held = store.exposures_frame(holdout_key(key), week_start, before, upto=upto)
     held_events = store.events_frame(holdout_key(key), week_start, before)
     held_out = user_outcomes(held_events, held.assign(arm=HOLDOUT)[["user_id", "arm"]])
     result["holdout"] = holdout_readout(pd.concat([held_out, outcomes], ignore_index=True), arts.ab)

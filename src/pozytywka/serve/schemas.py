@@ -46,6 +46,11 @@ UtcDatetime = Annotated[dt.datetime, AfterValidator(_naive_utc)]
 
 
 def _monday(day: dt.date) -> dt.date:
+    if not TIME_RANGE[0].date() <= day < TIME_RANGE[1].date():
+        raise ValueError(
+            f"week {day.isoformat()} out of range: accepted from "
+            f"{TIME_RANGE[0]:%Y-%m-%d} to before {TIME_RANGE[1]:%Y-%m-%d}"
+        )
     if day.weekday() != 0:
         raise ValueError(f"{day.isoformat()} is a {day:%A}: weeks start on Monday (ISO 8601)")
     return day
@@ -231,6 +236,11 @@ class Reloaded(BaseModel):
         default_factory=list,
         description="One line per arm that changed: a new week changes both, a new model "
         "version in the live week that arm only (e.g. the CatBoost arm retrained)",
+    )
+    notes: list[str] = Field(
+        default_factory=list,
+        description="One line per arm that got a new version but stays stopped by the kill "
+        "switch for the rest of the week (its listeners are still served the other arm)",
     )
     workers_notified: int = Field(
         0,

@@ -144,7 +144,7 @@ from .group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: SQLite: how long a write waits for the write lock (an outside writer) before failing.
 BUSY_TIMEOUT_S = 2.0
 #: How long a request waits for its write to commit, whatever the cause, before a 503.
@@ -297,6 +297,9 @@ arm_stops = Table(
     Column("arm", String(1), nullable=False),
     Column("stopped_at", DateTime, nullable=False),
     Column("reason", String(200), nullable=False),
+    # schema 6: the largest exposure_id when the stop was made (NULL on older rows): an
+    # exposure is before the stop when its id is at most this, whatever the clock says
+    Column("last_exposure_id", Integer, nullable=True),
     UniqueConstraint("experiment", "week_start", "arm", name="uq_arm_stops"),
     CheckConstraint("arm IN ('A', 'B')", name="ck_arm_stops_arm"),
 )
@@ -563,6 +566,7 @@ class Store:
                 # 5: a column on ``requests`` (create_all does not alter a table); a no-op
                 # on a store that has it
                 _add_latency_column(conn)
+                _add_stop_position_column(conn)  # 6: ``arm_stops.last_exposure_id``
                 have = conn.execute(select(func.max(schema_version.c.version))).scalar()
                 if have is None:
                     conn.execute(
@@ -577,7 +581,8 @@ class Store:
                 elif have < SCHEMA_VERSION:
                     # 1 -> 2 -> 3 -> 4: create_all above added ``predictions`` (2),
                     # ``request_items`` (3) and ``arm_stops`` (4); 5 added
-                    # ``requests.latency_ms`` just above. Record the upgrade.
+                    # ``requests.latency_ms`` and 6 ``arm_stops.last_exposure_id`` just
+                    # above. Record the upgrade.
                     conn.execute(
                         schema_version.insert().values(version=SCHEMA_VERSION, applied_at=utc_now())
                     )
@@ -1121,14 +1126,23 @@ class Store:
 
     @_guarded("read")
     def exposures_frame(
-        self, experiment: str, week_start: dt.date, before: dt.datetime | None = None
+        self,
+        experiment: str,
+        week_start: dt.date,
+        before: dt.datetime | None = None,
+        upto: int | None = None,
     ) -> pd.DataFrame:
         """The week's exposed listeners: ``user_id``, ``arm`` (exposed to), ``exposed_at``;
-        with ``before``, only those exposed before it (a kill switch's time)."""
+        with ``upto`` (a kill switch's ``last_exposure_id``), only those logged before the
+        stop (exposure id at most ``upto``: exact, even when a manual clock gives the
+        stop and later exposures the same time); else with ``before``, only those
+        exposed before that time."""
         q = select(exposures.c.user_id, exposures.c.arm, exposures.c.exposed_at).where(
             exposures.c.experiment == experiment, exposures.c.week_start == week_start
         )
-        if before is not None:
+        if upto is not None:
+            q = q.where(exposures.c.exposure_id <= upto)
+        elif before is not None:
             q = q.where(exposures.c.exposed_at < before)
         return self._frame(q, ["user_id", "arm", "exposed_at"])
 
@@ -1264,8 +1278,12 @@ class Store:
                     f"arm {other} of {experiment} (week {week_start}) is already stopped: "
                     "one arm must stay served"
                 )
+            # the stop's place in the log: exposures with a larger id came after it
+            last = conn.execute(select(func.max(exposures.c.exposure_id))).scalar() or 0
             conn.execute(
-                arm_stops.insert().values(**key, arm=arm, stopped_at=now, reason=reason[:200])
+                arm_stops.insert().values(
+                    **key, arm=arm, stopped_at=now, reason=reason[:200], last_exposure_id=last
+                )
             )
         self._touch_stops_marker()
         return now, True
@@ -1314,6 +1332,16 @@ class Store:
             return {r.arm: r.stopped_at for r in conn.execute(q)}
 
     @_guarded("read")
+    @_guarded("read")
+    def stop_positions(self, experiment: str, week_start: dt.date) -> dict[str, int | None]:
+        """``arm -> last_exposure_id`` of the experiment's week's stops (None: a stop made
+        by a schema-5 service, without its position)."""
+        q = select(arm_stops.c.arm, arm_stops.c.last_exposure_id).where(
+            arm_stops.c.experiment == experiment, arm_stops.c.week_start == week_start
+        )
+        with self._reading() as conn:
+            return {r.arm: r.last_exposure_id for r in conn.execute(q)}
+
     def arm_stops_frame(self) -> pd.DataFrame:
         """Every stop in the log: ``experiment``, ``week_start``, ``arm``, ``stopped_at``,
         ``reason``, in the order they were made."""
@@ -1349,6 +1377,14 @@ def _add_latency_column(conn: Connection) -> None:
         return
     kind = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "FLOAT"
     conn.execute(text(f"ALTER TABLE requests ADD COLUMN latency_ms {kind}"))
+
+
+def _add_stop_position_column(conn: Connection) -> None:
+    """Schema 6: ``arm_stops.last_exposure_id`` on a store made by older code (existing
+    stops get NULL: their read-outs cut exposures by time, as before)."""
+    if any(c["name"] == "last_exposure_id" for c in inspect(conn).get_columns("arm_stops")):
+        return
+    conn.execute(text("ALTER TABLE arm_stops ADD COLUMN last_exposure_id INTEGER"))
 
 
 def _identity(path: str) -> tuple[int, int]:

@@ -111,8 +111,25 @@ def reload(request: Request, metrics: MetricsDep, _admin: Admin):
         previous=_week(done.previous),
         live=_week(done.live),
         changed=done.changed,
+        notes=stopped_notes(request, done.previous.artifacts, done.live.artifacts),
         workers_notified=len(notify_siblings(multiprocess_dir())),
     )
+
+
+def stopped_notes(request: Request, previous, live) -> list[str]:
+    """One line per arm of the live week that got a new model version but is stopped by
+    the kill switch: it stays stopped for the week (a new week is a new run with both
+    arms, so a new week has no note)."""
+    if previous.week_start != live.week_start:
+        return []
+    stops = request.app.state.arm_stops.stops(live.experiment, live.week_start)
+    return [
+        f"arm {arm} has a new version but stays stopped for the week (kill switch since "
+        f"{stops[arm].isoformat()}): its listeners are still served arm "
+        f"{'B' if arm == 'A' else 'A'}"
+        for arm in sorted(live.arms)
+        if arm in stops and live.arms[arm].model_version != previous.arms[arm].model_version
+    ]
 
 
 def _experiment_week(request: Request, key: str):

@@ -34,6 +34,7 @@ tracks one arm serves and the other does not marked; no exposure is logged.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -44,13 +45,14 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ...errors import PozytywkaError
-from ...experiment.assign import arm_of
+from ...experiment.assign import HOLDOUT, ab_arm
 from ..artifacts import ARM_MODELS, Arm
 from ..deps import LiveDep
-from ..products import RECS, SKIPS
+from ..products import RECS, SKIPS, answer_failed
 from ..schemas import ID_PATTERN, ID_RULE
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+log = logging.getLogger(__name__)
 
 templates = Jinja2Templates(
     env=Environment(
@@ -201,10 +203,33 @@ def _product(request: Request, key: str):
     return getattr(request.app.state, "products", {}).get(key)
 
 
+def playlists_arm(request: Request, arts, user_id: str) -> tuple[str, str | None]:
+    """``(arm served now, stopped arm or None)`` of the playlists, as ``GET /v1/playlists``
+    serves them: the global holdout gets A; a listener of an arm stopped by the kill
+    switch (:mod:`..killswitch`) gets the other arm, and the stopped arm is returned."""
+    assigned = ab_arm(user_id, arts.ab)
+    if assigned == HOLDOUT:
+        return "A", None
+    served = request.app.state.arm_stops.served_arm(arts.experiment, arts.week_start, assigned)
+    return served, (assigned if served != assigned else None)
+
+
+def product_arm(request: Request, live, user_id: str) -> tuple[str, str | None]:
+    """``(arm served now, stopped arm or None)`` of product ``live`` (:class:`ProductLive`),
+    as its route serves it (:meth:`ProductLive.target`: holdout, kill switch)."""
+    key, arm, _ = live.target(user_id, request.app.state.arm_stops)
+    assigned = live.arm(user_id)
+    return arm, (assigned if key == live.key and arm != assigned else None)
+
+
 def listener_view(request: Request, live, user_id: str) -> dict:
-    """The template context of listener ``user_id`` (see the module docstring); logs nothing."""
+    """The template context of listener ``user_id`` (see the module docstring); logs nothing.
+
+    Each product shows the arm the listener is served now (a stopped arm's listeners
+    see the other arm and a line saying which was stopped). A product whose model
+    raises something unexpected shows its problem in place (logged), not a 500."""
     arts = live.artifacts
-    arm = arm_of(user_id, arts.ab.salt, arts.ab.split)
+    arm, stopped = playlists_arm(request, arts, user_id)
     served = arts.arms[arm]
     skips, recs = _product(request, SKIPS), _product(request, RECS)
     skips_ok = skips is not None and not skips.problem
@@ -213,14 +238,21 @@ def listener_view(request: Request, live, user_id: str) -> dict:
     view: dict[str, Any] = {"user_id": user_id}
     rec_ids: list[str] = []
     if recs_ok:
-        recs_arm = recs.arm(user_id)
-        rec_ids, source = recs.model.recommend(user_id, RECS_K, recs_arm)
-        view["recs"] = {
-            "arm": recs_arm,
-            "model": recs.model.models.get(recs_arm, RECS_DEFAULT_MODEL),
-            "source": source,
-            "week_start": recs.week_start.isoformat(),
-        }
+        recs_arm, recs_stopped = product_arm(request, recs, user_id)
+        try:
+            rec_ids, source = recs.model.recommend(user_id, RECS_K, recs_arm)
+        except Exception as exc:
+            log.error("recs: the model could not answer", exc_info=exc)
+            recs_ok = False
+            view["recs"] = {"problem": answer_failed(RECS, exc)}
+        else:
+            view["recs"] = {
+                "arm": recs_arm,
+                "stopped": recs_stopped,
+                "model": recs.model.models.get(recs_arm, RECS_DEFAULT_MODEL),
+                "source": source,
+                "week_start": recs.week_start.isoformat(),
+            }
     else:
         view["recs"] = {"problem": recs.problem if recs is not None else "not loaded"}
 
@@ -229,22 +261,30 @@ def listener_view(request: Request, live, user_id: str) -> dict:
     if skips_ok:
         from ...skips.online import ARM_MODELS as SKIP_MODELS
 
-        skips_arm = skips.arm(user_id)
-        scores = score_tracks(skips.model, user_id, skips_arm, playlist_ids + rec_ids)
+        skips_arm, skips_stopped = product_arm(request, skips, user_id)
+        try:
+            scores = score_tracks(skips.model, user_id, skips_arm, playlist_ids + rec_ids)
+        except Exception as exc:
+            log.error("skips: the model could not answer", exc_info=exc)
+            skips_ok, scores = False, {}
+            view["skips"] = {"problem": answer_failed(SKIPS, exc)}
+    if skips_ok:
         preds = [s for s in scores.values() if not isinstance(s, str)]
         prior = getattr(skips.model, "prior_rate", None)
         view["skips"] = {
             "arm": skips_arm,
+            "stopped": skips_stopped,
             "model": preds[0].model if preds else SKIP_MODELS.get(skips_arm, ""),
             "threshold": round(preds[0].threshold, 3) if preds else None,
             "week_start": skips.week_start.isoformat(),
             "prior_rate": None if prior is None else round(float(prior), 3),
         }
-    else:
+    elif "skips" not in view:
         view["skips"] = {"problem": skips.problem if skips is not None else "not loaded"}
 
     view["playlists"] = {
         "arm": arm,
+        "stopped": stopped,
         "model": served.model,
         "lists": [
             (p.genre, [_shown(t.position, t.track_id, t.name, t.artist, scores) for t in p.tracks])

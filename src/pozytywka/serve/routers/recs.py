@@ -21,7 +21,7 @@ from ..metrics import arrival
 from ..products import RECS, finite, read_recs
 from ..schemas import Problem, Week
 from .playlists import UserId
-from .skips import product
+from .skips import model_failed, product
 
 router = APIRouter(prefix="/v1", tags=["recommendations"])
 
@@ -56,7 +56,10 @@ def recommendations(
 ):
     live = product(request, RECS)
     key, arm, artifact_id = live.target(user_id, request.app.state.arm_stops)
-    tracks, source = live.model.recommend(user_id, k, arm)
+    try:
+        tracks, source = live.model.recommend(user_id, k, arm)
+    except Exception as exc:  # the model cannot answer: the product's 503, never a 500
+        raise model_failed(RECS, exc) from exc
     rec = store.serve(
         key,
         live.week_start,

@@ -12,6 +12,7 @@ request (prediction stored with it); its outcome comes back through
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
@@ -21,10 +22,11 @@ from pydantic import BaseModel, Field
 from ...errors import PozytywkaError
 from ..deps import ClockDep, StoreDep
 from ..metrics import arrival
-from ..products import SKIPS, ProductLive, finite, read_skips
+from ..products import SKIPS, ProductLive, answer_failed, finite, read_skips
 from ..schemas import Id, Problem, UtcDatetime, Week
 
 router = APIRouter(prefix="/v1", tags=["skips"])
+log = logging.getLogger(__name__)
 
 
 class SessionEvent(BaseModel):
@@ -71,6 +73,13 @@ def product(request: Request, key: str) -> ProductLive:
     return live
 
 
+def model_failed(key: str, exc: Exception) -> HTTPException:
+    """The 503 of product ``key`` when its model raised something unexpected while
+    answering (logged with its traceback)."""
+    log.error("%s: the model could not answer", key, exc_info=exc)
+    return HTTPException(status_code=503, detail=answer_failed(key, exc))
+
+
 @router.post(
     "/skips/predict",
     response_model=SkipPredictOut,
@@ -83,8 +92,12 @@ def predict(body: SkipPredictIn, request: Request, store: StoreDep, clock: Clock
     session = [e.model_dump() for e in body.session]
     try:
         p = live.model.predict(body.user_id, body.track_id, session, arm=arm, now=body.timestamp)
-    except PozytywkaError as exc:
-        return JSONResponse(status_code=422, content={"detail": [str(exc)]})
+    except PozytywkaError as exc:  # named as the request names it: ``session``, not the
+        # scorer's own ``session_so_far``
+        line = str(exc).replace("session_so_far", "session")
+        return JSONResponse(status_code=422, content={"detail": [line]})
+    except Exception as exc:  # the model cannot answer: the product's 503, never a 500
+        raise model_failed(SKIPS, exc) from exc
     rec = store.serve(
         key,
         live.week_start,
