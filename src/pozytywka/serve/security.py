@@ -32,6 +32,7 @@ HEADERS = (
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
 )
+_EXTRA = (*HEADERS, (b"content-security-policy", CSP.encode()))
 
 
 class SecurityHeadersMiddleware:
@@ -44,13 +45,12 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = [*HEADERS, (b"content-security-policy", CSP.encode())]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
                 headers = list(message.get("headers", []))
-                headers += [(k, v) for k, v in extra if k not in present]
+                headers += [(k, v) for k, v in _EXTRA if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

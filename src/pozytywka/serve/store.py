@@ -544,6 +544,11 @@ class Store:
         #: the SQLite file (None: PostgreSQL or in memory), its (device, inode) when opened
         self._db = db if db and db != ":memory:" and not db.startswith("file:") else None
         self._write_lock_path = f"{self._db}-writelock" if self._db else None
+        #: a file replaced after every new stop of a SQLite file store
+        #: (``<file>-armstops``), so processes serving from the store notice a stop with
+        #: one ``stat`` instead of a query per request (:mod:`.killswitch`); None for
+        #: other stores (they query)
+        self.stops_marker = f"{db}-armstops" if db and db != ":memory:" else None
         self._identity: tuple[int, int] | None = None
         self._reopen_lock = threading.Lock()
         #: register_items' keys -> artifact_id: checked again when the file is reopened
@@ -565,8 +570,9 @@ class Store:
                 metadata.create_all(conn, checkfirst=True)
                 # 5: a column on ``requests`` (create_all does not alter a table); a no-op
                 # on a store that has it
-                _add_latency_column(conn)
-                _add_stop_position_column(conn)  # 6: ``arm_stops.last_exposure_id``
+                float_type = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "FLOAT"
+                _add_column(conn, "requests", "latency_ms", float_type)
+                _add_column(conn, "arm_stops", "last_exposure_id", "INTEGER")  # 6
                 have = conn.execute(select(func.max(schema_version.c.version))).scalar()
                 if have is None:
                     conn.execute(
@@ -634,11 +640,13 @@ class Store:
                 "so the store is not used until it is writable again",
             ) from None
         if write:
-            for path in (self._db, f"{self._db}-wal"):
-                if os.path.exists(path) and not os.access(path, os.W_OK):
+            # the database file was just stat'ed (_identity); the WAL may not exist yet
+            wal = f"{self._db}-wal"
+            for path in (self._db, wal):
+                if (path is self._db or os.path.exists(path)) and not os.access(path, os.W_OK):
                     raise StoreUnavailable(
                         "read_only",
-                        f"the store's {'WAL' if path.endswith('-wal') else 'database'} file "
+                        f"the store's {'WAL' if path is wal else 'database'} file "
                         "is not writable (its mode or an immutable flag): writes are refused "
                         "until it is writable again",
                     )
@@ -719,7 +727,6 @@ class Store:
         except FileNotFoundError:
             return True
         try:
-            self._preflight()
             with self._write_turn(timeout=0.0), self.engine.connect() as conn:
                 raw = conn.connection.driver_connection
                 raw.execute("PRAGMA busy_timeout=0")
@@ -772,7 +779,6 @@ class Store:
         """Record what one arm of ``experiment`` may serve in the week (once per version).
 
         Returns its ``artifact_id``; events are accepted only on these tracks."""
-        self._preflight()
         key = (experiment, week_start, arm, model, model_version, tuple(sorted(set(track_ids))))
         aid = self._registered[key] = self._register(*key, now=now)
         return aid
@@ -1288,14 +1294,6 @@ class Store:
         self._touch_stops_marker()
         return now, True
 
-    @property
-    def stops_marker(self) -> str | None:
-        """A file replaced after every new stop of a SQLite file store (``<file>-armstops``),
-        so processes serving from the store notice a stop with one ``stat`` instead of a
-        query per request (:mod:`.killswitch`); None for other stores (they query)."""
-        db = self.engine.url.database if self.dialect == "sqlite" else None
-        return f"{db}-armstops" if db and db != ":memory:" else None
-
     def _touch_stops_marker(self) -> None:
         path = self.stops_marker
         if path is None:
@@ -1331,7 +1329,6 @@ class Store:
         with self._reading() as conn:
             return {r.arm: r.stopped_at for r in conn.execute(q)}
 
-    @_guarded("read")
     @_guarded("read")
     def stop_positions(self, experiment: str, week_start: dt.date) -> dict[str, int | None]:
         """``arm -> last_exposure_id`` of the experiment's week's stops (None: a stop made
@@ -1369,22 +1366,13 @@ def latency_ms(arrived: float | None, written: float) -> float | None:
     return round(max(written - arrived, 0.0) * 1000.0, 3)
 
 
-def _add_latency_column(conn: Connection) -> None:
-    """Schema 5: ``requests.latency_ms`` on a store made by older code (SQLite and
-    PostgreSQL both take ``ALTER TABLE ... ADD COLUMN``; existing rows get NULL).
-    Nothing is done when the column is already there."""
-    if any(c["name"] == "latency_ms" for c in inspect(conn).get_columns("requests")):
+def _add_column(conn: Connection, table: str, column: str, sql_type: str) -> None:
+    """``table.column`` on a store made by older code (SQLite and PostgreSQL both take
+    ``ALTER TABLE ... ADD COLUMN``; existing rows get NULL). Nothing is done when the
+    column is already there."""
+    if any(c["name"] == column for c in inspect(conn).get_columns(table)):
         return
-    kind = "DOUBLE PRECISION" if conn.dialect.name == "postgresql" else "FLOAT"
-    conn.execute(text(f"ALTER TABLE requests ADD COLUMN latency_ms {kind}"))
-
-
-def _add_stop_position_column(conn: Connection) -> None:
-    """Schema 6: ``arm_stops.last_exposure_id`` on a store made by older code (existing
-    stops get NULL: their read-outs cut exposures by time, as before)."""
-    if any(c["name"] == "last_exposure_id" for c in inspect(conn).get_columns("arm_stops")):
-        return
-    conn.execute(text("ALTER TABLE arm_stops ADD COLUMN last_exposure_id INTEGER"))
+    conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
 def _identity(path: str) -> tuple[int, int]:

@@ -126,7 +126,7 @@ def stopped_notes(request: Request, previous, live) -> list[str]:
     return [
         f"arm {arm} has a new version but stays stopped for the week (kill switch since "
         f"{stops[arm].isoformat()}): its listeners are still served arm "
-        f"{'B' if arm == 'A' else 'A'}"
+        f"{OTHER[arm]}"
         for arm in sorted(live.arms)
         if arm in stops and live.arms[arm].model_version != previous.arms[arm].model_version
     ]
